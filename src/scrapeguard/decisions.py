@@ -1,0 +1,100 @@
+"""Decisions: what an engine concluded about one actor, and the decisions file other tools read.
+
+The file's fields are a contract (DESIGN.md): add, never rename.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from scrapeguard.errors import SourceError
+from scrapeguard.types import Action, ActorKey
+
+DECISION_FIELDS = (
+    "actor", "kind", "action", "score", "first_action_ts", "requests", "subjects",
+    "subjects_before_action", "rules", "reasons", "members",
+)
+
+
+@dataclass
+class Decision:
+    actor: ActorKey
+    kind: str
+    action: Action
+    score: float
+    first_action_ts: datetime
+    requests: int
+    subjects: int
+    subjects_before_action: int
+    rules: list[str]
+    reasons: list[str]
+    members: list[ActorKey] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "actor": self.actor,
+            "kind": self.kind,
+            "action": self.action,
+            "score": round(self.score, 4),
+            "first_action_ts": format_ts(self.first_action_ts),
+            "requests": self.requests,
+            "subjects": self.subjects,
+            "subjects_before_action": self.subjects_before_action,
+            "rules": self.rules,
+            "reasons": self.reasons,
+        }
+        if self.members is not None:
+            record["members"] = self.members
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Decision:
+        return cls(
+            actor=record["actor"],
+            kind=record.get("kind", record["actor"].split(":", 1)[0]),
+            action=record["action"],
+            score=float(record.get("score", 1.0)),
+            first_action_ts=parse_ts(record["first_action_ts"]),
+            requests=int(record.get("requests", 0)),
+            subjects=int(record.get("subjects", 0)),
+            subjects_before_action=int(record.get("subjects_before_action", 0)),
+            rules=list(record.get("rules", [])),
+            reasons=list(record.get("reasons", [])),
+            members=record.get("members"),
+        )
+
+
+def format_ts(ts: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds, as the event contract writes times."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def write_decisions(decisions: Iterable[Decision], out: IO[str]) -> int:
+    count = 0
+    for decision in decisions:
+        out.write(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def read_decisions(path: Path) -> Iterator[Decision]:
+    """Read a decisions file (ours or another tool's) with located errors."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield Decision.from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SourceError(f"{path}:{number}: not a decision: {exc}") from None

@@ -1,0 +1,87 @@
+"""The event contract: one HTTP exchange as the platform saw it, and the actor keys it carries.
+
+Every source produces these columns and every engine reads them; see DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from functools import lru_cache
+
+import pyarrow as pa
+
+from scrapeguard.types import ActorKey
+
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("ip", pa.string(), nullable=False),
+        pa.field("method", pa.string()),
+        pa.field("path", pa.string()),
+        pa.field("status", pa.int32()),
+        pa.field("bytes", pa.int64()),
+        pa.field("ua", pa.string()),
+        pa.field("referer", pa.string()),
+        pa.field("account", pa.string()),
+        pa.field("session", pa.string()),
+        pa.field("subjects", pa.list_(pa.string())),
+        pa.field("fields", pa.list_(pa.string())),
+    ]
+)
+"""The contract as Arrow. `path` keeps the query string; `subjects` is null where the route
+carries no personal data and `[]` on a personal-data route that found nobody."""
+
+EVENT_SQL_TYPES: dict[str, str] = {
+    "ts": "TIMESTAMPTZ",
+    "ip": "VARCHAR",
+    "method": "VARCHAR",
+    "path": "VARCHAR",
+    "status": "INTEGER",
+    "bytes": "BIGINT",
+    "ua": "VARCHAR",
+    "referer": "VARCHAR",
+    "account": "VARCHAR",
+    "session": "VARCHAR",
+    "subjects": "VARCHAR[]",
+    "fields": "VARCHAR[]",
+}
+"""The same contract as DuckDB column types, in schema order."""
+
+FINGERPRINT_FIELDS = ("ua",)
+"""Fields every source carries and the `fp` key is built from; header fields join where known."""
+
+
+def ip_key(ip: str) -> ActorKey:
+    return f"ip:{ip}"
+
+
+@lru_cache(maxsize=65536)
+def network_of(ip: str) -> str:
+    """The /24 (IPv4) or /64 (IPv6) an address belongs to; the address itself if unparsable."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    prefix = 24 if addr.version == 4 else 64
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def net_key(ip: str) -> ActorKey:
+    return f"net:{network_of(ip)}"
+
+
+def fingerprint(ua: str | None, headers: tuple[tuple[str, str], ...] = ()) -> str:
+    """A short stable hash of the client-declared fields every source carries.
+
+    Logs only carry the user agent; live capture may add header fields. The batch engine computes
+    the same value in SQL (`md5` of the same text), so both engines agree on `fp` keys.
+    """
+    text = fingerprint_text(ua, headers)
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+def fingerprint_text(ua: str | None, headers: tuple[tuple[str, str], ...] = ()) -> str:
+    parts = [ua or ""]
+    parts.extend(f"{name.lower()}={value}" for name, value in headers)
+    return "\x1f".join(parts)

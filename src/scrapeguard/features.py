@@ -1,0 +1,105 @@
+"""Feature definitions, shared by the batch and the stream engine.
+
+A feature is a windowed aggregate per actor. Each is defined once here, as one of four shapes
+over per-event columns that the enrichment step derives (see `engines/enrich.py`):
+
+- `Sum(column)`: the running total of a 0/1 or numeric event column;
+- `Distinct(column, weight)`: how many distinct values of a column the actor has touched, each
+  counted with its weight the first time it appears (exposure counts list pages as N records);
+- `Ratio(numerator, denominator)`: two other features divided, 0 when the denominator is 0;
+- `GapStat(which)`: statistics of inter-arrival gaps (machine timing is regular).
+
+Engines only walk this catalogue, so adding a feature touches this file and its test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Sum:
+    column: str
+
+
+@dataclass(frozen=True)
+class Distinct:
+    column: str
+    weight: str | None = None
+
+
+@dataclass(frozen=True)
+class Ratio:
+    numerator: str
+    denominator: str
+
+
+@dataclass(frozen=True)
+class GapStat:
+    which: Literal["mean", "cv"]
+
+
+Shape = Sum | Distinct | Ratio | GapStat
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    shape: Shape
+    doc: str
+
+    @property
+    def monotone(self) -> bool:
+        """True when the value can only grow as a window fills, so a final value bounds it."""
+        return isinstance(self.shape, Sum | Distinct)
+
+
+CATALOGUE: tuple[Feature, ...] = (
+    Feature("requests", Sum("one"), "requests in the window"),
+    Feature("subjects", Distinct("item", "item_weight"),
+            "distinct people's records received (the exposure); a list page counts its records"),
+    Feature("records", Sum("item_weight"), "records received, repeats included"),
+    Feature("subject_requests", Sum("is_subject_route"), "requests to personal-data routes"),
+    Feature("misses", Sum("is_miss"), "personal-data lookups that found nobody"),
+    Feature("seq_steps", Sum("is_seq_step"),
+            "subject lookups whose id is within a few of the actor's previous id on that route"),
+    Feature("static_requests", Sum("is_static"), "requests for static assets"),
+    Feature("referer_requests", Sum("has_referer"), "requests that carried a referer"),
+    Feature("robots_hits", Sum("is_robots"), "requests for /robots.txt"),
+    Feature("trap_hits", Sum("is_trap"), "requests to trap paths no person follows"),
+    Feature("error_requests", Sum("is_error"), "requests answered 400, 403, 404 or 405"),
+    Feature("bot_ua_requests", Sum("is_bot_ua"),
+            "requests whose user agent declares an automated client (crawler-user-agents)"),
+    Feature("paths", Distinct("path"), "distinct paths, query included"),
+    Feature("pages", Distinct("page"), "distinct non-static paths (a crawl's breadth)"),
+    Feature("templates", Distinct("template"), "distinct path templates"),
+    Feature("error_paths", Distinct("error_path"), "distinct non-static paths answered 4xx"),
+    Feature("ips", Distinct("ip"), "distinct client addresses"),
+    Feature("uas", Distinct("ua"), "distinct user agents"),
+    Feature("hours", Distinct("hour"), "distinct clock hours active"),
+    Feature("miss_ratio", Ratio("misses", "subject_requests"),
+            "share of personal-data lookups that found nobody (enumeration of unknown ids)"),
+    Feature("seq_ratio", Ratio("seq_steps", "subject_requests"),
+            "share of lookups that step to a neighbouring id (sequential enumeration)"),
+    Feature("static_ratio", Ratio("static_requests", "requests"),
+            "share of requests for assets; browsers load them, most scrapers do not"),
+    Feature("referer_ratio", Ratio("referer_requests", "requests"), "share with a referer"),
+    Feature("error_ratio", Ratio("error_requests", "requests"), "share answered 4xx"),
+    Feature("bot_ratio", Ratio("bot_ua_requests", "requests"), "share with a bot user agent"),
+    Feature("breadth", Ratio("subjects", "records"),
+            "distinct records over records received: 1.0 is breadth without depth"),
+    Feature("gap_mean", GapStat("mean"), "mean seconds between requests"),
+    Feature("gap_cv", GapStat("cv"),
+            "coefficient of variation of the gaps between requests: low is machine timing"),
+)
+
+BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOGUE}
+
+
+def dependencies(name: str) -> set[str]:
+    """The feature itself and every feature it is computed from."""
+    shape = BY_NAME[name].shape
+    if isinstance(shape, Ratio):
+        return {name} | dependencies(shape.numerator) | dependencies(shape.denominator)
+    return {name}

@@ -1,0 +1,269 @@
+"""The condition language of rules: a small, safe subset of Python expressions.
+
+    subjects >= max(300, 10 * p99(subjects)) and miss_ratio > 0.5
+
+Names are features (see `features.py`); numbers, `+ - * /`, comparisons, `and`/`or`/`not`,
+`min`/`max`, and `pNN(feature)` — the NN-th percentile of that feature over the rule's actors and
+windows, so a threshold can follow a site's own traffic. Percentiles are resolved to numbers
+before either engine runs (calibration), so both engines use the same constants.
+
+One parse feeds every consumer: the batch engine (`to_ibis`), the stream engine (`evaluate`),
+and the batch prefilter (`volume_floors`).
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scrapeguard.features import BY_NAME
+
+_PERCENTILE = re.compile(r"^p(\d{1,2})(?:_(\d+))?$")
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+
+
+class ExpressionError(ValueError):
+    """A condition is not in the language; `column` is 1-based within the expression."""
+
+    def __init__(self, message: str, column: int = 1) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Percentile:
+    feature: str
+    q: float
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed condition; immutable, with percentiles possibly resolved to constants."""
+
+    source: str
+    tree: ast.expr
+
+    @property
+    def features(self) -> set[str]:
+        calls = {id(n.func) for n in ast.walk(self.tree) if isinstance(n, ast.Call)}
+        return {
+            n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name) and id(n) not in calls
+        }
+
+    @property
+    def percentiles(self) -> set[Percentile]:
+        found = set()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                match = _PERCENTILE.match(node.func.id)
+                if match:
+                    found.add(Percentile(_arg_name(node), _quantile(match)))
+        return found
+
+    def resolve(self, values: Mapping[Percentile, float]) -> Condition:
+        """Replace every `pNN(feature)` by its calibrated number."""
+        return Condition(self.source, _Resolver(values).visit(_copy(self.tree)))
+
+    def evaluate(self, features: Mapping[str, float]) -> bool:
+        """Evaluate on one actor's current feature values (the stream engine's path)."""
+        return bool(_eval(self.tree, features))
+
+    def to_ibis(self, columns: Mapping[str, Any]) -> Any:
+        """Build a boolean Ibis expression over feature columns (the batch engine's path)."""
+        import ibis
+
+        return _eval(self.tree, columns, ibis_mode=True, ibis_module=ibis)
+
+    def volume_floors(self) -> list[tuple[str, float]]:
+        """Conjuncts `monotone_feature >= constant` the condition cannot hold without.
+
+        Monotone features only grow as a window fills, so a window whose final value is below
+        a floor never satisfied the rule: the batch engine skips it without replaying events.
+        """
+        floors: list[tuple[str, float]] = []
+        for conjunct in _conjuncts(self.tree):
+            bound = _lower_bound(conjunct)
+            if bound is not None and BY_NAME[bound[0]].monotone:
+                floors.append(bound)
+        return floors
+
+
+def parse(source: str) -> Condition:
+    """Parse and check a condition; raise ExpressionError with a column on any problem."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ExpressionError(f"syntax error: {exc.msg}", exc.offset or 1) from None
+    _check(tree)
+    return Condition(source, tree)
+
+
+def _check(node: ast.AST) -> None:
+    column = getattr(node, "col_offset", 0) + 1
+    if isinstance(node, ast.BoolOp | ast.UnaryOp):
+        if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not | ast.USub):
+            raise ExpressionError("only `not` and unary minus are allowed", column)
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.boolop | ast.unaryop):
+                _check(child)
+        return
+    if isinstance(node, ast.Compare):
+        if len(node.ops) != 1:
+            raise ExpressionError("chain comparisons with `and`", column)
+        _check(node.left)
+        _check(node.comparators[0])
+        return
+    if isinstance(node, ast.BinOp):
+        if type(node.op) not in _BINARY:
+            raise ExpressionError("only + - * / are allowed", column)
+        _check(node.left)
+        _check(node.right)
+        return
+    if isinstance(node, ast.Name):
+        if node.id not in BY_NAME:
+            known = ", ".join(sorted(BY_NAME))
+            raise ExpressionError(f"unknown feature {node.id!r}; known: {known}", column)
+        return
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise ExpressionError("only numeric constants are allowed", column)
+        return
+    if isinstance(node, ast.Call):
+        _check_call(node, column)
+        return
+    raise ExpressionError(f"{type(node).__name__} is not allowed in a condition", column)
+
+
+def _check_call(node: ast.Call, column: int) -> None:
+    if not isinstance(node.func, ast.Name) or node.keywords:
+        raise ExpressionError("only min(), max() and pNN(feature) calls are allowed", column)
+    name = node.func.id
+    if name in ("min", "max"):
+        if len(node.args) < 2:
+            raise ExpressionError(f"{name}() takes at least two arguments", column)
+        for arg in node.args:
+            _check(arg)
+        return
+    match = _PERCENTILE.match(name)
+    if not match:
+        raise ExpressionError(f"unknown function {name!r}", column)
+    if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+        raise ExpressionError(f"{name}() takes one feature name", column)
+    _check(node.args[0])
+    if not 0 < _quantile(match) < 100:
+        raise ExpressionError(f"{name}: percentile must be between 0 and 100", column)
+
+
+def _quantile(match: re.Match[str]) -> float:
+    whole, frac = match.group(1), match.group(2)
+    return float(f"{whole}.{frac}") if frac else float(whole)
+
+
+def _arg_name(call: ast.Call) -> str:
+    arg = call.args[0]
+    assert isinstance(arg, ast.Name)
+    return arg.id
+
+
+def _copy(tree: ast.expr) -> ast.expr:
+    return ast.parse(ast.unparse(tree), mode="eval").body
+
+
+class _Resolver(ast.NodeTransformer):
+    def __init__(self, values: Mapping[Percentile, float]) -> None:
+        self.values = values
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Name):
+            match = _PERCENTILE.match(node.func.id)
+            if match:
+                key = Percentile(_arg_name(node), _quantile(match))
+                if key not in self.values:
+                    raise ExpressionError(f"percentile {key} was not calibrated")
+                return ast.copy_location(ast.Constant(float(self.values[key])), node)
+        self.generic_visit(node)
+        return node
+
+
+def _eval(
+    node: ast.expr,
+    names: Mapping[str, Any],
+    *,
+    ibis_mode: bool = False,
+    ibis_module: Any = None,
+) -> Any:
+    def ev(n: ast.expr) -> Any:
+        return _eval(n, names, ibis_mode=ibis_mode, ibis_module=ibis_module)
+
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names[node.id]
+    if isinstance(node, ast.BinOp):
+        return _BINARY[type(node.op)](ev(node.left), ev(node.right))
+    if isinstance(node, ast.UnaryOp):
+        operand = ev(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        return ~operand if ibis_mode else not operand
+    if isinstance(node, ast.Compare):
+        return _COMPARE[type(node.ops[0])](ev(node.left), ev(node.comparators[0]))
+    if isinstance(node, ast.BoolOp):
+        values = [ev(v) for v in node.values]
+        result = values[0]
+        for value in values[1:]:
+            if isinstance(node.op, ast.And):
+                result = (result & value) if ibis_mode else (result and value)
+            else:
+                result = (result | value) if ibis_mode else (result or value)
+        return result
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        args = [ev(a) for a in node.args]
+        if node.func.id in ("min", "max"):
+            if ibis_mode and any(not isinstance(a, int | float) for a in args):
+                fn = ibis_module.least if node.func.id == "min" else ibis_module.greatest
+                return fn(*args)
+            return min(args) if node.func.id == "min" else max(args)
+        raise ExpressionError(f"unresolved percentile {ast.unparse(node)}")
+    raise ExpressionError(f"cannot evaluate {ast.unparse(node)}")
+
+
+def _conjuncts(node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        return [c for v in node.values for c in _conjuncts(v)]
+    return [node]
+
+
+def _lower_bound(node: ast.expr) -> tuple[str, float] | None:
+    """`feature >= c`, `feature > c`, `c <= feature`, `c < feature` with a constant c."""
+    if not isinstance(node, ast.Compare):
+        return None
+    left, op, right = node.left, node.ops[0], node.comparators[0]
+    if isinstance(op, ast.Lt | ast.LtE):
+        left, right = right, left
+        op = ast.GtE() if isinstance(op, ast.LtE) else ast.Gt()
+    if not isinstance(op, ast.Gt | ast.GtE) or not isinstance(left, ast.Name):
+        return None
+    try:
+        value = float(_eval(right, {}))
+    except (KeyError, ExpressionError):
+        return None
+    return left.id, value

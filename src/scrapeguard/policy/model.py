@@ -1,0 +1,139 @@
+"""The policy model: rules, subject routes, allowlists and settings, validated by pydantic.
+
+A policy is data (YAML); this module only says what shape it must have. Loading with line
+numbers lives in `load.py`, the condition language in `expr.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scrapeguard.types import Action, ActorKind
+
+_DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """`90s`, `5m`, `1h`, `1d` (or a number of seconds) as a timedelta."""
+    if isinstance(text, int | float):
+        return timedelta(seconds=float(text))
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h, 1d)")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    """One detection: count by `kind` over fixed `window`s; act when `when` first holds."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    kind: ActorKind
+    window: str = "1h"
+    when: str
+    action: Action
+    score: Annotated[float, Field(ge=0, le=1)] = 0.8
+    severity: str = "medium"
+    technique: str = ""
+    explain: str = ""
+    doc: str = ""
+    enabled: bool = True
+
+    @field_validator("window")
+    @classmethod
+    def _window_is_duration(cls, value: str) -> str:
+        seconds = parse_duration(value).total_seconds()
+        if seconds < 1:
+            raise ValueError("window must be at least 1s")
+        return value
+
+    @property
+    def window_seconds(self) -> int:
+        return int(parse_duration(self.window).total_seconds())
+
+
+class Route(_Strict):
+    """A personal-data route: which part of the request names a subject, what it exposes."""
+
+    name: str
+    path: str
+    subject: str | None = None
+    query: str | None = None
+    fields: list[str] = Field(default_factory=list)
+    records_per_hit: Annotated[int, Field(ge=1)] = 1
+    miss_status: list[int] = Field(default_factory=lambda: [404, 410])
+    miss_max_bytes: int | None = None
+
+    @model_validator(mode="after")
+    def _names_a_subject(self) -> Route:
+        placeholders = re.findall(r"\{(\w+)\}", self.path)
+        if self.subject is not None and self.subject not in placeholders:
+            raise ValueError(
+                f"subject {self.subject!r} is not a placeholder of path {self.path!r}"
+            )
+        if self.subject is None and self.query is None and self.records_per_hit == 1:
+            raise ValueError("a route needs `subject`, `query`, or `records_per_hit` > 1")
+        return self
+
+
+class SearchEngine(_Strict):
+    """A crawler that is allowed when its user agent and address both match."""
+
+    name: str
+    ua: str
+    cidrs: list[str]
+
+
+class Allowlist(_Strict):
+    cidrs: list[str] = Field(default_factory=list)
+    accounts: list[str] = Field(default_factory=list)
+    search_engines: bool = True
+    """Allow verified crawlers from the shipped, dated published ranges."""
+
+
+class Settings(_Strict):
+    infer_templates: bool = True
+    min_template_ids: Annotated[int, Field(ge=2)] = 50
+    """An inferred template counts as a subject route once this many distinct ids are seen."""
+    seq_step: Annotated[int, Field(ge=1)] = 3
+    """Ids within this distance of the actor's previous id on a route are a sequential step."""
+    static_extensions: list[str] = Field(
+        default_factory=lambda: [
+            "css", "js", "mjs", "map", "png", "jpg", "jpeg", "gif", "svg", "ico", "webp",
+            "avif", "woff", "woff2", "ttf", "otf", "eot", "mp4", "webm", "mp3", "pdf",
+        ]
+    )
+    campaign_min_members: Annotated[int, Field(ge=2)] = 3
+    campaign_min_steps: Annotated[int, Field(ge=1)] = 3
+
+
+class Policy(_Strict):
+    version: int = 1
+    extends: str | None = None
+    """`default` to add to the shipped pack, null to replace it."""
+    settings: Settings = Field(default_factory=Settings)
+    allowlist: Allowlist = Field(default_factory=Allowlist)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    traps: list[str] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> Policy:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} appears twice")
+            seen.add(rule.id)
+        return self
+
+    def active_rules(self) -> list[Rule]:
+        return [r for r in self.rules if r.enabled]

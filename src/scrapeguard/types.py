@@ -1,0 +1,24 @@
+"""Aliases every module shares, so signatures read the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+ActorKind = Literal["ip", "net", "account", "session", "fp", "campaign"]
+"""The key kinds a rule can count by."""
+
+Action = Literal["allow", "throttle", "challenge", "decoy", "block"]
+"""What an engine does to an actor, mildest first."""
+
+ACTIONS: tuple[Action, ...] = ("allow", "throttle", "challenge", "decoy", "block")
+"""Actions in rising severity; the strongest one a rule fired wins."""
+
+ACTOR_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp", "campaign")
+
+ActorKey = str
+"""`kind:value`, e.g. `ip:203.0.113.7` or `account:u_889`."""
+
+
+def action_rank(action: Action) -> int:
+    """Severity of an action, for picking the strongest of several."""
+    return ACTIONS.index(action)
