@@ -71,6 +71,8 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("error_requests", Sum("is_error"), "requests answered 400, 403, 404 or 405"),
     Feature("bot_ua_requests", Sum("is_bot_ua"),
             "requests whose user agent declares an automated client (crawler-user-agents)"),
+    Feature("tool_ua_requests", Sum("is_tool_ua"),
+            "requests whose user agent declares a scanner, HTTP library or headless browser"),
     Feature("paths", Distinct("path"), "distinct paths, query included"),
     Feature("pages", Distinct("page"), "distinct non-static paths (a crawl's breadth)"),
     Feature("templates", Distinct("template"), "distinct path templates"),

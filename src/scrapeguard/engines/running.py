@@ -1,0 +1,123 @@
+"""Feature values as Ibis expressions: final per (actor, window), and running per event.
+
+Both are derived from the one catalogue in `features.py`, so a feature is never written twice.
+The running values replay a window event by event, the way the stream engine sees it, which is
+how the batch engine finds the moment a rule would first have held.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from scrapeguard.features import BY_NAME, Distinct, GapStat, Ratio, Sum, dependencies
+
+MIN_GAPS = 10
+"""Gap statistics need this many gaps before they mean anything (and before a rule may use them)."""
+
+ORDER = ("ts", "eid", "item_pos")
+
+
+def expand(names: set[str]) -> set[str]:
+    """The names and every feature they are computed from."""
+    out: set[str] = set()
+    for name in names:
+        out |= dependencies(name)
+    if out & {"gap_mean", "gap_cv"}:
+        out |= {"gap_mean", "gap_cv"}
+    return out
+
+
+def final_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table:
+    """One row per key group with the final value of each named feature."""
+    names = expand(names)
+    metrics: dict[str, Any] = {"_rows": rows.count()}
+    weighted: list[str] = []
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Sum):
+            metrics[name] = rows[shape.column].sum()
+        elif isinstance(shape, Distinct) and shape.weight is None:
+            metrics[name] = rows[shape.column].nunique()
+        elif isinstance(shape, Distinct):
+            weighted.append(name)
+        elif isinstance(shape, GapStat):
+            raise ValueError(f"{name}: gap statistics have no final value per window")
+    table = rows.group_by(keys).aggregate(**metrics)
+    for name in weighted:
+        shape = BY_NAME[name].shape
+        assert isinstance(shape, Distinct) and shape.weight is not None
+        per_item = (
+            rows.filter(rows[shape.column].notnull())
+            .group_by([*keys, shape.column])
+            .aggregate(_w=lambda t, w=shape.weight: t[w].max())
+            .group_by(keys)
+            .aggregate(**{name: lambda t: t._w.sum()})
+        )
+        table = table.left_join(per_item, keys).drop(*(f"{k}_right" for k in keys))
+        table = table.mutate(**{name: table[name].fill_null(0)})
+    return _with_ratios(table, names)
+
+
+def running_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table:
+    """Each row with the value every named feature had once that row was counted."""
+    names = expand(names)
+    order = [rows[c] for c in ORDER]
+    gains: dict[str, Any] = {}
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Distinct):
+            column = rows[shape.column]
+            first = ibis.row_number().over(
+                group_by=[*(rows[k] for k in keys), column], order_by=order
+            ) == 0
+            weight = rows[shape.weight] if shape.weight else ibis.literal(1)
+            gains[f"_gain_{name}"] = ibis.ifelse(first & column.notnull(), weight, 0)
+    # Window results cannot nest, so first-occurrence flags are a column of their own.
+    rows = rows.mutate(**gains) if gains else rows
+    window = ibis.cumulative_window(group_by=[rows[k] for k in keys],
+                                    order_by=[rows[c] for c in ORDER])
+    values: dict[str, Any] = {}
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Sum):
+            values[name] = rows[shape.column].sum().over(window)
+        elif isinstance(shape, Distinct):
+            values[name] = rows[f"_gain_{name}"].sum().over(window)
+    table = rows.mutate(**values).drop(*gains)
+    if "gap_cv" in names:
+        table = _with_gaps(table, keys)
+    return _with_ratios(table, names)
+
+
+def _with_gaps(table: ir.Table, keys: list[str]) -> ir.Table:
+    order = [table[c] for c in ORDER]
+    group = [table[k] for k in keys]
+    previous = table.ts_ms.lag().over(ibis.window(group_by=group, order_by=order))
+    gap = ibis.ifelse(table.one == 1, (table.ts_ms - previous) / 1000.0, ibis.null())
+    table = table.mutate(_gap=gap)
+    window = ibis.cumulative_window(group_by=[table[k] for k in keys],
+                                    order_by=[table[c] for c in ORDER])
+    count = table._gap.count().over(window)
+    total = table._gap.sum().over(window)
+    squares = (table._gap * table._gap).sum().over(window)
+    mean = total / count
+    variance = ibis.greatest(squares / count - mean * mean, 0)
+    enough = count >= MIN_GAPS
+    return table.mutate(
+        gap_mean=ibis.ifelse(enough, mean, ibis.null()),
+        gap_cv=ibis.ifelse(enough & (mean > 0), variance.sqrt() / mean, ibis.null()),
+    ).drop("_gap")
+
+
+def _with_ratios(table: ir.Table, names: set[str]) -> ir.Table:
+    ratios = {}
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Ratio):
+            numerator = table[shape.numerator].cast("float64")
+            denominator = table[shape.denominator]
+            ratios[name] = ibis.ifelse(denominator > 0, numerator / denominator, 0.0)
+    return table.mutate(**ratios) if ratios else table
