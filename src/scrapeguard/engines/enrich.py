@@ -23,7 +23,7 @@ from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_HEX = r"[0-9a-fA-F]*[0-9][0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*|[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*[0-9][0-9a-fA-F]*"
+_HEX = r"[0-9a-fA-F]{8,}"
 ERROR_STATUSES = (400, 403, 404, 405)
 TOOL_CLASSES = ("scanner", "http-library", "browser-automation")
 """User-agent classes of tools no person browses with."""
@@ -40,13 +40,15 @@ class EnrichStats:
 def infer_template(path: ir.StringValue) -> ir.StringValue:
     """`/user/83112/reviews` → `/user/{n}/reviews`: ids become placeholders.
 
-    Numbers, UUIDs and hex strings of 8+ characters with both digits and letters are ids; words
-    are not. Adjacent id segments need two passes because a match consumes its trailing slash.
+    Numbers, UUIDs and hex strings of 8+ characters are ids; words are not (all-letter hex words
+    of that length are rare enough to ignore). Numbers go before hex so `/12345678` is `{n}`.
+    Adjacent id segments need two passes because a match consumes its trailing slash.
     """
     template = path.re_replace(f"/(?:{_UUID})(/|$)", r"/{uuid}\1")
-    template = template.re_replace(f"/(?:{_HEX}){{8,}}(/|$)", r"/{hex}\1")
     for _ in range(2):
         template = template.re_replace(r"/\d+(/|$)", r"/{n}\1")
+    for _ in range(2):
+        template = template.re_replace(f"/{_HEX}(/|$)", r"/{hex}\1")
     return template
 
 
@@ -95,15 +97,17 @@ def explode_subjects(con: Any, table: str) -> str:
     return "exploded"
 
 
-def lookup_tables(con: Any, table: str, policy: Policy) -> tuple[ir.Table, ir.Table]:
+def lookup_tables(con: Any, table: str) -> tuple[ir.Table, ir.Table, list[str | None]]:
     """Per distinct user agent: class, bot flag, fingerprint; per distinct address: network.
 
     These need Python (crawler-user-agents, ua-parser, ipaddress) so they run once per value.
     """
-    uas = [row[0] for row in con.execute(f"SELECT DISTINCT ua FROM {table}").fetchall()]
+    uas: list[str | None] = [
+        row[0] for row in con.execute(f"SELECT DISTINCT coalesce(ua, '') FROM {table}").fetchall()
+    ]
     classes = uaclass.classify_many(uas)
     ua_rows = {
-        "ua": uas,
+        "ua_key": uas,
         "ua_class": [classes[ua] for ua in uas],
         "is_bot_ua": [int(uaclass.is_bot_class(classes[ua])) for ua in uas],
         "fp": [fingerprint(ua) for ua in uas],
@@ -111,44 +115,41 @@ def lookup_tables(con: Any, table: str, policy: Policy) -> tuple[ir.Table, ir.Ta
     v6 = [row[0] for row in con.execute(f"SELECT DISTINCT ip FROM {table} WHERE ip LIKE '%:%'")
           .fetchall()]
     net_rows = {"v6ip": v6, "v6net": [network_of(ip) for ip in v6]}
-    ua_table = ibis.memtable(ua_rows, schema={"ua": "string", "ua_class": "string",
+    ua_table = ibis.memtable(ua_rows, schema={"ua_key": "string", "ua_class": "string",
                                               "is_bot_ua": "int8", "fp": "string"})
     net_table = ibis.memtable(net_rows, schema={"v6ip": "string", "v6net": "string"})
-    return ua_table, net_table
+    return ua_table, net_table, uas
 
 
-def allowlisted(con: Any, table: str, policy: Policy) -> ir.Table:
-    """Distinct (ip, ua, account) triples the policy allows, with the reason.
+def allowlisted(con: Any, table: str, policy: Policy, uas: list[str | None]) -> ir.Table:
+    """Distinct (ip, ua) pairs the policy allows, with the reason.
 
-    Only triples that could match are checked: a search-engine user agent, an allowlisted
-    account, or any address when CIDRs are allowlisted.
+    Verified crawlers need their user agent *and* their published ranges, so only pairs whose
+    agent claims an engine are checked; allowlisted networks need only the address. Accounts
+    are matched in the query itself (see `enrich`).
     """
     allower = Allowlister(policy)
-    checks = []
+    rows: dict[str, list[Any]] = {"a_ip": [], "a_ua": [], "allow_reason": []}
+    pairs: list[tuple[str, str | None]] = []
     if policy.allowlist.search_engines:
-        checks.append("ua IS NOT NULL")
-    if policy.allowlist.accounts:
-        checks.append("account IS NOT NULL")
+        claimed = [ua for ua in uas if ua is not None and allower.claimed_engine(ua)]
+        if claimed:
+            con.execute("CREATE OR REPLACE TEMP TABLE _claimed(ua VARCHAR)")
+            con.executemany("INSERT INTO _claimed VALUES (?)", [(ua,) for ua in claimed])
+            pairs += con.execute(
+                f"SELECT DISTINCT ip, ua FROM {table} WHERE ua IN (SELECT ua FROM _claimed)"
+            ).fetchall()
     if policy.allowlist.cidrs:
-        checks.append("TRUE")
-    rows: dict[str, list[Any]] = {"a_ip": [], "a_ua": [], "a_account": [], "allow_reason": []}
-    if checks:
-        candidates = con.execute(
-            f"SELECT DISTINCT ip, ua, account FROM {table} WHERE {' OR '.join(checks)}"
-        ).fetchall()
-        classes = uaclass.classify_many({ua for _, ua, _ in candidates})
-        for ip, ua, account in candidates:
-            if not policy.allowlist.cidrs and account is None and \
-                    classes[ua] != "search-engine":
-                continue
-            reason = allower.allows(ip, ua, account)
-            if reason:
-                rows["a_ip"].append(ip)
-                rows["a_ua"].append(ua)
-                rows["a_account"].append(account)
-                rows["allow_reason"].append(reason)
+        pairs += [(ip, None) for (ip,) in
+                  con.execute(f"SELECT DISTINCT ip FROM {table}").fetchall()]
+    for ip, ua in pairs:
+        reason = allower.allows(ip, ua, None)
+        if reason:
+            rows["a_ip"].append(ip)
+            rows["a_ua"].append(ua)
+            rows["allow_reason"].append(reason)
     return ibis.memtable(rows, schema={"a_ip": "string", "a_ua": "string",
-                                       "a_account": "string", "allow_reason": "string"})
+                                       "allow_reason": "string"})
 
 
 def subject_templates(con: Any, table: str, policy: Policy) -> list[str]:
@@ -178,8 +179,8 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     """The enriched event rows as an Ibis table, and what was learnt on the way."""
     templates = subject_templates(con, table, policy)
     exploded = explode_subjects(con, table)
-    ua_table, net_table = lookup_tables(con, table, policy)
-    allow_table = allowlisted(con, table, policy)
+    ua_table, net_table, uas = lookup_tables(con, table)
+    allow_table = allowlisted(con, table, policy, uas)
     backend = ibis.duckdb.from_connection(con)
     t = backend.table(exploded)
 
@@ -191,16 +192,20 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
         else inferred_template
     t = t.mutate(path_only=path_only, is_static=static.cast("int8"), template=template)
     t = _with_subjects(t, policy, templates)
-    t = t.left_join(ua_table, t.ua == ua_table.ua).drop("ua_right")
+    t = t.left_join(ua_table, t.ua.fill_null("") == ua_table.ua_key).drop("ua_key")
     t = t.left_join(net_table, t.ip == net_table.v6ip)
     net4 = t.ip.re_replace(r"\.\d+$", ".0/24")
     t = t.mutate(net=ibis.ifelse(t.v6net.notnull(), t.v6net, net4)).drop("v6ip", "v6net")
-    t = t.left_join(
-        allow_table,
-        [t.ip == allow_table.a_ip,
-         t.ua.identical_to(allow_table.a_ua),
-         t.account.identical_to(allow_table.a_account)],
-    ).drop("a_ip", "a_ua", "a_account")
+    by_pair = allow_table.filter(allow_table.a_ua.notnull())
+    by_address = allow_table.filter(allow_table.a_ua.isnull()).select(
+        b_ip="a_ip", b_reason="allow_reason")
+    t = t.left_join(by_pair, [t.ip == by_pair.a_ip, t.ua == by_pair.a_ua]).drop("a_ip", "a_ua")
+    t = t.left_join(by_address, t.ip == by_address.b_ip).drop("b_ip")
+    accounts = policy.allowlist.accounts
+    account_reason = ibis.ifelse(t.account.isin(accounts), "allowlisted account " + t.account,
+                                 ibis.null()) if accounts else ibis.null().cast("string")
+    t = t.mutate(allow_reason=ibis.coalesce(t.allow_reason, t.b_reason, account_reason)) \
+        .drop("b_reason")
 
     one = (t.item_pos == 0).cast("int8")
     traps = policy.traps

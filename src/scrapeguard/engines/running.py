@@ -48,7 +48,8 @@ def final_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table
     table = rows.group_by(keys).aggregate(**metrics)
     for name in weighted:
         shape = BY_NAME[name].shape
-        assert isinstance(shape, Distinct) and shape.weight is not None
+        assert isinstance(shape, Distinct)
+        assert shape.weight is not None
         per_item = (
             rows.filter(rows[shape.column].notnull())
             .group_by([*keys, shape.column])

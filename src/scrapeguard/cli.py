@@ -1,0 +1,187 @@
+"""The `scrapeguard` command: a thin layer that turns library results into output and exit codes.
+
+Exit codes: 0 done, 2 bad input (policy, files, arguments), 3 `--fail-on` matched a decision.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from scrapeguard import __version__
+from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.types import ACTIONS, Action, action_rank
+
+app = typer.Typer(
+    name="scrapeguard",
+    help="Measure, stop and prove the bulk harvesting of personal data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Check and inspect rule packs.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+EXIT_BAD_INPUT = 2
+EXIT_FAIL_ON = 3
+
+err = Console(stderr=True)
+
+
+def _fail(exc: ScrapeGuardError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """scrapeguard counts what each actor received, not just requests per address."""
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def analyze(
+    inputs: Annotated[list[str], typer.Argument(
+        help="Log files, globs, .gz, or - for standard input.")],
+    decisions: Annotated[Path | None, typer.Option(
+        "--decisions", help="Write one JSON decision per acted-on actor to this file.")] = None,
+    summary_json: Annotated[Path | None, typer.Option(
+        "--summary-json", help="Write the summary (counts, top actors) as JSON.")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="Rule pack (YAML); default: the shipped pack.")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="Log format; default: detected from the first lines.")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Treat any malformed line as an error.")] = False,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help=f"Exit 3 if any decision is at least this action ({', '.join(ACTIONS)}).",
+    )] = None,
+    top: Annotated[int, typer.Option(help="Rows in the terminal table.")] = 20,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bar or table.")] = False,
+) -> None:
+    """Reconstruct a harvest from access logs: who received how many people's records, when
+    a rule would first have acted, and why."""
+    from scrapeguard.analysis import analyze as run_analysis
+    from scrapeguard.decisions import write_decisions
+    from scrapeguard.report.summary import summary
+    from scrapeguard.report.terminal import render
+
+    threshold = _action_option(fail_on)
+    console = Console(stderr=quiet)
+    try:
+        with _progress(disabled=quiet) as callback:
+            result = run_analysis(
+                inputs,
+                policy=str(policy) if policy else None,
+                fmt=fmt,
+                strict=strict,
+                progress=callback,
+            )
+    except ScrapeGuardError as exc:
+        raise _fail(exc) from None
+    if decisions:
+        with decisions.open("w", encoding="utf-8") as out:
+            write_decisions(result.decisions, out)
+    if summary_json:
+        summary_json.write_text(json.dumps(summary(result), indent=2, default=str) + "\n")
+    if not quiet:
+        render(result, console, top=top)
+    if threshold is not None and any(
+        action_rank(d.action) >= action_rank(threshold) for d in result.decisions
+    ):
+        raise typer.Exit(EXIT_FAIL_ON)
+
+
+@policy_app.command("check")
+def policy_check(
+    files: Annotated[list[Path], typer.Argument(help="Policy files to check.")],
+) -> None:
+    """Report every error and warning in rule packs at once, with file, line and column."""
+    from scrapeguard.policy.load import check_policy
+
+    failed = False
+    for file in files:
+        issues = check_policy(file)
+        for issue in issues:
+            colour = "red" if issue.severity == "error" else "yellow"
+            typer.echo(typer.style(str(issue), fg=colour))
+        errors = sum(1 for i in issues if i.severity == "error")
+        warnings = len(issues) - errors
+        typer.echo(f"{file}: {errors} error(s), {warnings} warning(s)")
+        failed = failed or errors > 0
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@policy_app.command("show")
+def policy_show(
+    policy: Annotated[Path | None, typer.Argument(help="Policy file; default: shipped pack.")]
+    = None,
+) -> None:
+    """Print the effective rule pack (after `extends: default` is merged) as JSON."""
+    from scrapeguard.policy.load import load_policy
+
+    try:
+        loaded = load_policy(policy)
+    except ScrapeGuardError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(loaded.model_dump(mode="json"), indent=2))
+
+
+def _action_option(value: str | None) -> Action | None:
+    if value is None:
+        return None
+    for action in ACTIONS:
+        if action == value:
+            return action
+    err.print(f"[bold red]error:[/] --fail-on must be one of {', '.join(ACTIONS)}")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+class _progress:
+    """A rich progress bar fed by the library's (stage, done, total) callback."""
+
+    def __init__(self, disabled: bool) -> None:
+        self.disabled = disabled or not sys.stderr.isatty()
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> Callable[[str, int, int], None] | None:
+        if self.disabled:
+            return None
+        self.bar.start()
+        return self.update
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.disabled:
+            self.bar.stop()
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            label = "reading logs" if stage == "read" else "analysing"
+            self.tasks[stage] = self.bar.add_task(label, total=total or None)
+        self.bar.update(self.tasks[stage], completed=done, total=total or None)
+
+

@@ -1,0 +1,1 @@
+"""What scrapeguard tells people: the terminal summary, JSON summaries, HTML reports."""

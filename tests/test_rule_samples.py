@@ -1,0 +1,198 @@
+"""Every rule of the default pack ships a sample log and the decision it must produce.
+
+Each sample holds the behaviour the rule names and a person browsing beside it: the rule must
+fire on its actor, and the person must never be acted on. A rule added to the pack without a
+sample fails `test_every_rule_has_a_sample`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from logbuilder import CHROME, FIREFOX, GOOGLEBOT, SAFARI, Log
+from scrapeguard.analysis import analyze
+from scrapeguard.policy.load import load_policy
+
+DATA = Path(__file__).parent / "data"
+PERSON = "ip:198.51.100.20"
+
+Sample = Callable[[Log], str]
+SAMPLES: dict[str, Sample] = {}
+
+
+def sample(rule_id: str) -> Callable[[Sample], Sample]:
+    def register(build: Sample) -> Sample:
+        SAMPLES[rule_id] = build
+        return build
+    return register
+
+
+@sample("sequential-enumeration")
+def _seq_ip(log: Log) -> str:
+    for n in range(40):
+        log.hit(60 + 3 * n + (n % 3), "203.0.113.7", f"/user/{100 + n}", ua=FIREFOX)
+    return "ip:203.0.113.7"
+
+
+@sample("sequential-enumeration-account")
+def _seq_account(log: Log) -> str:
+    for n in range(30):
+        log.hit(60 + 10 * n, f"192.0.2.{1 + n % 25}", f"/api/users/{500 + n}", user="acc1")
+    return "account:acc1"
+
+
+@sample("lookup-misses")
+def _misses_ip(log: Log) -> str:
+    rng = random.Random(3)
+    for n in range(40):
+        found = n % 5 == 0
+        log.hit(30 + 20 * n, "203.0.113.20", f"/api/lookup?phone=%2B1555{rng.randrange(10**7):07d}",
+                status=200 if found else 404, size=350 if found else 40)
+    return "ip:203.0.113.20"
+
+
+@sample("lookup-misses-network")
+def _misses_net(log: Log) -> str:
+    rng = random.Random(4)
+    for host in range(6):
+        for n in range(20):
+            found = n % 4 == 0
+            log.hit(30 + 90 * n + host, f"198.18.7.{10 + host}",
+                    f"/api/lookup?phone=%2B1555{rng.randrange(10**7):07d}",
+                    status=200 if found else 404, size=350 if found else 40)
+    return "net:198.18.7.0/24"
+
+
+@sample("lookup-misses-fingerprint")
+def _misses_fp(log: Log) -> str:
+    rng = random.Random(5)
+    agent = "Mozilla/5.0 (Linux; Android 9; SM-G960F) AppleWebKit/537.36 Chrome/88.0 Mobile"
+    for host in range(25):
+        for n in range(10):
+            found = n == 0
+            log.hit(30 + 120 * n + host, f"100.{64 + host}.{host}.9",
+                    f"/api/lookup?phone=%2B1555{rng.randrange(10**7):07d}", ua=agent,
+                    status=200 if found else 404, size=350 if found else 40)
+    from scrapeguard.events import fingerprint
+
+    return f"fp:{fingerprint(agent)}"
+
+
+@sample("exposure-velocity")
+def _exposure_ip(log: Log) -> str:
+    rng = random.Random(6)
+    at = 10.0
+    for user_id in rng.sample(range(10_000, 99_999), 320):
+        at += rng.uniform(2, 14)
+        log.hit(at, "203.0.113.30", f"/user/{user_id}", ua=SAFARI)
+    return "ip:203.0.113.30"
+
+
+@sample("exposure-velocity-account")
+def _exposure_account(log: Log) -> str:
+    rng = random.Random(7)
+    at = 10.0
+    for n, user_id in enumerate(rng.sample(range(10_000, 99_999), 320)):
+        at += rng.uniform(2, 14)
+        log.hit(at, f"203.0.113.{40 + n % 10}", f"/api/users/{user_id}", user="merchant7")
+    return "account:merchant7"
+
+
+@sample("exposure-daily-account")
+def _exposure_daily(log: Log) -> str:
+    rng = random.Random(8)
+    for account in range(150):
+        for n in range(5):
+            log.hit(600 * account + 40 * n, f"10.1.{account}.2", f"/user/{rng.randrange(10**5)}",
+                    user=f"shopper{account}")
+    at = 0.0
+    for user_id in rng.sample(range(100_000, 999_999), 2100):
+        at += rng.uniform(20, 60)
+        log.hit(at, "203.0.113.60", f"/user/{user_id}", user="slowpoke")
+    return "account:slowpoke"
+
+
+@sample("account-many-addresses")
+def _account_spread(log: Log) -> str:
+    rng = random.Random(9)
+    for n, user_id in enumerate(rng.sample(range(10_000, 99_999), 120)):
+        log.hit(20 + 25 * n, f"192.0.2.{1 + n % 25}", f"/api/users/{user_id}", user="u_889")
+    return "account:u_889"
+
+
+@sample("enumeration-campaign")
+def _campaign(log: Log) -> str:
+    for host in range(5):
+        for n in range(50):
+            log.hit(30 + 70 * n + 11 * host, f"198.51.100.{100 + host}",
+                    f"/user/{20_000 + 1000 * host + n}", ua=CHROME)
+    return "campaign:enum:/user/{id}"
+
+
+@sample("machine-timing")
+def _machine(log: Log) -> str:
+    rng = random.Random(10)
+    for n, user_id in enumerate(rng.sample(range(10_000, 99_999), 70)):
+        log.hit(5 + 30 * n, "203.0.113.80", f"/user/{user_id}")
+    return "ip:203.0.113.80"
+
+
+@sample("trap-hit")
+def _trap(log: Log) -> str:
+    log.hit(50, "203.0.113.90", "/trap/contact-list")
+    return "ip:203.0.113.90"
+
+
+@sample("automation-tool")
+def _tool(log: Log) -> str:
+    for n in range(3):
+        log.hit(50 + n, "203.0.113.100", "/", ua="python-requests/2.31.0")
+    return "ip:203.0.113.100"
+
+
+@sample("unverified-bot-personal-data")
+def _impostor(log: Log) -> str:
+    for n in range(6):
+        log.hit(50 + 9 * n, "203.0.113.110", f"/user/{7000 + 13 * n}", ua=GOOGLEBOT)
+    return "ip:203.0.113.110"
+
+
+@sample("fast-crawl")
+def _fast_crawl(log: Log) -> str:
+    for n in range(45):
+        log.hit(50 + 0.6 * n, "203.0.113.120", f"/page-{n:02d}")
+    return "ip:203.0.113.120"
+
+
+@sample("probing")
+def _probing(log: Log) -> str:
+    for n, path in enumerate(["/wp-admin/setup.php", "/.env", "/phpmyadmin/", "/admin.php",
+                              "/config.php.bak", "/.git/config", "/server-status", "/cgi-bin/x",
+                              "/xmlrpc.php", "/backup.zip", "/test.php", "/shell.php"]):
+        log.hit(50 + 4 * n, "203.0.113.130", path, status=404, size=150)
+    return "ip:203.0.113.130"
+
+
+def test_every_rule_has_a_sample() -> None:
+    rule_ids = {rule.id for rule in load_policy(None).rules}
+    assert rule_ids - set(SAMPLES) == set(), "rules without a sample log"
+    assert set(SAMPLES) - rule_ids == set(), "samples for rules that no longer exist"
+
+
+@pytest.mark.parametrize("rule_id", sorted(SAMPLES))
+def test_rule_fires_on_its_sample(rule_id: str, tmp_path: Path) -> None:
+    log = Log()
+    log.person()
+    actor = SAMPLES[rule_id](log)
+    result = analyze([str(log.write(tmp_path / f"{rule_id}.log"))],
+                     policy=str(DATA / "sample_policy.yaml"))
+    decided = {d.actor: d for d in result.decisions}
+    assert actor in decided, f"{rule_id} did not act on {actor}; decided: {sorted(decided)}"
+    assert rule_id in decided[actor].rules
+    assert decided[actor].action != "allow"
+    assert decided[actor].subjects_before_action <= decided[actor].subjects
+    assert PERSON not in decided, f"the person was acted on: {decided.get(PERSON)}"
