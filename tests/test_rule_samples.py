@@ -59,7 +59,7 @@ def _misses_ip(log: Log) -> str:
 def _misses_net(log: Log) -> str:
     rng = random.Random(4)
     for host in range(6):
-        for n in range(20):
+        for n in range(25):
             found = n % 4 == 0
             log.hit(30 + 90 * n + host, f"198.18.7.{10 + host}",
                     f"/api/lookup?phone=%2B1555{rng.randrange(10**7):07d}",
@@ -111,7 +111,7 @@ def _exposure_daily(log: Log) -> str:
                     user=f"shopper{account}")
     at = 0.0
     for user_id in rng.sample(range(100_000, 999_999), 2100):
-        at += rng.uniform(20, 60)
+        at += rng.uniform(10, 30)
         log.hit(at, "203.0.113.60", f"/user/{user_id}", user="slowpoke")
     return "account:slowpoke"
 
@@ -163,7 +163,7 @@ def _impostor(log: Log) -> str:
 
 @sample("fast-crawl")
 def _fast_crawl(log: Log) -> str:
-    for n in range(45):
+    for n in range(100):  # sustained: fixed one-minute windows see 40 in one of them
         log.hit(50 + 0.6 * n, "203.0.113.120", f"/page-{n:02d}")
     return "ip:203.0.113.120"
 

@@ -16,9 +16,10 @@ import ibis
 
 from scrapeguard.decisions import Decision
 from scrapeguard.engines.batch import Calibration, evaluate
-from scrapeguard.engines.campaigns import with_campaign_key
+from scrapeguard.engines.campaigns import campaign_rows
 from scrapeguard.engines.decide import combine
-from scrapeguard.engines.enrich import EnrichStats, enrich
+from scrapeguard.engines.enrich import EnrichStats, enrich, resolve_names
+from scrapeguard.types import ACTOR_KINDS, ActorKind
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.sources import LoadReport, load_events
@@ -73,14 +74,14 @@ def analyze(
     )
     step()
     rows, stats = enrich(con, "events", policy)
-    rows = _materialize(con, rows, "enriched")
     step()
+    sources: dict[ActorKind, Any] = {kind: rows for kind in ACTOR_KINDS}
     if any(rule.kind == "campaign" for rule in policy.active_rules()):
-        rows = _materialize(con, with_campaign_key(rows, policy), "enriched_campaigns")
+        sources["campaign"] = campaign_rows(ibis.duckdb.from_connection(con), rows, policy)
     step()
-    firings, calibration = evaluate(rows, policy)
+    firings, calibration = evaluate(sources, policy)
     step()
-    decisions = combine(firings, rows)
+    decisions = combine(firings, sources, lambda kind, keys: resolve_names(con, kind, keys))
     step()
     totals = _totals(rows)
     return Analysis(
@@ -93,14 +94,6 @@ def analyze(
     )
 
 
-def _materialize(con: Any, rows: Any, name: str) -> Any:
-    """Compute once into a DuckDB table, so each rule group does not redo enrichment."""
-    backend = ibis.duckdb.from_connection(con)
-    # Dropped by hand: ibis' overwrite=True renders an empty DROP with current sqlglot.
-    con.execute(f'DROP TABLE IF EXISTS "{name}"')
-    return backend.create_table(name, rows)
-
-
 def _totals(rows: Any) -> dict[str, int]:
     first = rows.filter(rows.one == 1)
     frame = first.aggregate(
@@ -108,7 +101,7 @@ def _totals(rows: Any) -> dict[str, int]:
         subject_requests=first.is_subject_route.sum(),
         allowlisted=first.allow_reason.notnull().sum(),
     ).execute()
-    exposed = rows.filter(rows.item.notnull()).item.nunique().execute()
+    exposed = rows.filter(rows.item_key.notnull()).item_key.nunique().execute()
     record = frame.to_dict("records")[0]
     out = {k: int(v or 0) for k, v in record.items()}
     out["distinct_items"] = int(exposed or 0)

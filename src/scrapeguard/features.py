@@ -26,6 +26,9 @@ class Sum:
 @dataclass(frozen=True)
 class Distinct:
     column: str
+    bound: str
+    """A 0/1 or weight column whose sum can never be below the distinct count: the batch
+    engine's cheap first pass compares rule floors against it."""
     weight: str | None = None
 
 
@@ -57,7 +60,7 @@ class Feature:
 
 CATALOGUE: tuple[Feature, ...] = (
     Feature("requests", Sum("one"), "requests in the window"),
-    Feature("subjects", Distinct("item", "item_weight"),
+    Feature("subjects", Distinct("item_key", "item_weight", "item_weight"),
             "distinct people's records received (the exposure); a list page counts its records"),
     Feature("records", Sum("item_weight"), "records received, repeats included"),
     Feature("subject_requests", Sum("is_subject_route"), "requests to personal-data routes"),
@@ -73,13 +76,13 @@ CATALOGUE: tuple[Feature, ...] = (
             "requests whose user agent declares an automated client (crawler-user-agents)"),
     Feature("tool_ua_requests", Sum("is_tool_ua"),
             "requests whose user agent declares a scanner, HTTP library or headless browser"),
-    Feature("paths", Distinct("path"), "distinct paths, query included"),
-    Feature("pages", Distinct("page"), "distinct non-static paths (a crawl's breadth)"),
-    Feature("templates", Distinct("template"), "distinct path templates"),
-    Feature("error_paths", Distinct("error_path"), "distinct non-static paths answered 4xx"),
-    Feature("ips", Distinct("ip"), "distinct client addresses"),
-    Feature("uas", Distinct("ua"), "distinct user agents"),
-    Feature("hours", Distinct("hour"), "distinct clock hours active"),
+    Feature("paths", Distinct("path_key", "one"), "distinct paths, query included"),
+    Feature("pages", Distinct("page_key", "is_page"), "distinct non-static paths (a crawl's breadth)"),
+    Feature("templates", Distinct("template_key", "one"), "distinct path templates"),
+    Feature("error_paths", Distinct("error_path_key", "is_error_page"), "distinct non-static paths answered 4xx"),
+    Feature("ips", Distinct("ip_key", "one"), "distinct client addresses"),
+    Feature("uas", Distinct("ua_key", "one"), "distinct user agents"),
+    Feature("hours", Distinct("hour", "one"), "distinct clock hours active"),
     Feature("miss_ratio", Ratio("misses", "subject_requests"),
             "share of personal-data lookups that found nobody (enumeration of unknown ids)"),
     Feature("seq_ratio", Ratio("seq_steps", "subject_requests"),

@@ -1,36 +1,39 @@
 """The batch engine: a rule pack compiled to dataframe expressions over a whole log.
 
-For each (actor kind, window) the engine works in two phases. Phase one aggregates every
-(actor, window) group once and keeps those whose final values reach each rule's volume floors
-(`Condition.volume_floors`): a window that never reached a floor never satisfied the rule, so
-the costly part runs on few rows. Phase two replays the surviving groups event by event with
-running features and finds the first event at which each rule held — as if it had been live.
+For each (actor kind, window) the engine works in two phases. Phase one makes one pass of
+integer sums over every (actor, window) group and keeps the groups whose bounds reach each
+rule's volume floors (`Condition.volume_floors`): a window that never reached a floor never
+satisfied the rule. Phase two replays only the surviving groups event by event with running
+features and finds the first event at which each rule held — as if it had been live.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 
-from scrapeguard.engines.running import final_features, running_features
+from scrapeguard.engines.lookups import materialize
+from scrapeguard.engines.running import final_features, interval_bounds, running_features
 from scrapeguard.features import BY_NAME
 from scrapeguard.policy.expr import Condition, Percentile, parse
 from scrapeguard.policy.model import Policy, Rule
 from scrapeguard.types import ActorKind
 
+SUB_STEPS = 12
+"""Steps per window for the interval prefilter: finer prunes more, coarser scans less."""
+
 MEMBER_KINDS = ("ip", "account", "session")
 """Keys a consumer can read off one event; fingerprint and campaign decisions list these."""
 
-_KIND_COLUMN: dict[ActorKind, str] = {
-    "ip": "ip", "net": "net", "account": "account", "session": "session", "fp": "fp",
-    "campaign": "campaign",
+KIND_COLUMN: dict[ActorKind, str] = {
+    "ip": "ip_key", "net": "net_key", "account": "account_key", "session": "session_key",
+    "fp": "fp_key", "campaign": "campaign_key",
 }
 
 
@@ -39,11 +42,13 @@ class Firing:
     """One rule holding for one actor: when it first held and the feature values then."""
 
     rule: Rule
-    actor: str
+    actor: int
+    """The actor's key (a 64-bit hash of its text); `decide` resolves the text."""
     kind: ActorKind
     first_ts: datetime
     values: dict[str, float]
-    members: list[str] | None = None
+    members: dict[str, list[int]] | None = None
+    """Member keys by kind (ip/account/session), for fingerprint and campaign actors."""
 
 
 @dataclass
@@ -54,23 +59,25 @@ class Calibration:
 
 
 def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int) -> ir.Table:
-    """The rows one actor kind counts: actor key, window bucket; allowlisted rows left out."""
-    column = rows[_KIND_COLUMN[kind]]
+    """The rows one actor kind counts, with `actor` and window `bucket`; allowlisted left out."""
+    column = rows[KIND_COLUMN[kind]]
     return rows.filter(column.notnull() & rows.allow_reason.isnull()).mutate(
-        actor=kind + ":" + column.cast("string"),
+        actor=column,
         bucket=rows.ts_ms // (window_seconds * 1000),
     )
 
 
-def evaluate(rows: ir.Table, policy: Policy) -> tuple[list[Firing], Calibration]:
-    """Every firing of every active rule over the enriched rows."""
+def evaluate(
+    sources: Mapping[ActorKind, ir.Table], policy: Policy
+) -> tuple[list[Firing], Calibration]:
+    """Every firing of every active rule; `sources` gives the rows each kind counts over."""
     groups: dict[tuple[ActorKind, int], list[Rule]] = defaultdict(list)
     for rule in policy.active_rules():
         groups[(rule.kind, rule.window_seconds)].append(rule)
     firings: list[Firing] = []
     calibration = Calibration()
     for (kind, seconds), rules in sorted(groups.items()):
-        scoped = actor_rows(rows, kind, seconds)
+        scoped = actor_rows(sources[kind], kind, seconds)
         firings.extend(_evaluate_group(scoped, kind, rules, calibration))
     return firings, calibration
 
@@ -81,37 +88,47 @@ def _evaluate_group(
     keys = ["actor", "bucket"]
     conditions = {rule.id: parse(rule.when) for rule in rules}
     percentiles = {p for c in conditions.values() for p in c.percentiles}
-    floor_names = {n for c in conditions.values() for n, _ in c.volume_floors()}
-    phase_one = final_features(scoped, keys, floor_names | {p.feature for p in percentiles})
-    resolved = _calibrate(phase_one, conditions, percentiles, rules, calibration)
-
-    candidates = phase_one.filter(_any_floor(phase_one, resolved.values())).select(keys)
-    if candidates.count().execute() == 0:
+    resolved = _calibrate(scoped, keys, conditions, percentiles, rules, calibration)
+    used = {n for c in resolved.values() for n in c.features}
+    step_ms = max(1000, rules[0].window_seconds * 1000 // SUB_STEPS)
+    steps, bounds = interval_bounds(scoped, keys, used, step_ms)
+    possible = _any([c.possible(bounds) for c in resolved.values()])
+    if possible is False:
         return []
-    replay_rows = scoped.semi_join(candidates, keys)
-    used = {n for c in resolved.values() for n in c.features} | _explained(rules)
-    replay = running_features(replay_rows, keys, used)
+    candidates = (steps if possible is True else steps.filter(possible)).select(keys).distinct()
+    backend = scoped._find_backend()
+    replay_rows = materialize(backend, scoped.semi_join(candidates, keys),
+                              f"_replay_{kind}_{scoped_window(rules)}")
+    if replay_rows.count().execute() == 0:
+        return []
+    replay = running_features(replay_rows, keys, used | _explained(rules))
     firings: list[Firing] = []
     for rule in rules:
-        condition = resolved[rule.id]
-        held = replay.filter(condition.to_ibis(replay).fill_null(False))
-        firings.extend(_first_firings(held, replay_rows, rule, kind, used))
+        held = replay.filter(resolved[rule.id].to_ibis(replay).fill_null(False))
+        firings.extend(_first_firings(held, replay_rows, rule, kind, used | _explained(rules)))
     return firings
 
 
+def scoped_window(rules: list[Rule]) -> int:
+    return rules[0].window_seconds
+
+
 def _calibrate(
-    phase_one: ir.Table,
+    scoped: ir.Table,
+    keys: list[str],
     conditions: dict[str, Condition],
     percentiles: set[Percentile],
     rules: list[Rule],
     calibration: Calibration,
 ) -> dict[str, Condition]:
+    """Resolve `pNN(feature)` to numbers measured over this kind's (actor, window) groups."""
     values: dict[Percentile, float] = {}
     if percentiles:
+        finals = final_features(scoped, keys, {p.feature for p in percentiles})
         aggregates = {
-            f"p{i}": phase_one[p.feature].quantile(p.q / 100) for i, p in enumerate(percentiles)
+            f"p{i}": finals[p.feature].quantile(p.q / 100) for i, p in enumerate(percentiles)
         }
-        measured = phase_one.aggregate(**aggregates).execute().iloc[0]
+        measured = finals.aggregate(**aggregates).execute().iloc[0]
         for i, p in enumerate(percentiles):
             value = measured[f"p{i}"]
             values[p] = 0.0 if value is None or math.isnan(float(value)) else float(value)
@@ -122,26 +139,20 @@ def _calibrate(
     return {rule_id: c.resolve(values) for rule_id, c in conditions.items()}
 
 
-def _any_floor(table: ir.Table, conditions: Iterable[Condition]) -> Any:
-    """True for groups that reach every floor of at least one rule."""
-    result = ibis.literal(False)
-    for condition in conditions:
-        floors = condition.volume_floors()
-        clause = ibis.literal(True)
-        for name, value in floors:
-            clause = clause & (table[name] >= value)
-        result = result | clause
+def _any(values: list[Any]) -> Any:
+    """Or of booleans and boolean expressions, staying a plain bool where it can."""
+    result: Any = False
+    for value in values:
+        if value is True:
+            return True
+        if value is not False:
+            result = value if result is False else (result | value)
     return result
 
 
 def _explained(rules: list[Rule]) -> set[str]:
     """Features named in explanation templates, so reasons can quote their values."""
-    names = set()
-    for rule in rules:
-        for name in BY_NAME:
-            if "{" + name in rule.explain:
-                names.add(name)
-    return names
+    return {name for rule in rules for name in BY_NAME if "{" + name in rule.explain}
 
 
 def _first_firings(
@@ -151,45 +162,48 @@ def _first_firings(
     present = [n for n in sorted(used) if n in held.columns]
     metrics: dict[str, Any] = {"first_ts": held.ts.min()}
     for name in present:
-        metrics[name] = held[name].argmin(held.ts_ms)
+        metrics[name] = held[name].argmin(held.ts_ms * 1000 + held.item_pos)
     firsts = held.group_by("actor").aggregate(**metrics).execute()
     members = _members(held, replay_rows) if kind in ("fp", "campaign") else None
     out = []
     for record in firsts.to_dict("records"):
         ts = record["first_ts"]
         first_ts = ts.to_pydatetime() if hasattr(ts, "to_pydatetime") else ts
+        actor = int(record["actor"])
         out.append(Firing(
             rule=rule,
-            actor=record["actor"],
+            actor=actor,
             kind=kind,
             first_ts=first_ts.astimezone(UTC),
             values={n: _number(record[n]) for n in present},
-            members=members.get(record["actor"], []) if members is not None else None,
+            members=members.get(actor, {}) if members is not None else None,
         ))
     return out
 
 
-def _members(held: ir.Table, replay_rows: ir.Table) -> dict[str, list[str]]:
+def _members(held: ir.Table, replay_rows: ir.Table) -> dict[int, dict[str, list[int]]]:
     """ip/account/session keys behind each fingerprint or campaign actor that fired.
 
     Members come from the personal-data requests of the windows in which the rule held, so an
     innocent who shares a common user agent on another day is not listed.
     """
     windows = held.select("actor", "bucket").distinct()
-    rows = replay_rows.semi_join(windows, ["actor", "bucket"]).filter(
-        lambda t: t.is_subject_route == 1
-    )
-    out: dict[str, set[str]] = defaultdict(set)
+    rows = replay_rows.semi_join(windows, ["actor", "bucket"])
+    rows = rows.filter(rows.is_subject_route == 1)
+    out: dict[int, dict[str, list[int]]] = defaultdict(dict)
     for kind in MEMBER_KINDS:
-        pairs = rows.filter(rows[kind].notnull()).select("actor", kind).distinct().execute()
-        for actor, value in zip(pairs["actor"], pairs[kind], strict=True):
-            out[actor].add(f"{kind}:{value}")
-    return {actor: sorted(keys) for actor, keys in out.items()}
+        column = KIND_COLUMN[kind]  # type: ignore[index]
+        pairs = rows.filter(rows[column].notnull()).select("actor", column).distinct().execute()
+        grouped: dict[int, list[int]] = defaultdict(list)
+        for actor, value in zip(pairs["actor"], pairs[column], strict=True):
+            grouped[int(actor)].append(int(value))
+        for actor, values in grouped.items():
+            out[actor][kind] = values
+    return out
 
 
 def _number(value: Any) -> float:
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
         return float("nan")
-    return number

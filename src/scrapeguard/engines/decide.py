@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,11 @@ import ibis
 import ibis.expr.types as ir
 
 from scrapeguard.decisions import Decision
-from scrapeguard.engines.batch import Firing, actor_rows
+from scrapeguard.engines.batch import MEMBER_KINDS, Firing, actor_rows
 from scrapeguard.types import ActorKind, action_rank
+
+Resolver = Callable[[str, list[int]], dict[int, str]]
+"""(kind, keys) → key → text, for the few keys decisions name."""
 
 
 class _Defaulting(dict[str, Any]):
@@ -19,10 +23,10 @@ class _Defaulting(dict[str, Any]):
         return "?"
 
 
-def explain(firing: Firing) -> str:
+def explain(firing: Firing, actor: str) -> str:
     """The rule's explanation template filled with the feature values when it first held."""
     rule = firing.rule
-    values: dict[str, Any] = _Defaulting(window=rule.window, actor=firing.actor)
+    values: dict[str, Any] = _Defaulting(window=rule.window, actor=actor)
     for name, value in firing.values.items():
         values[name] = int(value) if float(value).is_integer() else value
     template = rule.explain or f"rule {rule.id} held: {rule.when}"
@@ -32,67 +36,91 @@ def explain(firing: Firing) -> str:
         return f"rule {rule.id} held: {rule.when}"
 
 
-def combine(firings: list[Firing], rows: ir.Table) -> list[Decision]:
+def combine(
+    firings: list[Firing], sources: Mapping[ActorKind, ir.Table], resolve: Resolver
+) -> list[Decision]:
     """One decision per actor: the strongest action, the earliest time, every reason."""
-    by_actor: dict[str, list[Firing]] = defaultdict(list)
+    by_actor: dict[tuple[ActorKind, int], list[Firing]] = defaultdict(list)
     for firing in firings:
-        by_actor[firing.actor].append(firing)
-    first_action: dict[str, datetime] = {}
+        by_actor[(firing.kind, firing.actor)].append(firing)
+    first_action: dict[tuple[ActorKind, int], datetime] = {}
     for actor, fired in by_actor.items():
         acting = [f for f in fired if f.rule.action != "allow"]
         first_action[actor] = min(f.first_ts for f in (acting or fired))
-    totals = _exposure(rows, by_actor, first_action)
+    totals = _exposure(sources, first_action)
+    names = _names(by_actor, resolve)
     decisions = []
-    for actor, fired in sorted(by_actor.items()):
+    for (kind, key), fired in by_actor.items():
         fired.sort(key=lambda f: (f.first_ts, f.rule.id))
-        action = max((f.rule.action for f in fired), key=action_rank)
         survival = 1.0
         for f in fired:
             survival *= 1.0 - f.rule.score
-        members = _merge_members(fired)
-        requests, subjects, before = totals.get(actor, (0, 0, 0))
+        actor_text = f"{kind}:{names[kind].get(key, f'#{key:x}')}"
+        requests, subjects, before = totals.get((kind, key), (0, 0, 0))
         decisions.append(Decision(
-            actor=actor,
-            kind=fired[0].kind,
-            action=action,
+            actor=actor_text,
+            kind=kind,
+            action=max((f.rule.action for f in fired), key=action_rank),
             score=1.0 - survival,
-            first_action_ts=first_action[actor],
+            first_action_ts=first_action[(kind, key)],
             requests=requests,
             subjects=subjects,
             subjects_before_action=before,
             rules=list(dict.fromkeys(f.rule.id for f in fired)),
-            reasons=[explain(f) for f in fired],
-            members=members,
+            reasons=[explain(f, actor_text) for f in fired],
+            members=_members(fired, names),
         ))
+    decisions.sort(key=lambda d: d.actor)
     return decisions
 
 
-def _merge_members(fired: list[Firing]) -> list[str] | None:
+def _names(
+    by_actor: Mapping[tuple[ActorKind, int], list[Firing]], resolve: Resolver
+) -> dict[str, dict[int, str]]:
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for (actor_kind, actor_key), fired in by_actor.items():
+        wanted[actor_kind].add(actor_key)
+        for firing in fired:
+            for member_kind, member_keys in (firing.members or {}).items():
+                wanted[member_kind].update(member_keys)
+    names: dict[str, dict[int, str]] = defaultdict(dict)
+    for kind, keys in wanted.items():
+        names[kind] = resolve(kind, sorted(keys))
+    return names
+
+
+def _members(fired: list[Firing], names: Mapping[str, dict[int, str]]) -> list[str] | None:
     lists = [f.members for f in fired if f.members is not None]
     if not lists:
         return None
-    return sorted({m for members in lists for m in members})
+    keys = set()
+    for members in lists:
+        for kind in MEMBER_KINDS:
+            for key in members.get(kind, []):
+                keys.add(f"{kind}:{names[kind].get(key, f'#{key:x}')}")
+    return sorted(keys)
 
 
 def _exposure(
-    rows: ir.Table, by_actor: dict[str, list[Firing]], first_action: dict[str, datetime]
-) -> dict[str, tuple[int, int, int]]:
+    sources: Mapping[ActorKind, ir.Table], first_action: Mapping[tuple[ActorKind, int], datetime]
+) -> dict[tuple[ActorKind, int], tuple[int, int, int]]:
     """(requests, distinct records, distinct records before acting) per decided actor."""
-    out: dict[str, tuple[int, int, int]] = {}
-    kinds: dict[ActorKind, list[str]] = defaultdict(list)
-    for actor, fired in by_actor.items():
-        kinds[fired[0].kind].append(actor)
-    for kind, actors in kinds.items():
-        decided = ibis.memtable({
-            "d_actor": actors,
-            "d_first": [first_action[a] for a in actors],
-        })
-        scoped = actor_rows(rows, kind, 1).select("actor", "one", "item", "item_weight", "ts")
+    out: dict[tuple[ActorKind, int], tuple[int, int, int]] = {}
+    kinds: dict[ActorKind, list[int]] = defaultdict(list)
+    for kind, key in first_action:
+        kinds[kind].append(key)
+    for kind, keys in kinds.items():
+        decided = ibis.memtable(
+            {"d_actor": keys, "d_first": [first_action[(kind, k)] for k in keys]},
+            schema={"d_actor": "int64", "d_first": "timestamp('UTC')"},
+        )
+        scoped = actor_rows(sources[kind], kind, 1).select(
+            "actor", "one", "item_key", "item_weight", "ts")
         joined = scoped.inner_join(decided, scoped.actor == decided.d_actor)
         requests = joined.group_by("actor").aggregate(requests=lambda t: t.one.sum())
         items = (
-            joined.filter(joined.item.notnull())
-            .group_by(["actor", "item"])
+            joined.filter(joined.item_key.notnull())
+            .group_by(["actor", "item_key"])
             .aggregate(first=lambda t: t.ts.min(), w=lambda t: t.item_weight.max(),
                        d_first=lambda t: t.d_first.max())
             .group_by("actor")
@@ -103,11 +131,13 @@ def _exposure(
         )
         frame = requests.left_join(items, "actor").execute()
         for record in frame.to_dict("records"):
-            subjects = record.get("subjects")
-            before = record.get("before")
-            out[record["actor"]] = (
+            out[(kind, int(record["actor"]))] = (
                 int(record["requests"]),
-                0 if subjects is None or subjects != subjects else int(subjects),
-                0 if before is None or before != before else int(before),
+                _count(record.get("subjects")),
+                _count(record.get("before")),
             )
     return out
+
+
+def _count(value: Any) -> int:
+    return 0 if value is None or value != value else int(value)

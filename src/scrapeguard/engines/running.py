@@ -30,6 +30,52 @@ def expand(names: set[str]) -> set[str]:
     return out
 
 
+def interval_bounds(
+    rows: ir.Table, keys: list[str], names: set[str], step_ms: int
+) -> tuple[ir.Table, dict[str, tuple[Any, Any]]]:
+    """Per (key group, sub-window step): bounds every feature keeps at any moment in the step.
+
+    Sums are prefix sums over steps: at a moment inside step k a sum lies between its prefix
+    through step k-1 and through step k. A distinct count lies between 0 and its bound
+    column's prefix. A ratio lies in [num_lo / den_hi, min(1, num_hi / den_lo)] (every ratio
+    in the catalogue is a part over its whole). Gap statistics are unbounded. One hash
+    aggregation and one window over the (far fewer) aggregated rows.
+    """
+    names = expand(names)
+    sums: dict[str, Any] = {}
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Sum):
+            sums[name] = rows[shape.column].sum()
+        elif isinstance(shape, Distinct):
+            sums[name] = rows[shape.bound].sum()
+    steps = rows.mutate(_step=rows.ts_ms // step_ms).group_by([*keys, "_step"]).aggregate(
+        **sums) if sums else rows.mutate(_step=rows.ts_ms // step_ms).group_by(
+        [*keys, "_step"]).aggregate(_rows=lambda t: t.count())
+    window = ibis.cumulative_window(group_by=[steps[k] for k in keys], order_by=steps._step)
+    prefixes = {f"_hi_{n}": steps[n].sum().over(window) for n in sums}
+    table = steps.mutate(**prefixes)
+    table = table.mutate(**{f"_lo_{n}": table[f"_hi_{n}"] - table[n] for n in sums})
+    bounds: dict[str, tuple[Any, Any]] = {}
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Sum):
+            bounds[name] = (table[f"_lo_{name}"], table[f"_hi_{name}"])
+        elif isinstance(shape, Distinct):
+            bounds[name] = (0, table[f"_hi_{name}"])
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Ratio):
+            num_lo, num_hi = bounds[shape.numerator]
+            den_lo, den_hi = bounds[shape.denominator]
+            lo = ibis.ifelse(den_hi > 0, num_lo / den_hi, 0.0)
+            hi = ibis.ifelse(den_lo > 0, ibis.least(num_hi / den_lo, 1.0), 1.0)
+            bounds[name] = (lo, hi)
+        elif isinstance(shape, GapStat):
+            bounds[name] = (None, None)
+    return table, bounds
+
+
 def final_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table:
     """One row per key group with the final value of each named feature."""
     names = expand(names)

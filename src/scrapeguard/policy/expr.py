@@ -92,6 +92,15 @@ class Condition:
 
         return _eval(self.tree, columns, ibis_mode=True, ibis_module=ibis)
 
+    def possible(self, bounds: Mapping[str, Bounds]) -> Any:
+        """Could the condition hold for some feature values within these bounds?
+
+        Interval arithmetic: each feature is known only to lie in [lo, hi] (None: unbounded).
+        The result is True, False, or a boolean expression over the bound columns. Never
+        False where the condition could hold, so a prefilter built on it loses no firing.
+        """
+        return _possibly(self.tree, bounds)[0]
+
     def volume_floors(self) -> list[tuple[str, float]]:
         """Conjuncts `monotone_feature >= constant` the condition cannot hold without.
 
@@ -104,6 +113,134 @@ class Condition:
             if bound is not None and BY_NAME[bound[0]].monotone:
                 floors.append(bound)
         return floors
+
+
+Bound = Any
+"""A number, an expression (a column), or None for unbounded."""
+Bounds = tuple[Bound, Bound]
+
+
+def _possibly(node: ast.expr, bounds: Mapping[str, Bounds]) -> tuple[Any, Any]:
+    """(possibly, certainly) for a boolean node, as bools or boolean expressions."""
+    if isinstance(node, ast.BoolOp):
+        parts = [_possibly(v, bounds) for v in node.values]
+        if isinstance(node.op, ast.And):
+            return _all([p for p, _ in parts]), _all([c for _, c in parts])
+        return _any([p for p, _ in parts]), _any([c for _, c in parts])
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        possibly, certainly = _possibly(node.operand, bounds)
+        return _negate(certainly), _negate(possibly)
+    if isinstance(node, ast.Compare):
+        left = _interval(node.left, bounds)
+        right = _interval(node.comparators[0], bounds)
+        op = node.ops[0]
+        if isinstance(op, ast.Gt | ast.GtE):
+            return _cmp(left[1], right[0], op, True), _cmp(left[0], right[1], op, False)
+        if isinstance(op, ast.Lt | ast.LtE):
+            return _cmp(left[0], right[1], op, True), _cmp(left[1], right[0], op, False)
+        return True, False  # == and != on intervals: keep, never certain
+    raise ExpressionError(f"not a condition: {ast.unparse(node)}")
+
+
+def _interval(node: ast.expr, bounds: Mapping[str, Bounds]) -> Bounds:
+    if isinstance(node, ast.Constant):
+        return node.value, node.value
+    if isinstance(node, ast.Name):
+        return bounds.get(node.id, (None, None))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        lo, hi = _interval(node.operand, bounds)
+        return (None if hi is None else -hi), (None if lo is None else -lo)
+    if isinstance(node, ast.BinOp):
+        (alo, ahi), (blo, bhi) = _interval(node.left, bounds), _interval(node.right, bounds)
+        if isinstance(node.op, ast.Add):
+            return _add(alo, blo), _add(ahi, bhi)
+        if isinstance(node.op, ast.Sub):
+            return _sub(alo, bhi), _sub(ahi, blo)
+        scale = _constant(node.right) if isinstance(node.op, ast.Mult | ast.Div) else None
+        if scale is None and isinstance(node.op, ast.Mult):
+            scale, (alo, ahi) = _constant(node.left), (blo, bhi)
+        if scale is not None and scale > 0:
+            factor = scale if isinstance(node.op, ast.Mult) else 1 / scale
+            return _mul(alo, factor), _mul(ahi, factor)
+        return None, None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        parts = [_interval(a, bounds) for a in node.args]
+        pick = _least if node.func.id == "min" else _greatest
+        return pick([lo for lo, _ in parts]), pick([hi for _, hi in parts])
+    return None, None
+
+
+def _constant(node: ast.expr) -> float | None:
+    try:
+        value = _eval(node, {})
+    except (KeyError, ExpressionError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _add(a: Bound, b: Bound) -> Bound:
+    return None if a is None or b is None else a + b
+
+
+def _sub(a: Bound, b: Bound) -> Bound:
+    return None if a is None or b is None else a - b
+
+
+def _mul(a: Bound, factor: float) -> Bound:
+    return None if a is None else a * factor
+
+
+def _least(values: list[Bound]) -> Bound:
+    if any(v is None for v in values):
+        return None
+    if all(isinstance(v, int | float) for v in values):
+        return min(values)
+    import ibis
+
+    return ibis.least(*values)
+
+
+def _greatest(values: list[Bound]) -> Bound:
+    if any(v is None for v in values):
+        return None
+    if all(isinstance(v, int | float) for v in values):
+        return max(values)
+    import ibis
+
+    return ibis.greatest(*values)
+
+
+def _cmp(a: Bound, b: Bound, op: ast.cmpop, unbounded: bool) -> Any:
+    """`a op b`; an unbounded side leaves it undecided, answered by `unbounded`."""
+    if a is None or b is None:
+        return unbounded
+    return _COMPARE[type(op)](a, b)
+
+
+def _all(values: list[Any]) -> Any:
+    result: Any = True
+    for value in values:
+        if value is False:
+            return False
+        if value is not True:
+            result = value if result is True else (result & value)
+    return result
+
+
+def _any(values: list[Any]) -> Any:
+    result: Any = False
+    for value in values:
+        if value is True:
+            return True
+        if value is not False:
+            result = value if result is False else (result | value)
+    return result
+
+
+def _negate(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    return ~value
 
 
 def parse(source: str) -> Condition:

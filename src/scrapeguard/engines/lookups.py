@@ -1,0 +1,195 @@
+"""Lookup tables built once per distinct value: paths, user agents, addresses.
+
+A big log repeats a few thousand agents, some hundred thousand addresses and paths millions of
+times. Everything that needs a regex or a Python library is derived here per distinct value
+and joined back by key, so the per-event work is arithmetic on integers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from scrapeguard import uaclass
+from scrapeguard.allowlist import Allowlister
+from scrapeguard.events import fingerprint, network_of
+from scrapeguard.policy.model import Policy, Route
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_HEX = r"[0-9a-fA-F]{8,}"
+TOOL_CLASSES = ("scanner", "http-library", "browser-automation")
+"""User-agent classes of tools no person browses with."""
+
+INFERRED = 0
+"""`route_index` of an inferred subject template; declared routes count from 1."""
+
+
+def key(column: ir.Value) -> ir.IntegerValue:
+    """A 64-bit hash standing for a string in joins and distinct counts; null stays null."""
+    return ibis.ifelse(column.isnull(), ibis.null(), column.hash())
+
+
+def infer_template(path: ir.StringValue) -> ir.StringValue:
+    """`/user/83112/reviews` → `/user/{n}/reviews`: ids become placeholders.
+
+    Numbers, UUIDs and hex strings of 8+ characters are ids; words are not (all-letter hex words
+    of that length are rare enough to ignore). Numbers go before hex so `/12345678` is `{n}`.
+    Adjacent id segments need two passes because a match consumes its trailing slash.
+    """
+    template = path.re_replace(f"/(?:{_UUID})(/|$)", r"/{uuid}\1")
+    for _ in range(2):
+        template = template.re_replace(r"/\d+(/|$)", r"/{n}\1")
+    for _ in range(2):
+        template = template.re_replace(f"/{_HEX}(/|$)", r"/{hex}\1")
+    return template
+
+
+def route_regex(route: Route) -> str:
+    """A route's path template as an anchored RE2 pattern; the subject placeholder is group 1."""
+    pattern = "^"
+    position = 0
+    for match in re.finditer(r"\{(\w+)\}", route.path):
+        pattern += re.escape(route.path[position : match.start()])
+        pattern += "([^/]+)" if match.group(1) == route.subject else "(?:[^/]+)"
+        position = match.end()
+    return pattern + re.escape(route.path[position:]) + "/?$"
+
+
+def static_pattern(policy: Policy) -> str:
+    extensions = "|".join(re.escape(e) for e in policy.settings.static_extensions)
+    return rf"\.(?:{extensions})$"
+
+
+def _glob_regex(glob: str) -> str:
+    return "^" + re.escape(glob).replace(r"\*", ".*") + "$"
+
+
+def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, list[str]]:
+    """Per distinct path: template, the route it belongs to, the subject it names, flags;
+    and the inferred templates that count as personal-data routes."""
+    distinct = events.select("path").distinct()
+    path_only = distinct.path.split("?")[0]
+    is_static = path_only.lower().re_search(static_pattern(policy))
+    routes = policy.routes
+    route_cases = [(path_only.re_search(route_regex(r)), ibis.literal(i + 1))
+                   for i, r in enumerate(routes)]
+    template_cases = [(path_only.re_search(route_regex(r)), ibis.literal(r.path))
+                      for r in routes]
+    inferred = infer_template(path_only)
+    template = ibis.cases(*template_cases, else_=inferred) if routes else inferred
+    value_cases = [(path_only.re_search(route_regex(r)), _route_item(r, distinct.path, path_only))
+                   for r in routes]
+    is_trap = ibis.literal(False)
+    for glob in policy.traps:
+        is_trap = is_trap | path_only.re_search(_glob_regex(glob))
+    table = distinct.mutate(
+        path_only=path_only,
+        is_static=is_static.fill_null(False),
+        template=template,
+        route_index=ibis.cases(*route_cases, else_=ibis.null()) if routes
+        else ibis.null().cast("int16"),
+        route_item=ibis.cases(*value_cases, else_=ibis.null()) if routes
+        else ibis.null().cast("string"),
+        is_robots=path_only == "/robots.txt",
+        is_trap=is_trap,
+    )
+    table = materialize(backend, table, "_paths")
+    templates = inferred_subject_templates(table, policy)
+    is_inferred = table.route_index.isnull() & table.template.isin(templates) & ~table.is_static \
+        if templates else ibis.literal(False)
+    item = ibis.ifelse(is_inferred, table.path_only, table.route_item)
+    digits = item.re_extract(r"(\d{1,18})\D*$", 1)
+    derived = table.mutate(
+        route_index=ibis.ifelse(is_inferred, INFERRED, table.route_index).cast("int16"),
+        path_item_key=key(item),
+        numeric_id=ibis.ifelse(digits == "", ibis.null(), digits).cast("int64"),
+        path_key=key(table.path),
+        page_key=ibis.ifelse(table.is_static, ibis.null(), key(table.path)),
+        template_key=key(table.template),
+    ).drop("route_item", "path_only")
+    return materialize(backend, derived, "_path_lookup"), templates
+
+
+def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -> Any:
+    if route.subject is not None:
+        value = path_only.re_extract(route_regex(route), 1)
+    elif route.query is not None:
+        raw = path.re_extract(rf"[?&]{re.escape(route.query)}=([^&#]*)", 1)
+        value = ibis.ifelse(raw == "", ibis.null(), raw)
+    else:
+        value = path  # a list page: the page itself stands for its records
+    return route.name + ":" + value
+
+
+def inferred_subject_templates(paths_table: ir.Table, policy: Policy) -> list[str]:
+    """Inferred templates with enough distinct ids to be personal-data routes."""
+    if not policy.settings.infer_templates:
+        return []
+    grouped = (
+        paths_table.filter(paths_table.route_index.isnull() & ~paths_table.is_static
+                           & paths_table.template.contains("{"))
+        .group_by("template")
+        .aggregate(ids=lambda t: t.path_only.nunique())
+        .filter(lambda t: t.ids >= policy.settings.min_template_ids)
+    )
+    return sorted(grouped.execute()["template"].tolist())
+
+
+def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
+    """Per distinct user agent: class, bot and tool flags, fingerprint."""
+    uas: list[str] = [row[0] for row in con.execute(
+        f"SELECT DISTINCT coalesce(ua, '') FROM {table}").fetchall()]
+    classes = uaclass.classify_many(uas)
+    fingerprints = [fingerprint(ua) for ua in uas]
+    rows = {
+        "ua_text": uas,
+        "ua_class": [classes[ua] for ua in uas],
+        "is_bot_ua": [uaclass.is_bot_class(classes[ua]) for ua in uas],
+        "is_tool_ua": [classes[ua] in TOOL_CLASSES for ua in uas],
+        "fp": fingerprints,
+    }
+    schema = {"ua_text": "string", "ua_class": "string", "is_bot_ua": "boolean",
+              "is_tool_ua": "boolean", "fp": "string"}
+    return ibis.memtable(rows, schema=schema), uas
+
+
+def addresses(con: Any, table: str, policy: Policy) -> ir.Table:
+    """Per distinct address: its network (/24, /64), and why it is allowlisted, if it is."""
+    ips = [row[0] for row in con.execute(f"SELECT DISTINCT ip FROM {table}").fetchall()]
+    allower = Allowlister(policy) if policy.allowlist.cidrs else None
+    reasons = [allower.allows(ip, None) if allower else None for ip in ips]
+    rows = {"ip_text": ips, "net": [network_of(ip) for ip in ips], "cidr_reason": reasons}
+    return ibis.memtable(rows, schema={"ip_text": "string", "net": "string",
+                                       "cidr_reason": "string"})
+
+
+def verified_crawlers(con: Any, table: str, policy: Policy, uas: list[str]) -> ir.Table:
+    """(address, agent) pairs of crawlers whose agent *and* published range agree."""
+    rows: dict[str, list[Any]] = {"v_ip": [], "v_ua": [], "v_reason": []}
+    if policy.allowlist.search_engines:
+        allower = Allowlister(policy)
+        claimed = [ua for ua in uas if ua and allower.claimed_engine(ua)]
+        if claimed:
+            con.execute("CREATE OR REPLACE TEMP TABLE _claimed(ua VARCHAR)")
+            con.executemany("INSERT INTO _claimed VALUES (?)", [(ua,) for ua in claimed])
+            pairs = con.execute(
+                f"SELECT DISTINCT ip, ua FROM {table} WHERE ua IN (SELECT ua FROM _claimed)"
+            ).fetchall()
+            for ip, ua in pairs:
+                reason = allower.allows(ip, ua)
+                if reason:
+                    rows["v_ip"].append(ip)
+                    rows["v_ua"].append(ua)
+                    rows["v_reason"].append(reason)
+    return ibis.memtable(rows, schema={"v_ip": "string", "v_ua": "string",
+                                       "v_reason": "string"})
+
+
+def materialize(backend: Any, table: ir.Table, name: str) -> ir.Table:
+    """Compute once into a DuckDB table, so later steps do not redo the work."""
+    # Dropped by hand: ibis' overwrite=True renders an empty DROP with current sqlglot.
+    backend.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    return backend.create_table(name, table)
