@@ -15,7 +15,8 @@ import duckdb
 import ibis
 
 from scrapeguard.decisions import Decision
-from scrapeguard.engines.batch import Calibration, evaluate
+from scrapeguard.engines.batch import evaluate
+from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.campaigns import campaign_rows
 from scrapeguard.engines.decide import combine
 from scrapeguard.engines.enrich import EnrichStats, enrich, resolve_names
@@ -84,6 +85,7 @@ def analyze(
     decisions = combine(firings, sources, lambda kind, keys: resolve_names(con, kind, keys))
     step()
     totals = _totals(rows)
+    calibration.subject_templates = list(stats.inferred_templates)
     return Analysis(
         decisions=decisions,
         load=load,

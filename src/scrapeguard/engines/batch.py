@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import ibis.expr.types as ir
 
+from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.lookups import materialize
 from scrapeguard.engines.running import final_features, interval_bounds, running_features
 from scrapeguard.features import BY_NAME
@@ -49,13 +50,6 @@ class Firing:
     values: dict[str, float]
     members: dict[str, list[int]] | None = None
     """Member keys by kind (ip/account/session), for fingerprint and campaign actors."""
-
-
-@dataclass
-class Calibration:
-    """Percentile thresholds measured on this log, so a report can say what `p99` meant."""
-
-    values: dict[str, dict[Percentile, float]] = field(default_factory=dict)
 
 
 def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int) -> ir.Table:
@@ -135,7 +129,7 @@ def _calibrate(
     for rule in rules:
         used = conditions[rule.id].percentiles
         if used:
-            calibration.values[rule.id] = {p: values[p] for p in used}
+            calibration.percentiles[rule.id] = {p: values[p] for p in used}
     return {rule_id: c.resolve(values) for rule_id, c in conditions.items()}
 
 

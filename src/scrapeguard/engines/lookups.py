@@ -23,6 +23,15 @@ _HEX = r"[0-9a-fA-F]{8,}"
 TOOL_CLASSES = ("scanner", "http-library", "browser-automation")
 """User-agent classes of tools no person browses with."""
 
+TEMPLATE_PASSES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(f"/(?:{_UUID})(/|$)"), r"/{uuid}\1"),
+    (re.compile(r"/\d+(/|$)"), r"/{n}\1"),
+    (re.compile(r"/\d+(/|$)"), r"/{n}\1"),
+    (re.compile(f"/{_HEX}(/|$)"), r"/{hex}\1"),
+    (re.compile(f"/{_HEX}(/|$)"), r"/{hex}\1"),
+)
+"""Id segments to placeholders, in order; written once for RE2 (batch) and `re` (stream)."""
+
 INFERRED = 0
 """`route_index` of an inferred subject template; declared routes count from 1."""
 
@@ -39,11 +48,9 @@ def infer_template(path: ir.StringValue) -> ir.StringValue:
     of that length are rare enough to ignore). Numbers go before hex so `/12345678` is `{n}`.
     Adjacent id segments need two passes because a match consumes its trailing slash.
     """
-    template = path.re_replace(f"/(?:{_UUID})(/|$)", r"/{uuid}\1")
-    for _ in range(2):
-        template = template.re_replace(r"/\d+(/|$)", r"/{n}\1")
-    for _ in range(2):
-        template = template.re_replace(f"/{_HEX}(/|$)", r"/{hex}\1")
+    template = path
+    for pattern, replacement in TEMPLATE_PASSES:
+        template = template.re_replace(pattern.pattern, replacement)
     return template
 
 

@@ -22,7 +22,7 @@ def summary(analysis: Analysis, *, top: int = 20) -> dict[str, Any]:
         "allowlisted_requests": analysis.enrich.allowlisted_requests,
         "calibration": {
             rule: {f"p{p.q:g}({p.feature})": value for p, value in values.items()}
-            for rule, values in analysis.calibration.values.items()
+            for rule, values in analysis.calibration.percentiles.items()
         },
         "decisions": {action: by_action.get(action, 0) for action in ACTIONS},
         "rules_fired": dict(sorted(by_rule.items())),

@@ -1,0 +1,96 @@
+"""The state a live engine keeps, behind one small interface picked by URI.
+
+Recording an event is one call (`record`) carrying every update the event causes, so a
+networked store can apply it in one atomic round trip; checking a request is one call
+(`get_decisions`). Each backend module registers the URI schemes it serves.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+STORES: dict[str, type[Store]] = {}
+
+
+@dataclass
+class GroupUpdate:
+    """One (rule group, actor, window) counter set and what this event adds to it."""
+
+    key: str
+    ttl: int
+    sums: dict[str, int]
+    distinct: list[tuple[str, str, int]]
+    """(feature, hashed value, weight): weight counts once, when the value is new."""
+    gap_ts: int | None = None
+    tracked: tuple[str, ...] = ()
+    """Every distinct feature the group counts, so its value comes back even when this
+    event adds nothing to it."""
+    campaign: bool = False
+    """Applied only when the event's client is a campaign member (see `EventUpdate`)."""
+
+
+@dataclass
+class EventUpdate:
+    """Everything one event changes, applied in this order:
+
+    1. `seq_key`/`numeric_id`: was this lookup a step from the client's previous id?
+    2. `member_key`: the client's campaign evidence (steps + misses) over its lookups;
+    3. every group (campaign groups only for members), `is_seq_step` added to their sums;
+    4. `exposure`: lifetime distinct records per actor, for `subjects_before_action`.
+    """
+
+    ts_ms: int
+    groups: list[GroupUpdate]
+    seq_key: str | None = None
+    numeric_id: int | None = None
+    seq_step: int = 3
+    seq_ttl: int = 86400
+    member_key: str | None = None
+    is_miss: int = 0
+    member_min: int = 3
+    member_ttl: int = 7200
+    exposure: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    exposure_ttl: int = 86400 * 30
+
+
+@dataclass
+class EventResult:
+    """Counter values after the event, by group key, and lifetime exposure by actor."""
+
+    is_seq_step: int
+    member: bool
+    groups: dict[str, dict[str, float]]
+    exposure_before: dict[str, int]
+    requests: dict[str, int]
+
+
+class Store(ABC):
+    """Counters, distinct sets and decisions for the stream engine."""
+
+    schemes: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for scheme in cls.schemes:
+            STORES[scheme] = cls
+
+    @abstractmethod
+    def record(self, update: EventUpdate) -> EventResult:
+        """Apply one event's updates atomically and return the values after it."""
+
+    @abstractmethod
+    def get_decisions(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The decision records stored under these keys (missing keys left out)."""
+
+    @abstractmethod
+    def put_decision(self, key: str, record: dict[str, Any], ttl: int) -> None:
+        """Store a decision record; the engine merges before it writes."""
+
+    @abstractmethod
+    def all_decisions(self) -> dict[str, dict[str, Any]]:
+        """Every current decision, for listing and for the decisions file."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,86 @@
+-- scrapeguard: apply one event's updates atomically and return the counters after it.
+-- ARGV[1]: JSON (see scrapeguard/stores/base.py EventUpdate, serialised by stores/redis.py).
+-- Distinct counts are HyperLogLogs, one per (feature, weight), so a weighted count is the sum
+-- of weight x PFCOUNT over the weights seen.
+local p = cjson.decode(ARGV[1])
+local prefix = p.prefix
+
+local function weighted(base, feature)
+  local total = 0
+  for _, w in ipairs(redis.call('SMEMBERS', base .. ':ws:' .. feature)) do
+    total = total + tonumber(w) * redis.call('PFCOUNT', base .. ':h:' .. feature .. ':' .. w)
+  end
+  return total
+end
+
+local function add_distinct(base, feature, value, weight, ttl)
+  local hll = base .. ':h:' .. feature .. ':' .. weight
+  redis.call('PFADD', hll, value)
+  redis.call('PEXPIRE', hll, ttl)
+  redis.call('SADD', base .. ':ws:' .. feature, weight)
+  redis.call('PEXPIRE', base .. ':ws:' .. feature, ttl)
+end
+
+local step = 0
+if p.seq then
+  local key = prefix .. p.seq.key
+  local previous = redis.call('GET', key)
+  redis.call('SET', key, string.format('%d', p.seq.id), 'PX', p.seq.ttl)
+  if previous then
+    local d = math.abs(p.seq.id - tonumber(previous))
+    if d >= 1 and d <= p.seq.step then step = 1 end
+  end
+end
+
+local member = false
+if p.member then
+  local key = prefix .. p.member.key
+  local e = redis.call('HINCRBY', key, 'e', step + p.member.miss)
+  local l = redis.call('HINCRBY', key, 'l', 1)
+  redis.call('PEXPIRE', key, p.member.ttl)
+  member = (e >= p.member.min) and (e * 2 >= l)
+end
+
+local groups = {}
+for _, g in ipairs(p.groups) do
+  if (not g.campaign) or member then
+    local key = prefix .. g.key
+    for column, amount in pairs(g.sums) do redis.call('HINCRBY', key, column, amount) end
+    redis.call('HINCRBY', key, 'is_seq_step', step)
+    local features = {}
+    for _, d in ipairs(g.distinct) do
+      add_distinct(key, d[1], d[2], d[3], g.ttl)
+      features[d[1]] = true
+    end
+    if g.gap and g.gap ~= cjson.null then
+      local last = redis.call('HGET', key, '_last')
+      if last then
+        local gap = (g.gap - tonumber(last)) / 1000.0
+        redis.call('HINCRBY', key, '_gap_n', 1)
+        redis.call('HINCRBYFLOAT', key, '_gap_s1', tostring(gap))
+        redis.call('HINCRBYFLOAT', key, '_gap_s2', tostring(gap * gap))
+      end
+      redis.call('HSET', key, '_last', string.format('%d', g.gap))
+    end
+    redis.call('PEXPIRE', key, g.ttl)
+    local values = {}
+    local flat = redis.call('HGETALL', key)
+    for i = 1, #flat, 2 do
+      if flat[i] ~= '_last' then values[flat[i]] = tonumber(flat[i + 1]) end
+    end
+    for _, feature in ipairs(g.features) do values[feature] = weighted(key, feature) end
+    groups[g.key] = values
+  end
+end
+
+local before, requests = {}, {}
+for actor, items in pairs(p.exposure) do
+  local key = prefix .. 'x:' .. actor
+  before[actor] = weighted(key, 'subjects')
+  requests[actor] = redis.call('HINCRBY', key, 'requests', 1)
+  for _, item in ipairs(items) do add_distinct(key, 'subjects', item[1], item[2], p.exposure_ttl) end
+  redis.call('PEXPIRE', key, p.exposure_ttl)
+end
+
+return cjson.encode({step = step, member = member, groups = groups, before = before,
+                     requests = requests})
