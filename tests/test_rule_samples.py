@@ -67,21 +67,6 @@ def _misses_net(log: Log) -> str:
     return "net:198.18.7.0/24"
 
 
-@sample("lookup-misses-fingerprint")
-def _misses_fp(log: Log) -> str:
-    rng = random.Random(5)
-    agent = "Mozilla/5.0 (Linux; Android 9; SM-G960F) AppleWebKit/537.36 Chrome/88.0 Mobile"
-    for host in range(25):
-        for n in range(10):
-            found = n == 0
-            log.hit(30 + 120 * n + host, f"100.{64 + host}.{host}.9",
-                    f"/api/lookup?phone=%2B1555{rng.randrange(10**7):07d}", ua=agent,
-                    status=200 if found else 404, size=350 if found else 40)
-    from scrapeguard.events import fingerprint
-
-    return f"fp:{fingerprint(agent)}"
-
-
 @sample("exposure-velocity")
 def _exposure_ip(log: Log) -> str:
     rng = random.Random(6)
@@ -150,7 +135,8 @@ def _trap(log: Log) -> str:
 @sample("automation-tool")
 def _tool(log: Log) -> str:
     for n in range(3):
-        log.hit(50 + n, "203.0.113.100", "/", ua="python-requests/2.31.0")
+        log.hit(50 + n, "203.0.113.100", "/", ua="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/"
+                "537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36")
     return "ip:203.0.113.100"
 
 

@@ -48,7 +48,9 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
         config["threads"] = threads
     if memory_limit:
         config["memory_limit"] = memory_limit
-    return duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar = false")  # ours is on stderr; DuckDB's garbles it
+    return con
 
 
 def analyze(

@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -35,6 +35,8 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Check and inspect rule packs.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+report_app = typer.Typer(help="Breach-impact outputs that re-read the logs.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 EXIT_BAD_INPUT = 2
 EXIT_FAIL_ON = 3
@@ -77,25 +79,40 @@ def analyze(
     top: Annotated[int, typer.Option(help="Rows in the terminal table.")] = 20,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar or table.")] = False,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Write the breach-impact report as one self-contained HTML file.")]
+    = None,
+    report_json: Annotated[Path | None, typer.Option(
+        "--report-json", help="Write the breach-impact report as JSON (see docs/report.md).")]
+    = None,
+    unredacted: Annotated[bool, typer.Option(
+        "--unredacted", help="Quote log lines in the report unmasked: contains personal data.")]
+    = False,
 ) -> None:
     """Reconstruct a harvest from access logs: who received how many people's records, when
     a rule would first have acted, and why."""
     from scrapeguard.analysis import analyze as run_analysis
     from scrapeguard.decisions import write_decisions
+    from scrapeguard.policy.load import load_policy
     from scrapeguard.report.summary import summary
     from scrapeguard.report.terminal import render
 
     threshold = _action_option(fail_on)
     console = Console(stderr=quiet)
+    wants_report = report is not None or report_json is not None
     try:
+        loaded = load_policy(policy)
         with _progress(disabled=quiet) as callback:
             result = run_analysis(
                 inputs,
-                policy=str(policy) if policy else None,
+                policy=loaded,
                 fmt=fmt,
                 strict=strict,
                 progress=callback,
+                keep_connection=wants_report,
             )
+        if wants_report:
+            _write_report(result, loaded, report, report_json, unredacted)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
     if decisions:
@@ -109,6 +126,53 @@ def analyze(
         action_rank(d.action) >= action_rank(threshold) for d in result.decisions
     ):
         raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _write_report(result: Any, policy: Any, html: Path | None, data: Path | None,
+                  unredacted: bool) -> None:
+    """The breach-impact report files, then the analysis connection is let go."""
+    from scrapeguard.report.html import write_reports
+    from scrapeguard.report.impact import build
+
+    try:
+        write_reports(build(result, policy, unredacted=unredacted), html, data)
+    finally:
+        result.connection.close()
+    if unredacted:
+        err.print("[yellow]warning:[/] the report is unredacted: it contains personal data.")
+
+
+@report_app.command("affected")
+def report_affected(
+    inputs: Annotated[list[str], typer.Argument(
+        help="The same logs the decisions came from: files, globs, .gz, or -.")],
+    decisions: Annotated[Path, typer.Option(
+        "--decisions", help="Decisions file from `analyze --decisions`; acting actors listed.")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="CSV to write: actor, subject, first_received (UTC), fields.")],
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="Rule pack the decisions were made with; default: the shipped pack.")]
+    = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="Log format; default: detected from the first lines.")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Treat any malformed line as an error.")] = False,
+) -> None:
+    """List the people (subject ids) each acted-on actor received, re-read from the logs.
+
+    The output is personal data: it is made only on this explicit request."""
+    from scrapeguard.report.affected import WARNING, write_affected
+
+    try:
+        with _progress(disabled=False) as callback:
+            done = write_affected(inputs, decisions, out, policy=str(policy) if policy else None,
+                                  fmt=fmt,
+                                  strict=strict, progress=callback)
+    except ScrapeGuardError as exc:
+        raise _fail(exc) from None
+    err.print(f"[yellow]warning:[/] {WARNING.format(out=out)}", highlight=False)
+    err.print(f"{done.rows:,} rows: {done.people:,} subjects received by {done.actors:,} "
+              f"acting actors, written to {out}.", highlight=False)
 
 
 @policy_app.command("check")
@@ -185,3 +249,7 @@ class _progress:
         self.bar.update(self.tasks[stage], completed=done, total=total or None)
 
 
+
+
+# Commands defined in their own modules register on `app` when imported.
+from scrapeguard import cli_traffic  # noqa: E402, F401

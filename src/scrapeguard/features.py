@@ -30,6 +30,8 @@ class Distinct:
     """A 0/1 or weight column whose sum can never be below the distinct count: the batch
     engine's cheap first pass compares rule floors against it."""
     weight: str | None = None
+    present: bool = False
+    """The column is never null, so a window with any row has at least one value."""
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,19 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("trap_hits", Sum("is_trap"), "requests to trap paths no person follows"),
     Feature("error_requests", Sum("is_error"), "requests answered 400, 403, 404 or 405"),
     Feature("bot_ua_requests", Sum("is_bot_ua"),
-            "requests whose user agent declares an automated client (crawler-user-agents)"),
+            "requests whose user agent declares a crawler (crawler-user-agents)"),
     Feature("tool_ua_requests", Sum("is_tool_ua"),
-            "requests whose user agent declares a scanner, HTTP library or headless browser"),
-    Feature("paths", Distinct("path_key", "one"), "distinct paths, query included"),
+            "requests whose user agent declares a scanner or a headless browser"),
+    Feature("paths", Distinct("path_key", "one", present=True), "distinct paths, query included"),
     Feature("pages", Distinct("page_key", "is_page"), "distinct non-static paths (a crawl's breadth)"),
-    Feature("templates", Distinct("template_key", "one"), "distinct path templates"),
+    Feature("templates", Distinct("template_key", "one", present=True), "distinct path templates"),
     Feature("error_paths", Distinct("error_path_key", "is_error_page"), "distinct non-static paths answered 4xx"),
-    Feature("ips", Distinct("ip_key", "one"), "distinct client addresses"),
+    Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),
+    Feature("clients", Distinct("identity_key", "one", present=True),
+            "distinct clients: accounts, else sessions, else addresses (people behind a NAT)"),
+    Feature("sessions", Distinct("session_key", "one"), "distinct session cookies"),
     Feature("uas", Distinct("ua_key", "one"), "distinct user agents"),
-    Feature("hours", Distinct("hour", "one"), "distinct clock hours active"),
+    Feature("hours", Distinct("hour", "one", present=True), "distinct clock hours active"),
     Feature("miss_ratio", Ratio("misses", "subject_requests"),
             "share of personal-data lookups that found nobody (enumeration of unknown ids)"),
     Feature("seq_ratio", Ratio("seq_steps", "subject_requests"),

@@ -47,6 +47,20 @@ CLASSES: tuple[str, ...] = (*TAG_CLASSES, "crawler", "browser", "unknown", "empt
 _EMPTY = frozenset(("", "-"))
 
 
+CRAWLER_CLASSES: frozenset[str] = frozenset(
+    ("search-engine", "ai-crawler", "monitoring", "feed-reader", "crawler")
+)
+"""Self-declared crawlers. HTTP libraries and headless browsers are left out: apps and
+people's own tools use them, so they say how a request was made, not that a crawler made it."""
+
+TOOL_CLASSES: frozenset[str] = frozenset(("scanner", "browser-automation"))
+"""Scanners and headless browsers: no person browses a site with them."""
+
+
+def is_crawler_class(cls: str) -> bool:
+    return cls in CRAWLER_CLASSES
+
+
 def is_bot_class(cls: str) -> bool:
     """True for classes whose user agent says outright that no person is at the keyboard."""
     return cls in BOT_CLASSES

@@ -91,7 +91,7 @@ class Deriver:
             "is_error": int(is_error),
             "is_page": int(not static),
             "is_error_page": int(is_error and not static),
-            "is_bot_ua": int(uaclass.is_bot_class(klass)),
+            "is_bot_ua": int(uaclass.is_crawler_class(klass)),
             "is_tool_ua": int(klass in TOOL_CLASSES),
             "one": 1,
         }

@@ -20,7 +20,7 @@ from scrapeguard.policy.model import Policy, Route
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _HEX = r"[0-9a-fA-F]{8,}"
-TOOL_CLASSES = ("scanner", "http-library", "browser-automation")
+TOOL_CLASSES = tuple(sorted(uaclass.TOOL_CLASSES))
 """User-agent classes of tools no person browses with."""
 
 TEMPLATE_PASSES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -154,7 +154,7 @@ def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
     rows = {
         "ua_text": uas,
         "ua_class": [classes[ua] for ua in uas],
-        "is_bot_ua": [uaclass.is_bot_class(classes[ua]) for ua in uas],
+        "is_bot_ua": [uaclass.is_crawler_class(classes[ua]) for ua in uas],
         "is_tool_ua": [classes[ua] in TOOL_CLASSES for ua in uas],
         "fp": fingerprints,
     }

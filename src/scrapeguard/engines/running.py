@@ -36,8 +36,8 @@ def interval_bounds(
     """Per (key group, sub-window step): bounds every feature keeps at any moment in the step.
 
     Sums are prefix sums over steps: at a moment inside step k a sum lies between its prefix
-    through step k-1 and through step k. A distinct count lies between 0 and its bound
-    column's prefix. A ratio lies in [num_lo / den_hi, min(1, num_hi / den_lo)] (every ratio
+    through step k-1 and through step k. A distinct count lies between 0 (1 once a row was
+    seen, for a column that is never null) and its bound column's prefix. A ratio lies in [num_lo / den_hi, min(1, num_hi / den_lo)] (every ratio
     in the catalogue is a part over its whole). Gap statistics are unbounded. One hash
     aggregation and one window over the (far fewer) aggregated rows.
     """
@@ -62,7 +62,8 @@ def interval_bounds(
         if isinstance(shape, Sum):
             bounds[name] = (table[f"_lo_{name}"], table[f"_hi_{name}"])
         elif isinstance(shape, Distinct):
-            bounds[name] = (0, table[f"_hi_{name}"])
+            low = ibis.least(table[f"_lo_{name}"], 1) if shape.present else 0
+            bounds[name] = (low, table[f"_hi_{name}"])
     for name in sorted(names):
         shape = BY_NAME[name].shape
         if isinstance(shape, Ratio):

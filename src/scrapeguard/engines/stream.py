@@ -42,6 +42,7 @@ DECISION_TTL = 86400
 _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
     "error_path_key": "error_path", "ip_key": "ip", "ua_key": "ua", "hour": "hour",
+    "identity_key": "identity", "session_key": "session",
 }
 
 
@@ -290,8 +291,8 @@ def _distinct_value(rows: EventRows, row: Any, column: str) -> str | None:
     source = _DISTINCT_SOURCE[column]
     if source == "item":
         return row.item  # type: ignore[no-any-return]
-    if source in ("ip",):
-        return rows.keys["ip"]
+    if source in ("ip", "session"):
+        return rows.keys[source]
     value = getattr(rows, source)
     return None if value is None else str(value)
 

@@ -1,0 +1,94 @@
+"""CLI commands for labelled traffic and the live engine's inputs: simulate, eval, calibrate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from scrapeguard.cli import EXIT_BAD_INPUT, app, err
+from scrapeguard.errors import ScrapeGuardError
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the traffic into.")],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")]
+    = 7,
+    hours: Annotated[float, typer.Option(help="Hours of traffic from 2026-03-02T00:00Z.")] = 24,
+    scale: Annotated[float, typer.Option(
+        help="Multiplies every volume; 1.0 is about two million events a day.")] = 1.0,
+    scenario: Annotated[list[str] | None, typer.Option(
+        "--scenario", help="Only these scenarios (repeatable); default: all.")] = None,
+) -> None:
+    """Write labelled synthetic traffic: events.jsonl, access.log and truth.tsv, line-aligned.
+
+    People, good bots and harvesters from the scenario catalogue, deterministic for a seed.
+    """
+    from scrapeguard.simulate import simulate as run
+
+    try:
+        report = run(out, seed=seed, hours=hours, scale=scale, scenarios=scenario or None)
+    except (ScrapeGuardError, ValueError) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    Console(stderr=True).print(str(report))
+
+
+@app.command("eval")
+def evaluate_command(
+    data: Annotated[Path, typer.Option("--data", help="A `scrapeguard simulate` directory.")],
+    decisions: Annotated[Path, typer.Option(
+        "--decisions", help="Decisions file to score (scrapeguard's or another tool's).")],
+    tool: Annotated[str, typer.Option(help="Name of the scored tool in the table.")]
+    = "scrapeguard",
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write the scorecards as JSON.")] = None,
+    chart: Annotated[Path | None, typer.Option(
+        "--chart", help="Write an HTML chart of records leaked over time per scenario.")] = None,
+    no_baselines: Annotated[bool, typer.Option(
+        "--no-baselines", help="Score only the decisions file.")] = False,
+) -> None:
+    """Score decisions on labelled traffic beside a per-IP rate limit and a crawler UA list."""
+    from scrapeguard.scoring import evaluate
+    from scrapeguard.scoring.render import render, to_json
+
+    try:
+        cards = evaluate(data, decisions, tool=tool, baselines=not no_baselines)
+    except ScrapeGuardError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    render(cards, Console())
+    if json_out:
+        json_out.write_text(json.dumps(to_json(cards), indent=2, default=str) + "\n")
+    if chart:
+        from scrapeguard.scoring.chart import write_chart
+
+        write_chart(cards, chart)
+
+
+@app.command()
+def calibrate(
+    inputs: Annotated[list[str], typer.Argument(help="Past logs of the site.")],
+    out: Annotated[Path, typer.Option("--out", help="Calibration JSON to write.")],
+    policy: Annotated[Path | None, typer.Option(help="Rule pack; default: shipped.")] = None,
+) -> None:
+    """Measure percentile thresholds and personal-data templates on history for the live engine.
+
+    The stream engine cannot see its own future traffic, so relative thresholds (`p99(...)`)
+    and inferred routes are fixed from past logs; both engines then use the same numbers.
+    """
+    from scrapeguard.analysis import analyze
+    from scrapeguard.engines.calibration import save_calibration
+
+    try:
+        result = analyze(inputs, policy=str(policy) if policy else None)
+    except ScrapeGuardError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    save_calibration(result.calibration, out)
+    typer.echo(f"wrote {out}: {len(result.calibration.subject_templates)} templates, "
+               f"{sum(len(v) for v in result.calibration.percentiles.values())} percentiles")

@@ -1,0 +1,162 @@
+"""Scoring decisions against labelled traffic (the metrics are defined in docs/metrics.md).
+
+An event is *contained* when a decision with any action but `allow` on one of its keys — or
+a decision whose `members` hold one of them — applied at or before the event's time. For
+harvesters that is success (their later requests would have been refused); for people and
+good bots it is harm (they were throttled, challenged or blocked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scrapeguard.decisions import Decision
+
+KEY_COLUMNS = ("k_ip", "k_net", "k_account", "k_session", "k_fp")
+
+
+@dataclass
+class ScenarioScore:
+    scenario: str
+    label: str
+    identities: int
+    events: int
+    contained_identities: int
+    records: int
+    """Distinct people's records the scenario received (harvested, for scrapers)."""
+    leaked: int
+    """Distinct records received in events no decision had yet contained."""
+    median_minutes_to_containment: float | None
+
+    @property
+    def share_contained(self) -> float:
+        return self.contained_identities / self.identities if self.identities else 0.0
+
+    @property
+    def leaked_share(self) -> float:
+        return self.leaked / self.records if self.records else 0.0
+
+
+@dataclass
+class Scorecard:
+    """One tool's scores on one traffic set."""
+
+    tool: str
+    scenarios: list[ScenarioScore]
+    timeline: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
+    """scenario → (hour, cumulative records harvested, cumulative leaked)."""
+
+    def _of(self, label: str) -> list[ScenarioScore]:
+        return [s for s in self.scenarios if s.label == label]
+
+    @property
+    def scraper_leaked_share(self) -> float:
+        harvested = sum(s.records for s in self._of("scraper"))
+        return sum(s.leaked for s in self._of("scraper")) / harvested if harvested else 0.0
+
+    @property
+    def people_affected_share(self) -> float:
+        people = self._of("human")
+        total = sum(s.identities for s in people)
+        return sum(s.contained_identities for s in people) / total if total else 0.0
+
+    @property
+    def goodbots_affected_share(self) -> float:
+        bots = self._of("goodbot")
+        total = sum(s.identities for s in bots)
+        return sum(s.contained_identities for s in bots) / total if total else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "scraper_records_leaked_share": self.scraper_leaked_share,
+            "people_affected_share": self.people_affected_share,
+            "goodbots_affected_share": self.goodbots_affected_share,
+            "scenarios": [asdict(s) | {"share_contained": s.share_contained,
+                                       "leaked_share": s.leaked_share} for s in self.scenarios],
+            "timeline": self.timeline,
+        }
+
+
+def score(con: Any, decisions: Sequence[Decision], tool: str) -> Scorecard:
+    """Score one decisions file (ours or another tool's) on the loaded traffic."""
+    _decision_keys(con, decisions)
+    joins = "\n".join(f"LEFT JOIN _dk d{i} ON d{i}.key = s.{c}" for i, c in enumerate(KEY_COLUMNS))
+    least = ", ".join(f"d{i}.t" for i in range(len(KEY_COLUMNS)))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _contained AS
+        SELECT s.line, s.ts, s.scenario, s.label, s.identity, s.subjects,
+               coalesce(least({least}) <= s.ts, FALSE) AS contained
+        FROM scored s {joins}
+    """)
+    rows = con.execute("""
+        WITH per_identity AS (
+            SELECT scenario, label, identity, count(*) AS events,
+                   bool_or(contained) AS contained,
+                   date_diff('second', min(ts), min(ts) FILTER (WHERE contained)) / 60.0 AS ttc
+            FROM _contained GROUP BY ALL),
+        records AS (
+            SELECT scenario, count(DISTINCT subject) AS records,
+                   count(DISTINCT subject) FILTER (WHERE NOT contained) AS leaked
+            FROM (SELECT scenario, contained, unnest(subjects) AS subject FROM _contained)
+            GROUP BY ALL)
+        SELECT p.scenario, any_value(p.label), count(*), sum(p.events),
+               count(*) FILTER (WHERE p.contained), coalesce(any_value(r.records), 0),
+               coalesce(any_value(r.leaked), 0), median(p.ttc)
+        FROM per_identity p LEFT JOIN records r USING (scenario)
+        GROUP BY p.scenario ORDER BY any_value(p.label), p.scenario
+    """).fetchall()
+    scenarios = [
+        ScenarioScore(scenario, label, int(identities), int(events), int(contained),
+                      int(records), int(leaked), None if ttc is None else float(ttc))
+        for scenario, label, identities, events, contained, records, leaked, ttc in rows
+    ]
+    return Scorecard(tool, scenarios, _timeline(con))
+
+
+def _decision_keys(con: Any, decisions: Sequence[Decision]) -> None:
+    """Earliest acting time per key: the actor itself and every member it lists."""
+    earliest: dict[str, Any] = {}
+    for decision in decisions:
+        if decision.action == "allow":
+            continue
+        for key in [decision.actor, *(decision.members or [])]:
+            if key not in earliest or decision.first_action_ts < earliest[key]:
+                earliest[key] = decision.first_action_ts
+    con.execute("CREATE OR REPLACE TEMP TABLE _dk(key VARCHAR, t TIMESTAMPTZ)")
+    con.executemany("INSERT INTO _dk VALUES (?, ?)", list(earliest.items()))
+
+
+def _timeline(con: Any) -> dict[str, list[tuple[str, int, int]]]:
+    """Cumulative distinct records per scraper scenario by hour, all and uncontained."""
+    rows = con.execute("""
+        WITH items AS (
+            SELECT scenario, unnest(subjects) AS subject, ts, contained
+            FROM _contained WHERE label = 'scraper'),
+        firsts AS (
+            SELECT scenario, subject, min(ts) AS t_all,
+                   min(ts) FILTER (WHERE NOT contained) AS t_leak
+            FROM items GROUP BY ALL)
+        SELECT scenario, strftime(date_trunc('hour', t_all), '%Y-%m-%dT%H:00Z') AS hour,
+               count(*) AS n_all, 0 AS n_leak FROM firsts GROUP BY ALL
+        UNION ALL
+        SELECT scenario, strftime(date_trunc('hour', t_leak), '%Y-%m-%dT%H:00Z'), 0, count(*)
+        FROM firsts WHERE t_leak IS NOT NULL GROUP BY ALL
+        ORDER BY 1, 2
+    """).fetchall()
+    series: dict[str, dict[str, list[int]]] = {}
+    for scenario, hour, n_all, n_leak in rows:
+        bucket = series.setdefault(scenario, {}).setdefault(hour, [0, 0])
+        bucket[0] += int(n_all)
+        bucket[1] += int(n_leak)
+    out: dict[str, list[tuple[str, int, int]]] = {}
+    for scenario, hours in series.items():
+        total = leaked = 0
+        out[scenario] = []
+        for hour in sorted(hours):
+            total += hours[hour][0]
+            leaked += hours[hour][1]
+            out[scenario].append((hour, total, leaked))
+    return out
