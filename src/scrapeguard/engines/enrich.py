@@ -36,22 +36,24 @@ class EnrichStats:
 def explode_subjects(con: Any, table: str) -> str:
     """One row per exposed subject for events that carry a `subjects` list (JSON sources).
 
-    Logs without subject lists skip the unnest entirely.
+    Each event first gets a stored id (`eid`), so every later join on it — the report's
+    included — sees the same numbering; logs without subject lists skip the unnest.
     """
+    columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+    if "eid" not in columns:
+        con.execute("CREATE OR REPLACE SEQUENCE _eid_seq")
+        con.execute(f"ALTER TABLE {table} ADD COLUMN eid BIGINT DEFAULT nextval('_eid_seq')")
     has_lists = con.execute(
         f"SELECT count(*) FROM {table} WHERE subjects IS NOT NULL AND len(subjects) > 1"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if has_lists:
         body = (
             f"SELECT *, unnest(coalesce(nullif(subjects, []), [NULL::VARCHAR])) AS json_item, "
             f"unnest(range(greatest(coalesce(len(subjects), 0), 1)::BIGINT)) AS item_pos "
-            f"FROM (SELECT row_number() OVER () AS eid, * FROM {table})"
+            f"FROM {table}"
         )
     else:
-        body = (
-            f"SELECT row_number() OVER () AS eid, *, subjects[1] AS json_item, "
-            f"0::BIGINT AS item_pos FROM {table}"
-        )
+        body = f"SELECT *, subjects[1] AS json_item, 0::BIGINT AS item_pos FROM {table}"
     con.execute(f"CREATE OR REPLACE VIEW _exploded AS {body}")
     return "_exploded"
 
