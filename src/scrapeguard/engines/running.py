@@ -37,9 +37,10 @@ def interval_bounds(
 
     Sums are prefix sums over steps: at a moment inside step k a sum lies between its prefix
     through step k-1 and through step k. A distinct count lies between 0 (1 once a row was
-    seen, for a column that is never null) and its bound column's prefix. A ratio lies in [num_lo / den_hi, min(1, num_hi / den_lo)] (every ratio
-    in the catalogue is a part over its whole). Gap statistics are unbounded. One hash
-    aggregation and one window over the (far fewer) aggregated rows.
+    seen, for a column that is never null) and its bound column's prefix. A ratio lies in
+    [num_lo / den_hi, min(1, num_hi / den_lo)]: every ratio in the catalogue is a part over
+    its whole. Gap statistics are unbounded. One hash aggregation and one window over the
+    (far fewer) aggregated rows.
     """
     names = expand(names)
     sums: dict[str, Any] = {}
