@@ -20,10 +20,10 @@ from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.campaigns import campaign_rows
 from scrapeguard.engines.decide import combine
 from scrapeguard.engines.enrich import EnrichStats, enrich, resolve_names
-from scrapeguard.types import ACTOR_KINDS, ActorKind
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.sources import LoadReport, load_events
+from scrapeguard.types import ACTOR_KINDS, ActorKind
 
 Progress = Callable[[str, int, int], None]
 """(stage, done, total): stages are `read` (bytes) and `analyze` (steps)."""
@@ -78,7 +78,7 @@ def analyze(
     step()
     rows, stats = enrich(con, "events", policy)
     step()
-    sources: dict[ActorKind, Any] = {kind: rows for kind in ACTOR_KINDS}
+    sources: dict[ActorKind, Any] = dict.fromkeys(ACTOR_KINDS, rows)
     if any(rule.kind == "campaign" for rule in policy.active_rules()):
         sources["campaign"] = campaign_rows(ibis.duckdb.from_connection(con), rows, policy)
     step()
