@@ -109,13 +109,24 @@ def _account_spread(log: Log) -> str:
     return "account:u_889"
 
 
-@sample("enumeration-campaign")
+@sample("spread-campaign")
 def _campaign(log: Log) -> str:
     for host in range(5):
         for n in range(50):
             log.hit(30 + 70 * n + 11 * host, f"198.51.100.{100 + host}",
                     f"/user/{20_000 + 1000 * host + n}", ua=CHROME)
     return "campaign:enum:/user/{id}"
+
+
+@sample("exposure-without-assets")
+def _no_assets(log: Log) -> str:
+    rng = random.Random(11)
+    at = 10.0
+    for user_id in rng.sample(range(10_000, 99_999), 320):
+        at += rng.uniform(2, 9)
+        log.hit(at, "198.51.100.77", f"/user/{user_id}", user="pagetool",
+                referer="https://shop.example/product/17/reviews", ua=SAFARI)
+    return "account:pagetool"
 
 
 @sample("machine-timing")

@@ -1,14 +1,18 @@
 """Campaigns: actors that act as one, linked so that a crawler spread thin is seen whole.
 
 Two links come free with the actor keys: one fingerprint over many addresses (`fp`) and one
-account over many addresses (`account`). This module adds the third: disjoint slices of one
-enumeration. A client (account, else session, else address) that has stepped through
-neighbouring ids, or missed, `campaign_min_steps` times on one route template within the
-campaign window, and for whom such lookups are most of its lookups there, is enumerating (a
-person who follows three stale links among fifty profile views is not); every such client on
-the same template joins the campaign `campaign:enum:<template>`. Membership is decided from
-what was seen *up to* each event, the way a live engine would, so a replay and the stream
-agree.
+account over many addresses (`account`). This module adds two links by behaviour, each
+decided from what a client had done *up to* each event, the way a live engine sees it:
+
+- `enum:<template>` — disjoint slices of one enumeration. A client (account, else session,
+  else address) that has stepped to neighbouring ids or missed `campaign_min_steps` times on
+  one route within the hour, and for whom such lookups are `campaign_evidence_ratio` of its
+  lookups there, is enumerating; every such client on the route joins the campaign.
+- `thin:<template>` — a botnet reading a handful of records from each of thousands of
+  addresses. A bare address (no account, no session cookie) whose every request of the day so
+  far was a direct personal-data lookup — no page, no asset, no referer — joins at its
+  `thin_min_lookups`-th lookup. A person's browser gets a cookie on the first response and
+  loads pages and assets, so people leave this pattern after one request.
 """
 
 from __future__ import annotations
@@ -22,14 +26,22 @@ from scrapeguard.engines.lookups import materialize
 from scrapeguard.policy.model import Policy
 
 CAMPAIGN_WINDOW_SECONDS = 3600
+THIN_WINDOW_SECONDS = 86400
+ORDER = ("ts_ms", "eid", "item_pos")
 
 
 def campaign_rows(backend: Any, rows: ir.Table, policy: Policy) -> ir.Table:
-    """The rows of enumerating lookups, with `campaign_key`; a small table of its own.
+    """Member lookups of every campaign, with `campaign_key`, as a small table of its own."""
+    templates = backend.table("_path_lookup").select("template_key", "template").distinct()
+    parts = []
+    for link, members in (("enum", _enumerating(rows, policy)), ("thin", _thin(rows, policy))):
+        named = members.left_join(templates, "template_key").drop("template_key_right")
+        parts.append(named.mutate(campaign_key=(link + ":" + named.template).hash())
+                     .drop("template"))
+    return materialize(backend, parts[0].union(parts[1]), "_campaign_rows")
 
-    Clients whose window never reached the evidence floor are dropped before the replay, so
-    the running window sorts only the lookups of clients that could be enumerating.
-    """
+
+def _enumerating(rows: ir.Table, policy: Policy) -> ir.Table:
     lookups = rows.filter(rows.is_subject_route == 1).mutate(
         _bucket=rows.ts_ms // (CAMPAIGN_WINDOW_SECONDS * 1000),
         _evidence=rows.is_seq_step + rows.is_miss,
@@ -42,17 +54,37 @@ def campaign_rows(backend: Any, rows: ir.Table, policy: Policy) -> ir.Table:
         .select(group)
     )
     suspects = lookups.semi_join(enough, group)
-    window = ibis.cumulative_window(
-        group_by=[suspects[c] for c in group],
-        order_by=[suspects.ts_ms, suspects.eid, suspects.item_pos],
-    )
+    window = ibis.cumulative_window(group_by=[suspects[c] for c in group],
+                                    order_by=[suspects[c] for c in ORDER])
     evidence = suspects._evidence.sum().over(window)
     looked = suspects.is_subject_route.sum().over(window)
     marked = suspects.mutate(
-        _member=(evidence >= policy.settings.campaign_min_steps) & (evidence * 2 >= looked)
+        _member=(evidence >= policy.settings.campaign_min_steps)
+        & (evidence >= looked * policy.settings.campaign_evidence_ratio)
     )
-    members = marked.filter(marked._member).drop("_bucket", "_evidence", "_member")
-    templates = backend.table("_path_lookup").select("template_key", "template").distinct()
-    named = members.left_join(templates, "template_key").drop("template_key_right")
-    keyed = named.mutate(campaign_key=("enum:" + named.template).hash()).drop("template")
-    return materialize(backend, keyed, "_campaign_rows")
+    return marked.filter(marked._member).drop("_bucket", "_evidence", "_member")
+
+
+def _thin(rows: ir.Table, policy: Policy) -> ir.Table:
+    bare = rows.filter(rows.account_key.isnull() & rows.session_key.isnull() & (rows.one == 1))
+    bare = bare.mutate(_day=bare.ts_ms // (THIN_WINDOW_SECONDS * 1000))
+    tainting = (bare.is_subject_route == 0) | (bare.is_static == 1) | (bare.has_referer == 1)
+    taint = (
+        bare.filter(tainting).group_by(["identity_key", "_day"])
+        .aggregate(_taint_ms=lambda t: t.ts_ms.min())
+    )
+    lookups = bare.filter(~tainting)
+    group = ["identity_key", "template_key", "_day"]
+    enough = (
+        lookups.group_by(group).aggregate(n=lambda t: t.count())
+        .filter(lambda t: t.n >= policy.settings.thin_min_lookups).select(group)
+    )
+    suspects = lookups.semi_join(enough, group)
+    suspects = suspects.left_join(taint, ["identity_key", "_day"]).drop(
+        "identity_key_right", "_day_right")
+    window = ibis.cumulative_window(group_by=[suspects[c] for c in group],
+                                    order_by=[suspects[c] for c in ORDER])
+    count = suspects.one.sum().over(window)
+    clean = suspects._taint_ms.isnull() | (suspects._taint_ms > suspects.ts_ms)
+    marked = suspects.mutate(_member=(count >= policy.settings.thin_min_lookups) & clean)
+    return marked.filter(marked._member).drop("_day", "_taint_ms", "_member")

@@ -209,10 +209,14 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
         source = backend.table("_agents")
         text = source.fp
     elif kind == "campaign":
-        source = backend.table("_path_lookup")
-        text = "enum:" + source.template
+        templates = backend.table("_path_lookup").select("template").distinct()
+        pairs = templates.select(k=key("enum:" + templates.template),
+                                 v="enum:" + templates.template).union(
+            templates.select(k=key("thin:" + templates.template),
+                             v="thin:" + templates.template))
     else:
         raise ValueError(f"unknown actor kind {kind!r}")
-    pairs = source.select(k=key(text), v=text).distinct()
+    if kind != "campaign":
+        pairs = source.select(k=key(text), v=text).distinct()
     found = pairs.semi_join(wanted, pairs.k == wanted.wanted).execute()
     return {int(k): str(v) for k, v in zip(found["k"], found["v"], strict=True)}

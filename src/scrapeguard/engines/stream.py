@@ -21,7 +21,7 @@ from typing import Any
 
 from scrapeguard.decisions import Decision, format_ts, parse_ts
 from scrapeguard.engines.calibration import Calibration, load_calibration
-from scrapeguard.engines.campaigns import CAMPAIGN_WINDOW_SECONDS
+from scrapeguard.engines.campaigns import CAMPAIGN_WINDOW_SECONDS, THIN_WINDOW_SECONDS
 from scrapeguard.engines.live_rows import Deriver, EventRows
 from scrapeguard.engines.running import MIN_GAPS, expand
 from scrapeguard.engines.verdict import Request, Verdict
@@ -37,6 +37,7 @@ from scrapeguard.types import ACTOR_KINDS, ActorKind, action_rank
 log = logging.getLogger("scrapeguard.stream")
 
 EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp")
+CAMPAIGN_LINKS = ("enum", "thin")
 DECISION_TTL = 86400
 
 _DISTINCT_SOURCE = {
@@ -147,9 +148,10 @@ class StreamEngine:
             with self._lock:
                 self._warned = False
                 log.warning("scrapeguard store reachable again")
+        self._join_campaigns(rows, result)
         fired: list[Decision] = []
         for (kind, seconds), rules in self.groups.items():
-            for actor in self._actors(kind, rows, result.member):
+            for actor in self._actors(kind, rows):
                 key = self._group_key(kind, seconds, actor, rows.ts_ms)
                 values = result.groups.get(key)
                 if values is None:
@@ -162,11 +164,45 @@ class StreamEngine:
                             fired.append(decision)
         return fired
 
-    def _actors(self, kind: ActorKind, rows: EventRows, member: bool) -> list[str]:
+    def _join_campaigns(self, rows: EventRows, result: Any) -> None:
+        """A client that becomes a member of a campaign already acted on is added to it, so
+        `check` applies the campaign's decision to its next request."""
+        links = [link for link, member in (("enum", result.member), ("thin", result.thin))
+                 if member]
+        if not links:
+            return
+        keys = [f"campaign:{link}:{rows.template}" for link in links]
+        with self._lock:
+            for key, record in self.store.get_decisions(keys).items():
+                identities = record.setdefault("member_identities", [])
+                if rows.identity not in identities:
+                    identities.append(rows.identity)
+                    self.store.put_decision(key, record, DECISION_TTL)
+
+    def _actors(self, kind: ActorKind, rows: EventRows) -> list[str]:
         if kind == "campaign":
-            return [f"enum:{rows.template}"] if member else []
+            return [f"{link}:{rows.template}" for link in self._links(rows)]
         value = rows.keys.get(kind)
         return [value] if value else []
+
+    def _links(self, rows: EventRows) -> list[str]:
+        """Campaign links this event could count under; the store decides membership."""
+        if not rows.is_lookup:
+            return []
+        links = ["enum"]
+        if self._bare(rows) and not self._tainting(rows):
+            links.append("thin")
+        return links
+
+    @staticmethod
+    def _bare(rows: EventRows) -> bool:
+        return rows.keys.get("account") is None and rows.keys.get("session") is None
+
+    @staticmethod
+    def _tainting(rows: EventRows) -> bool:
+        flags = rows.rows[0].flags
+        return not flags.get("is_subject_route") or bool(flags.get("is_static")) \
+            or bool(flags.get("has_referer"))
 
     def _group_key(self, kind: str, seconds: int, actor: str, ts_ms: int) -> str:
         return f"g:{kind}:{seconds}:{actor}:{ts_ms // (seconds * 1000)}"
@@ -184,14 +220,21 @@ class StreamEngine:
                         f"{rows.ts_ms // (CAMPAIGN_WINDOW_SECONDS * 1000)}") if lookup else None,
             is_miss=first.flags.get("is_miss", 0),
             member_min=self.policy.settings.campaign_min_steps,
+            member_ratio=self.policy.settings.campaign_evidence_ratio,
         )
+        if self._bare(rows):
+            day = rows.ts_ms // (THIN_WINDOW_SECONDS * 1000)
+            update.taint_key = f"t:{rows.identity}:{day}"
+            update.tainting = self._tainting(rows)
+            update.thin_key = None if update.tainting else f"n:{rows.identity}:{rows.template}:{day}"
+            update.thin_min = self.policy.settings.thin_min_lookups
         items = [(self._hash(r.item), r.item_weight) for r in rows.rows if r.item is not None]
         for (kind, seconds), names in self.features.items():
-            for actor in self._actors(kind, rows, True):
-                if kind == "campaign" and not lookup:
-                    continue
+            for actor in self._actors(kind, rows):
                 update.groups.append(self._group_update(kind, seconds, actor, rows, names))
                 update.exposure[f"{kind}:{actor}"] = items
+                if kind == "campaign":
+                    update.exposure_link[f"{kind}:{actor}"] = actor.split(":", 1)[0]
         return update
 
     def _group_update(self, kind: ActorKind, seconds: int, actor: str, rows: EventRows,
@@ -214,7 +257,8 @@ class StreamEngine:
         tracked = tuple(n for n in sorted(names) if isinstance(BY_NAME[n].shape, Distinct))
         return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms),
                            ttl=seconds * 2, sums=dict(sums), distinct=distinct, gap_ts=gap,
-                           tracked=tracked, campaign=kind == "campaign")
+                           tracked=tracked,
+                           campaign=actor.split(":", 1)[0] if kind == "campaign" else None)
 
     def _features(self, values: dict[str, float], names: set[str]) -> dict[str, float]:
         out: dict[str, float] = {}

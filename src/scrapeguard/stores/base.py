@@ -27,8 +27,9 @@ class GroupUpdate:
     tracked: tuple[str, ...] = ()
     """Every distinct feature the group counts, so its value comes back even when this
     event adds nothing to it."""
-    campaign: bool = False
-    """Applied only when the event's client is a campaign member (see `EventUpdate`)."""
+    campaign: str | None = None
+    """`enum` or `thin`: applied only when the event's client is a member of that campaign
+    link (see `EventUpdate`)."""
 
 
 @dataclass
@@ -37,6 +38,7 @@ class EventUpdate:
 
     1. `seq_key`/`numeric_id`: was this lookup a step from the client's previous id?
     2. `member_key`: the client's campaign evidence (steps + misses) over its lookups;
+       `taint_key`/`thin_key`: whether a bare address has only ever looked records up;
     3. every group (campaign groups only for members), `is_seq_step` added to their sums;
     4. `exposure`: lifetime distinct records per actor, for `subjects_before_action`.
     """
@@ -50,8 +52,18 @@ class EventUpdate:
     member_key: str | None = None
     is_miss: int = 0
     member_min: int = 3
+    member_ratio: float = 0.5
     member_ttl: int = 7200
+    taint_key: str | None = None
+    """A bare address's day: set when it does anything but a direct lookup."""
+    tainting: bool = False
+    thin_key: str | None = None
+    """A bare address's direct lookups on one route that day."""
+    thin_min: int = 2
+    thin_ttl: int = 172800
     exposure: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    exposure_link: dict[str, str] = field(default_factory=dict)
+    """Exposure counted only for members: actor → `enum` or `thin`."""
     exposure_ttl: int = 86400 * 30
 
 
@@ -61,6 +73,7 @@ class EventResult:
 
     is_seq_step: int
     member: bool
+    thin: bool
     groups: dict[str, dict[str, float]]
     exposure_before: dict[str, int]
     requests: dict[str, int]

@@ -40,6 +40,8 @@ class MemoryStore(Store):
         self._groups: dict[str, _Group] = {}
         self._last_id: dict[str, tuple[int, int]] = {}
         self._members: dict[str, tuple[list[int], int]] = {}
+        self._taints: dict[str, int] = {}
+        self._thin: dict[str, tuple[int, int]] = {}
         self._exposure: dict[str, _Exposure] = {}
         self._decisions: dict[str, tuple[dict[str, Any], int]] = {}
         self._ops = 0
@@ -52,13 +54,15 @@ class MemoryStore(Store):
             now = update.ts_ms
             is_step = self._step(update, now)
             member = self._member(update, is_step, now)
+            thin = self._thin_member(update, now)
+            links = {"enum": member, "thin": thin}
             values = {}
             for group in update.groups:
-                if group.campaign and not member:
+                if group.campaign and not links[group.campaign]:
                     continue
                 values[group.key] = self._apply(group, is_step, now)
-            before, requests = self._expose(update, now)
-            return EventResult(is_step, member, values, before, requests)
+            before, requests = self._expose(update, links, now)
+            return EventResult(is_step, member, thin, values, before, requests)
 
     def _step(self, update: EventUpdate, now: int) -> int:
         if update.seq_key is None or update.numeric_id is None:
@@ -78,7 +82,20 @@ class MemoryStore(Store):
         counts = [counts[0] + is_step + update.is_miss, counts[1] + 1]
         self._members[update.member_key] = (counts, now + update.member_ttl * 1000)
         evidence, lookups = counts
-        return evidence >= update.member_min and evidence * 2 >= lookups
+        return evidence >= update.member_min and evidence >= lookups * update.member_ratio
+
+    def _thin_member(self, update: EventUpdate, now: int) -> bool:
+        if update.taint_key is None:
+            return False
+        if update.tainting:
+            self._taints[update.taint_key] = now + update.thin_ttl * 1000
+        if update.thin_key is None:
+            return False
+        count, expires = self._thin.get(update.thin_key, (0, 0))
+        count = (0 if expires < now else count) + 1
+        self._thin[update.thin_key] = (count, now + update.thin_ttl * 1000)
+        tainted = self._taints.get(update.taint_key, 0) >= now
+        return count >= update.thin_min and not tainted
 
     def _apply(self, update: GroupUpdate, is_step: int, now: int) -> dict[str, float]:
         group = self._groups.get(update.key)
@@ -104,10 +121,14 @@ class MemoryStore(Store):
         values["_gap_n"], values["_gap_s1"], values["_gap_s2"] = group.gap
         return values
 
-    def _expose(self, update: EventUpdate, now: int) -> tuple[dict[str, int], dict[str, int]]:
+    def _expose(self, update: EventUpdate, links: dict[str, bool],
+                now: int) -> tuple[dict[str, int], dict[str, int]]:
         before: dict[str, int] = {}
         requests: dict[str, int] = {}
         for actor, items in update.exposure.items():
+            link = update.exposure_link.get(actor)
+            if link is not None and not links[link]:
+                continue
             state = self._exposure.get(actor)
             if state is None or state.expires < now:
                 state = self._exposure[actor] = _Exposure(now + update.exposure_ttl * 1000)
@@ -128,6 +149,10 @@ class MemoryStore(Store):
             del self._last_id[key]
         for key in [k for k, (_, expires) in self._members.items() if expires < now]:
             del self._members[key]
+        for key in [k for k, (_, expires) in self._thin.items() if expires < now]:
+            del self._thin[key]
+        for key in [k for k, expires in self._taints.items() if expires < now]:
+            del self._taints[key]
 
     def get_decisions(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         with self._lock:

@@ -48,18 +48,25 @@ class RedisStore(Store):
             "exposure": {actor: [list(i) for i in items]
                          for actor, items in update.exposure.items()},
             "exposure_ttl": update.exposure_ttl * 1000,
+            "exposure_link": update.exposure_link,
         }
+        if update.taint_key is not None:
+            payload["thin"] = {"taint": update.taint_key, "tainting": update.tainting,
+                               "key": update.thin_key, "min": update.thin_min,
+                               "ttl": update.thin_ttl * 1000}
         if update.seq_key is not None and update.numeric_id is not None:
             payload["seq"] = {"key": update.seq_key, "id": update.numeric_id,
                               "step": update.seq_step, "ttl": update.seq_ttl * 1000}
         if update.member_key is not None:
             payload["member"] = {"key": update.member_key, "miss": update.is_miss,
-                                 "min": update.member_min, "ttl": update.member_ttl * 1000}
+                                 "min": update.member_min, "ratio": update.member_ratio,
+                                 "ttl": update.member_ttl * 1000}
         raw = self._record(args=[json.dumps(payload)])
         result = json.loads(raw)
         return EventResult(
             is_seq_step=int(result["step"]),
             member=bool(result["member"]),
+            thin=bool(result["thin"]),
             groups=_dict(result["groups"]),
             exposure_before={k: int(v) for k, v in _dict(result["before"]).items()},
             requests={k: int(v) for k, v in _dict(result["requests"]).items()},

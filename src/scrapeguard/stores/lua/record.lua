@@ -38,12 +38,25 @@ if p.member then
   local e = redis.call('HINCRBY', key, 'e', step + p.member.miss)
   local l = redis.call('HINCRBY', key, 'l', 1)
   redis.call('PEXPIRE', key, p.member.ttl)
-  member = (e >= p.member.min) and (e * 2 >= l)
+  member = (e >= p.member.min) and (e >= l * p.member.ratio)
 end
+
+local thin = false
+if p.thin then
+  local taint = prefix .. p.thin.taint
+  if p.thin.tainting == true then redis.call('SET', taint, '1', 'PX', p.thin.ttl) end
+  if p.thin.key and p.thin.key ~= cjson.null then
+    local key = prefix .. p.thin.key
+    local n = redis.call('INCR', key)
+    redis.call('PEXPIRE', key, p.thin.ttl)
+    thin = (n >= p.thin.min) and (redis.call('EXISTS', taint) == 0)
+  end
+end
+local links = {enum = member, thin = thin}
 
 local groups = {}
 for _, g in ipairs(p.groups) do
-  if (not g.campaign) or member then
+  if (not g.campaign) or g.campaign == cjson.null or links[g.campaign] then
     local key = prefix .. g.key
     for column, amount in pairs(g.sums) do redis.call('HINCRBY', key, column, amount) end
     redis.call('HINCRBY', key, 'is_seq_step', step)
@@ -75,12 +88,15 @@ end
 
 local before, requests = {}, {}
 for actor, items in pairs(p.exposure) do
+  local link = p.exposure_link[actor]
+  if link == nil or links[link] then
   local key = prefix .. 'x:' .. actor
   before[actor] = weighted(key, 'subjects')
   requests[actor] = redis.call('HINCRBY', key, 'requests', 1)
   for _, item in ipairs(items) do add_distinct(key, 'subjects', item[1], item[2], p.exposure_ttl) end
   redis.call('PEXPIRE', key, p.exposure_ttl)
+  end
 end
 
-return cjson.encode({step = step, member = member, groups = groups, before = before,
-                     requests = requests})
+return cjson.encode({step = step, member = member, thin = thin, groups = groups,
+                     before = before, requests = requests})
