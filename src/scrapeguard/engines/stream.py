@@ -226,7 +226,8 @@ class StreamEngine:
             day = rows.ts_ms // (THIN_WINDOW_SECONDS * 1000)
             update.taint_key = f"t:{rows.identity}:{day}"
             update.tainting = self._tainting(rows)
-            update.thin_key = None if update.tainting else f"n:{rows.identity}:{rows.template}:{day}"
+            thin = f"n:{rows.identity}:{rows.template}:{day}"
+            update.thin_key = None if update.tainting else thin
             update.thin_min = self.policy.settings.thin_min_lookups
         items = [(self._hash(r.item), r.item_weight) for r in rows.rows if r.item is not None]
         for (kind, seconds), names in self.features.items():
