@@ -67,24 +67,39 @@ def _misses_net(log: Log) -> str:
     return "net:198.18.7.0/24"
 
 
-@sample("exposure-velocity")
-def _exposure_ip(log: Log) -> str:
+@sample("lookup-velocity")
+def _lookups_ip(log: Log) -> str:
     rng = random.Random(6)
     at = 10.0
-    for user_id in rng.sample(range(10_000, 99_999), 320):
+    for user_id in rng.sample(range(10_000, 99_999), 270):
         at += rng.uniform(2, 14)
         log.hit(at, "203.0.113.30", f"/user/{user_id}", ua=SAFARI)
     return "ip:203.0.113.30"
 
 
-@sample("exposure-velocity-account")
-def _exposure_account(log: Log) -> str:
+@sample("lookup-velocity-account")
+def _lookups_account(log: Log) -> str:
     rng = random.Random(7)
     at = 10.0
-    for n, user_id in enumerate(rng.sample(range(10_000, 99_999), 320)):
+    for n, user_id in enumerate(rng.sample(range(10_000, 99_999), 270)):
         at += rng.uniform(2, 14)
         log.hit(at, f"203.0.113.{40 + n % 10}", f"/api/users/{user_id}", user="merchant7")
     return "account:merchant7"
+
+
+@sample("exposure-velocity")
+def _exposure_ip(log: Log) -> str:
+    for n in range(70):  # review pages: 20 reviewers each, 1,400 records in the hour
+        log.hit(30 + 45 * n, "203.0.113.31", f"/product/{500 + n}/reviews", ua=SAFARI)
+    return "ip:203.0.113.31"
+
+
+@sample("exposure-velocity-account")
+def _exposure_account(log: Log) -> str:
+    for n in range(70):
+        log.hit(30 + 45 * n, f"203.0.113.{50 + n % 10}", f"/product/{900 + n}/reviews",
+                user="reader9")
+    return "account:reader9"
 
 
 @sample("exposure-daily-account")

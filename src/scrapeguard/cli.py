@@ -98,7 +98,7 @@ def analyze(
     from scrapeguard.report.terminal import render
 
     threshold = _action_option(fail_on)
-    console = Console(stderr=quiet)
+    console = Console(stderr=quiet, width=None if sys.stdout.isatty() else 140)
     wants_report = report is not None or report_json is not None
     try:
         loaded = load_policy(policy)

@@ -65,6 +65,8 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("subjects", Distinct("item_key", "item_weight", "item_weight"),
             "distinct people's records received (the exposure); a list page counts its records"),
     Feature("records", Sum("item_weight"), "records received, repeats included"),
+    Feature("lookups", Distinct("lookup_key", "is_lookup"),
+            "distinct people looked up one at a time (profiles, lookups), list pages left out"),
     Feature("subject_requests", Sum("is_subject_route"), "requests to personal-data routes"),
     Feature("misses", Sum("is_miss"), "personal-data lookups that found nobody"),
     Feature("seq_steps", Sum("is_seq_step"),

@@ -102,6 +102,7 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
     is_route = has_list | route_index.notnull()
     item_key = ibis.ifelse(has_list, key(t.json_item),
                            ibis.ifelse(missed, ibis.null(), t.path_item_key))
+    single = ibis.ifelse(has_list, t.subjects.length() == 1, weights == 1) & is_route
     is_error = t.status.isin(ERROR_STATUSES)
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))
     identity = ibis.coalesce(t.account, t.session, t.ip)
@@ -128,6 +129,7 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
                                    ibis.null()),
         item_key=ibis.ifelse(is_route, item_key, ibis.null()),
         item_weight=ibis.ifelse(is_route, weights, 0).cast("int32"),
+        lookup_key=ibis.ifelse(single, item_key, ibis.null()),
         numeric_id=ibis.ifelse(is_route & ~has_list, t.numeric_id, ibis.null()),
         hour=t.ts.hour().cast("int8"),
         one=ibis.ifelse(one, 1, 0).cast("int8"),
@@ -139,6 +141,7 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         is_trap=flag(t.is_trap.fill_null(False)),
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(~t.is_static.fill_null(False)),
+        is_lookup=flag(single.fill_null(False)),
         is_error_page=flag(is_error.fill_null(False) & ~t.is_static.fill_null(False)),
         is_bot_ua=flag(t.is_bot_ua.fill_null(False)),
         is_tool_ua=flag(t.is_tool_ua.fill_null(False)),

@@ -29,6 +29,8 @@ class Row:
 
     item: str | None = None
     item_weight: int = 0
+    lookup: str | None = None
+    """The item again when the event named exactly one person (a profile, a lookup)."""
     numeric_id: int | None = None
     flags: dict[str, int] = field(default_factory=dict)
 
@@ -96,11 +98,16 @@ class Deriver:
             "one": 1,
         }
         rows = self._rows(subjects, route_index, path_item, status, size)
+        single = bool(rows[0].flags.get("is_subject_route")) and (
+            len(subjects) == 1 if subjects is not None else rows[0].item_weight <= 1)
+        rows[0].flags["is_lookup"] = int(single)
         for index, row in enumerate(rows):
+            row.lookup = row.item if single else None
             first = index == 0
             row.flags = {**(common if first else dict.fromkeys(common, 0)), **row.flags}
             if not first:
                 row.flags["is_subject_route"] = row.flags["is_miss"] = 0
+                row.flags["is_lookup"] = 0
         return EventRows(
             ts=ts,
             ts_ms=ts_ms,

@@ -43,7 +43,7 @@ DECISION_TTL = 86400
 _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
     "error_path_key": "error_path", "ip_key": "ip", "ua_key": "ua", "hour": "hour",
-    "identity_key": "identity", "session_key": "session",
+    "identity_key": "identity", "session_key": "session", "lookup_key": "lookup",
 }
 
 
@@ -336,6 +336,8 @@ def _distinct_value(rows: EventRows, row: Any, column: str) -> str | None:
     source = _DISTINCT_SOURCE[column]
     if source == "item":
         return row.item  # type: ignore[no-any-return]
+    if source == "lookup":
+        return row.lookup  # type: ignore[no-any-return]
     if source in ("ip", "session"):
         return rows.keys[source]
     value = getattr(rows, source)

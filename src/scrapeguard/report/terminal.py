@@ -8,6 +8,8 @@ from rich.table import Table
 from scrapeguard.analysis import Analysis
 from scrapeguard.decisions import format_ts
 
+REASONS_SHOWN = 5
+
 _STYLE = {"block": "bold red", "decoy": "magenta", "challenge": "yellow", "throttle": "cyan"}
 
 
@@ -27,8 +29,8 @@ def render(analysis: Analysis, console: Console, *, top: int = 20) -> None:
         table.add_column("records", justify="right")
         table.add_column("before action", justify="right")
         table.add_column("requests", justify="right")
-        table.add_column("first action (UTC)")
-        table.add_column("why", overflow="fold")
+        table.add_column("first action (UTC)", no_wrap=True)
+        table.add_column("rules", overflow="fold")
         for d in acting[:top]:
             actor = d.actor if not d.members else f"{d.actor} ({len(d.members)} members)"
             table.add_row(
@@ -38,9 +40,12 @@ def render(analysis: Analysis, console: Console, *, top: int = 20) -> None:
                 f"{d.subjects_before_action:,}",
                 f"{d.requests:,}",
                 format_ts(d.first_action_ts).replace("T", " ")[:19],
-                "; ".join(d.reasons),
+                ", ".join(d.rules),
             )
         console.print(table)
+        console.print("[b]Why, for the largest:[/b]")
+        for d in acting[:REASONS_SHOWN]:
+            console.print(f"  {d.actor}: " + "; ".join(d.reasons), highlight=False)
     totals = analysis.totals
     harvested = sum(d.subjects for d in acting)
     before = sum(d.subjects_before_action for d in acting)
