@@ -1,0 +1,98 @@
+"""What a log format is, and the registry that names them.
+
+A format is SQL, not a Python loop: it turns a relation of raw lines into event columns inside
+DuckDB, so ten million lines never pass through the interpreter. Every format's SELECT yields
+the columns of `EVENT_SQL_TYPES` in order, then bookkeeping columns that the loader reads:
+
+- `_kind`: 0 an event, 1 an event recovered from a damaged line, 2 a malformed line, and, over
+  quote-split pieces only, 3 deferred: the fast path could not be sure of the line, `path`
+  holds it, and the loader parses it again with the same format over whole lines;
+- `_why`: for kinds 1 and 2, a short reason a person can act on;
+- `_line`: the line's text, for samples (unused columns cost nothing: DuckDB prunes them).
+
+Formats may add more `_`-prefixed columns for their own `detect_filter`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from scrapeguard.errors import SourceError
+
+Reader = Literal["quotes", "lines"]
+"""How a format wants a file read on its fast path: split at every `"`, or one line per row."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Something to SELECT from: `sql` is a FROM item.
+
+    With `columns` set, the rows are lines split at every double quote into c0 … c{columns-1}
+    (missing pieces NULL, empty pieces ''); with `columns` None there is one VARCHAR `line`.
+    """
+
+    sql: str
+    columns: int | None = None
+
+    def line_sql(self) -> str:
+        """SQL for the whole line: the pieces joined back, which is lossless."""
+        if self.columns is None:
+            return "line"
+        return "concat_ws('\"', " + ", ".join(f"c{i}" for i in range(self.columns)) + ")"
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """Per-load settings a format may use.
+
+    With `resolve_xff`, a format that logs X-Forwarded-For calls the SQL macro
+    `_sg_client(peer, xff)` (see `sources.xff`) to pick the client address.
+    """
+
+    resolve_xff: bool = False
+
+
+class LogFormat(ABC):
+    """One log format: a name, how detection recognises it, and its SQL."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    reader: ClassVar[Reader] = "lines"
+    priority: ClassVar[int] = 0
+    """Breaks ties in detection: the richer format wins (combined over common)."""
+    detect_filter: ClassVar[str] = "_kind = 0"
+    """SQL over the SELECT's columns: true for sample lines that are typical of this format."""
+    recovered_reason: ClassVar[str] = "recovered"
+    """What `_kind = 1` means for this format, for the report's reason counts."""
+
+    @abstractmethod
+    def select(self, rel: Relation, opts: ParseOptions) -> str:
+        """A SELECT over `rel` producing event columns, `_kind`, `_why` and `_line`."""
+
+
+REGISTRY: dict[str, LogFormat] = {}
+"""Formats by name, in registration order (which is also detection order)."""
+
+
+def register(fmt: LogFormat) -> LogFormat:
+    """Add a format; adding one touches its own module and this call only."""
+    if fmt.name in REGISTRY:
+        raise ValueError(f"log format {fmt.name!r} is registered twice")
+    REGISTRY[fmt.name] = fmt
+    return fmt
+
+
+def get_format(name: str) -> LogFormat:
+    """The registered format called `name`, or a SourceError that lists the known ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise SourceError(f"unknown log format {name!r}; known formats: {known}") from None
+
+
+def sql_str(text: str) -> str:
+    """A SQL string literal (DuckDB keeps backslashes literal; only quotes are doubled)."""
+    return "'" + text.replace("'", "''") + "'"

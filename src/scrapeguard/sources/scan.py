@@ -1,0 +1,142 @@
+"""The DuckDB side: how files are read, and the passes that insert events and find samples.
+
+Lines DuckDB's CSV reader cannot take (invalid UTF-8, too long, too many pieces) are not lost:
+`ignore_errors` with `store_rejects` records their line numbers, and Python fetches them.
+Known limits of reading lines this way, both about U+10FFFF, a noncharacter no log writes:
+at the very end of a line DuckDB drops it as a trailing delimiter, and a quote-split piece
+that is exactly that character reads as NULL (the line then takes the slow path).
+"""
+
+from __future__ import annotations
+
+from array import array
+from pathlib import Path
+from typing import Any
+
+from scrapeguard.events import EVENT_SQL_TYPES
+from scrapeguard.sources.base import LogFormat, ParseOptions, Relation, sql_str
+from scrapeguard.sources.lines import LINE_DELIM
+from scrapeguard.sources.progress import setting
+
+KIND_COLUMN = "_sg_k"
+"""Bookkeeping column of the staging table: 0 for a plain event, else part code + `_kind`."""
+REJECTS = "_sg_rejects"
+_REJECTS_SCAN = "_sg_rejects_scan"
+_CSV = (
+    "header = false, auto_detect = false, quote = '', escape = '', skip = 0, "
+    "ignore_errors = true, store_rejects = true, "
+    f"rejects_table = '{REJECTS}', rejects_scan = '{_REJECTS_SCAN}'"
+)
+
+
+def quote_split(columns: int) -> Relation:
+    """Lines cut at every double quote (quoting off, so a stray quote cannot span lines).
+
+    `nullstr` is set to a character no log writes so that an empty piece reads as '' and
+    only pieces past the end of a line are NULL: that keeps the split lossless."""
+    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns))
+    sql = (
+        f"read_csv($path, columns = {{{cols}}}, delim = '\"', null_padding = true, "
+        f"nullstr = {sql_str(LINE_DELIM)}, {_CSV})"
+    )
+    return Relation(sql, columns)
+
+
+def whole_lines() -> Relation:
+    """One row per non-empty line."""
+    sql = (
+        f"(SELECT line FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, "
+        f"delim = {sql_str(LINE_DELIM)}, {_CSV}) WHERE line IS NOT NULL)"
+    )
+    return Relation(sql)
+
+
+def sample_lines() -> Relation:
+    """Lines passed in as the list parameter `$lines` (detection)."""
+    return Relation("(SELECT unnest($lines::VARCHAR[]) AS line)")
+
+
+def create_staging(con: Any, table: str) -> None:
+    cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in EVENT_SQL_TYPES.items())
+    con.execute(f"CREATE OR REPLACE TABLE {table} ({cols}, {KIND_COLUMN} INTEGER)")
+
+
+def _params(sql: str, path: Path | None) -> dict[str, str]:
+    return {"path": str(path)} if path is not None and "$path" in sql else {}
+
+
+def insert(
+    con: Any, table: str, fmt: LogFormat, rel: Relation, path: Path | None, code: int,
+    opts: ParseOptions,
+) -> tuple[int, array[int]]:
+    """Parse `path` into `table`; return the rows inserted and the numbers (ascending) of
+    the lines DuckDB rejected, as a compact array (there may be millions)."""
+    con.execute(f"DROP TABLE IF EXISTS {REJECTS}; DROP TABLE IF EXISTS {_REJECTS_SCAN}")
+    cols = ", ".join(EVENT_SQL_TYPES)
+    sql = (
+        f"INSERT INTO {table} SELECT {cols}, "
+        f"CASE WHEN _kind = 0 THEN 0 ELSE {code} + _kind END FROM ({fmt.select(rel, opts)})"
+    )
+    inserted = con.execute(sql, _params(sql, path)).fetchone()[0]
+    rejects: array[int] = array("q")
+    if "read_csv(" in sql:
+        result = con.execute(f"SELECT DISTINCT line FROM {REJECTS} ORDER BY line")
+        while chunk := result.fetchmany(100_000):
+            rejects.extend(int(row[0]) for row in chunk)
+        con.execute(f"DROP TABLE IF EXISTS {REJECTS}; DROP TABLE IF EXISTS {_REJECTS_SCAN}")
+    return int(inserted), rejects
+
+
+def first_flagged(
+    con: Any, fmt: LogFormat, rel: Relation, path: Path | None, kinds: tuple[int, ...],
+    opts: ParseOptions, limit: int,
+) -> list[tuple[str, str]]:
+    """(reason, line text) of the first `limit` lines of `kinds`, in file order.
+
+    Only LIMIT with insertion order kept guarantees the *first* rows (a streamed result
+    arrives in whatever order the threads finish), so this reads the whole file; and only
+    if the plan has no join (see `clf._one_of`)."""
+    wanted = " OR ".join(f"_kind = {k}" for k in kinds)
+    sql = (f"SELECT coalesce(_why, ''), _line FROM ({fmt.select(rel, opts)}) "
+           f"WHERE {wanted} LIMIT {limit}")
+    with setting(con, "preserve_insertion_order", "true"):
+        rows = con.execute(sql, _params(sql, path)).fetchall()
+    con.execute(f"DROP TABLE IF EXISTS {REJECTS}; DROP TABLE IF EXISTS {_REJECTS_SCAN}")
+    return [(str(why), str(line)) for why, line in rows]
+
+
+def deferred(con: Any, table: str, code: int) -> Relation | None:
+    """The lines the fast path deferred under `code`, as a relation of whole lines."""
+    n = con.execute(f"SELECT count(*) FROM {table} WHERE {KIND_COLUMN} = {code + 3}").fetchone()
+    if not n[0]:
+        return None
+    return Relation(f"(SELECT path AS line FROM {table} WHERE {KIND_COLUMN} = {code + 3})")
+
+
+def drop_deferred(con: Any, table: str, code: int) -> None:
+    con.execute(f"DELETE FROM {table} WHERE {KIND_COLUMN} = {code + 3}")
+
+
+def deferred_lines(fmt: LogFormat, rel: Relation, opts: ParseOptions) -> Relation:
+    """A file's deferred lines in file order, re-read with the fast path (for samples).
+
+    The LIMIT is a fence: without it the optimizer evaluates the slow parse over every row
+    before filtering."""
+    hot = fmt.select(rel, opts)
+    return Relation(f"(SELECT path AS line FROM ({hot}) WHERE _kind = 3 LIMIT {2**63 - 1})")
+
+
+def flagged_counts(con: Any, table: str) -> dict[int, int]:
+    """Rows per non-zero bookkeeping code, over the whole staging table at once."""
+    rows = con.execute(
+        f"SELECT {KIND_COLUMN}, count(*) FROM {table} WHERE {KIND_COLUMN} <> 0 GROUP BY ALL"
+    ).fetchall()
+    return {int(code): int(n) for code, n in rows}
+
+
+def finish(con: Any, staging: str, table: str, name: str) -> None:
+    """Drop malformed rows and the bookkeeping column; put the table in place."""
+    con.execute(f"DELETE FROM {staging} WHERE {KIND_COLUMN} % 4 = 2")
+    con.execute(f"ALTER TABLE {staging} DROP COLUMN {KIND_COLUMN}")
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(f'ALTER TABLE {staging} RENAME TO "{name}"')
