@@ -1,0 +1,185 @@
+"""The framework-neutral core both middlewares share: options, the engine, and the actions.
+
+Everything that can be wrong with the options is found here, when the app starts, so a typo
+in a store URL or a reversed difficulty range stops the deployment instead of the first
+request. Per request the guard asks the engine once, maps the verdict to an action, and after
+the response hands the engine the event; neither step lets an engine failure reach a
+client.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapeguard.allowlist import TrustedProxies
+from scrapeguard.enforce import actions
+from scrapeguard.enforce.base import Clock, Enforcer, Engine, Outcome, Reply, Seen
+from scrapeguard.enforce.pow import MAX_BITS, PASS_COOKIE, Passes, Refusal
+from scrapeguard.enforce.storage import WarnOnce, check_uri, limits_storage
+from scrapeguard.engines.verdict import Verdict
+from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.policy.load import load_policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.types import Action
+
+log = logging.getLogger("scrapeguard.enforce")
+
+DEFAULT_THROTTLE = "1/5second"
+DEFAULT_PASS_TTL = 3600.0
+DEFAULT_DIFFICULTY = (12, 18)
+"""Leading zero bits: 2^12 hashes take a browser well under a second, 2^18 a few seconds."""
+
+_UNAVAILABLE = Reply(503, b"Service unavailable, try again shortly.\n",
+                     headers=(("retry-after", "5"),))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Guard:
+    """Validated options, the engine and the actions; see `ScrapeGuardMiddleware` for each."""
+
+    def __init__(
+        self,
+        *,
+        store: str = "memory://",
+        policy: Policy | str | Path | None = None,
+        trusted_proxies: Iterable[str] = (),
+        challenge_secret: bytes | None = None,
+        challenge_difficulty: tuple[int, int] = DEFAULT_DIFFICULTY,
+        fail_open: bool = True,
+        engine: Engine | None = None,
+        secret: bytes | None = None,
+        throttle_rate: str = DEFAULT_THROTTLE,
+        pass_ttl: float = DEFAULT_PASS_TTL,
+        has_decoy: bool = False,
+        clock: Clock | None = None,
+    ) -> None:
+        from limits import parse
+
+        scheme = check_uri(store)
+        low, high = challenge_difficulty
+        if not 0 <= low <= high <= MAX_BITS:
+            raise ScrapeGuardError(
+                f"challenge_difficulty must be (min, max) with 0 <= min <= max <= {MAX_BITS}, "
+                f"not {challenge_difficulty!r}"
+            )
+        if pass_ttl <= 0:
+            raise ScrapeGuardError(f"pass_ttl must be positive, not {pass_ttl!r}")
+        try:
+            rate = parse(throttle_rate)
+        except ValueError as exc:
+            raise ScrapeGuardError(f"throttle_rate {throttle_rate!r}: {exc}") from exc
+        loaded = policy if isinstance(policy, Policy) else load_policy(policy)
+        proxies = [*loaded.trusted_proxies, *trusted_proxies]
+        try:
+            self.proxies = TrustedProxies(proxies)
+        except ValueError as exc:
+            raise ScrapeGuardError(f"trusted_proxies: {exc}") from exc
+        key = challenge_secret or secret or os.environ.get("SCRAPEGUARD_SECRET", "").encode()
+        if not key:
+            key = secrets.token_bytes(32)
+            if scheme != "memory":
+                log.warning("scrapeguard: no challenge_secret: passes issued by this node will "
+                            "not be accepted by the others; give every node the same secret")
+        self.fail_open = fail_open
+        self.clock: Clock = clock or utc_now
+        self.storage = limits_storage(store)
+        self._spent_health = WarnOnce("challenge storage", fail_open)
+        self.passes = Passes(key, pass_ttl=pass_ttl, first_use=self._first_use,
+                             fail_open=fail_open)
+        self._owns_engine = engine is None
+        self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, secret)
+        toolkit = actions.Toolkit(storage=self.storage, clock=self.clock, fail_open=fail_open,
+                                  throttle_rate=rate, passes=self.passes,
+                                  difficulty=(low, high), has_decoy=has_decoy)
+        self.enforcers: dict[Action, Enforcer] = actions.build(toolkit)
+        self._engine_health = WarnOnce("scrapeguard engine", fail_open)
+
+    def client(self, remote: str | None, xff: str | None) -> str:
+        """The client address: the peer, or what our own proxies say they received it from."""
+        if not remote:
+            return "0.0.0.0"  # a unix socket or a test client with no peer: one shared bucket
+        return self.proxies.resolve(remote, xff)
+
+    def judge(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
+        """The engine's verdict and what to do about it (None lets the request through)."""
+        try:
+            verdict = self.engine.check(seen.request())
+        except Exception as exc:  # the engine handles store outages; this is a bug or worse
+            self._engine_health.failed(exc)
+            return None, None if self.fail_open else _UNAVAILABLE
+        self._engine_health.succeeded()
+        if verdict.allowlisted or verdict.action == "allow":
+            return verdict, None
+        return verdict, self.enforcers[verdict.action](verdict, seen)
+
+    def redeem(self, form: dict[str, str], seen: Seen) -> Reply:
+        """Answer a posted solution: a pass cookie and a redirect back, or a refusal."""
+        from scrapeguard.enforce.page import safe_next
+
+        now = self.clock().timestamp()
+        result = self.passes.redeem(form.get("seed", ""), form.get("nonce", ""), seen.ip,
+                                    seen.ua, now)
+        if isinstance(result, Refusal):
+            log.info("scrapeguard: challenge solution from %s refused: %s", seen.ip,
+                     result.value)
+            return Reply(403, f"Challenge {result.value}.\n".encode())
+        cookie = (f"{PASS_COOKIE}={result}; Max-Age={int(self.passes.pass_ttl)}; Path=/; "
+                  "HttpOnly; SameSite=Lax")
+        target = safe_next(form.get("next"))
+        return Reply(303, b"", headers=(("location", target), ("set-cookie", cookie)))
+
+    def event(self, seen: Seen, status: int, sent: int, subjects: list[str] | None,
+              fields: list[str] | None, account: str | None) -> dict[str, Any]:
+        """The contract event for one finished exchange (see DESIGN.md, 'One contract')."""
+        return {"ts": seen.started, "ip": seen.ip, "method": seen.method, "path": seen.path,
+                "status": status, "bytes": sent, "ua": seen.ua, "referer": seen.referer,
+                "account": account, "session": seen.session, "subjects": subjects,
+                "fields": fields}
+
+    def record(self, event: dict[str, Any]) -> None:
+        """Feed the engine; after the response, so a failure here is logged and nothing else."""
+        try:
+            self.engine.record(event)
+        except Exception as exc:
+            self._engine_health.failed(exc)
+
+    def close(self) -> None:
+        """Release what the guard built (an engine passed in belongs to the caller)."""
+        if self._owns_engine:
+            self.engine.close()
+        client = getattr(self.storage, "storage", None)  # limits' Redis client, if any
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+
+    def _first_use(self, seed_id: str, ttl: int) -> bool:
+        from limits.errors import StorageError
+
+        try:
+            fresh = self.storage.incr(f"scrapeguard:spent:{seed_id}", ttl) == 1
+        except StorageError as exc:
+            self._spent_health.failed(exc)
+            raise
+        self._spent_health.succeeded()
+        return fresh
+
+
+def _stream_engine(policy: Policy, store: str, fail_open: bool, secret: bytes | None) -> Engine:
+    try:
+        from scrapeguard.engines.stream import StreamEngine
+    except ImportError as exc:  # pragma: no cover - only while the engine is missing
+        raise ScrapeGuardError("the stream engine is not available") from exc
+    options: dict[str, Any] = {"policy": policy, "store": store, "fail_open": fail_open}
+    if secret is not None:
+        options["secret"] = secret
+    engine: Engine = StreamEngine(**options)
+    return engine
