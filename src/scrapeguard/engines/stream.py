@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import threading
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ log = logging.getLogger("scrapeguard.stream")
 EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp")
 CAMPAIGN_LINKS = ("enum", "thin")
 DECISION_TTL = 86400
+STORE_BACKOFF_SECONDS = 1.0
 
 _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
@@ -84,7 +86,12 @@ class StreamEngine:
         }
         self.store_errors = 0
         self._warned = False
+        self._down_until = 0.0
         self._lock = threading.Lock()
+        # Load the user-agent and range data now: a first request should not pay for it, and
+        # a fresh node must decide as promptly as a warm one.
+        self.deriver.derive({"ts": datetime.now(UTC), "ip": "192.0.2.1", "path": "/",
+                             "ua": "Mozilla/5.0"})
 
     # -- before the response -------------------------------------------------------------
     def check(self, request: Request) -> Verdict:
@@ -122,9 +129,20 @@ class StreamEngine:
             keys["session"] = request.session
         return keys
 
+    def _recovered(self) -> None:
+        if self._warned:
+            with self._lock:
+                if self._warned:
+                    self._warned = False
+                    log.warning("scrapeguard store reachable again after %d failed calls",
+                                self.store_errors)
+
     def _degraded(self, exc: Exception, keys: dict[str, str]) -> Verdict:
         with self._lock:
             self.store_errors += 1
+            if not isinstance(exc, StoreError):
+                # Back off: a dead store must not cost every request its timeout.
+                self._down_until = time.monotonic() + STORE_BACKOFF_SECONDS
             if not self._warned:
                 self._warned = True
                 mode = "allowing" if self.fail_open else "blocking"
@@ -139,6 +157,9 @@ class StreamEngine:
         if rows.allow_reason:
             return []
         update = self._update(rows)
+        if time.monotonic() < self._down_until:
+            self._degraded(StoreError("store marked down"), {})
+            return []
         try:
             result = self.store.record(update)
         except Exception as exc:
