@@ -41,7 +41,12 @@ class Analysis:
     connection: Any = None
 
 
-def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
+DEFAULT_MEMORY_LIMIT = "2GB"
+"""DuckDB's share: past it tables spill to the temporary directory, so a ten-million-line
+log stays well under 3 GB of memory for the whole run."""
+
+
+def connect(threads: int | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> Any:
     """An in-memory DuckDB that spills to a private temporary directory when it must."""
     config: dict[str, Any] = {"temp_directory": tempfile.mkdtemp(prefix="scrapeguard-")}
     if threads:

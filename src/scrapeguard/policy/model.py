@@ -112,7 +112,7 @@ class Settings(_Strict):
         ]
     )
     campaign_min_members: Annotated[int, Field(ge=2)] = 3
-    campaign_min_steps: Annotated[int, Field(ge=1)] = 3
+    campaign_min_steps: Annotated[int, Field(ge=1)] = 8
     """Steps or misses on one route before a client counts as enumerating..."""
     campaign_evidence_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
     """...and the share of its lookups there they must be: people's contact syncs miss too,
