@@ -27,7 +27,7 @@ def write_chart(cards: list[Scorecard], path: Path) -> None:
                                    "tool": "no defence"})
                 points.append({"scenario": scenario, "hour": hour, "records": leaked,
                                "tool": card.tool})
-    chart = alt.Chart(alt.Data(values=points)).mark_line(interpolate="step-after").encode(
+    chart = alt.Chart({"values": points}).mark_line(interpolate="step-after").encode(
         x=alt.X("hour:T", title="time (UTC)"),
         y=alt.Y("records:Q", title="records harvested so far"),
         color=alt.Color("tool:N", title=None),
