@@ -37,7 +37,8 @@ def crawler_agents(con: Any) -> list[Decision]:
               .fetchall()]
     listed = [ua for ua in agents if crawleruseragents.is_crawler(ua)]
     con.execute("CREATE OR REPLACE TEMP TABLE _listed(ua VARCHAR)")
-    con.executemany("INSERT INTO _listed VALUES (?)", [(ua,) for ua in listed])
+    if listed:  # duckdb refuses an empty executemany
+        con.executemany("INSERT INTO _listed VALUES (?)", [(ua,) for ua in listed])
     rows = con.execute(
         "SELECT ip, min(ts) FROM scored WHERE ua IN (SELECT ua FROM _listed) GROUP BY ip"
     ).fetchall()

@@ -126,7 +126,8 @@ def _decision_keys(con: Any, decisions: Sequence[Decision]) -> None:
             if key not in earliest or decision.first_action_ts < earliest[key]:
                 earliest[key] = decision.first_action_ts
     con.execute("CREATE OR REPLACE TEMP TABLE _dk(key VARCHAR, t TIMESTAMPTZ)")
-    con.executemany("INSERT INTO _dk VALUES (?, ?)", list(earliest.items()))
+    if earliest:  # duckdb refuses an empty executemany
+        con.executemany("INSERT INTO _dk VALUES (?, ?)", list(earliest.items()))
 
 
 def _timeline(con: Any) -> dict[str, list[tuple[str, int, int]]]:
