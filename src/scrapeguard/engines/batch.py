@@ -22,7 +22,7 @@ from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.lookups import materialize
 from scrapeguard.engines.running import final_features, interval_bounds, running_features
 from scrapeguard.features import BY_NAME
-from scrapeguard.policy.expr import Condition, Percentile, parse
+from scrapeguard.policy.expr import Condition, Percentile, any_of, parse
 from scrapeguard.policy.model import Policy, Rule
 from scrapeguard.types import ActorKind
 
@@ -86,7 +86,7 @@ def _evaluate_group(
     used = {n for c in resolved.values() for n in c.features}
     step_ms = max(1000, rules[0].window_seconds * 1000 // SUB_STEPS)
     steps, bounds = interval_bounds(scoped, keys, used, step_ms)
-    possible = _any([c.possible(bounds) for c in resolved.values()])
+    possible = any_of([c.possible(bounds) for c in resolved.values()])
     if possible is False:
         return []
     candidates = (steps if possible is True else steps.filter(possible)).select(keys).distinct()
@@ -131,17 +131,6 @@ def _calibrate(
         if used:
             calibration.percentiles[rule.id] = {p: values[p] for p in used}
     return {rule_id: c.resolve(values) for rule_id, c in conditions.items()}
-
-
-def _any(values: list[Any]) -> Any:
-    """Or of booleans and boolean expressions, staying a plain bool where it can."""
-    result: Any = False
-    for value in values:
-        if value is True:
-            return True
-        if value is not False:
-            result = value if result is False else (result | value)
-    return result
 
 
 def _explained(rules: list[Rule]) -> set[str]:

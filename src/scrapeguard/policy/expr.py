@@ -126,7 +126,7 @@ def _possibly(node: ast.expr, bounds: Mapping[str, Bounds]) -> tuple[Any, Any]:
         parts = [_possibly(v, bounds) for v in node.values]
         if isinstance(node.op, ast.And):
             return _all([p for p, _ in parts]), _all([c for _, c in parts])
-        return _any([p for p, _ in parts]), _any([c for _, c in parts])
+        return any_of([p for p, _ in parts]), any_of([c for _, c in parts])
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         possibly, certainly = _possibly(node.operand, bounds)
         return _negate(certainly), _negate(possibly)
@@ -227,7 +227,8 @@ def _all(values: list[Any]) -> Any:
     return result
 
 
-def _any(values: list[Any]) -> Any:
+def any_of(values: list[Any]) -> Any:
+    """Or of booleans and boolean expressions, staying a plain bool where it can."""
     result: Any = False
     for value in values:
         if value is True:
