@@ -20,7 +20,7 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
     found = []
     for name, command in sorted(group.commands.items()):
         full = f"{prefix}{name}"
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a click or Typer group: document its commands
             found.extend(_commands(command, full + " "))
         else:
             found.append((full, command))

@@ -1,0 +1,179 @@
+"""Attribution: which actor received the canaries a dump holds, and how sure that is.
+
+For every actor the serving log says received any canary found in the dump, m = how many of
+the dump's K canaries it was served, out of the s it received from a book of N. An innocent
+actor's s canaries are a random subset, so it reaches m or more with the hypergeometric tail
+probability; multiplied by the number of actors that could have been named (Bonferroni), that
+is the chance of accusing someone innocent. An actor is named only below the threshold (1e-6
+by default). A dump merged from several harvests names several actors: the strongest is named,
+the canaries it explains are set aside, and the rest is tested again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from scrapeguard.canary.book import CanaryBook
+from scrapeguard.canary.dumps import read_fields
+from scrapeguard.canary.fields import DumpStats
+from scrapeguard.canary.match import CanaryIndex, Found
+from scrapeguard.canary.normalize import Candidates
+from scrapeguard.canary.servings import Serving
+from scrapeguard.canary.stats import bonferroni, hypergeom_sf
+
+DEFAULT_THRESHOLD = 1e-6
+MAX_ROUNDS = 20
+CHUNK = 200_000
+"""Candidate values gathered before they are looked up, bounding memory on huge dumps."""
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """One actor as tested in one round: the evidence and the chance it is a coincidence."""
+
+    actor: str
+    matched: int
+    served: int
+    dump: int
+    p_value: float
+    p_corrected: float
+    round: int
+    first_served: datetime | None = None
+    last_served: datetime | None = None
+
+
+@dataclass
+class Attribution:
+    """Who is named, the best of those who are not, and why the search stopped."""
+
+    named: list[Suspect] = field(default_factory=list)
+    unnamed: list[Suspect] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    family: int = 0
+    threshold: float = DEFAULT_THRESHOLD
+    unserved: int = 0
+
+
+def attribute(found: Iterable[int], served: Mapping[int, Mapping[str, Serving]],
+              counts: Mapping[str, int], universe: int, family: int,
+              threshold: float = DEFAULT_THRESHOLD, max_rounds: int = MAX_ROUNDS,
+              keep: int = 5) -> Attribution:
+    """Name actors greedily; `served` covers the found canaries, `counts` gives each s."""
+    remaining = set(found)
+    family = max(family, 1)
+    result = Attribution(family=family, threshold=threshold,
+                         unserved=sum(1 for c in remaining if not served.get(c)))
+    if not remaining:
+        result.reasons.append("the dump holds no canary: there is nothing to attribute (it was "
+                              "not taken after the canaries were planted, or not from here)")
+        return result
+    for round_ in range(1, max_rounds + 1):
+        if not remaining:
+            result.reasons.append("every canary in the dump is explained by the actors named")
+            break
+        holders: dict[str, set[int]] = defaultdict(set)
+        for canary in remaining:
+            for actor in served.get(canary, ()):
+                holders[actor].add(canary)
+        if not holders:
+            if round_ == 1:
+                result.reasons.append(
+                    f"{len(remaining)} canaries found, but the serving log has no record of "
+                    "any of them being served: check --servings names the log the site writes "
+                    "to (or the canary db itself leaked)")
+            break
+        dump = len(remaining)
+        ranked = sorted((_p(len(got), universe, dump, max(counts.get(actor, 0), len(got))),
+                         -len(got), actor) for actor, got in _contenders(holders, counts, dump,
+                                                                         universe))
+        suspects = [_suspect(actor, holders[actor], served, counts, dump, p, family, round_)
+                    for p, _, actor in ranked[:keep]]
+        best = suspects[0]
+        if best.p_corrected >= threshold:
+            result.unnamed = suspects[:keep]
+            result.reasons.append(_refusal(best, family, threshold, first=round_ == 1))
+            break
+        result.named.append(best)
+        remaining -= holders[best.actor]
+    return result
+
+
+def _contenders(holders: Mapping[str, set[int]], counts: Mapping[str, int], dump: int,
+                universe: int) -> list[tuple[str, set[int]]]:
+    """Actors that match more of the dump than an innocent one would on average.
+
+    At or below that mean the tail probability is about a half or more, nowhere near any
+    threshold, so computing it would change nothing; the best of them is kept so a refusal can
+    still say who came closest.
+    """
+    above = [(a, got) for a, got in holders.items()
+             if len(got) > dump * max(counts.get(a, 0), len(got)) / universe]
+    if above:
+        return above
+    return [max(holders.items(), key=lambda kv: (len(kv[1]), -counts.get(kv[0], 0), kv[0]))]
+
+
+_p = lru_cache(maxsize=1 << 16)(hypergeom_sf)
+"""Many actors share an (m, s) pair in one round: most were served a handful of canaries."""
+
+
+def _suspect(actor: str, got: set[int], served: Mapping[int, Mapping[str, Serving]],
+             counts: Mapping[str, int], dump: int, p: float, family: int,
+             round_: int) -> Suspect:
+    s = max(counts.get(actor, 0), len(got))
+    times = [served[c][actor] for c in got]
+    return Suspect(actor=actor, matched=len(got), served=s, dump=dump, p_value=p,
+                   p_corrected=bonferroni(p, family), round=round_,
+                   first_served=min(t.first for t in times),
+                   last_served=max(t.last for t in times))
+
+
+def _refusal(best: Suspect, family: int, threshold: float, first: bool) -> str:
+    who = "the best candidate" if first else "the next candidate"
+    return (f"not naming {'anyone' if first else 'anyone else'}: {who}, {best.actor}, was "
+            f"served {best.matched} of the {best.dump} canaries left in the dump (of "
+            f"{best.served} it received); an innocent actor matches that well with probability "
+            f"{best.p_corrected:.2g} (corrected for {family} actors), not below {threshold:g}")
+
+
+@dataclass
+class TraceReport:
+    """Everything `scrapeguard trace` prints: what was read, found, and concluded."""
+
+    dumps: list[DumpStats]
+    universe: int
+    found: Found
+    attribution: Attribution
+
+
+def scan(index: CanaryIndex, paths: Sequence[Path], fmt: str | None = None
+         ) -> tuple[Found, list[DumpStats]]:
+    """Read every dump and collect the canaries they hold (as one dump)."""
+    found, stats_all = Found(), []
+    for path in paths:
+        stats, fields = read_fields(path, fmt)
+        stats_all.append(stats)
+        values = Candidates()
+        for text in fields:
+            values.add(text)
+            if len(values) > CHUNK:
+                index.match(values, found)
+                values.clear()
+        index.match(values, found)
+    return found, stats_all
+
+
+def trace(book: CanaryBook, paths: Sequence[Path], *, fmt: str | None = None,
+          threshold: float = DEFAULT_THRESHOLD, max_rounds: int = MAX_ROUNDS) -> TraceReport:
+    """Find the book's canaries in the dumps and attribute them through its serving log."""
+    found, stats = scan(CanaryIndex(book), paths, fmt)
+    served = book.servings.served(found.canaries)
+    actors = {actor for by_actor in served.values() for actor in by_actor}
+    result = attribute(found.canaries, served, book.servings.served_counts(actors), book.size,
+                       book.servings.actor_count(), threshold, max_rounds)
+    return TraceReport(dumps=stats, universe=book.size, found=found, attribution=result)
