@@ -252,5 +252,4 @@ class _progress:
 
 
 # Commands defined in their own modules register on `app` when imported.
-from scrapeguard import cli_traffic  # noqa: E402, F401
-from scrapeguard import cli_canary  # noqa: E402, F401
+from scrapeguard import cli_canary, cli_traffic  # noqa: E402, F401
