@@ -246,3 +246,15 @@ def test_bad_options_fail_at_start(options: dict[str, Any], error: type[Exceptio
 
     with pytest.raises(error):
         ScrapeGuardMiddleware(inner, engine=spy(), **options)
+
+
+def test_a_decoy_never_passes_on_private_subject_headers() -> None:
+    """A decoy built with the app's own response helpers may carry the app's X-Subjects."""
+    decoy = JSONResponse({"name": "Canary"}, headers={"X-Subjects": "u1,u2", "X-Kept": "1"})
+    app = demo_site(policy=one_rule_policy("decoy"), decoy=decoy)
+    call(app, "/about")
+    call(app, "/about")
+    answer = call(app, "/user/2")
+    assert b"Canary" in answer.body
+    assert "x-subjects" not in answer.headers
+    assert answer.headers["x-kept"] == "1"

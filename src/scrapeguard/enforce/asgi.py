@@ -130,7 +130,9 @@ class ScrapeGuardMiddleware:
             await _send_reply(send, outcome)  # our own answer: nothing of the app's was served
             return
         if outcome is DECOY:
-            await (await self._decoy_app(scope))(scope, receive, send)
+            # The decoy's headers leave through the same filter: a hook that builds its answer
+            # from the app's own code must not hand the client real people's ids.
+            await (await self._decoy_app(scope))(scope, receive, _Watch(send, scope, None).send)
             return
         watch = _Watch(send, scope, self.subjects)
         try:
