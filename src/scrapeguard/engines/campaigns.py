@@ -5,9 +5,10 @@ account over many addresses (`account`). This module adds two links by behaviour
 decided from what a client had done *up to* each event, the way a live engine sees it:
 
 - `enum:<template>` — disjoint slices of one enumeration. A client (account, else session,
-  else address) that has stepped to neighbouring ids or missed `campaign_min_steps` times on
-  one route within the hour, and for whom such lookups are `campaign_evidence_ratio` of its
-  lookups there, is enumerating; every such client on the route joins the campaign.
+  else address) that has stepped to neighbouring ids `campaign_min_steps` times, or missed
+  `campaign_min_misses` times, on one route within the hour, and for whom those lookups are
+  `campaign_evidence_ratio` of its lookups there, is enumerating; every such client on the
+  route joins the campaign.
 - `thin:<template>` — a botnet reading a handful of records from each of thousands of
   addresses. A bare address (no account, no session cookie) whose every request of the day so
   far was a direct personal-data lookup — no page, no asset, no referer — joins at its
@@ -42,27 +43,28 @@ def campaign_rows(backend: Any, rows: ir.Table, policy: Policy) -> ir.Table:
 
 
 def _enumerating(rows: ir.Table, policy: Policy) -> ir.Table:
+    settings = policy.settings
     lookups = rows.filter(rows.is_subject_route == 1).mutate(
-        _bucket=rows.ts_ms // (CAMPAIGN_WINDOW_SECONDS * 1000),
-        _evidence=rows.is_seq_step + rows.is_miss,
-    )
+        _bucket=rows.ts_ms // (CAMPAIGN_WINDOW_SECONDS * 1000))
     group = ["identity_key", "template_key", "_bucket"]
     enough = (
         lookups.group_by(group)
-        .aggregate(total=lambda t: t._evidence.sum())
-        .filter(lambda t: t.total >= policy.settings.campaign_min_steps)
+        .aggregate(steps=lambda t: t.is_seq_step.sum(), misses=lambda t: t.is_miss.sum())
+        .filter(lambda t: (t.steps >= settings.campaign_min_steps)
+                | (t.misses >= settings.campaign_min_misses))
         .select(group)
     )
     suspects = lookups.semi_join(enough, group)
     window = ibis.cumulative_window(group_by=[suspects[c] for c in group],
                                     order_by=[suspects[c] for c in ORDER])
-    evidence = suspects._evidence.sum().over(window)
-    looked = suspects.is_subject_route.sum().over(window)
+    steps = suspects.is_seq_step.sum().over(window)
+    misses = suspects.is_miss.sum().over(window)
+    share = suspects.is_subject_route.sum().over(window) * settings.campaign_evidence_ratio
     marked = suspects.mutate(
-        _member=(evidence >= policy.settings.campaign_min_steps)
-        & (evidence >= looked * policy.settings.campaign_evidence_ratio)
+        _member=((steps >= settings.campaign_min_steps) & (steps >= share))
+        | ((misses >= settings.campaign_min_misses) & (misses >= share))
     )
-    return marked.filter(marked._member).drop("_bucket", "_evidence", "_member")
+    return marked.filter(marked._member).drop("_bucket", "_member")
 
 
 def _thin(rows: ir.Table, policy: Policy) -> ir.Table:

@@ -242,6 +242,7 @@ class StreamEngine:
             is_miss=first.flags.get("is_miss", 0),
             member_min=self.policy.settings.campaign_min_steps,
             member_ratio=self.policy.settings.campaign_evidence_ratio,
+            member_min_misses=self.policy.settings.campaign_min_misses,
         )
         if self._bare(rows):
             day = rows.ts_ms // (THIN_WINDOW_SECONDS * 1000)

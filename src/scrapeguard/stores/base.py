@@ -52,7 +52,8 @@ class EventUpdate:
     member_key: str | None = None
     is_miss: int = 0
     member_min: int = 3
-    member_ratio: float = 0.5
+    member_min_misses: int = 8
+    member_ratio: float = 0.8
     member_ttl: int = 7200
     taint_key: str | None = None
     """A bare address's day: set when it does anything but a direct lookup."""

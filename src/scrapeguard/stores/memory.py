@@ -76,13 +76,15 @@ class MemoryStore(Store):
     def _member(self, update: EventUpdate, is_step: int, now: int) -> bool:
         if update.member_key is None:
             return False
-        counts, expires = self._members.get(update.member_key, ([0, 0], 0))
+        counts, expires = self._members.get(update.member_key, ([0, 0, 0], 0))
         if expires < now:
-            counts = [0, 0]
-        counts = [counts[0] + is_step + update.is_miss, counts[1] + 1]
+            counts = [0, 0, 0]
+        counts = [counts[0] + is_step, counts[1] + update.is_miss, counts[2] + 1]
         self._members[update.member_key] = (counts, now + update.member_ttl * 1000)
-        evidence, lookups = counts
-        return evidence >= update.member_min and evidence >= lookups * update.member_ratio
+        steps, misses, lookups = counts
+        share = lookups * update.member_ratio
+        return (steps >= update.member_min and steps >= share) or \
+            (misses >= update.member_min_misses and misses >= share)
 
     def _thin_member(self, update: EventUpdate, now: int) -> bool:
         if update.taint_key is None:

@@ -60,6 +60,7 @@ class RedisStore(Store):
         if update.member_key is not None:
             payload["member"] = {"key": update.member_key, "miss": update.is_miss,
                                  "min": update.member_min, "ratio": update.member_ratio,
+                                 "min_misses": update.member_min_misses,
                                  "ttl": update.member_ttl * 1000}
         raw = self._record(args=[json.dumps(payload)])
         result = json.loads(raw)

@@ -35,10 +35,13 @@ end
 local member = false
 if p.member then
   local key = prefix .. p.member.key
-  local e = redis.call('HINCRBY', key, 'e', step + p.member.miss)
+  local s = redis.call('HINCRBY', key, 's', step)
+  local m = redis.call('HINCRBY', key, 'm', p.member.miss)
   local l = redis.call('HINCRBY', key, 'l', 1)
   redis.call('PEXPIRE', key, p.member.ttl)
-  member = (e >= p.member.min) and (e >= l * p.member.ratio)
+  local share = l * p.member.ratio
+  member = ((s >= p.member.min) and (s >= share)) or
+           ((m >= p.member.min_misses) and (m >= share))
 end
 
 local thin = false
