@@ -39,6 +39,7 @@ from scrapeguard.enforce.base import (
     Exposure,
     Reply,
     Seen,
+    require_callables,
     takes_arguments,
 )
 from scrapeguard.enforce.exchange import (
@@ -54,7 +55,6 @@ from scrapeguard.enforce.guard import (
     Guard,
 )
 from scrapeguard.enforce.page import PASS_PATH
-from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.policy.model import Policy
 
 ScopeHook = Callable[[Scope], str | None]
@@ -99,10 +99,8 @@ class ScrapeGuardMiddleware:
         pass_ttl: float = DEFAULT_PASS_TTL,
         clock: Clock | None = None,
     ) -> None:
-        for name, hook in (("account", account), ("session", session),
-                           ("subjects", subjects), ("decoy", decoy), ("clock", clock)):
-            if hook is not None and not callable(hook):
-                raise ScrapeGuardError(f"{name} must be callable, not {type(hook).__name__}")
+        require_callables(account=account, session=session, subjects=subjects, decoy=decoy,
+                          clock=clock)
         self.app = app
         self.account = account
         self.session = session

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from scrapeguard.engines.verdict import Request, Verdict
+from scrapeguard.errors import ScrapeGuardError
 
 
 class Engine(Protocol):
@@ -104,3 +105,10 @@ class Exposure:
     subjects: Sequence[str]
     fields: Sequence[str] = ()
 
+
+
+def require_callables(**hooks: object) -> None:
+    """Refuse a hook that cannot be called when the middleware is built, not per request."""
+    for name, hook in hooks.items():
+        if hook is not None and not callable(hook):
+            raise ScrapeGuardError(f"{name} must be callable, not {type(hook).__name__}")

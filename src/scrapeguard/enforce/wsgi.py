@@ -23,6 +23,7 @@ from scrapeguard.enforce.base import (
     Exposure,
     Reply,
     Seen,
+    require_callables,
     takes_arguments,
 )
 from scrapeguard.enforce.exchange import (
@@ -38,7 +39,6 @@ from scrapeguard.enforce.guard import (
     Guard,
 )
 from scrapeguard.enforce.page import PASS_PATH
-from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.policy.model import Policy
 
 EnvironHook = Callable[[WSGIEnvironment], str | None]
@@ -75,10 +75,8 @@ class ScrapeGuardWSGI:
         pass_ttl: float = DEFAULT_PASS_TTL,
         clock: Clock | None = None,
     ) -> None:
-        for name, hook in (("account", account), ("session", session),
-                           ("subjects", subjects), ("decoy", decoy), ("clock", clock)):
-            if hook is not None and not callable(hook):
-                raise ScrapeGuardError(f"{name} must be callable, not {type(hook).__name__}")
+        require_callables(account=account, session=session, subjects=subjects, decoy=decoy,
+                          clock=clock)
         self.app = app
         self.account = account
         self.session = session
