@@ -100,8 +100,10 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         else_=1,
     )
     is_route = has_list | route_index.notnull()
+    # A refusal or an error served nobody's record: only answers below 400 expose.
+    refused = t.status >= 400
     item_key = ibis.ifelse(has_list, key(t.json_item),
-                           ibis.ifelse(missed, ibis.null(), t.path_item_key))
+                           ibis.ifelse(missed | refused, ibis.null(), t.path_item_key))
     single = ibis.ifelse(has_list, t.subjects.length() == 1, weights == 1) & is_route
     is_error = t.status.isin(ERROR_STATUSES)
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))

@@ -140,7 +140,7 @@ class Deriver:
             route = self.policy.routes[route_index - 1]
             missed = _route_missed(route, status, size, path_item)
             weight = route.records_per_hit
-        item = None if missed else path_item
+        item = None if missed or status >= 400 else path_item  # refusals expose nobody
         digits = re.search(r"(\d{1,18})\D*$", path_item or "")
         return [Row(item=item, item_weight=weight,
                     numeric_id=int(digits.group(1)) if digits else None,
