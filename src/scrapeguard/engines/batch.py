@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import ibis.expr.types as ir
 
 from scrapeguard.engines.calibration import Calibration
+from scrapeguard.engines.firing import Firing
 from scrapeguard.engines.lookups import materialize
 from scrapeguard.engines.running import final_features, interval_bounds, running_features
 from scrapeguard.features import BY_NAME
@@ -36,20 +36,6 @@ KIND_COLUMN: dict[ActorKind, str] = {
     "ip": "ip_key", "net": "net_key", "account": "account_key", "session": "session_key",
     "fp": "fp_key", "campaign": "campaign_key",
 }
-
-
-@dataclass
-class Firing:
-    """One rule holding for one actor: when it first held and the feature values then."""
-
-    rule: Rule
-    actor: int
-    """The actor's key (a 64-bit hash of its text); `decide` resolves the text."""
-    kind: ActorKind
-    first_ts: datetime
-    values: dict[str, float]
-    members: dict[str, list[int]] | None = None
-    """Member keys by kind (ip/account/session), for fingerprint and campaign actors."""
 
 
 def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int) -> ir.Table:

@@ -11,29 +11,12 @@ import ibis
 import ibis.expr.types as ir
 
 from scrapeguard.decisions import Decision
-from scrapeguard.engines.batch import MEMBER_KINDS, Firing, actor_rows
+from scrapeguard.engines.batch import MEMBER_KINDS, actor_rows
+from scrapeguard.engines.firing import Firing, explain
 from scrapeguard.types import ActorKind, action_rank
 
 Resolver = Callable[[str, list[int]], dict[int, str]]
 """(kind, keys) → key → text, for the few keys decisions name."""
-
-
-class _Defaulting(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
-def explain(firing: Firing, actor: str) -> str:
-    """The rule's explanation template filled with the feature values when it first held."""
-    rule = firing.rule
-    values: dict[str, Any] = _Defaulting(window=rule.window, actor=actor)
-    for name, value in firing.values.items():
-        values[name] = int(value) if float(value).is_integer() else value
-    template = rule.explain or f"rule {rule.id} held: {rule.when}"
-    try:
-        return template.format_map(values)
-    except (ValueError, TypeError):
-        return f"rule {rule.id} held: {rule.when}"
 
 
 def combine(

@@ -23,6 +23,7 @@ from typing import Any
 from scrapeguard.decisions import Decision, format_ts, parse_ts
 from scrapeguard.engines.calibration import Calibration, load_calibration
 from scrapeguard.engines.campaigns import CAMPAIGN_WINDOW_SECONDS, THIN_WINDOW_SECONDS
+from scrapeguard.engines.firing import Firing, explain
 from scrapeguard.engines.live_rows import Deriver, EventRows
 from scrapeguard.engines.running import MIN_GAPS, expand
 from scrapeguard.engines.verdict import Request, Verdict
@@ -308,9 +309,6 @@ class StreamEngine:
 
     def _fire(self, rule: Rule, kind: ActorKind, actor: str, rows: EventRows,
               features: dict[str, float], result: Any, update: EventUpdate) -> Decision | None:
-        from scrapeguard.engines.batch import Firing
-        from scrapeguard.engines.decide import explain
-
         key = f"{kind}:{actor}"
         with self._lock:
             stored = self.store.get_decisions([key]).get(key)

@@ -1,0 +1,47 @@
+"""A rule holding for an actor, and its explanation in words; shared by both engines.
+
+Kept free of dataframe imports so the stream engine can fire without loading Ibis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scrapeguard.policy.model import Rule
+from scrapeguard.types import ActorKind
+
+
+@dataclass
+class Firing:
+    """One rule holding for one actor: when it first held and the feature values then."""
+
+    rule: Rule
+    actor: int
+    """The actor's key (a 64-bit hash of its text); `decide` resolves the text."""
+    kind: ActorKind
+    first_ts: datetime
+    values: dict[str, float]
+    members: dict[str, list[int]] | None = None
+    """Member keys by kind (ip/account/session), for fingerprint and campaign actors."""
+
+
+class _Defaulting(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def explain(firing: Firing, actor: str) -> str:
+    """The rule's explanation template filled with the feature values when it first held."""
+    rule = firing.rule
+    values: dict[str, Any] = _Defaulting(window=rule.window, actor=actor)
+    for name, value in firing.values.items():
+        values[name] = int(value) if float(value).is_integer() else value
+    template = rule.explain or f"rule {rule.id} held: {rule.when}"
+    try:
+        return template.format_map(values)
+    except (ValueError, TypeError):
+        return f"rule {rule.id} held: {rule.when}"
+
+
