@@ -114,7 +114,7 @@ class Settings(_Strict):
     campaign_min_members: Annotated[int, Field(ge=2)] = 3
     campaign_min_steps: Annotated[int, Field(ge=1)] = 3
     """Steps to a neighbouring id on one route before a client counts as enumerating..."""
-    campaign_min_misses: Annotated[int, Field(ge=1)] = 8
+    campaign_min_misses: Annotated[int, Field(ge=1)] = 12
     """...or lookups there that found nobody: people's contact syncs miss too, so more..."""
     campaign_evidence_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
     """...and either must be this share of its lookups there."""
