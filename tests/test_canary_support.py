@@ -13,16 +13,12 @@ import gzip
 import io
 import json
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -36,6 +32,7 @@ from scrapeguard.canary.drill import Drill, DrillSpec, scratch_book
 from scrapeguard.canary.ranges import IdSpace, PhoneRange
 from scrapeguard.enforce import ScrapeGuardMiddleware
 from scrapeguard.policy.model import Policy
+from test_middleware_servers import serve as serve_on_loopback
 
 PHONES = "+86 170 0000 0000-+86 170 0099 9999"
 IDS = "900000000-999999999"
@@ -131,26 +128,9 @@ SUFFIX = {"csv-bom-semicolon": ".csv", "tsv-utf16": ".txt", "csv-gz": ".csv.gz",
 
 @contextlib.contextmanager
 def serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app under uvicorn in a thread on a free loopback port; yields its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws="none",
-                            loop="asyncio", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    """The middleware tests' loopback server, without their engine warm-up."""
+    with serve_on_loopback(app, warm=False) as url:
+        yield url
 
 
 # --- a shop with reviews, behind the middleware and the canary injector -----------------------

@@ -47,9 +47,14 @@ def warm_engine() -> None:
 
 
 @contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app under uvicorn in a thread on a free loopback port; yields its URL."""
-    warm_engine()
+def serve(app: Any, *, warm: bool = True) -> Iterator[str]:
+    """Run an ASGI app under uvicorn in a thread on a free loopback port; yields its URL.
+
+    `warm` first makes one engine decision in this process, so tests that time decisions do
+    not pay the engine's first-use costs inside their measurement.
+    """
+    if warm:
+        warm_engine()
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and
     # without it every response waits out a 40 ms delayed ACK on loopback.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
