@@ -40,21 +40,27 @@ BYTES_PER_LINE = 250
 PY_LOOP = "import sys\nn = 0\nfor line in open(sys.argv[1], 'rb'):\n    n += 1\nprint(n)\n"
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def log_options(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark on the generated log shares (analyze, report)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--lines", type=int, default=10_000_000, help="lines to generate (>= 10000)")
     p.add_argument("--seed", type=int, default=1, help="generator seed")
     p.add_argument("--out", type=Path, default=HERE / "out", help="where the log and outputs go")
     p.add_argument("--log", type=Path, help="benchmark this existing log instead of generating")
     p.add_argument("--repeat", type=int, default=3, help="runs of each command; medians reported")
     p.add_argument("--json", type=Path, help="also save the figures here")
+    p.add_argument("--scrapeguard", default=None,
+                   help="command that runs scrapeguard (default: the one beside this Python)")
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = log_options(__doc__.split("\n")[0])
     p.add_argument("--regenerate", action="store_true", help="rewrite the log even if present")
     p.add_argument("--generate-only", action="store_true", help="write the log, measure nothing")
     p.add_argument("--check", action="store_true",
                    help="verify every line is nginx combined before measuring")
     p.add_argument("--no-numpy", action="store_true", help="generate with the standard library")
-    p.add_argument("--scrapeguard", default=None,
-                   help="command that runs scrapeguard (default: the one beside this Python)")
     p.add_argument("--analyze-args", default="", help="extra arguments for scrapeguard analyze")
     args = p.parse_args(argv)
     if args.lines < 10_000 or args.repeat < 1:

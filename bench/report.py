@@ -16,24 +16,15 @@ import json
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
 from _common import Run, run_measured
-from analyze import HERE, ensure_log, fmt_bytes, scrapeguard_cmd
+from analyze import ensure_log, fmt_bytes, log_options, scrapeguard_cmd
 
 TARGET_RATIO = 1.20
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--lines", type=int, default=10_000_000, help="lines to generate (>= 10000)")
-    p.add_argument("--seed", type=int, default=1, help="generator seed")
-    p.add_argument("--out", type=Path, default=HERE / "out", help="where the log and outputs go")
-    p.add_argument("--log", type=Path, help="benchmark this existing log instead of generating")
-    p.add_argument("--repeat", type=int, default=3, help="runs of each command; medians reported")
-    p.add_argument("--json", type=Path, help="also save the figures here")
-    p.add_argument("--scrapeguard", default=None,
-                   help="command that runs scrapeguard (default: the one beside this Python)")
+    p = log_options(__doc__.split("\n")[0])
     args = p.parse_args(argv)
     args.regenerate = False
     args.no_numpy = False
