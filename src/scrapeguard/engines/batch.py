@@ -78,7 +78,7 @@ def _evaluate_group(
     candidates = (steps if possible is True else steps.filter(possible)).select(keys).distinct()
     backend = scoped._find_backend()
     replay_rows = materialize(backend, scoped.semi_join(candidates, keys),
-                              f"_replay_{kind}_{scoped_window(rules)}")
+                              f"_replay_{kind}_{rules[0].window_seconds}")
     if replay_rows.count().execute() == 0:
         return []
     replay = running_features(replay_rows, keys, used | _explained(rules))
@@ -87,10 +87,6 @@ def _evaluate_group(
         held = replay.filter(resolved[rule.id].to_ibis(replay).fill_null(False))
         firings.extend(_first_firings(held, replay_rows, rule, kind, used | _explained(rules)))
     return firings
-
-
-def scoped_window(rules: list[Rule]) -> int:
-    return rules[0].window_seconds
 
 
 def _calibrate(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from scrapeguard import uaclass
 from scrapeguard.allowlist import Allowlister
@@ -21,6 +21,18 @@ from scrapeguard.engines.enrich import ERROR_STATUSES
 from scrapeguard.engines.lookups import TEMPLATE_PASSES, TOOL_CLASSES, route_regex, static_pattern
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
+
+
+class PathInfo(NamedTuple):
+    """Everything about an event that depends on its path alone."""
+
+    static: bool
+    template: str
+    route_index: int | None
+    """1-based declared route, 0 an inferred personal-data template, None neither."""
+    item: str | None
+    robots: bool
+    trap: bool
 
 
 @dataclass
@@ -81,15 +93,14 @@ class Deriver:
         ua = event.get("ua")
         account, session = event.get("account"), event.get("session")
         subjects = event.get("subjects")
-        info = self._path(path)
-        static, template, route_index, path_item = info
+        static, template, route_index, path_item, robots, trap = self._path(path)
         is_error = status in ERROR_STATUSES
         klass = uaclass.classify(ua)
         common = {
             "is_static": int(static),
             "has_referer": int(bool(event.get("referer")) and event.get("referer") != "-"),
-            "is_robots": int(path.split("?")[0] == "/robots.txt"),
-            "is_trap": int(any(t.match(path.split("?")[0]) for t in self.traps)),
+            "is_robots": int(robots),
+            "is_trap": int(trap),
             "is_error": int(is_error),
             "is_page": int(not static),
             "is_error_page": int(is_error and not static),
@@ -146,18 +157,25 @@ class Deriver:
                     numeric_id=int(digits.group(1)) if digits else None,
                     flags={"is_subject_route": 1, "is_miss": int(missed)})]
 
-    def _path_uncached(self, path: str) -> tuple[bool, str, int | None, str | None]:
-        """(static, template, route index, the item the path names) as `lookups.paths` does."""
+    def template_of(self, path: str) -> str:
+        """The route template a path belongs to (declared, else inferred)."""
+        return self._path(path).template
+
+    def _path_uncached(self, path: str) -> PathInfo:
+        """What `lookups.paths` derives per distinct path, for one path; cached per path."""
         path_only = path.split("?")[0]
         static = bool(self.static.search(path_only.lower()))
+        robots = path_only == "/robots.txt"
+        trap = any(t.match(path_only) for t in self.traps)
         for index, (route, pattern) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:
-                return static, route.path, index, _route_item(route, path, match)
+                return PathInfo(static, route.path, index, _route_item(route, path, match),
+                                robots, trap)
         template = infer_template(path_only)
         if template in self.subject_templates and not static:
-            return static, template, 0, path_only
-        return static, template, None, None
+            return PathInfo(static, template, 0, path_only, robots, trap)
+        return PathInfo(static, template, None, None, robots, trap)
 
 
 def _route_item(route: Route, path: str, match: re.Match[str]) -> str | None:

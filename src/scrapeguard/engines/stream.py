@@ -102,7 +102,7 @@ class StreamEngine:
         if reason:
             return Verdict(allowlisted=reason, keys=keys)
         lookup = [f"{kind}:{value}" for kind, value in keys.items()]
-        template = self.deriver._path(request.path)[1]
+        template = self.deriver.template_of(request.path)
         lookup.append(f"campaign:enum:{template}")
         try:
             found = self.store.get_decisions(lookup)
