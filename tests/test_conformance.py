@@ -8,11 +8,12 @@ With `memory://` the stream's distinct counts are exact; the Redis variant lives
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from logbuilder import Log
+from logbuilder import FIREFOX, Log
 from scrapeguard.analysis import analyze
 from scrapeguard.decisions import Decision, format_ts
 from scrapeguard.engines.replay import replay
@@ -77,4 +78,24 @@ def test_random_traffic_agrees(seed: int, tmp_path: Path) -> None:
         build(log)
     path = log.write(tmp_path / f"random-{seed}.log")
     batch, stream = _both(path, str(DATA / "sample_policy.yaml"))
+    assert batch == stream
+
+
+def test_millisecond_times_fall_in_their_own_window(tmp_path: Path) -> None:
+    """JSON events carry milliseconds; both engines must window them by their real time. The
+    fortieth page lands 300 ms before a minute's edge: counted there, `fast-crawl` fires on
+    it; counted 700 ms late, the window restarts and it never fires."""
+    lines = []
+    for n in range(40):  # 08:09:20.700 ... 08:09:59.700
+        person = n % 2 == 0
+        lines.append(json.dumps({
+            "ts": f"2026-03-02T08:09:{20 + n:02d}.700Z", "ip": "203.0.113.7", "method": "GET",
+            "path": f"/user/{100 + n}" if person else f"/product/{n}", "status": 200,
+            "bytes": 900, "ua": FIREFOX, "referer": None, "account": None, "session": None,
+            "subjects": [str(100 + n)] if person else None,
+            "fields": ["name"] if person else None}))
+    path = tmp_path / "ms.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    batch, stream = _both(path)
+    assert batch["ip:203.0.113.7"][1] == "2026-03-02T08:09:59.700Z"
     assert batch == stream

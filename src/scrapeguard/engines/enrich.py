@@ -116,7 +116,8 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         eid=t.eid,
         item_pos=t.item_pos.cast("int32"),
         ts=t.ts,
-        ts_ms=t.ts.epoch_seconds() * 1000 + t.ts.millisecond(),
+        # DuckDB's epoch() keeps the fraction: floor it, or the milliseconds count twice.
+        ts_ms=t.ts.epoch_seconds().floor().cast("int64") * 1000 + t.ts.millisecond(),
         ip_key=key(t.ip),
         net_key=key(t.net),
         account_key=key(t.account),
