@@ -78,7 +78,7 @@ def test_cli_writes_the_decisions_file_and_fails_on_block(tmp_path: Path) -> Non
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert {r["actor"] for r in records} == set(EXPECTED)
     for record in records:
-        assert tuple(record) == DECISION_FIELDS[:-1]  # no members on ip/account keys
+        assert tuple(record) == DECISION_FIELDS[:-2]  # no members on ip/account keys
     assert json.loads(summary.read_text())["decisions"]["block"] == 3
 
 

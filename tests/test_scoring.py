@@ -72,6 +72,27 @@ def test_members_contain_like_their_own_keys(data: Path) -> None:
     assert harvest.leaked == 6
 
 
+def test_a_member_that_joined_late_is_contained_only_from_then(data: Path) -> None:
+    """203.0.113.2 (odd seconds) joined at second 7, after the campaign acted at 2: its
+    requests at 3 and 5 were served, its 7 and 9 refused; .1 is covered from 2."""
+    campaign = _decision("campaign:thin:/u", 2, members=["ip:203.0.113.1", "ip:203.0.113.2"])
+    campaign.members_first_action_ts = [T0 + timedelta(seconds=2), T0 + timedelta(seconds=7)]
+    harvest = next(s for s in _card(data, [campaign]).scenarios if s.scenario == "harvest")
+    assert harvest.leaked == 4  # s0, s1, s3, s5
+
+
+def test_member_times_survive_the_decisions_file(tmp_path: Path) -> None:
+    campaign = _decision("campaign:thin:/u", 2, members=["ip:203.0.113.1", "ip:203.0.113.2"])
+    campaign.members_first_action_ts = [T0 + timedelta(seconds=2), T0 + timedelta(seconds=7)]
+    record = json.loads(json.dumps(campaign.to_json()))
+    assert record["members_first_action_ts"] == ["2026-03-02T08:00:02.000Z",
+                                                 "2026-03-02T08:00:07.000Z"]
+    assert Decision.from_json(record).members_first_action_ts == \
+        campaign.members_first_action_ts
+    record["members_first_action_ts"] = record["members_first_action_ts"][:1]  # misaligned
+    assert Decision.from_json(record).members_first_action_ts is None
+
+
 def test_allow_decisions_contain_nothing(data: Path) -> None:
     allow = _decision("ip:203.0.113.1", 0, action="allow")
     harvest = next(s for s in _card(data, [allow]).scenarios if s.scenario == "harvest")

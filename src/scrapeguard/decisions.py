@@ -17,8 +17,11 @@ from scrapeguard.types import Action, ActorKey
 
 DECISION_FIELDS = (
     "actor", "kind", "action", "score", "first_action_ts", "requests", "subjects",
-    "subjects_before_action", "rules", "reasons", "members",
+    "subjects_before_action", "rules", "reasons", "members", "members_first_action_ts",
 )
+"""`members` and `members_first_action_ts` appear together, only on fingerprint and campaign
+decisions; the second is aligned with the first: when the decision first applied to each
+member (a client that joins a campaign after it was acted on is covered only from then)."""
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Decision:
     rules: list[str]
     reasons: list[str]
     members: list[ActorKey] | None = None
+    members_first_action_ts: list[datetime] | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -51,6 +55,8 @@ class Decision:
         }
         if self.members is not None:
             record["members"] = self.members
+            since = self.members_first_action_ts or [self.first_action_ts] * len(self.members)
+            record["members_first_action_ts"] = [format_ts(ts) for ts in since]
         return record
 
     @classmethod
@@ -67,7 +73,17 @@ class Decision:
             rules=list(record.get("rules", [])),
             reasons=list(record.get("reasons", [])),
             members=record.get("members"),
+            members_first_action_ts=_member_times(record),
         )
+
+
+def _member_times(record: dict[str, Any]) -> list[datetime] | None:
+    """Per-member times when the file has them and they line up; else None (the decision's
+    own time then applies to every member, as in files written before the field existed)."""
+    times, members = record.get("members_first_action_ts"), record.get("members")
+    if not isinstance(times, list) or not isinstance(members, list) or len(times) != len(members):
+        return None
+    return [parse_ts(t) for t in times]
 
 
 def format_ts(ts: datetime) -> str:

@@ -146,22 +146,27 @@ def _first_firings(
     return out
 
 
-def _members(held: ir.Table, replay_rows: ir.Table) -> dict[int, dict[str, list[int]]]:
-    """ip/account/session keys behind each fingerprint or campaign actor that fired.
+def _members(held: ir.Table, replay_rows: ir.Table) -> dict[int, dict[str, dict[int, int]]]:
+    """ip/account/session keys behind each fingerprint or campaign actor that fired, each with
+    the time (ms) of its first personal-data request under that actor: a client that joins a
+    campaign late is covered by the campaign's decision only from then.
 
     Members come from the personal-data requests of the windows in which the rule held, so an
     innocent who shares a common user agent on another day is not listed.
     """
     windows = held.select("actor", "bucket").distinct()
-    rows = replay_rows.semi_join(windows, ["actor", "bucket"])
-    rows = rows.filter(rows.is_subject_route == 1)
-    out: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    lookups = replay_rows.filter(replay_rows.is_subject_route == 1)
+    listed = lookups.semi_join(windows, ["actor", "bucket"])
+    out: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)
     for kind in MEMBER_KINDS:
         column = KIND_COLUMN[kind]  # type: ignore[index]
-        pairs = rows.filter(rows[column].notnull()).select("actor", column).distinct().execute()
-        grouped: dict[int, list[int]] = defaultdict(list)
-        for actor, value in zip(pairs["actor"], pairs[column], strict=True):
-            grouped[int(actor)].append(int(value))
+        pairs = listed.filter(listed[column].notnull()).select("actor", column).distinct()
+        firsts = (lookups.semi_join(pairs, ["actor", column]).group_by(["actor", column])
+                  .aggregate(first_ms=lambda t: t.ts_ms.min()).execute())
+        grouped: dict[int, dict[int, int]] = defaultdict(dict)
+        for actor, value, first_ms in zip(firsts["actor"], firsts[column], firsts["first_ms"],
+                                          strict=True):
+            grouped[int(actor)][int(value)] = int(first_ms)
         for actor, values in grouped.items():
             out[actor][kind] = values
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import ibis
@@ -51,7 +51,7 @@ def combine(
             subjects_before_action=before,
             rules=list(dict.fromkeys(f.rule.id for f in fired)),
             reasons=[explain(f, actor_text) for f in fired],
-            members=_members(fired, names),
+            **_members(fired, names, first_action[(kind, key)]),
         ))
     decisions.sort(key=lambda d: d.actor)
     return decisions
@@ -72,16 +72,28 @@ def _names(
     return names
 
 
-def _members(fired: list[Firing], names: Mapping[str, dict[int, str]]) -> list[str] | None:
+def _members(fired: list[Firing], names: Mapping[str, dict[int, str]],
+             first_action: datetime) -> dict[str, Any]:
+    """`members` and, aligned with it, when the decision first applied to each: the later of
+    the decision's own first action and the member's first request under the actor."""
     lists = [f.members for f in fired if f.members is not None]
     if not lists:
-        return None
-    keys = set()
+        return {}
+    joined: dict[str, int] = {}
     for members in lists:
         for kind in MEMBER_KINDS:
-            for key in members.get(kind, []):
-                keys.add(f"{kind}:{names[kind].get(key, f'#{key:x}')}")
-    return sorted(keys)
+            for key, first_ms in members.get(kind, {}).items():
+                text = f"{kind}:{names[kind].get(key, f'#{key:x}')}"
+                joined[text] = min(first_ms, joined.get(text, first_ms))
+    keys = sorted(joined)
+    since = [max(first_action, _from_ms(joined[k])) for k in keys]
+    return {"members": keys, "members_first_action_ts": since}
+
+
+def _from_ms(ms: int) -> datetime:
+    """Epoch milliseconds to a datetime, exactly (a float division can land a microsecond off
+    the event's own time, and the member's first request would then seem uncovered)."""
+    return datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
 
 
 def _exposure(

@@ -23,8 +23,9 @@ class Firing:
     kind: ActorKind
     first_ts: datetime
     values: dict[str, float]
-    members: dict[str, list[int]] | None = None
-    """Member keys by kind (ip/account/session), for fingerprint and campaign actors."""
+    members: dict[str, dict[int, int]] | None = None
+    """Member keys by kind (ip/account/session), for fingerprint and campaign actors, each
+    with the time (epoch ms) of its first request under the actor."""
 
 
 class _Defaulting(dict[str, Any]):

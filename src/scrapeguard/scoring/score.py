@@ -117,14 +117,18 @@ def score(con: Any, decisions: Sequence[Decision], tool: str) -> Scorecard:
 
 
 def _decision_keys(con: Any, decisions: Sequence[Decision]) -> None:
-    """Earliest acting time per key: the actor itself and every member it lists."""
+    """Earliest acting time per key: the actor itself, and every member it lists from the
+    time the decision first applied to that member."""
     earliest: dict[str, Any] = {}
     for decision in decisions:
         if decision.action == "allow":
             continue
-        for key in [decision.actor, *(decision.members or [])]:
-            if key not in earliest or decision.first_action_ts < earliest[key]:
-                earliest[key] = decision.first_action_ts
+        members = decision.members or []
+        since = decision.members_first_action_ts or [decision.first_action_ts] * len(members)
+        for key, ts in [(decision.actor, decision.first_action_ts), *zip(members, since,
+                                                                         strict=True)]:
+            if key not in earliest or ts < earliest[key]:
+                earliest[key] = ts
     con.execute("CREATE OR REPLACE TEMP TABLE _dk(key VARCHAR, t TIMESTAMPTZ)")
     if earliest:  # duckdb refuses an empty executemany
         con.executemany("INSERT INTO _dk VALUES (?, ?)", list(earliest.items()))
