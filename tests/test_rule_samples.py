@@ -124,6 +124,24 @@ def _account_spread(log: Log) -> str:
     return "account:u_889"
 
 
+@sample("account-rotating-networks")
+def _account_rotating(log: Log) -> str:
+    rng = random.Random(10)
+    for n, user_id in enumerate(rng.sample(range(10_000, 99_999), 12)):
+        log.hit(60 + 240 * n, f"203.0.{100 + n}.{7 + n}", f"/api/users/{user_id}", user="u_777")
+    return "account:u_777"
+
+
+@sample("profile-reading-speed")
+def _reading_speed(log: Log) -> str:
+    rng = random.Random(11)
+    for n, user_id in enumerate(rng.sample(range(10_000, 99_999), 70)):
+        at = 3600 + 7 * n
+        log.hit(at, "203.0.113.90", f"/user/{user_id}", ua=CHROME)
+        log.hit(at + 0.4, "203.0.113.90", "/static/app.js", ua=CHROME)
+    return "ip:203.0.113.90"
+
+
 @sample("spread-campaign")
 def _campaign(log: Log) -> str:
     for host in range(5):

@@ -87,6 +87,8 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("error_paths", Distinct("error_path_key", "is_error_page"),
             "distinct non-static paths answered 4xx"),
     Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),
+    Feature("networks", Distinct("net_key", "one", present=True),
+            "distinct networks (/24, /64): address churn inside one ISP block counts once"),
     Feature("clients", Distinct("identity_key", "one", present=True),
             "distinct clients: accounts, else sessions, else addresses (people behind a NAT)"),
     Feature("sessions", Distinct("session_key", "one"), "distinct session cookies"),

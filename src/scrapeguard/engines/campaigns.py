@@ -10,10 +10,12 @@ decided from what a client had done *up to* each event, the way a live engine se
   `campaign_evidence_ratio` of its lookups there, is enumerating; every such client on the
   route joins the campaign.
 - `thin:<template>` — a botnet reading a handful of records from each of thousands of
-  addresses. A bare address (no account, no session cookie) whose every request of the day so
-  far was a direct personal-data lookup — no page, no asset, no referer — joins at its
-  `thin_min_lookups`-th lookup. A person's browser gets a cookie on the first response and
-  loads pages and assets, so people leave this pattern after one request.
+  addresses. A client without an account (a session cookie, else an address) whose every
+  request of the day so far was a direct personal-data lookup — no other page, no asset —
+  joins at its `thin_min_lookups`-th lookup. A person's browser loads the page's assets and
+  moves on to other pages, so people leave this pattern within a request or two. Referers do
+  not count either way: a bot can send a search engine's as easily as a person arrives with
+  one, and a cookie kept all day proves nothing about a client that never loads an asset.
 """
 
 from __future__ import annotations
@@ -68,9 +70,9 @@ def _enumerating(rows: ir.Table, policy: Policy) -> ir.Table:
 
 
 def _thin(rows: ir.Table, policy: Policy) -> ir.Table:
-    bare = rows.filter(rows.account_key.isnull() & rows.session_key.isnull() & (rows.one == 1))
+    bare = rows.filter(rows.account_key.isnull() & (rows.one == 1))
     bare = bare.mutate(_day=bare.ts_ms // (THIN_WINDOW_SECONDS * 1000))
-    tainting = (bare.is_subject_route == 0) | (bare.is_static == 1) | (bare.has_referer == 1)
+    tainting = (bare.is_subject_route == 0) | (bare.is_static == 1)
     taint = (
         bare.filter(tainting).group_by(["identity_key", "_day"])
         .aggregate(_taint_ms=lambda t: t.ts_ms.min())

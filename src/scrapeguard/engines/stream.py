@@ -45,8 +45,8 @@ STORE_BACKOFF_SECONDS = 1.0
 
 _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
-    "error_path_key": "error_path", "ip_key": "ip", "ua_key": "ua", "hour": "hour",
-    "identity_key": "identity", "session_key": "session", "lookup_key": "lookup",
+    "error_path_key": "error_path", "ip_key": "ip", "net_key": "net", "ua_key": "ua",
+    "hour": "hour", "identity_key": "identity", "session_key": "session", "lookup_key": "lookup",
 }
 
 
@@ -103,14 +103,15 @@ class StreamEngine:
             return Verdict(allowlisted=reason, keys=keys)
         lookup = [f"{kind}:{value}" for kind, value in keys.items()]
         template = self.deriver.template_of(request.path)
-        lookup.append(f"campaign:enum:{template}")
+        campaigns = [f"campaign:{link}:{template}" for link in CAMPAIGN_LINKS]
         try:
-            found = self.store.get_decisions(lookup)
+            found = self.store.get_decisions(lookup + campaigns)
         except Exception as exc:
             return self._degraded(exc, keys)
-        campaign = found.pop(f"campaign:enum:{template}", None)
-        if campaign and self._is_member(request, keys, campaign):
-            found[campaign["actor"]] = campaign
+        for name in campaigns:
+            campaign = found.pop(name, None)
+            if campaign and self._is_member(request, campaign):
+                found[campaign["actor"]] = campaign
         if not found:
             return Verdict(keys=keys)
         actor, record = max(found.items(), key=lambda kv: (action_rank(kv[1]["action"]),
@@ -118,7 +119,7 @@ class StreamEngine:
         return Verdict(action=record["action"], actor=actor, score=record["score"],
                        reasons=tuple(record["reasons"]), rules=tuple(record["rules"]), keys=keys)
 
-    def _is_member(self, request: Request, keys: dict[str, str], record: dict[str, Any]) -> bool:
+    def _is_member(self, request: Request, record: dict[str, Any]) -> bool:
         identity = request.account or request.session or request.ip
         return identity in record.get("member_identities", [])
 
@@ -218,13 +219,13 @@ class StreamEngine:
 
     @staticmethod
     def _bare(rows: EventRows) -> bool:
-        return rows.keys.get("account") is None and rows.keys.get("session") is None
+        """No account: thin-campaign candidates (see `campaigns.py`)."""
+        return rows.keys.get("account") is None
 
     @staticmethod
     def _tainting(rows: EventRows) -> bool:
         flags = rows.rows[0].flags
-        return not flags.get("is_subject_route") or bool(flags.get("is_static")) \
-            or bool(flags.get("has_referer"))
+        return not flags.get("is_subject_route") or bool(flags.get("is_static"))
 
     def _group_key(self, kind: str, seconds: int, actor: str, ts_ms: int) -> str:
         return f"g:{kind}:{seconds}:{actor}:{ts_ms // (seconds * 1000)}"
@@ -358,7 +359,7 @@ def _distinct_value(rows: EventRows, row: Any, column: str) -> str | None:
         return row.item  # type: ignore[no-any-return]
     if source == "lookup":
         return row.lookup  # type: ignore[no-any-return]
-    if source in ("ip", "session"):
+    if source in ("ip", "net", "session"):
         return rows.keys[source]
     value = getattr(rows, source)
     return None if value is None else str(value)

@@ -118,9 +118,11 @@ class Settings(_Strict):
     """...or lookups there that found nobody: people's contact syncs miss too, so more..."""
     campaign_evidence_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
     """...and either must be this share of its lookups there."""
-    thin_min_lookups: Annotated[int, Field(ge=1)] = 2
-    """Direct lookups from a bare address (no cookie, no referer, no assets, nothing else)
-    before it joins the route's thin-client campaign."""
+    thin_min_lookups: Annotated[int, Field(ge=1)] = 3
+    """Direct lookups from a client without an account (no asset, no other page, nothing
+    else that day) before it joins the route's thin-client campaign. Two such lookups in a
+    day are something people do now and then (two shared links opened from a warm cache);
+    three are not."""
 
 
 class Policy(_Strict):

@@ -38,7 +38,7 @@ class EventUpdate:
 
     1. `seq_key`/`numeric_id`: was this lookup a step from the client's previous id?
     2. `member_key`: the client's campaign evidence (steps + misses) over its lookups;
-       `taint_key`/`thin_key`: whether a bare address has only ever looked records up;
+       `taint_key`/`thin_key`: whether a client without an account has only looked records up;
     3. every group (campaign groups only for members), `is_seq_step` added to their sums;
     4. `exposure`: lifetime distinct records per actor, for `subjects_before_action`.
     """
@@ -56,11 +56,11 @@ class EventUpdate:
     member_ratio: float = 0.8
     member_ttl: int = 7200
     taint_key: str | None = None
-    """A bare address's day: set when it does anything but a direct lookup."""
+    """A client's day (no account): set when it does anything but a direct lookup."""
     tainting: bool = False
     thin_key: str | None = None
-    """A bare address's direct lookups on one route that day."""
-    thin_min: int = 2
+    """That client's direct lookups on one route that day."""
+    thin_min: int = 3
     thin_ttl: int = 172800
     exposure: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     exposure_link: dict[str, str] = field(default_factory=dict)
