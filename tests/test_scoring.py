@@ -93,6 +93,15 @@ def test_member_times_survive_the_decisions_file(tmp_path: Path) -> None:
     assert Decision.from_json(record).members_first_action_ts is None
 
 
+def test_the_floor_counts_records_served_to_strangers(data: Path) -> None:
+    """Second 0 is the first sight of 203.0.113.1 and its network; 203.0.113.2 at second 1 is
+    new, but its /24 is not: a detector acting on networks could have refused it."""
+    card = _card(data, [])
+    harvest = next(s for s in card.scenarios if s.scenario == "harvest")
+    assert harvest.first_sight == 1
+    assert card.scraper_first_sight_share == pytest.approx(0.1)
+
+
 def test_allow_decisions_contain_nothing(data: Path) -> None:
     allow = _decision("ip:203.0.113.1", 0, action="allow")
     harvest = next(s for s in _card(data, [allow]).scenarios if s.scenario == "harvest")

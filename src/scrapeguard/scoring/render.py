@@ -34,6 +34,10 @@ def render(cards: list[Scorecard], console: Console) -> None:
                     f"people affected {c.people_affected_share:.3%}\n"
                     f"good bots affected {c.goodbots_affected_share:.1%}" for c in cards))
     console.print(table)
+    floor = cards[0].scraper_first_sight_share
+    console.print(f"{floor:.2%} of the harvested records reached clients on their first request "
+                  "(address, network, account and session all new): a floor under every "
+                  "column's leak.")
 
 
 def to_json(cards: list[Scorecard]) -> dict[str, Any]:

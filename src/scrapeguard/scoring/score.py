@@ -29,6 +29,10 @@ class ScenarioScore:
     leaked: int
     """Distinct records received in events no decision had yet contained."""
     median_minutes_to_containment: float | None
+    first_sight: int = 0
+    """Distinct records received in events whose address, network, account and session no
+    earlier event had carried: no detector acting on those keys refuses them without
+    refusing everyone it has never seen. A floor under `leaked`, the same for every tool."""
 
     @property
     def share_contained(self) -> float:
@@ -57,6 +61,12 @@ class Scorecard:
         return sum(s.leaked for s in self._of("scraper")) / harvested if harvested else 0.0
 
     @property
+    def scraper_first_sight_share(self) -> float:
+        """The floor under `scraper_leaked_share`: records first seen with strangers."""
+        harvested = sum(s.records for s in self._of("scraper"))
+        return sum(s.first_sight for s in self._of("scraper")) / harvested if harvested else 0.0
+
+    @property
     def people_affected_share(self) -> float:
         people = self._of("human")
         total = sum(s.identities for s in people)
@@ -72,6 +82,7 @@ class Scorecard:
         return {
             "tool": self.tool,
             "scraper_records_leaked_share": self.scraper_leaked_share,
+            "scraper_records_first_sight_share": self.scraper_first_sight_share,
             "people_affected_share": self.people_affected_share,
             "goodbots_affected_share": self.goodbots_affected_share,
             "scenarios": [asdict(s) | {"share_contained": s.share_contained,
@@ -88,7 +99,8 @@ def score(con: Any, decisions: Sequence[Decision], tool: str) -> Scorecard:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _contained AS
         SELECT s.line, s.ts, s.scenario, s.label, s.identity, s.subjects,
-               coalesce(least({least}) <= s.ts, FALSE) AS contained
+               coalesce(least({least}) <= s.ts, FALSE) AS contained,
+               {_first_sight()} AS first_sight
         FROM scored s {joins}
     """)
     rows = con.execute("""
@@ -99,21 +111,35 @@ def score(con: Any, decisions: Sequence[Decision], tool: str) -> Scorecard:
             FROM _contained GROUP BY ALL),
         records AS (
             SELECT scenario, count(DISTINCT subject) AS records,
-                   count(DISTINCT subject) FILTER (WHERE NOT contained) AS leaked
-            FROM (SELECT scenario, contained, unnest(subjects) AS subject FROM _contained)
+                   count(DISTINCT subject) FILTER (WHERE NOT contained) AS leaked,
+                   count(DISTINCT subject) FILTER (WHERE first_sight) AS first_sight
+            FROM (SELECT scenario, contained, first_sight, unnest(subjects) AS subject
+                  FROM _contained)
             GROUP BY ALL)
         SELECT p.scenario, any_value(p.label), count(*), sum(p.events),
                count(*) FILTER (WHERE p.contained), coalesce(any_value(r.records), 0),
-               coalesce(any_value(r.leaked), 0), median(p.ttc)
+               coalesce(any_value(r.leaked), 0), median(p.ttc),
+               coalesce(any_value(r.first_sight), 0)
         FROM per_identity p LEFT JOIN records r USING (scenario)
         GROUP BY p.scenario ORDER BY any_value(p.label), p.scenario
     """).fetchall()
     scenarios = [
         ScenarioScore(scenario, label, int(identities), int(events), int(contained),
-                      int(records), int(leaked), None if ttc is None else float(ttc))
-        for scenario, label, identities, events, contained, records, leaked, ttc in rows
+                      int(records), int(leaked), None if ttc is None else float(ttc),
+                      int(first_sight))
+        for scenario, label, identities, events, contained, records, leaked, ttc, first_sight
+        in rows
     ]
     return Scorecard(tool, scenarios, _timeline(con))
+
+
+def _first_sight() -> str:
+    """SQL: this event is the first to carry each of its address, network, account and
+    session keys (a missing account or session is no key to have seen)."""
+    def first(column: str) -> str:
+        return f"row_number() OVER (PARTITION BY s.{column} ORDER BY s.ts, s.line) = 1"
+    return " AND ".join(f"(s.{c} IS NULL OR {first(c)})"
+                        for c in ("k_ip", "k_net", "k_account", "k_session"))
 
 
 def _decision_keys(con: Any, decisions: Sequence[Decision]) -> None:
