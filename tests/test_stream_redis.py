@@ -7,6 +7,7 @@ and a first-action time may move only within the window of the rule that set it.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -71,3 +72,25 @@ def test_state_is_shared_between_engines(redis_url: str, tmp_path: Path) -> None
     for node in nodes:
         decided = {d.actor: d for d in node.decisions()}
         assert "sequential-enumeration" in decided["ip:203.0.113.7"].rules
+
+
+def test_campaign_membership_is_shared_between_engines(redis_url: str, tmp_path: Path) -> None:
+    """A botnet's lookups land on two nodes; a third node refuses a member that joined on
+    either of them before the campaign was acted on, and serves a newcomer."""
+    from scrapeguard.engines.replay import events
+    from scrapeguard.engines.verdict import Request
+    from test_campaign_thin import CAMPAIGN, CHROME, bot_address, traffic
+
+    path = tmp_path / "thin.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in traffic()))
+    nodes = [StreamEngine(None, redis_url, secret=b"t") for _ in range(3)]
+    for n, event in enumerate(events([str(path)])):
+        nodes[n % 2].record(event)
+    for bot in (0, 1):  # joined before the action; bot 1 by its cookie
+        verdict = nodes[2].check(Request(ip=bot_address(bot), path="/user/99999", ua=CHROME,
+                                         session=f"c{bot:04d}" if bot % 2 else None))
+        assert (verdict.action, verdict.actor) == ("block", CAMPAIGN)
+    stranger = nodes[2].check(Request(ip="192.0.2.200", path="/user/99998", ua=CHROME))
+    assert stranger.action == "allow"
+    assert CAMPAIGN in {d.actor for d in nodes[2].decisions()}
+    assert all(not d.actor.startswith("member:") for d in nodes[2].decisions())

@@ -41,6 +41,8 @@ log = logging.getLogger("scrapeguard.stream")
 EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp")
 CAMPAIGN_LINKS = ("enum", "thin")
 DECISION_TTL = 86400
+MEMBERSHIP = "member:"
+"""Prefix of the store's campaign-membership marks, kept beside the decisions."""
 STORE_BACKOFF_SECONDS = 1.0
 
 _DISTINCT_SOURCE = {
@@ -103,14 +105,16 @@ class StreamEngine:
             return Verdict(allowlisted=reason, keys=keys)
         lookup = [f"{kind}:{value}" for kind, value in keys.items()]
         template = self.deriver.template_of(request.path)
-        campaigns = [f"campaign:{link}:{template}" for link in CAMPAIGN_LINKS]
+        identity = request.account or request.session or request.ip
+        campaigns = {f"campaign:{link}:{template}": self._membership(link, template, identity)
+                     for link in CAMPAIGN_LINKS}
         try:
-            found = self.store.get_decisions(lookup + campaigns)
+            found = self.store.get_decisions([*lookup, *campaigns, *campaigns.values()])
         except Exception as exc:
             return self._degraded(exc, keys)
-        for name in campaigns:
+        for name, membership in campaigns.items():
             campaign = found.pop(name, None)
-            if campaign and self._is_member(request, campaign):
+            if campaign and found.pop(membership, None) is not None:
                 found[campaign["actor"]] = campaign
         if not found:
             return Verdict(keys=keys)
@@ -119,9 +123,11 @@ class StreamEngine:
         return Verdict(action=record["action"], actor=actor, score=record["score"],
                        reasons=tuple(record["reasons"]), rules=tuple(record["rules"]), keys=keys)
 
-    def _is_member(self, request: Request, record: dict[str, Any]) -> bool:
-        identity = request.account or request.session or request.ip
-        return identity in record.get("member_identities", [])
+    def _membership(self, link: str, template: str, identity: str) -> str:
+        """Store key marking a client as a member of a campaign, whether or not the campaign
+        has been acted on yet: a member that joined earlier is refused from its next request
+        once it is. The client is named by keyed hash, like everything the store keeps."""
+        return f"{MEMBERSHIP}{link}:{template}:{self._hash(identity)}"
 
     def _request_keys(self, request: Request) -> dict[str, str]:
         keys = {"ip": request.ip, "net": network_of(request.ip), "fp": fingerprint(request.ua)}
@@ -188,19 +194,14 @@ class StreamEngine:
         return fired
 
     def _join_campaigns(self, rows: EventRows, result: Any) -> None:
-        """A client that becomes a member of a campaign already acted on is added to it, so
-        `check` applies the campaign's decision to its next request."""
-        links = [link for link, member in (("enum", result.member), ("thin", result.thin))
-                 if member]
-        if not links:
-            return
-        keys = [f"campaign:{link}:{rows.template}" for link in links]
-        with self._lock:
-            for key, record in self.store.get_decisions(keys).items():
-                identities = record.setdefault("member_identities", [])
-                if rows.identity not in identities:
-                    identities.append(rows.identity)
-                    self.store.put_decision(key, record, DECISION_TTL)
+        """Mark the client as a member of each campaign its evidence put it in, so that
+        `check` applies the campaign's decision to its next request — also when the
+        campaign is acted on only later."""
+        for link, member, ttl in (("enum", result.member, 2 * CAMPAIGN_WINDOW_SECONDS),
+                                  ("thin", result.thin, THIN_WINDOW_SECONDS)):
+            if member:
+                self.store.put_decision(self._membership(link, rows.template, rows.identity),
+                                        {"member": True}, ttl)
 
     def _actors(self, kind: ActorKind, rows: EventRows) -> list[str]:
         if kind == "campaign":
@@ -320,10 +321,6 @@ class StreamEngine:
             before = result.exposure_before.get(key, 0)
             record = _merge(stored, rule, kind, key, rows.ts, reason, before,
                             result.requests.get(key, 0))
-            if kind == "campaign":
-                identities = set(record.get("member_identities", []))
-                identities.add(rows.identity)
-                record["member_identities"] = sorted(identities)
             self.store.put_decision(key, record, DECISION_TTL)
         return _decision(record)
 
@@ -333,8 +330,8 @@ class StreamEngine:
 
     def decisions(self) -> list[Decision]:
         """Every decision in the store, as the decisions file has them."""
-        return sorted((_decision(r) for r in self.store.all_decisions().values()),
-                      key=lambda d: d.actor)
+        return sorted((_decision(r) for k, r in self.store.all_decisions().items()
+                       if not k.startswith(MEMBERSHIP)), key=lambda d: d.actor)
 
     def close(self) -> None:
         self.store.close()
@@ -394,7 +391,7 @@ def _merge(stored: dict[str, Any] | None, rule: Rule, kind: str, key: str, ts: d
 
 
 def _decision(record: dict[str, Any]) -> Decision:
-    return Decision.from_json({k: v for k, v in record.items() if k != "member_identities"})
+    return Decision.from_json(record)
 
 
 __all__ = ["ACTOR_KINDS", "StoreError", "StreamEngine"]
