@@ -119,5 +119,15 @@ def test_the_live_engine_refuses_a_member_that_joined_before_the_action(
     assert (member.action, member.actor) == ("block", CAMPAIGN)
 
 
+def test_a_member_of_a_campaign_not_yet_acted_on_is_served() -> None:
+    """Three lookups make a member, but one client is no campaign: nothing acts yet."""
+    engine = StreamEngine(None, "memory://", secret=b"test")
+    for event in traffic()[:3 * BOTS + 1]:
+        engine.record(event)
+    verdict = engine.check(Request(ip=bot_address(0), path="/user/99999", ua=CHROME))
+    assert verdict.action == "allow"
+    assert CAMPAIGN not in {d.actor for d in engine.decisions()}
+
+
 def test_membership_marks_stay_out_of_the_decisions(live: StreamEngine) -> None:
     assert all(not d.actor.startswith("member:") for d in live.decisions())

@@ -113,8 +113,8 @@ class StreamEngine:
         except Exception as exc:
             return self._degraded(exc, keys)
         for name, membership in campaigns.items():
-            campaign = found.pop(name, None)
-            if campaign and found.pop(membership, None) is not None:
+            campaign, member = found.pop(name, None), found.pop(membership, None)
+            if campaign and member is not None:
                 found[campaign["actor"]] = campaign
         if not found:
             return Verdict(keys=keys)
