@@ -55,16 +55,20 @@ class Scorecard:
     def _of(self, label: str) -> list[ScenarioScore]:
         return [s for s in self.scenarios if s.label == label]
 
+    def _of_harvested(self, count: str) -> float:
+        """A per-scenario record count, summed over harvesters, over what they harvested."""
+        scrapers = self._of("scraper")
+        harvested = sum(s.records for s in scrapers)
+        return sum(getattr(s, count) for s in scrapers) / harvested if harvested else 0.0
+
     @property
     def scraper_leaked_share(self) -> float:
-        harvested = sum(s.records for s in self._of("scraper"))
-        return sum(s.leaked for s in self._of("scraper")) / harvested if harvested else 0.0
+        return self._of_harvested("leaked")
 
     @property
     def scraper_first_sight_share(self) -> float:
         """The floor under `scraper_leaked_share`: records first seen with strangers."""
-        harvested = sum(s.records for s in self._of("scraper"))
-        return sum(s.first_sight for s in self._of("scraper")) / harvested if harvested else 0.0
+        return self._of_harvested("first_sight")
 
     @property
     def people_affected_share(self) -> float:
