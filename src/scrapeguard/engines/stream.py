@@ -9,7 +9,6 @@ holds, as in the batch engine's replay, and their decisions apply from then on.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import math
 import os
@@ -42,7 +41,9 @@ EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp")
 CAMPAIGN_LINKS = ("enum", "thin")
 DECISION_TTL = 86400
 MEMBERSHIP = "member:"
-"""Prefix of the store's campaign-membership marks, kept beside the decisions."""
+"""Prefix of the store's campaign-membership marks, kept beside the decisions: a client
+marked when its evidence makes it a member (by keyed hash, like everything the store keeps),
+so that a campaign acted on later applies to it from its next request."""
 STORE_BACKOFF_SECONDS = 1.0
 
 _DISTINCT_SOURCE = {
@@ -70,6 +71,10 @@ class StreamEngine:
         self.calibration = calibration
         self.store = open_store(store) if isinstance(store, str) else store
         self.secret = secret or os.environ.get("SCRAPEGUARD_SECRET", "").encode() or os.urandom(32)
+        # BLAKE2b's own keyed mode is a MAC, and a fifth of HMAC's cost per call; its key is at
+        # most 64 bytes, so a secret of any length is first condensed to 32.
+        self._mac_key = hashlib.blake2b(self.secret, digest_size=32,
+                                        person=b"scrapeguard-key").digest()
         self.fail_open = fail_open
         self.deriver = Deriver(self.policy, calibration.subject_templates)
         self.groups: dict[tuple[ActorKind, int], list[tuple[Rule, Condition]]] = defaultdict(list)
@@ -105,8 +110,8 @@ class StreamEngine:
             return Verdict(allowlisted=reason, keys=keys)
         lookup = [f"{kind}:{value}" for kind, value in keys.items()]
         template = self.deriver.template_of(request.path)
-        identity = request.account or request.session or request.ip
-        campaigns = {f"campaign:{link}:{template}": self._membership(link, template, identity)
+        client = self._hash(request.account or request.session or request.ip)
+        campaigns = {f"campaign:{link}:{template}": f"{MEMBERSHIP}{link}:{template}:{client}"
                      for link in CAMPAIGN_LINKS}
         try:
             found = self.store.get_decisions([*lookup, *campaigns, *campaigns.values()])
@@ -122,12 +127,6 @@ class StreamEngine:
                                                              kv[1]["score"]))
         return Verdict(action=record["action"], actor=actor, score=record["score"],
                        reasons=tuple(record["reasons"]), rules=tuple(record["rules"]), keys=keys)
-
-    def _membership(self, link: str, template: str, identity: str) -> str:
-        """Store key marking a client as a member of a campaign, whether or not the campaign
-        has been acted on yet: a member that joined earlier is refused from its next request
-        once it is. The client is named by keyed hash, like everything the store keeps."""
-        return f"{MEMBERSHIP}{link}:{template}:{self._hash(identity)}"
 
     def _request_keys(self, request: Request) -> dict[str, str]:
         keys = {"ip": request.ip, "net": network_of(request.ip), "fp": fingerprint(request.ua)}
@@ -200,8 +199,8 @@ class StreamEngine:
         for link, member, ttl in (("enum", result.member, 2 * CAMPAIGN_WINDOW_SECONDS),
                                   ("thin", result.thin, THIN_WINDOW_SECONDS)):
             if member:
-                self.store.put_decision(self._membership(link, rows.template, rows.identity),
-                                        {"member": True}, ttl)
+                mark = f"{MEMBERSHIP}{link}:{rows.template}:{self._hash(rows.identity)}"
+                self.store.put_decision(mark, {"member": True}, ttl)
 
     def _actors(self, kind: ActorKind, rows: EventRows) -> list[str]:
         if kind == "campaign":
@@ -326,7 +325,7 @@ class StreamEngine:
 
     def _hash(self, value: str) -> str:
         """Keyed hash of anything that may name a person: the store never holds it in clear."""
-        return hmac.new(self.secret, value.encode(), hashlib.blake2b).hexdigest()[:16]
+        return hashlib.blake2b(value.encode(), key=self._mac_key, digest_size=8).hexdigest()
 
     def decisions(self) -> list[Decision]:
         """Every decision in the store, as the decisions file has them."""
