@@ -142,6 +142,19 @@ def _reading_speed(log: Log) -> str:
     return "ip:203.0.113.90"
 
 
+@sample("profile-walk")
+def _profile_walk(log: Log) -> str:
+    """Twenty-five profiles, each opened from the one before, assets and all."""
+    previous = "https://shop.example.com/user/40000"
+    for n in range(25):
+        at, page = 3600 + 15 * n, f"/user/{40_001 + 37 * n}"
+        log.hit(at, "203.0.113.95", page, referer=previous, ua=CHROME)
+        log.hit(at + 0.3, "203.0.113.95", "/static/app.js", ua=CHROME,
+                referer=f"https://shop.example.com{page}")
+        previous = f"https://shop.example.com{page}"
+    return "ip:203.0.113.95"
+
+
 @sample("spread-campaign")
 def _campaign(log: Log) -> str:
     for host in range(5):

@@ -71,6 +71,8 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("misses", Sum("is_miss"), "personal-data lookups that found nobody"),
     Feature("seq_steps", Sum("is_seq_step"),
             "subject lookups whose id is within a few of the actor's previous id on that route"),
+    Feature("walk_steps", Sum("is_walk_step"),
+            "lookups reached by a link on a page of the same route: profile to profile"),
     Feature("static_requests", Sum("is_static"), "requests for static assets"),
     Feature("referer_requests", Sum("has_referer"), "requests that carried a referer"),
     Feature("robots_hits", Sum("is_robots"), "requests for /robots.txt"),

@@ -78,6 +78,8 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     address_table = address_table.mutate(_ipk=key(address_table.ip_text))
     t = t.left_join(address_table, t._ip_key == address_table._ipk)
     t = t.left_join(verified, [t.ip == verified.v_ip, t.ua == verified.v_ua])
+    referer_table = lookups.referers(backend, events)
+    t = t.left_join(referer_table, key(t.referer) == referer_table.ref_key)
     rows = lookups.materialize(backend, _columns(t, policy), "enriched")
     _mark_seq_steps(backend, rows, policy)
     return backend.table("enriched"), EnrichStats(templates, _allowlisted(rows))
@@ -145,6 +147,7 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(~t.is_static.fill_null(False)),
         is_lookup=flag(single.fill_null(False)),
+        is_walk_step=flag((single & (t.ref_template_key == t.inferred_key)).fill_null(False)),
         is_error_page=flag(is_error.fill_null(False) & ~t.is_static.fill_null(False)),
         is_bot_ua=flag(t.is_bot_ua.fill_null(False)),
         is_tool_ua=flag(t.is_tool_ua.fill_null(False)),

@@ -18,7 +18,13 @@ from typing import Any, NamedTuple
 from scrapeguard import uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.engines.enrich import ERROR_STATUSES
-from scrapeguard.engines.lookups import TEMPLATE_PASSES, TOOL_CLASSES, route_regex, static_pattern
+from scrapeguard.engines.lookups import (
+    REFERER_PATH,
+    TEMPLATE_PASSES,
+    TOOL_CLASSES,
+    route_regex,
+    static_pattern,
+)
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
 
@@ -33,6 +39,8 @@ class PathInfo(NamedTuple):
     item: str | None
     robots: bool
     trap: bool
+    inferred: str
+    """The path's inferred template, for comparing with a referer's (`referer_template`)."""
 
 
 @dataclass
@@ -82,6 +90,7 @@ class Deriver:
         self.traps = [re.compile("^" + re.escape(g).replace(r"\*", ".*") + "$")
                       for g in policy.traps]
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
+        self._referer_template = lru_cache(maxsize=100_000)(referer_template)
 
     def derive(self, event: dict[str, Any]) -> EventRows:
         ts: datetime = event["ts"]
@@ -93,7 +102,7 @@ class Deriver:
         ua = event.get("ua")
         account, session = event.get("account"), event.get("session")
         subjects = event.get("subjects")
-        static, template, route_index, path_item, robots, trap = self._path(path)
+        static, template, route_index, path_item, robots, trap, inferred = self._path(path)
         is_error = status in ERROR_STATUSES
         klass = uaclass.classify(ua)
         common = {
@@ -112,13 +121,15 @@ class Deriver:
         single = bool(rows[0].flags.get("is_subject_route")) and (
             len(subjects) == 1 if subjects is not None else rows[0].item_weight <= 1)
         rows[0].flags["is_lookup"] = int(single)
+        rows[0].flags["is_walk_step"] = int(
+            single and self._referer_template(event.get("referer")) == inferred)
         for index, row in enumerate(rows):
             row.lookup = row.item if single else None
             first = index == 0
             row.flags = {**(common if first else dict.fromkeys(common, 0)), **row.flags}
             if not first:
                 row.flags["is_subject_route"] = row.flags["is_miss"] = 0
-                row.flags["is_lookup"] = 0
+                row.flags["is_lookup"] = row.flags["is_walk_step"] = 0
         return EventRows(
             ts=ts,
             ts_ms=ts_ms,
@@ -171,11 +182,11 @@ class Deriver:
             match = pattern.search(path_only)
             if match:
                 return PathInfo(static, route.path, index, _route_item(route, path, match),
-                                robots, trap)
+                                robots, trap, infer_template(path_only))
         template = infer_template(path_only)
         if template in self.subject_templates and not static:
-            return PathInfo(static, template, 0, path_only, robots, trap)
-        return PathInfo(static, template, None, None, robots, trap)
+            return PathInfo(static, template, 0, path_only, robots, trap, template)
+        return PathInfo(static, template, None, None, robots, trap, template)
 
 
 def _route_item(route: Route, path: str, match: re.Match[str]) -> str | None:
@@ -194,6 +205,13 @@ def _route_missed(route: Route, status: int, size: int, item: str | None) -> boo
     if route.subject is None and route.query is not None:
         missed = missed or item is None
     return missed
+
+
+def referer_template(referer: str | None) -> str | None:
+    """The inferred template of the page a referer names (`https://host/user/7?x` →
+    `/user/{n}`); None for no referer or one that is not a URL."""
+    found = REFERER_PATH.match(referer or "")
+    return infer_template(found.group(1)) if found else None
 
 
 def infer_template(path: str) -> str:

@@ -32,6 +32,9 @@ TEMPLATE_PASSES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 """Id segments to placeholders, in order; written once for RE2 (batch) and `re` (stream)."""
 
+REFERER_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)")
+"""The path part of an absolute referer URL; written once for RE2 (batch) and `re` (stream)."""
+
 INFERRED = 0
 """`route_index` of an inferred subject template; declared routes count from 1."""
 
@@ -63,6 +66,19 @@ def route_regex(route: Route) -> str:
         pattern += "([^/]+)" if match.group(1) == route.subject else "(?:[^/]+)"
         position = match.end()
     return pattern + re.escape(route.path[position:]) + "/?$"
+
+
+def referers(backend: Any, events: ir.Table) -> ir.Table:
+    """Per distinct referer: the key of the inferred template of the page it names, joined
+    back by `ref_key` (a profile reached from a profile is one step of a walk)."""
+    distinct = events.select("referer").distinct()
+    distinct = distinct.filter(distinct.referer.notnull())
+    path = distinct.referer.re_extract("^" + REFERER_PATH.pattern, 1)
+    table = distinct.select(
+        ref_key=key(distinct.referer),
+        ref_template_key=ibis.ifelse(path == "", ibis.null(), key(infer_template(path))),
+    )
+    return materialize(backend, table, "_referers")
 
 
 def static_pattern(policy: Policy) -> str:
@@ -114,6 +130,7 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
         path_item_key=key(item),
         numeric_id=ibis.ifelse(digits == "", ibis.null(), digits).cast("int64"),
         path_key=key(table.path),
+        inferred_key=key(infer_template(table.path_only)),
         page_key=ibis.ifelse(table.is_static, ibis.null(), key(table.path)),
         template_key=key(table.template),
     ).drop("route_item", "path_only")
