@@ -111,7 +111,7 @@ class StreamEngine:
         lookup = [f"{kind}:{value}" for kind, value in keys.items()]
         template = self.deriver.template_of(request.path)
         client = self._hash(request.account or request.session or request.ip)
-        campaigns = {f"campaign:{link}:{template}": f"{MEMBERSHIP}{link}:{template}:{client}"
+        campaigns = {f"campaign:{link}:{template}": _membership_key(link, template, client)
                      for link in CAMPAIGN_LINKS}
         try:
             found = self.store.get_decisions([*lookup, *campaigns, *campaigns.values()])
@@ -199,7 +199,7 @@ class StreamEngine:
         for link, member, ttl in (("enum", result.member, 2 * CAMPAIGN_WINDOW_SECONDS),
                                   ("thin", result.thin, THIN_WINDOW_SECONDS)):
             if member:
-                mark = f"{MEMBERSHIP}{link}:{rows.template}:{self._hash(rows.identity)}"
+                mark = _membership_key(link, rows.template, self._hash(rows.identity))
                 self.store.put_decision(mark, {"member": True}, ttl)
 
     def _actors(self, kind: ActorKind, rows: EventRows) -> list[str]:
@@ -334,6 +334,11 @@ class StreamEngine:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _membership_key(link: str, template: str, client_hash: str) -> str:
+    """Where the store marks a client (by keyed hash) as a member of one campaign."""
+    return f"{MEMBERSHIP}{link}:{template}:{client_hash}"
 
 
 def _holds(condition: Condition, features: dict[str, float]) -> bool:
