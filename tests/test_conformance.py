@@ -38,7 +38,7 @@ def _both(log: Path, policy: str | None = None) -> tuple[dict[str, object], dict
 def test_conformance_log_agrees() -> None:
     batch, stream = _both(DATA / "conformance.log")
     assert batch == stream
-    assert len(batch) == 3
+    assert len(batch) == 2
 
 
 def test_real_log_agrees() -> None:

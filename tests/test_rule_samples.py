@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from logbuilder import CHROME, FIREFOX, GOOGLEBOT, SAFARI, Log
+from logbuilder import CHROME, FIREFOX, SAFARI, Log
 from scrapeguard.analysis import analyze
 from scrapeguard.policy.load import load_policy
 
@@ -195,13 +195,6 @@ def _tool(log: Log) -> str:
         log.hit(50 + n, "203.0.113.100", "/", ua="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/"
                 "537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36")
     return "ip:203.0.113.100"
-
-
-@sample("unverified-bot-personal-data")
-def _impostor(log: Log) -> str:
-    for n in range(6):
-        log.hit(50 + 9 * n, "203.0.113.110", f"/user/{7000 + 13 * n}", ua=GOOGLEBOT)
-    return "ip:203.0.113.110"
 
 
 @sample("fast-crawl")

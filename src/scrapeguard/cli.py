@@ -24,6 +24,7 @@ from rich.progress import (
 
 from scrapeguard import __version__
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.textsafe import labelled, text
 from scrapeguard.types import ACTIONS, Action, action_rank
 
 app = typer.Typer(
@@ -45,7 +46,7 @@ err = Console(stderr=True)
 
 
 def _fail(exc: ScrapeGuardError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(labelled("error:", "bold red", exc), highlight=False)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -139,7 +140,8 @@ def _write_report(result: Any, policy: Any, html: Path | None, data: Path | None
     finally:
         result.connection.close()
     if unredacted:
-        err.print("[yellow]warning:[/] the report is unredacted: it contains personal data.")
+        err.print(labelled("warning:", "yellow",
+                           "the report is unredacted: it contains personal data."))
 
 
 @report_app.command("affected")
@@ -170,9 +172,9 @@ def report_affected(
                                   strict=strict, progress=callback)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
-    err.print(f"[yellow]warning:[/] {WARNING.format(out=out)}", highlight=False)
-    err.print(f"{done.rows:,} rows: {done.people:,} subjects received by {done.actors:,} "
-              f"acting actors, written to {out}.", highlight=False)
+    err.print(labelled("warning:", "yellow", WARNING.format(out=out)), highlight=False)
+    err.print(text(f"{done.rows:,} rows: {done.people:,} subjects received by {done.actors:,} "
+                   f"acting actors, written to {out}."), highlight=False)
 
 
 @policy_app.command("check")
@@ -217,7 +219,8 @@ def _action_option(value: str | None) -> Action | None:
     for action in ACTIONS:
         if action == value:
             return action
-    err.print(f"[bold red]error:[/] --fail-on must be one of {', '.join(ACTIONS)}")
+    err.print(labelled("error:", "bold red",
+                       f"--fail-on must be one of {', '.join(ACTIONS)}"), highlight=False)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from scrapeguard.cli import EXIT_BAD_INPUT, app, err
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.textsafe import labelled
 
 canary_app = typer.Typer(help="Plant canary records: synthetic people served per actor.",
                          no_args_is_help=True)
@@ -24,7 +25,7 @@ app.add_typer(canary_app, name="canary")
 
 
 def _fail(exc: ScrapeGuardError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(labelled("error:", "bold red", exc), highlight=False)
     return typer.Exit(EXIT_BAD_INPUT)
 
 

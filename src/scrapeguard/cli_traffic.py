@@ -11,6 +11,7 @@ from rich.console import Console
 
 from scrapeguard.cli import EXIT_BAD_INPUT, app, err
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.textsafe import labelled
 
 
 @app.command()
@@ -33,7 +34,7 @@ def simulate(
     try:
         report = run(out, seed=seed, hours=hours, scale=scale, scenarios=scenario or None)
     except (ScrapeGuardError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(labelled("error:", "bold red", exc), highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     Console(stderr=True).print(str(report))
 
@@ -59,7 +60,7 @@ def evaluate_command(
     try:
         cards = evaluate(data, decisions, tool=tool, baselines=not no_baselines)
     except ScrapeGuardError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(labelled("error:", "bold red", exc), highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     render(cards, Console())
     if json_out:
@@ -87,7 +88,7 @@ def calibrate(
     try:
         result = analyze(inputs, policy=str(policy) if policy else None)
     except ScrapeGuardError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(labelled("error:", "bold red", exc), highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     save_calibration(result.calibration, out)
     typer.echo(f"wrote {out}: {len(result.calibration.subject_templates)} templates, "

@@ -87,7 +87,8 @@ CATALOGUE: tuple[Feature, ...] = (
             "distinct non-static paths (a crawl's breadth)"),
     Feature("templates", Distinct("template_key", "one", present=True), "distinct path templates"),
     Feature("error_paths", Distinct("error_path_key", "is_error_page"),
-            "distinct non-static paths answered 4xx"),
+            "distinct non-static paths answered 4xx that no link led to (no referer): "
+            "guessed paths, not a site's broken links followed"),
     Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),
     Feature("networks", Distinct("net_key", "one", present=True),
             "distinct networks (/24, /64): address churn inside one ISP block counts once"),

@@ -7,7 +7,7 @@ reads a fixed file. Four actors, each built to show one thing:
 - 203.0.113.7: a sequential enumerator of /user/{n}, one request every 2 s, browser agent;
 - account u_889: one account spread over 30 addresses, scattered profile ids;
 - 66.249.66.1: genuine Googlebot (Google's published range) crawling profiles in order;
-- 203.0.113.99: an impostor claiming to be Googlebot, outside Google's ranges.
+- 203.0.113.99: a Googlebot claim from outside Google's ranges: unverified, judged on behaviour.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from scrapeguard.canary.trace import Suspect, TraceReport
 from scrapeguard.decisions import format_ts
+from scrapeguard.textsafe import text
 
 FIELD_NAMES = {"phone": "phone", "id": "id", "comment": "review text", "noise": "other"}
 
@@ -54,7 +55,7 @@ def render(report: TraceReport, console: Console) -> None:
                 f"{stats.fields:,} fields")
         if stats.malformed:
             line += f", {stats.malformed:,} unparsable read as text ({'; '.join(stats.examples)})"
-        console.print(line, highlight=False)
+        console.print(text(line), highlight=False)
     found = report.found.by_field()
     strong = ", ".join(f"{FIELD_NAMES.get(k, k)} {v}" for k, v in sorted(found.items())
                        if k not in ("name", "name_only") and v)
@@ -75,12 +76,12 @@ def render(report: TraceReport, console: Console) -> None:
             table.add_column(column, no_wrap=True)
         table.add_column("served between (UTC)")
         for suspect, named in rows:
-            table.add_row("[bold red]named[/]" if named else "not named", suspect.actor,
+            table.add_row(text("named", "bold red") if named else "not named", text(suspect.actor),
                           f"{suspect.matched}/{suspect.dump}", f"{suspect.served:,}",
                           chance(suspect.p_corrected),
                           f"{_short(suspect.first_served)} to {_short(suspect.last_served)}")
         console.print(table)
-    console.print(verdict(report), highlight=False)
+    console.print(text(verdict(report)), highlight=False)
 
 
 def _suspect(s: Suspect) -> dict[str, Any]:

@@ -80,6 +80,8 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(verified, [t.ip == verified.v_ip, t.ua == verified.v_ua])
     referer_table = lookups.referers(backend, events)
     t = t.left_join(referer_table, key(t.referer) == referer_table.ref_key)
+    linked = lookups.linked_paths(events)
+    t = t.left_join(linked, t._path_key == linked.linked_path_key)
     rows = lookups.materialize(backend, _columns(t, policy), "enriched")
     _mark_seq_steps(backend, rows, policy)
     return backend.table("enriched"), EnrichStats(templates, _allowlisted(rows))
@@ -108,6 +110,12 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
                            ibis.ifelse(missed | refused, ibis.null(), t.path_item_key))
     single = ibis.ifelse(has_list, t.subjects.length() == 1, weights == 1) & is_route
     is_error = t.status.isin(ERROR_STATUSES)
+    has_referer = t.referer.notnull() & (t.referer != "-")
+    # An error on a path reached by a link, now or earlier by anyone, is a broken link
+    # followed, not a path guessed (`lookups.linked_paths`).
+    linked = has_referer | (t.linked_since.notnull() & (t.linked_since < t.ts))
+    is_unlinked_error_page = (is_error.fill_null(False) & ~t.is_static.fill_null(False)
+                              & ~linked)
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))
     identity = ibis.coalesce(t.account, t.session, t.ip)
 
@@ -130,8 +138,7 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         template_key=t.template_key,
         path_key=t.path_key,
         page_key=t.page_key,
-        error_path_key=ibis.ifelse(is_error & ~t.is_static.fill_null(False), t.path_key,
-                                   ibis.null()),
+        error_path_key=ibis.ifelse(is_unlinked_error_page, t.path_key, ibis.null()),
         item_key=ibis.ifelse(is_route, item_key, ibis.null()),
         item_weight=ibis.ifelse(is_route, weights, 0).cast("int32"),
         lookup_key=ibis.ifelse(single, item_key, ibis.null()),
@@ -141,14 +148,14 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         is_subject_route=flag(is_route),
         is_miss=flag(is_route & missed),
         is_static=flag(t.is_static.fill_null(False)),
-        has_referer=flag(t.referer.notnull() & (t.referer != "-")),
+        has_referer=flag(has_referer),
         is_robots=flag(t.is_robots.fill_null(False)),
         is_trap=flag(t.is_trap.fill_null(False)),
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(~t.is_static.fill_null(False)),
         is_lookup=flag(single.fill_null(False)),
         is_walk_step=flag((single & (t.ref_template_key == t.inferred_key)).fill_null(False)),
-        is_error_page=flag(is_error.fill_null(False) & ~t.is_static.fill_null(False)),
+        is_error_page=flag(is_unlinked_error_page),
         is_bot_ua=flag(t.is_bot_ua.fill_null(False)),
         is_tool_ua=flag(t.is_tool_ua.fill_null(False)),
         is_seq_step=ibis.literal(0, type="int8"),

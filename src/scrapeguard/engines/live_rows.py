@@ -28,6 +28,9 @@ from scrapeguard.engines.lookups import (
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
 
+LINKED_PATHS = 100_000
+"""Paths reached through a link that a node remembers; the oldest are forgotten first."""
+
 
 class PathInfo(NamedTuple):
     """Everything about an event that depends on its path alone."""
@@ -91,6 +94,15 @@ class Deriver:
                       for g in policy.traps]
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
+        self._linked: dict[str, None] = {}
+        """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
+
+    def _link(self, path: str) -> None:
+        if path in self._linked:
+            return
+        if len(self._linked) >= LINKED_PATHS:
+            del self._linked[next(iter(self._linked))]
+        self._linked[path] = None
 
     def derive(self, event: dict[str, Any]) -> EventRows:
         ts: datetime = event["ts"]
@@ -104,15 +116,22 @@ class Deriver:
         subjects = event.get("subjects")
         static, template, route_index, path_item, robots, trap, inferred = self._path(path)
         is_error = status in ERROR_STATUSES
+        has_referer = bool(event.get("referer")) and event.get("referer") != "-"
+        # An error on a path reached by a link, now or earlier by anyone, is a broken link
+        # followed, not a path guessed (`lookups.linked_paths`).
+        unlinked_error_page = (is_error and not static and not has_referer
+                               and path not in self._linked)
+        if has_referer:
+            self._link(path)
         klass = uaclass.classify(ua)
         common = {
             "is_static": int(static),
-            "has_referer": int(bool(event.get("referer")) and event.get("referer") != "-"),
+            "has_referer": int(has_referer),
             "is_robots": int(robots),
             "is_trap": int(trap),
             "is_error": int(is_error),
             "is_page": int(not static),
-            "is_error_page": int(is_error and not static),
+            "is_error_page": int(unlinked_error_page),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
             "is_tool_ua": int(klass in TOOL_CLASSES),
             "one": 1,
@@ -139,7 +158,7 @@ class Deriver:
             template=template,
             path=path,
             page=None if static else path,
-            error_path=path if is_error and not static else None,
+            error_path=path if unlinked_error_page else None,
             ua=ua,
             hour=ts.hour,
             rows=rows,

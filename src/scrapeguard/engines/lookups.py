@@ -68,6 +68,18 @@ def route_regex(route: Route) -> str:
     return pattern + re.escape(route.path[position:]) + "/?$"
 
 
+def linked_paths(events: ir.Table) -> ir.Table:
+    """Per path some client reached through a link (a referer): when that first happened.
+
+    A site's broken links are followed by people and crawlers, many of whom send no referer;
+    once anyone arrived at a path from a link, errors on it are the site's, not a prober's
+    guesses. Both engines learn this as the log goes, never from the future.
+    """
+    linked = events.filter(events.referer.notnull() & (events.referer != "-"))
+    return linked.group_by(linked_path_key=key(linked.path)).aggregate(
+        linked_since=linked.ts.min())
+
+
 def referers(backend: Any, events: ir.Table) -> ir.Table:
     """Per distinct referer: the key of the inferred template of the page it names, joined
     back by `ref_key` (a profile reached from a profile is one step of a walk)."""

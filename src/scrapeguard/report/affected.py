@@ -23,6 +23,7 @@ from scrapeguard.engines import inspect
 from scrapeguard.engines.lookups import INFERRED, materialize
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
+from scrapeguard.textsafe import csv_cell_sql
 
 CSV_COLUMNS = ("actor", "subject", "first_received", "fields")
 ID_SEGMENT = r"^([0-9]+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{8,})$"
@@ -79,9 +80,10 @@ def _write(con: object, decisions: list[Decision], policy: Policy, out: Path) ->
     materialize(backend, table, "_affected")
     target = str(out).replace("'", "''")
     backend.con.execute(
-        "COPY (SELECT actor, subject, "
+        f"COPY (SELECT {csv_cell_sql('actor')} AS actor, {csv_cell_sql('subject')} AS subject, "
         "strftime(timezone('UTC', first_received), '%Y-%m-%dT%H:%M:%S.%gZ') AS first_received, "
-        f"fields FROM _affected ORDER BY \"order\", first_received, subject) TO '{target}' "
+        f"{csv_cell_sql('fields')} AS fields "
+        f"FROM _affected ORDER BY \"order\", first_received, subject) TO '{target}' "
         "(HEADER, DELIMITER ',')"
     )
     ((count, people),) = backend.con.execute(

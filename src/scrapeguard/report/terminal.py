@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from scrapeguard.analysis import Analysis
 from scrapeguard.decisions import format_ts
+from scrapeguard.textsafe import text
 
 REASONS_SHOWN = 5
 
@@ -15,7 +17,7 @@ _STYLE = {"block": "bold red", "decoy": "magenta", "challenge": "yellow", "throt
 
 def render(analysis: Analysis, console: Console, *, top: int = 20) -> None:
     """Input health first (so a bad log is noticed), then the actors, then the totals."""
-    console.print(analysis.load.summary())
+    console.print(Text(analysis.load.summary()))
     acting = sorted(
         (d for d in analysis.decisions if d.action != "allow"),
         key=lambda d: (-d.subjects, d.actor),
@@ -34,18 +36,18 @@ def render(analysis: Analysis, console: Console, *, top: int = 20) -> None:
         for d in acting[:top]:
             actor = d.actor if not d.members else f"{d.actor} ({len(d.members)} members)"
             table.add_row(
-                actor,
-                f"[{_STYLE.get(d.action, '')}]{d.action}[/]",
+                text(actor),
+                text(d.action, _STYLE.get(d.action, "")),
                 f"{d.subjects:,}",
                 f"{d.subjects_before_action:,}",
                 f"{d.requests:,}",
                 format_ts(d.first_action_ts).replace("T", " ")[:19],
-                ", ".join(d.rules),
+                text(", ".join(d.rules)),
             )
         console.print(table)
         console.print("[b]Why, for the largest:[/b]")
         for d in acting[:REASONS_SHOWN]:
-            console.print(f"  {d.actor}: " + "; ".join(d.reasons), highlight=False)
+            console.print(text(f"  {d.actor}: " + "; ".join(d.reasons)), highlight=False)
     totals = analysis.totals
     harvested = sum(d.subjects for d in acting)
     before = sum(d.subjects_before_action for d in acting)

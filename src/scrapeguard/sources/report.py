@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scrapeguard.textsafe import inert
+
 SAMPLE_TEXT = 200
 MAX_SAMPLES = 10
 
@@ -96,23 +98,24 @@ class LoadReport:
         )
 
     def summary(self) -> str:
-        """Plain text for a terminal (print it without markup: log lines contain brackets)."""
+        """Plain text for a terminal: log text in it is escaped, but print it without markup."""
         files = f"{len(self.files)} file" + ("" if len(self.files) == 1 else "s")
         out = [f"Read {files}: {self.lines:,} lines, {self.events:,} events, "
                f"{self.malformed:,} malformed, {self.recovered:,} recovered."]
         if len(self.files) > 1 or (self.files and self.files[0].format is None):
             for f in self.files:
-                out.append(f"  {f.name} ({f.format or 'unknown format'}): {f.lines:,} lines, "
-                           f"{f.events:,} events, {f.malformed:,} malformed, "
+                out.append(f"  {inert(f.name)} ({f.format or 'unknown format'}): "
+                           f"{f.lines:,} lines, {f.events:,} events, {f.malformed:,} malformed, "
                            f"{f.recovered:,} recovered")
         for reason, n in sorted(self.recovered_reasons.items()):
-            out.append(f"  recovered {n:,}: {reason}")
+            out.append(f"  recovered {n:,}: {inert(reason)}")
         for s in self.recovered_samples[:3]:
-            out.append(f"    {s.where()}: {s.text}")
+            out.append(f"    {inert(s.where())}: {inert(s.text)}")
         if self.samples:
             out.append("Malformed lines (first ones):")
-            out.extend(f"  {s.where()}: {s.reason}: {s.text}" for s in self.samples)
-        out.extend(f"Note: {note}" for note in self.notes)
+            out.extend(f"  {inert(s.where())}: {inert(s.reason)}: {inert(s.text)}"
+                       for s in self.samples)
+        out.extend(f"Note: {inert(note)}" for note in self.notes)
         return "\n".join(out)
 
     def to_json(self) -> dict[str, Any]:

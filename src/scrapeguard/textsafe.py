@@ -1,0 +1,57 @@
+"""Text from logs and requests made inert before a person or a program reads it.
+
+A harvester writes its own user agent, paths, account names and ids, and those reach the
+terminal, the HTML report and spreadsheets. Three things must never happen: log text read as
+Rich markup (`[/]` raised `MarkupError` and lost the whole analysis; `[red]` restyled it),
+terminal control sequences (ANSI colours, OSC titles and hyperlinks, a bare CR that rewrites
+the line, bidirectional overrides that reorder what is shown) reaching a terminal, and a cell
+a spreadsheet runs as a formula. Everything here escapes rather than drops, so what the log
+said is still there to read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f"  # C0, DEL and C1: ESC, CSI, OSC, BEL, CR, newlines
+    "\u200b-\u200f\u2028\u2029"  # zero-width and direction marks, line and paragraph breaks
+    "\u202a-\u202e\u2066-\u2069"  # bidirectional embeddings, overrides and isolates
+    "\ufeff\ufff9-\ufffb]"  # byte-order mark, interlinear annotations
+)
+
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+"""Leading characters that make Excel, LibreOffice or Sheets evaluate a cell (OWASP)."""
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(value: object) -> str:
+    """`value` as text with every control and direction character written as an escape."""
+    return _CONTROL.sub(_escape, str(value))
+
+
+def text(value: object, style: str = "") -> Text:
+    """Log text for Rich: never parsed as markup or emoji codes, controls escaped."""
+    return Text(inert(value), style=style)
+
+
+def labelled(label: str, style: str, message: object) -> Text:
+    """`label: message` with the label styled and the message inert (errors, warnings)."""
+    return Text.assemble((label, style), " ", inert(message))
+
+
+def csv_cell_sql(column: str) -> str:
+    """A DuckDB expression for `column` that a spreadsheet shows as text, never runs.
+
+    A cell whose first character is in `FORMULA_LEADS` gets a leading apostrophe, which
+    spreadsheets hide and programs reading the file must strip (docs/report.md says so).
+    """
+    leads = ", ".join("'" + c.replace("'", "''") + "'" for c in FORMULA_LEADS)
+    return (f"CASE WHEN left({column}, 1) IN ({leads}) THEN '''' || {column} "
+            f"ELSE {column} END")

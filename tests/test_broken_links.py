@@ -1,0 +1,51 @@
+"""A site's broken links are followed, not probed: errors on a path someone reached through a
+link do not make the next visitor a scanner, in either engine.
+
+Seen on a real telephone company's log: its home page linked nine pages that no longer
+existed, and every visitor and crawler that followed them, many behind proxies that strip the
+referer, got nine 404s in a few seconds and was blocked for probing (334 addresses).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from logbuilder import FIREFOX, Log
+from test_conformance import _both
+
+SITE = "http://www.telco.example"
+BROKEN = ["/Sub/About.html", "/Sub/Services.html", "/Sub/Search.html", "/Sub/Internet.html",
+          "/Sub/Copyright.html", "/Weather.html", "/CommunityPortal/", "/..",
+          "/LongDistance/Rates.html?logo=mtld", "/LongDistance/buckett.html?logo=mtld",
+          "/LongDistance/ServicesAgreement.html?logo=mtld", "/Sub/Contact.html"]
+PROBES = ["/wp-admin/setup.php", "/.env", "/phpmyadmin/", "/admin.php", "/config.php.bak",
+          "/.git/config", "/server-status", "/cgi-bin/x", "/xmlrpc.php", "/backup.zip",
+          "/test.php", "/shell.php"]
+MSIE = "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1)"
+CRAWLER = "Mozilla/5.0 (compatible; Purebot/1.1; +http://www.puritysearch.net/)"
+
+
+def _follow_links(log: Log, at: float, ip: str, ua: str, *, referer: bool) -> None:
+    """The home page, then every link on it within seconds, as browsers and crawlers do."""
+    log.hit(at, ip, "/", ua=ua, size=5200)
+    for n, path in enumerate(BROKEN):
+        log.hit(at + 0.5 + 0.3 * n, ip, path, status=400 if path == "/.." else 404, size=300,
+                ua=ua, referer=SITE + "/" if referer else "-")
+
+
+def test_followers_of_broken_links_are_not_probers(tmp_path: Path) -> None:
+    log = Log()
+    _follow_links(log, 0, "198.51.100.7", FIREFOX, referer=True)  # a browser that sends referers
+    _follow_links(log, 400, "198.51.100.8", MSIE, referer=False)  # behind a referer-stripping proxy
+    _follow_links(log, 900, "192.0.2.44", CRAWLER, referer=False)  # a crawler (no referers)
+    for n, path in enumerate(PROBES):  # a scanner guessing paths nobody links to
+        log.hit(1200 + 2 * n, "203.0.113.130", path, status=404, size=150)
+    for n, path in enumerate(BROKEN + PROBES[:1]):  # guessing first, before anyone linked them
+        log.hit(-600 + 2 * n, "203.0.113.131", path, status=404, size=150)
+    batch, stream = _both(log.write(tmp_path / "broken.log"))
+    assert batch == stream
+    assert "ip:203.0.113.130" in batch
+    assert "probing" in batch["ip:203.0.113.130"][2]
+    assert "ip:203.0.113.131" in batch, "what was unlinked when it was asked for stays a guess"
+    for follower in ("ip:198.51.100.7", "ip:198.51.100.8", "ip:192.0.2.44"):
+        assert follower not in batch, (follower, batch.get(follower))
