@@ -64,7 +64,7 @@ def load_events(
     con: duckdb.DuckDBPyConnection,
     inputs: Sequence[str],
     *,
-    fmt: str | None = None,
+    fmt: str | LogFormat | None = None,
     strict: bool = False,
     trusted_proxies: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
@@ -73,11 +73,11 @@ def load_events(
     """Create (or replace) `table` with the events of `inputs`; report what was read.
 
     `inputs` are paths, globs (expanded, sorted) or `-` for stdin, plain or gzip. `fmt` names
-    a registered format; None detects it per file from its first lines. With `strict`, any
+    a registered format or is one (an nginx `log_format`); None detects it per file from its first lines. With `strict`, any
     malformed line raises SourceError (the table is left as it was). `progress` receives
     (bytes done, bytes total) of the inputs, possibly from a helper thread.
     """
-    chosen = get_format(fmt) if fmt is not None else None
+    chosen = get_format(fmt) if isinstance(fmt, str) else fmt
     names = expand(inputs)
     networks = xff.parse_networks(trusted_proxies)
     target, staging, bare = _table_names(table)
