@@ -232,3 +232,16 @@ def test_parse_share() -> None:
     for bad in ("5", "-1%", "lots"):
         with pytest.raises(SourceError):
             parse_share(bad)
+
+
+def test_policy_names_the_log_format(tmp_path: Path) -> None:
+    from scrapeguard.analysis import analyze
+    from scrapeguard.policy.load import load_policy
+
+    pack = tmp_path / "pack.yaml"
+    lf = log_format_from_conf(CONF, "iso").replace("'", "''")
+    pack.write_text(f"extends: default\nlog_format: '{lf}'\n")
+    policy = load_policy(pack)
+    assert policy.log_format == log_format_from_conf(CONF, "iso")
+    result = analyze([str(DATA / "nginx-iso.log")], policy=policy, max_malformed=0.0)
+    assert (result.load.files[0].format, result.load.events) == ("nginx", 14)

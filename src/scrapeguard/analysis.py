@@ -23,6 +23,7 @@ from scrapeguard.engines.enrich import EnrichStats, enrich, resolve_names
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.sources import LoadReport, LogFormat, load_events
+from scrapeguard.sources.nginx import nginx_format
 from scrapeguard.types import ACTOR_KINDS, ActorKind
 
 Progress = Callable[[str, int, int], None]
@@ -71,6 +72,8 @@ def analyze(
     """Read logs, evaluate the rule pack as if it had been live, and decide per actor."""
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
+    if fmt is None and policy.log_format is not None:
+        fmt = nginx_format(policy.log_format)
     con = connect()
     step = _stepper(progress, total=5)
     load = load_events(
