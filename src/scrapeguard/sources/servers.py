@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from scrapeguard.sources.base import register
 from scrapeguard.sources.pattern import (
+    ANY_TAIL,
     COMBINED_BODY,
     COMBINED_ROLES,
     QUOTED,
@@ -36,6 +37,7 @@ class VhostCombined(PatternFormat):
     description = "Apache vhost_combined (%v:%p then combined), or nginx combined after $host"
     priority = 25
     pattern = r"\S+ " + COMBINED_BODY
+    tail = ANY_TAIL
     roles = COMBINED_ROLES
 
 
@@ -44,6 +46,7 @@ class SyslogCombined(PatternFormat):
     description = "combined (or common) behind an RFC 3164 or RFC 5424 syslog header"
     priority = 25
     pattern = SYSLOG_HEADER + COMBINED_BODY
+    tail = ANY_TAIL
     roles = COMBINED_ROLES
 
 
@@ -65,8 +68,9 @@ class Alb(PatternFormat):
     absolute_urls = True
     pattern = (
         r"(?:https?|h2|grpcs|wss?) (\d{4}-\d{2}-\d{2}T[0-9:.]+Z) \S+ (\S+?):\d+ \S+ "
-        r"\S+ \S+ \S+ (\d{3}|-) \S+ \d+ (\d+) \"" + QUOTED + r"\" \"" + QUOTED + r"\"(?: .*)?"
+        r"\S+ \S+ \S+ (\d{3}|-) \S+ \d+ (\d+) \"" + QUOTED + r"\" \"" + QUOTED + r"\""
     )
+    tail = ANY_TAIL
     roles = ("ts_iso", "ip", "status", "bytes", "request", "ua")
 
 
