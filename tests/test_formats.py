@@ -245,3 +245,35 @@ def test_policy_names_the_log_format(tmp_path: Path) -> None:
     assert policy.log_format == log_format_from_conf(CONF, "iso")
     result = analyze([str(DATA / "nginx-iso.log")], policy=policy, max_malformed=0.0)
     assert (result.load.files[0].format, result.load.events) == ("nginx", 14)
+
+
+def test_syslog_and_haproxy_header_variants(con: Any, tmp_path: Path) -> None:
+    """Headers other relays write: the raw datagram (PRI, no host), rsyslog's RFC 3339 time,
+    journalctl's zero-padded day, RFC 5424 with structured data; HAProxy from IPv6 with
+    captured headers."""
+    body = (DATA / "nginx-syslog.log").read_text().splitlines()[0].split(": ", 1)[1]
+    heads = ["<190>Dec  6 21:07:19 nginx: ", "2026-12-06T21:07:19.123456+00:00 vm nginx[12]: ",
+             "Dec 06 21:07:19 vm nginx[12]: ",
+             '<190>1 2026-12-06T21:07:19Z vm nginx 12 - [origin ip="10.0.0.1"][x@1 a="\\]"] ']
+    log = tmp_path / "syslog.log"
+    log.write_text("".join(head + body + "\n" for head in heads))
+    report = load_events(con, [str(log)], max_malformed=0.0)
+    assert (report.files[0].format, report.events) == ("syslog_combined", 4)
+    assert con.execute("SELECT DISTINCT ua FROM events").fetchall() == [(FIREFOX,)]
+    haproxy = tmp_path / "haproxy.log"
+    haproxy.write_text(
+        "<134>Dec  6 21:07:19 haproxy[8363]: 2001:db8::7:41036 [06/Dec/2026:21:07:19.830] "
+        "shop app/nginx1 0/0/0/0/0 200 125 - - ---- 1/1/0/0/0 0/0 {Mozilla/5.0|-} {} "
+        '"GET /a?b=1 HTTP/1.1"\n')
+    assert load_events(con, [str(haproxy)], max_malformed=0.0).files[0].format == "haproxy"
+    assert first(con)[:5] == ("2001:db8::7", at(19, 830_000), "GET", "/a?b=1", 200)
+
+
+def test_the_limit_is_per_file(con: Any, tmp_path: Path) -> None:
+    good = tmp_path / "good.log"
+    good.write_text((COMBINED + "\n") * 200)
+    bad = _mixed(tmp_path, 20, 3)
+    with pytest.raises(SourceError) as caught:
+        load_events(con, [str(good), str(bad)], max_malformed=0.05)
+    assert str(caught.value).startswith(f"{bad}: 3 of 23 lines")
+    assert str(good) not in str(caught.value)
