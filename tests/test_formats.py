@@ -146,6 +146,7 @@ def test_translate_roles_and_shapes() -> None:
                                '$cookie_a $cookie_b')
     assert roles == ("ip", "ts_clf", "request", "status", "bytes", "session")
     assert pattern.count("(?:") >= 5  # host, port, bytes_sent, upstream, the second cookie
+    assert translate("$remote_addr$remote_user$request_time")[0] == "(.*?)(.*?)(?:[0-9.]+|-)"
 
 
 def test_nginx_conf_parsing(tmp_path: Path) -> None:

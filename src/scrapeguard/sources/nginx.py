@@ -51,7 +51,7 @@ def _role(variable: str) -> str | None:
     return _ROLES.get(variable)
 
 
-def _shape(variable: str, before: str, after: str) -> str:
+def _shape(variable: str, before: str, after: str, last: bool) -> str:
     """What a variable's text looks like, from its name and the literal text around it."""
     if variable in _SHAPES:
         return _SHAPES[variable]
@@ -61,7 +61,7 @@ def _shape(variable: str, before: str, after: str) -> str:
         return ".*?"  # several upstreams: "0.001, 0.002 : 0.003"
     if after:
         return "[^" + re.escape(after[0]) + "]*"
-    return ".*"
+    return ".*" if last else ".*?"  # `$a$b`: nothing tells where `$a` ends; take the least
 
 
 def translate(log_format: str) -> tuple[str, tuple[str, ...]]:
@@ -74,7 +74,7 @@ def translate(log_format: str) -> tuple[str, tuple[str, ...]]:
     roles: list[str] = []
     for i, name in enumerate(names):
         before, after = literals[i], literals[i + 1]
-        shape = _shape(name, before, after)
+        shape = _shape(name, before, after, i == len(names) - 1)
         role = _role(name)
         if role == "bytes" and name == "bytes_sent" and "body_bytes_sent" in names:
             role = None  # the body alone, as combined counts it
