@@ -278,3 +278,15 @@ def test_the_limit_is_per_file(con: Any, tmp_path: Path) -> None:
         load_events(con, [str(good), str(bad)], max_malformed=0.05)
     assert str(caught.value).startswith(f"{bad}: 3 of 23 lines")
     assert str(good) not in str(caught.value)
+
+
+def test_policy_check_reports_an_unusable_log_format(tmp_path: Path) -> None:
+    from scrapeguard.policy.load import check_policy
+
+    pack = tmp_path / "pack.yaml"
+    pack.write_text("extends: default\nlog_format: '$remote_addr \"$request\" $status'\n")
+    [issue] = check_policy(pack)
+    assert issue.severity == "error"
+    assert "log_format: the log_format" in str(issue)
+    assert "lacks a time" in str(issue)
+    assert str(issue).startswith(f"{pack}:2:")
