@@ -290,3 +290,16 @@ def test_policy_check_reports_an_unusable_log_format(tmp_path: Path) -> None:
     assert "log_format: the log_format" in str(issue)
     assert "lacks a time" in str(issue)
     assert str(issue).startswith(f"{pack}:2:")
+
+
+def test_haproxy_messages_that_are_not_requests_say_so(con: Any, tmp_path: Path) -> None:
+    log = tmp_path / "haproxy.log"
+    lines = (DATA / "haproxy.log").read_text().splitlines()
+    lines.insert(1, "Dec  6 21:07:19 localhost haproxy[8363]: 127.0.0.1:50033 "
+                    "[06/Dec/2026:21:07:19.123] shop/1: SSL handshake failure")
+    lines.insert(2, "Dec  6 21:07:19 localhost haproxy[8363]: Proxy shop started.")
+    log.write_text("\n".join(lines) + "\n")
+    report = load_events(con, [str(log)])
+    assert (report.events, report.malformed) == (6, 2)
+    assert [(s.line, s.reason[:20]) for s in report.samples] == [
+        (2, "a connection message"), (3, "a HAProxy status mes")]

@@ -55,6 +55,9 @@ class PatternFormat(LogFormat):
     tail: ClassVar[str] = ""
     """Matched after `pattern` by no group: left out of the extraction, which then stops
     where the last group is known (capturing is what costs; halves the time of `alb`)."""
+    others: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """(pattern, reason) of lines the server writes that are not requests, so the malformed
+    count says what they are."""
     absolute_urls: ClassVar[bool] = False
     """Requests carry `scheme://host:port/path` (a load balancer's view): keep the path."""
 
@@ -91,7 +94,8 @@ class PatternFormat(LogFormat):
           NULL::VARCHAR[] AS subjects,
           NULL::VARCHAR[] AS fields,
           CASE WHEN _m IS NULL OR _ts IS NULL OR _ip IS NULL THEN 2 ELSE 0 END AS _kind,
-          CASE WHEN _m IS NULL THEN {sql_str(f"not a {self.name} line")}
+          CASE {self._others()}
+               WHEN _m IS NULL THEN {sql_str(f"not a {self.name} line")}
                WHEN _ts IS NULL THEN 'unreadable time'
                WHEN _ip IS NULL THEN 'no client address' END AS _why,
           _line
@@ -105,6 +109,12 @@ class PatternFormat(LogFormat):
                           THEN regexp_extract({line}, {extract}, {names}) END AS _m,
                      {line} AS _line
               FROM {rel.sql})))"""
+
+    def _others(self) -> str:
+        return " ".join(
+            f"WHEN _m IS NULL AND regexp_full_match(_line, {sql_str(rx)}) THEN {sql_str(why)}"
+            for rx, why in self.others
+        )
 
     def _path(self, has: set[str]) -> str:
         """The path with its query: `uri`, else `upath?args`, else the request's target, else

@@ -59,6 +59,12 @@ class Haproxy(PatternFormat):
         r"\S+ \S+ \S+ (-?\d+) (\+?\d+) \S+ \S+ \S+ \S+ \S+(?: \{[^}]*\}){0,2} \"(.*)\""
     )
     roles = ("ip", "ts_ms", "status", "bytes", "request")
+    others = (
+        (r"(?:" + SYSLOG_HEADER + r")?\S+:\d+ \[[^\]]*\] \S+: .*",
+         "a connection message (TLS handshake, aborted connection), not an HTTP request"),
+        (r"(?:" + SYSLOG_HEADER + r")?(?:Proxy|Server|Backend|Connect from|Health check) .*",
+         "a HAProxy status message, not an HTTP request"),
+    )
 
 
 class Alb(PatternFormat):
