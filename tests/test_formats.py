@@ -303,3 +303,14 @@ def test_haproxy_messages_that_are_not_requests_say_so(con: Any, tmp_path: Path)
     assert (report.events, report.malformed) == (6, 2)
     assert [(s.line, s.reason[:20]) for s in report.samples] == [
         (2, "a connection message"), (3, "a HAProxy status mes")]
+
+
+def test_report_affected_takes_the_log_format_too(tmp_path: Path) -> None:
+    decisions = tmp_path / "d.jsonl"
+    decisions.write_text("")
+    run = CliRunner().invoke(app, ["report", "affected", str(DATA / "nginx-iso.log"),
+                                   "--decisions", str(decisions), "--out",
+                                   str(tmp_path / "a.csv"), "--nginx-conf", str(CONF),
+                                   "--log-format", "nope"])
+    assert run.exit_code == 2
+    assert "has no log_format 'nope'" in run.output

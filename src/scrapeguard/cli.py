@@ -183,6 +183,11 @@ def report_affected(
     = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", help="Log format; default: detected from the first lines.")] = None,
+    log_format: Annotated[str | None, typer.Option(
+        "--log-format", help="The server's nginx log_format string, or its name in "
+        "--nginx-conf.")] = None,
+    nginx_conf: Annotated[Path | None, typer.Option(
+        "--nginx-conf", help="nginx configuration to read the log_format from.")] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
 ) -> None:
@@ -194,7 +199,7 @@ def report_affected(
     try:
         with _progress(disabled=False) as callback:
             done = write_affected(inputs, decisions, out, policy=str(policy) if policy else None,
-                                  fmt=fmt,
+                                  fmt=_chosen_format(fmt, log_format, nginx_conf),
                                   strict=strict, progress=callback)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None

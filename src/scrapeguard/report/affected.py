@@ -23,6 +23,7 @@ from scrapeguard.engines import inspect
 from scrapeguard.engines.lookups import INFERRED, materialize
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
+from scrapeguard.sources import LogFormat
 
 CSV_COLUMNS = ("actor", "subject", "first_received", "fields")
 ID_SEGMENT = r"^([0-9]+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{8,})$"
@@ -46,7 +47,7 @@ def write_affected(
     out: Path,
     *,
     policy: Policy | str | None = None,
-    fmt: str | None = None,
+    fmt: str | LogFormat | None = None,
     strict: bool = False,
     progress: Progress | None = None,
 ) -> AffectedResult:
