@@ -22,7 +22,8 @@ from scrapeguard.engines.decide import combine
 from scrapeguard.engines.enrich import EnrichStats, enrich, resolve_names
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
-from scrapeguard.sources import LoadReport, load_events
+from scrapeguard.sources import LoadReport, LogFormat, load_events
+from scrapeguard.sources.nginx import nginx_format
 from scrapeguard.types import ACTOR_KINDS, ActorKind
 
 Progress = Callable[[str, int, int], None]
@@ -62,14 +63,17 @@ def analyze(
     inputs: Sequence[str],
     *,
     policy: Policy | str | None = None,
-    fmt: str | None = None,
+    fmt: str | LogFormat | None = None,
     strict: bool = False,
+    max_malformed: float | None = None,
     progress: Progress | None = None,
     keep_connection: bool = False,
 ) -> Analysis:
     """Read logs, evaluate the rule pack as if it had been live, and decide per actor."""
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
+    if fmt is None and policy.log_format is not None:
+        fmt = nginx_format(policy.log_format)
     con = connect()
     step = _stepper(progress, total=5)
     load = load_events(
@@ -77,6 +81,7 @@ def analyze(
         inputs,
         fmt=fmt,
         strict=strict,
+        max_malformed=max_malformed,
         trusted_proxies=policy.trusted_proxies,
         progress=(lambda done, total: progress("read", done, total)) if progress else None,
     )

@@ -46,7 +46,7 @@ err = Console(stderr=True)
 
 
 def _fail(exc: ScrapeGuardError) -> typer.Exit:
-    err.print(labelled("error:", "bold red", exc), highlight=False)
+    err.print(labelled("error:", "bold red", exc), highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -72,8 +72,16 @@ def analyze(
         "--policy", help="Rule pack (YAML); default: the shipped pack.")] = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", help="Log format; default: detected from the first lines.")] = None,
+    log_format: Annotated[str | None, typer.Option(
+        "--log-format", help="The server's nginx log_format string, or its name in "
+        "--nginx-conf.")] = None,
+    nginx_conf: Annotated[Path | None, typer.Option(
+        "--nginx-conf", help="nginx configuration to read the log_format from.")] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
+    max_malformed: Annotated[str, typer.Option(
+        "--max-malformed", help="Fail on a file with a larger share of malformed lines "
+        "(0.05 or 5%).")] = "5%",
     fail_on: Annotated[str | None, typer.Option(
         "--fail-on", help=f"Exit 3 if any decision is at least this action ({', '.join(ACTIONS)}).",
     )] = None,
@@ -97,18 +105,22 @@ def analyze(
     from scrapeguard.policy.load import load_policy
     from scrapeguard.report.summary import summary
     from scrapeguard.report.terminal import render
+    from scrapeguard.sources.malformed import parse_share
 
     threshold = _action_option(fail_on)
     console = Console(stderr=quiet, width=None if sys.stdout.isatty() else 140)
     wants_report = report is not None or report_json is not None
     try:
+        chosen = _chosen_format(fmt, log_format, nginx_conf)
+        share = parse_share(max_malformed)
         loaded = load_policy(policy)
         with _progress(disabled=quiet) as callback:
             result = run_analysis(
                 inputs,
                 policy=loaded,
-                fmt=fmt,
+                fmt=chosen,
                 strict=strict,
+                max_malformed=share,
                 progress=callback,
                 keep_connection=wants_report,
             )
@@ -127,6 +139,21 @@ def analyze(
         action_rank(d.action) >= action_rank(threshold) for d in result.decisions
     ):
         raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _chosen_format(fmt: str | None, log_format: str | None, conf: Path | None) -> Any:
+    """A registered format's name, an nginx log_format made into a format, or None."""
+    from scrapeguard.errors import SourceError
+    from scrapeguard.sources.nginx import log_format_from_conf, nginx_format
+
+    if log_format is None and conf is None:
+        return fmt
+    if fmt is not None:
+        raise SourceError("give either --format or --log-format/--nginx-conf, not both")
+    if conf is not None:
+        log_format = log_format_from_conf(conf, log_format)
+    assert log_format is not None
+    return nginx_format(log_format)
 
 
 def _write_report(result: Any, policy: Any, html: Path | None, data: Path | None,
@@ -157,6 +184,11 @@ def report_affected(
     = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", help="Log format; default: detected from the first lines.")] = None,
+    log_format: Annotated[str | None, typer.Option(
+        "--log-format", help="The server's nginx log_format string, or its name in "
+        "--nginx-conf.")] = None,
+    nginx_conf: Annotated[Path | None, typer.Option(
+        "--nginx-conf", help="nginx configuration to read the log_format from.")] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
 ) -> None:
@@ -168,7 +200,7 @@ def report_affected(
     try:
         with _progress(disabled=False) as callback:
             done = write_affected(inputs, decisions, out, policy=str(policy) if policy else None,
-                                  fmt=fmt,
+                                  fmt=_chosen_format(fmt, log_format, nginx_conf),
                                   strict=strict, progress=callback)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None

@@ -132,6 +132,9 @@ class Policy(_Strict):
     settings: Settings = Field(default_factory=Settings)
     allowlist: Allowlist = Field(default_factory=Allowlist)
     trusted_proxies: list[str] = Field(default_factory=list)
+    log_format: str | None = None
+    """The nginx `log_format` the site's access logs are written with (`analyze` reads logs
+    with it unless a format is given on the command line)."""
     traps: list[str] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)

@@ -315,6 +315,22 @@ class NetworkHostBits(PolicyValidator):
         return issues
 
 
+class LogFormatSyntax(PolicyValidator):
+    """A `log_format` that cannot read a single event (no time or no client address)."""
+
+    def validate(self, policy: Policy, locate: Locator) -> list[PolicyIssue]:
+        if policy.log_format is None:
+            return []
+        from scrapeguard.errors import SourceError
+        from scrapeguard.sources.nginx import nginx_format
+
+        try:
+            nginx_format(policy.log_format)
+        except SourceError as exc:
+            return [self.issue(locate, ("log_format",), str(exc))]
+        return []
+
+
 def _strict_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(text, strict=True)
@@ -331,6 +347,7 @@ VALIDATORS: tuple[PolicyValidator, ...] = (
     DuplicateRouteNames(),
     NetworkSyntax(),
     NetworkHostBits(),
+    LogFormatSyntax(),
 )
 """Every check `check_policy` runs, in report order."""
 

@@ -23,6 +23,7 @@ from scrapeguard.engines import inspect
 from scrapeguard.engines.lookups import INFERRED, materialize
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
+from scrapeguard.sources import LogFormat
 from scrapeguard.textsafe import csv_cell_sql
 
 CSV_COLUMNS = ("actor", "subject", "first_received", "fields")
@@ -47,7 +48,7 @@ def write_affected(
     out: Path,
     *,
     policy: Policy | str | None = None,
-    fmt: str | None = None,
+    fmt: str | LogFormat | None = None,
     strict: bool = False,
     progress: Progress | None = None,
 ) -> AffectedResult:

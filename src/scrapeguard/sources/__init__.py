@@ -6,7 +6,12 @@ Formats register themselves in `REGISTRY` on import; adding one is one module an
 
 from __future__ import annotations
 
-from scrapeguard.sources import clf, jsonl  # noqa: F401  (registers the built-in formats)
+from scrapeguard.sources import (  # noqa: F401  (registers the built-in formats)
+    clf,
+    jsonaccess,
+    jsonl,
+    servers,
+)
 from scrapeguard.sources.base import REGISTRY, LogFormat, get_format, register
 from scrapeguard.sources.loader import load_events
 from scrapeguard.sources.report import FileReport, LoadReport, Sample

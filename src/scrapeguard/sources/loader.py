@@ -24,6 +24,7 @@ from scrapeguard.sources import lines, xff
 from scrapeguard.sources.base import LogFormat, ParseOptions, Relation, get_format
 from scrapeguard.sources.detect import Detection, columns_for, detect
 from scrapeguard.sources.inputs import STDIN, expand, prepare
+from scrapeguard.sources.malformed import check_share
 from scrapeguard.sources.progress import Meter, setting
 from scrapeguard.sources.repair import Group, Repairs
 from scrapeguard.sources.report import MAX_SAMPLES, FileReport, LoadReport, Sample
@@ -64,8 +65,9 @@ def load_events(
     con: duckdb.DuckDBPyConnection,
     inputs: Sequence[str],
     *,
-    fmt: str | None = None,
+    fmt: str | LogFormat | None = None,
     strict: bool = False,
+    max_malformed: float | None = None,
     trusted_proxies: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
     table: str = "events",
@@ -73,11 +75,12 @@ def load_events(
     """Create (or replace) `table` with the events of `inputs`; report what was read.
 
     `inputs` are paths, globs (expanded, sorted) or `-` for stdin, plain or gzip. `fmt` names
-    a registered format; None detects it per file from its first lines. With `strict`, any
-    malformed line raises SourceError (the table is left as it was). `progress` receives
-    (bytes done, bytes total) of the inputs, possibly from a helper thread.
+    a registered format or is one (an nginx `log_format`); None detects it per file from its
+    first lines. With `strict`, any malformed line raises SourceError (the table is left as it
+    was); with `max_malformed`, so does a file of which a larger share of lines is malformed.
+    `progress` receives (bytes done, bytes total) of the inputs, possibly from a helper thread.
     """
-    chosen = get_format(fmt) if fmt is not None else None
+    chosen = get_format(fmt) if isinstance(fmt, str) else fmt
     names = expand(inputs)
     networks = xff.parse_networks(trusted_proxies)
     target, staging, bare = _table_names(table)
@@ -97,6 +100,8 @@ def load_events(
             report = LoadReport.build(target, reports, [])
             if strict and report.malformed:
                 raise SourceError(_strict_message(report))
+            if max_malformed is not None:
+                check_share(report, max_malformed)
             finish(con, staging, target, bare)
         except BaseException:
             con.execute(f"DROP TABLE IF EXISTS {staging}")
