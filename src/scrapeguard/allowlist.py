@@ -12,7 +12,6 @@ and addresses are read with `inet_pton` rather than `ipaddress` objects.
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from scrapeguard.policy.model import Policy, SearchEngine
+from scrapeguard.policy.patterns import Matcher, compile_pattern
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -122,7 +122,8 @@ def search_engines() -> tuple[date, tuple[SearchEngine, ...]]:
 @dataclass(frozen=True)
 class _Engine:
     name: str
-    claim: re.Pattern[str]
+    claim: Matcher
+    """Matched against a client's user agent: RE2, linear in however long an agent is sent."""
     networks: NetworkSet
 
 
@@ -145,7 +146,7 @@ class Allowlister:
         self._engines = tuple(
             _Engine(
                 e.name,
-                re.compile(e.ua, re.IGNORECASE),
+                compile_pattern(e.ua, ignore_case=True),
                 NetworkSet((net, f"verified {e.name}") for net in parse_networks(e.cidrs)),
             )
             for e in engines

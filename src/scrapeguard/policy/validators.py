@@ -21,6 +21,7 @@ from scrapeguard.errors import Location, PolicyIssue
 from scrapeguard.features import BY_NAME
 from scrapeguard.policy import expr
 from scrapeguard.policy.model import Policy, Rule
+from scrapeguard.policy.patterns import PatternError, compile_pattern, policy_patterns
 
 Severity = Literal["error", "warning"]
 Loc = tuple[str | int, ...]
@@ -261,6 +262,23 @@ def _template_problem(path: str) -> str | None:
     return None
 
 
+class PatternCompiles(PolicyValidator):
+    """A trap, route or extension list that RE2 refuses (most often: too large to compile).
+
+    The engines run every policy pattern on RE2 so matching stays linear in the path; a
+    pattern RE2 cannot take is reported here rather than at the first request.
+    """
+
+    def validate(self, policy: Policy, locate: Locator) -> list[PolicyIssue]:
+        issues = []
+        for loc, pattern in policy_patterns(policy):
+            try:
+                compile_pattern(pattern)
+            except PatternError as exc:
+                issues.append(self.issue(locate, loc, f"cannot be matched: {exc}"))
+        return issues
+
+
 class DuplicateRouteNames(PolicyValidator):
     """Two routes with one name: reports and decisions could not say which was meant."""
 
@@ -328,6 +346,7 @@ VALIDATORS: tuple[PolicyValidator, ...] = (
     PercentileFloor(),
     ShortSubjectWindow(),
     RouteTemplate(),
+    PatternCompiles(),
     DuplicateRouteNames(),
     NetworkSyntax(),
     NetworkHostBits(),
