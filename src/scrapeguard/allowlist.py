@@ -23,6 +23,7 @@ from importlib.resources import files
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from scrapeguard.canonical import canonical_ip
 from scrapeguard.policy.model import Policy, SearchEngine
 from scrapeguard.policy.patterns import Matcher, compile_pattern
 
@@ -201,18 +202,19 @@ class TrustedProxies:
         return self._networks.find(parse_ip(address)) is not None
 
     def resolve(self, remote: str, xff: str | None) -> str:
-        """The client address: `remote` itself unless it is a trusted proxy with an XFF."""
+        """The client address: `remote` itself unless it is a trusted proxy with an XFF; in its
+        one spelling (`canonical_ip`), as the engines count it."""
         if not xff or not self.is_trusted(remote):
-            return remote
+            return canonical_ip(remote)
         client = remote
         for entry in reversed(xff.split(",")):
-            candidate = _strip_port(entry.strip())
+            candidate = canonical_ip(_strip_port(entry.strip()))
             if parse_ip(candidate) is None:
                 continue  # malformed or `unknown`: skip it, keep looking left
             client = candidate
             if not self.is_trusted(candidate):
-                return candidate
-        return client
+                break
+        return canonical_ip(client)
 
 
 def _strip_port(entry: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from scrapeguard import uaclass
 from scrapeguard.allowlist import Allowlister
+from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES
 from scrapeguard.engines.lookups import (
     NUMERIC_ID,
@@ -108,8 +109,8 @@ class Deriver:
     def derive(self, event: dict[str, Any]) -> EventRows:
         ts: datetime = event["ts"]
         ts_ms = int(ts.timestamp() * 1000)
-        ip = str(event["ip"])
-        path = event.get("path") or ""
+        ip = canonical_ip(str(event["ip"]))
+        path = canonical_path(event.get("path") or "")
         status = int(event.get("status") or 0)
         size = int(event.get("bytes") or 0)
         ua = event.get("ua")
@@ -183,7 +184,7 @@ class Deriver:
 
     def template_of(self, path: str) -> str:
         """The route template a path belongs to (declared, else inferred)."""
-        return self._path(path).template
+        return self._path(canonical_path(path)).template
 
     def _path_uncached(self, path: str) -> PathInfo:
         """What `lookups.paths` derives per distinct path, for one path; cached per path."""
