@@ -53,3 +53,16 @@ def test_a_few_aliases_still_load(tmp_path: Path) -> None:
         "trusted_proxies: *office\n", encoding="utf-8")
     loaded = load_policy(policy)
     assert loaded.trusted_proxies == ["192.0.2.0/24", "198.51.100.0/24"]
+
+
+@pytest.mark.parametrize("wide", ["0.0.0.0/0", "::/0", "0.0.0.0/1", "::ffff:0:0/96",
+                                  "2000::/3"])
+def test_a_trusted_proxy_range_that_trusts_the_internet_is_warned_of(tmp_path: Path,
+                                                                      wide: str) -> None:
+    policy = tmp_path / "proxies.yaml"
+    policy.write_text(f"trusted_proxies:\n  - 10.0.0.0/8\n  - 173.245.48.0/20\n"
+                      f"  - 2a06:98c0::/29\n  - '{wide}'\n", encoding="utf-8")
+    issues = check_policy(policy)
+    assert [(i.severity, i.location.line) for i in issues] == [("warning", 5)], issues
+    assert "X-Forwarded-For" in issues[0].message
+    assert load_policy(policy).trusted_proxies[-1] == wide  # a warning: it still loads

@@ -333,6 +333,51 @@ class NetworkHostBits(PolicyValidator):
         return issues
 
 
+WIDE_PREFIX = {4: 8, 6: 20}
+"""Ranges wider than a /8 (IPv4) or a /20 (IPv6) are no one's set of proxies: the widest
+published CDN ranges are a /10 and a /29."""
+
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def _too_wide(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    if network.prefixlen < WIDE_PREFIX[network.version]:
+        return True
+    # IPv4-mapped IPv6 counts as IPv4, so `::ffff:0:0/96` is 0.0.0.0/0 in disguise.
+    return (isinstance(network, ipaddress.IPv6Network) and network.overlaps(_MAPPED)
+            and network.prefixlen - 96 < WIDE_PREFIX[4])
+
+
+class WideNetwork(PolicyValidator):
+    """A trusted proxy or allowlisted range so wide it trusts much of the internet.
+
+    A trusted proxy's `X-Forwarded-For` names the client, so trusting `0.0.0.0/0` lets every
+    client write its own address and be anyone; allowlisting it lets everyone through unjudged.
+    """
+
+    severity = "warning"
+
+    def validate(self, policy: Policy, locate: Locator) -> list[PolicyIssue]:
+        issues = []
+        for loc, value in _network_lists(policy):
+            try:
+                network = ipaddress.ip_network(value.strip(), strict=False)
+            except ValueError:
+                continue  # NetworkSyntax reports it
+            if not _too_wide(network):
+                continue
+            if loc[0] == "trusted_proxies":
+                consequence = ("every client in it can write any address into X-Forwarded-For "
+                               "and be counted as that address")
+            else:
+                consequence = "every client in it is let through without judgement"
+            issues.append(self.issue(
+                locate, loc, f"{value!r} covers {network.num_addresses:,} addresses; "
+                f"{consequence}. List your own proxies' (or partners') ranges instead",
+            ))
+        return issues
+
+
 def _strict_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(text, strict=True)
@@ -350,6 +395,7 @@ VALIDATORS: tuple[PolicyValidator, ...] = (
     DuplicateRouteNames(),
     NetworkSyntax(),
     NetworkHostBits(),
+    WideNetwork(),
 )
 """Every check `check_policy` runs, in report order."""
 
