@@ -22,8 +22,15 @@ import re
 import string
 from functools import lru_cache
 
+from scrapeguard.policy.patterns import compile_pattern
+
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
-_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_ESCAPES = {
+    high + low: (chr(int(high + low, 16)) if chr(int(high + low, 16)) in _UNRESERVED
+                 else "%" + (high + low).upper())
+    for high in string.hexdigits for low in string.hexdigits
+}
+"""`%xx` → the unreserved character it stands for, else the escape in upper case."""
 _DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 PATH_CANDIDATE = r"%|//|/\.|[/=]0[0-9]|/(\?|$)"
@@ -33,14 +40,26 @@ pattern, so the batch engine picks the few distinct paths to rewrite inside Duck
 IP_CANDIDATE = r":|(^|\.)0[0-9]|\s|%"
 """An address matching this may change under `canonical_ip`; one that does not cannot."""
 
+_PATH_CANDIDATE = compile_pattern(PATH_CANDIDATE)  # RE2: linear in however long a path is
 
-def _unescape(match: re.Match[str]) -> str:
-    char = chr(int(match.group(1), 16))
-    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+def _unescape(text: str) -> str:
+    """Escapes of unreserved characters decoded, the others upper-cased; one pass, no regex
+    callbacks, since a hostile path may hold tens of thousands of them."""
+    if "%" not in text:
+        return text
+    head, *parts = text.split("%")
+    out = [head]
+    for part in parts:
+        code = _ESCAPES.get(part[:2])
+        out.append(code + part[2:] if code is not None else "%" + part)
+    return "".join(out)
 
 
 def _number(text: str) -> str:
-    return (text.lstrip("0") or "0") if text.isascii() and text.isdigit() else text
+    if text[:1] == "0" and text.isdigit() and text.isascii():
+        return text.lstrip("0") or "0"
+    return text
 
 
 @lru_cache(maxsize=65_536)
@@ -49,23 +68,25 @@ def canonical_path(path: str) -> str:
 
     Anything that is not an origin-form path (`*`, `http://…`) is returned as it is.
     """
-    if not path.startswith("/") or not re.search(PATH_CANDIDATE, path):
+    if not path.startswith("/") or not _PATH_CANDIDATE.search(path):
         return path
     base, sep, query = path.partition("?")
+    parts = _unescape(base).split("/")
     segments: list[str] = []
-    for segment in _ESCAPE.sub(_unescape, base).split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments:
-                segments.pop()
-            continue
-        segments.append(_number(segment))
+    if "." in parts or ".." in parts:
+        for segment in parts:
+            if segment == "..":
+                if segments:
+                    segments.pop()
+            elif segment not in ("", "."):
+                segments.append(_number(segment))
+    else:
+        segments = [_number(p) if p[:1] == "0" else p for p in parts if p]
     canonical = "/" + "/".join(segments)
     if not sep:
         return canonical
     pairs = []
-    for pair in _ESCAPE.sub(_unescape, query).split("&"):
+    for pair in _unescape(query).split("&"):
         name, eq, value = pair.partition("=")
         pairs.append(name + eq + _number(value))
     return canonical + sep + "&".join(pairs)
