@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+from typing import Any
 
 import pytest
 
@@ -51,3 +52,30 @@ def test_random_canary_keys_are_accepted(seed: int, monkeypatch: pytest.MonkeyPa
     for text in (raw.hex(), base64.urlsafe_b64encode(raw).decode().rstrip("=")):
         monkeypatch.setenv(KEY_ENV, text)
         assert key_from_env()
+
+
+def _echo_client_app(trusted: list[str]) -> Any:
+    """The middleware around an app that answers with the address the middleware resolved."""
+    from scrapeguard.enforce import ScrapeGuardMiddleware
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = scope["scrapeguard"].keys["ip"].encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": body})
+
+    return ScrapeGuardMiddleware(app, trusted_proxies=trusted, secret=b"test secret")
+
+
+def test_the_test_servers_let_scrapeguard_resolve_forwarded_for() -> None:
+    """uvicorn believes X-Forwarded-For from loopback by default (docs/live.md); the test
+    servers turn that off, so the middleware's own `trusted_proxies` decide."""
+    import httpx
+
+    from test_middleware_servers import serve
+
+    spoofed = {"x-forwarded-for": "198.51.100.66"}
+    with serve(_echo_client_app([]), warm=False) as url:
+        assert httpx.get(url + "/", headers=spoofed).text == "127.0.0.1"
+    with serve(_echo_client_app(["127.0.0.1"]), warm=False) as url:
+        assert httpx.get(url + "/", headers=spoofed).text == "198.51.100.66"
