@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logbuilder import Log
 from scrapeguard.allowlist import TrustedProxies
@@ -108,3 +110,11 @@ def test_the_middleware_resolves_addresses_to_their_one_spelling() -> None:
     assert proxies.resolve("::ffff:203.0.113.9", None) == "203.0.113.9"
     assert proxies.resolve("10.0.0.1", "203.000.113.009, 10.0.0.2") == "203.0.113.9"
     assert proxies.resolve("::ffff:10.0.0.1", "::ffff:203.0.113.9") == "203.0.113.9"
+
+
+@given(st.text(alphabet=st.sampled_from("/.%0123456789aAfF?=&~-_\t%2E"), max_size=40))
+def test_a_canonical_path_is_its_own_spelling_and_decodes_no_control(text: str) -> None:
+    path = "/" + text
+    once = canonical_path(path)
+    assert canonical_path(once) == once
+    assert not any(ord(c) < 0x20 for c in once) or "\t" in path
