@@ -154,7 +154,7 @@ def _uvicorn(factory: str, store: str) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", f"middleware:{factory}", "--host",
          "127.0.0.1", "--port", str(port), "--no-access-log", "--lifespan", "off",
-         "--ws", "none", "--log-level", "warning"],
+         "--ws", "none", "--log-level", "warning", "--no-proxy-headers"],
         env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -54,17 +54,18 @@ def test_a_group_readable_db_is_warned_about(tmp_path: Path,
 
 def test_a_key_from_the_environment_is_not_stored(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(KEY_ENV, "ab" * 32)
+    key = "9f3c2a7be01d5584c6f2ab39e7d04c1855b2e9a06d7f3c81a4e2f09b6c5d7e13"
+    monkeypatch.setenv(KEY_ENV, key)
     path = tmp_path / "env.db"
     mint(path, spec(count=300))
     book = CanaryBook(path)
     assert "key" not in book.meta
-    assert book.key == bytes.fromhex("ab" * 32)
+    assert book.key == bytes.fromhex(key)
     book.close()
     monkeypatch.delenv(KEY_ENV)
     with pytest.raises(CanaryError, match=KEY_ENV):
         CanaryBook(path)
-    monkeypatch.setenv(KEY_ENV, "cd" * 32)
+    monkeypatch.setenv(KEY_ENV, key[::-1])
     with pytest.raises(CanaryError, match="not the one it was minted with"):
         CanaryBook(path)
     monkeypatch.setenv(KEY_ENV, "short")

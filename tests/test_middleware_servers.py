@@ -60,8 +60,11 @@ def serve(app: Any, *, warm: bool = True) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback and
+    # rewrite the peer itself; the middleware's own trusted-proxy resolution is under test.
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                            ws="none", loop="asyncio", timeout_graceful_shutdown=2)
+                            ws="none", loop="asyncio", timeout_graceful_shutdown=2,
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -89,7 +92,7 @@ def node(env: dict[str, str], *, warm: bool = True) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "test_middleware_support:node_app",
          "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--lifespan", "off",
-         "--ws", "none", "--log-level", "warning"],
+         "--ws", "none", "--log-level", "warning", "--no-proxy-headers"],
         env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"

@@ -12,7 +12,6 @@ and addresses are read with `inet_pton` rather than `ipaddress` objects.
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
@@ -24,7 +23,9 @@ from importlib.resources import files
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from scrapeguard.canonical import canonical_ip
 from scrapeguard.policy.model import Policy, SearchEngine
+from scrapeguard.policy.patterns import Matcher, compile_pattern
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -122,7 +123,8 @@ def search_engines() -> tuple[date, tuple[SearchEngine, ...]]:
 @dataclass(frozen=True)
 class _Engine:
     name: str
-    claim: re.Pattern[str]
+    claim: Matcher
+    """Matched against a client's user agent: RE2, linear in however long an agent is sent."""
     networks: NetworkSet
 
 
@@ -145,7 +147,7 @@ class Allowlister:
         self._engines = tuple(
             _Engine(
                 e.name,
-                re.compile(e.ua, re.IGNORECASE),
+                compile_pattern(e.ua, ignore_case=True),
                 NetworkSet((net, f"verified {e.name}") for net in parse_networks(e.cidrs)),
             )
             for e in engines
@@ -200,18 +202,19 @@ class TrustedProxies:
         return self._networks.find(parse_ip(address)) is not None
 
     def resolve(self, remote: str, xff: str | None) -> str:
-        """The client address: `remote` itself unless it is a trusted proxy with an XFF."""
+        """The client address: `remote` itself unless it is a trusted proxy with an XFF; in its
+        one spelling (`canonical_ip`), as the engines count it."""
         if not xff or not self.is_trusted(remote):
-            return remote
+            return canonical_ip(remote)
         client = remote
         for entry in reversed(xff.split(",")):
-            candidate = _strip_port(entry.strip())
+            candidate = canonical_ip(_strip_port(entry.strip()))
             if parse_ip(candidate) is None:
                 continue  # malformed or `unknown`: skip it, keep looking left
             client = candidate
             if not self.is_trusted(candidate):
-                return candidate
-        return client
+                break
+        return canonical_ip(client)
 
 
 def _strip_port(entry: str) -> str:

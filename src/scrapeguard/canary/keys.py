@@ -9,15 +9,24 @@ indistinguishable from random draws out of the operator's ranges.
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import secrets
+import string
+from collections import Counter
 from collections.abc import Mapping
+from itertools import pairwise
 
 from scrapeguard.errors import ScrapeGuardError
 
 KEY_ENV = "SCRAPEGUARD_CANARY_KEY"
 """Supplies the key instead of the db (then the db keeps only a check value, never the key)."""
 MIN_KEY_BYTES = 16
+MIN_TEXT_BITS = 96
+"""A key given as text (not hex) must be drawn from an alphabet large enough, over enough
+characters, for this many bits: `password12345678` has 83 at most; a `secrets.token_urlsafe(16)`
+has over 100 even when chance left out a character class."""
+_GENERATE = "e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`"
 _CHECK_LABEL = b"scrapeguard canary key check"
 
 
@@ -41,8 +50,41 @@ def key_from_env() -> bytes | None:
         key = text.encode()
     if len(key) < MIN_KEY_BYTES:
         raise CanaryError(f"{KEY_ENV} is too short: use at least {MIN_KEY_BYTES} random bytes "
-                          f"(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+                          f"({_GENERATE})")
+    weakness = key_weakness(key, text=not _is_hex(text))
+    if weakness:
+        raise CanaryError(f"{KEY_ENV} is not a random key ({weakness}): whoever guesses it "
+                          f"can tell canaries from real records; use random bytes ({_GENERATE})")
     return key
+
+
+def _is_hex(text: str) -> bool:
+    return len(text) % 2 == 0 and all(c in string.hexdigits for c in text)
+
+
+def key_weakness(key: bytes, *, text: bool = False) -> str | None:
+    """Why a key is guessable, or None: repeats, a counting sequence, or (for a key typed as
+    text) too little room in its alphabet for `MIN_TEXT_BITS`.
+
+    The thresholds sit far from what random keys do: 16 random bytes have 15 or 16 distinct
+    values (fewer than 10 about once in 10^5), and their steps are all different.
+    """
+    sample = key[:32]
+    if len(set(sample)) < math.ceil(len(sample) * 5 / 8):
+        return "too few distinct bytes" if len(set(key)) > 1 else "one byte repeated"
+    steps = Counter((b - a) % 256 for a, b in pairwise(key))
+    if steps and steps.most_common(1)[0][1] * 2 > len(key) - 1:
+        return "a counting sequence"
+    if text:
+        alphabet = sum(size for chars, size in _CLASSES if any(chr(b) in chars for b in key))
+        bits = len(key) * math.log2(max(alphabet, 2))
+        if bits < MIN_TEXT_BITS:
+            return f"text of {len(key)} characters holds at most {bits:.0f} bits"
+    return None
+
+
+_CLASSES = ((string.ascii_lowercase, 26), (string.ascii_uppercase, 26), (string.digits, 10),
+            (string.punctuation, 32))
 
 
 def key_check(key: bytes) -> str:

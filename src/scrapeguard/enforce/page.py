@@ -55,11 +55,24 @@ _PAGE = Template("""<!doctype html>
 """)
 
 
+MAX_NEXT = 2048
+"""Longer `next` targets are not paths a challenged page asked for."""
+
+
 def safe_next(target: str | None) -> str:
-    """A local path to return to; anything that could leave the site becomes `/`."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    r"""A same-origin path to return to; anything that could leave the site becomes `/`.
+
+    Browsers parse a `Location` by the URL standard, which drops tabs and newlines anywhere
+    and reads a backslash as a slash: `/\t/evil.example` and `/\evil.example` are
+    `//evil.example` to them, another host. So only printable ASCII without a backslash is
+    kept (a request path arrives percent-encoded, so a real one loses nothing), and then it
+    must be a path that does not start `//`.
+    """
+    if not target or len(target) > MAX_NEXT:
         return "/"
-    if any(c in target for c in "\r\n\\"):
+    if any(not "!" <= c <= "~" or c == "\\" for c in target):
+        return "/"
+    if not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
+from scrapeguard import canonical
 from scrapeguard.engines import lookups
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.policy.model import Policy
@@ -58,8 +60,30 @@ def explode_subjects(con: Any, table: str) -> str:
     return "_exploded"
 
 
+def rewrite_events(con: Any, table: str) -> None:
+    """Paths and addresses in their one spelling (`canonical.py`), in place, before anything
+    counts them; only the few distinct values that may change go through Python."""
+    for column, candidate, spell in (("path", canonical.PATH_CANDIDATE, canonical.canonical_path),
+                                     ("ip", canonical.IP_CANDIDATE, canonical.canonical_ip)):
+        written = [row[0] for row in con.execute(
+            f"SELECT DISTINCT {column} FROM {table} WHERE regexp_matches({column}, ?)",
+            [candidate]).fetchall()]
+        changed = [(text, spell(text)) for text in written if spell(text) != text]
+        if not changed:
+            continue
+        raw, canon = zip(*changed, strict=True)
+        mapping = pa.table({"raw": list(raw), "canon": list(canon)})
+        con.register("_canonical", mapping)
+        try:
+            con.execute(f"UPDATE {table} SET {column} = _canonical.canon FROM _canonical "
+                        f"WHERE {table}.{column} = _canonical.raw")
+        finally:
+            con.unregister("_canonical")
+
+
 def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]:
     """The enriched rows, materialized, and what was learnt on the way."""
+    rewrite_events(con, table)
     backend = ibis.duckdb.from_connection(con)
     events = backend.table(table)
     path_table, templates = lookups.paths(backend, events, policy)

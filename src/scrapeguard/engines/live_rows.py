@@ -2,13 +2,13 @@
 
 `engines/enrich.py` and `engines/lookups.py` compute these columns as dataframe expressions;
 this module computes them for one event in Python, with the same patterns (`route_regex`,
-`TEMPLATE_PASSES`), so the two engines count the same things. `tests/test_conformance.py`
-replays logs through both and compares their decisions.
+`TEMPLATE_PASSES`) on the same regex engine, RE2 (`policy/patterns.py`), so the two engines
+count the same things and no path can make a match backtrack on the event loop.
+`tests/test_conformance.py` replays logs through both and compares their decisions.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,16 +17,29 @@ from typing import Any, NamedTuple
 
 from scrapeguard import uaclass
 from scrapeguard.allowlist import Allowlister
+from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES
 from scrapeguard.engines.lookups import (
+    NUMERIC_ID,
     REFERER_PATH,
     TEMPLATE_PASSES,
     TOOL_CLASSES,
-    route_regex,
     static_pattern,
 )
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
+from scrapeguard.policy.patterns import (
+    Match,
+    Matcher,
+    compile_pattern,
+    glob_regex,
+    query_regex,
+    route_regex,
+)
+
+_TEMPLATE_PASSES = tuple((compile_pattern(p), r) for p, r in TEMPLATE_PASSES)
+_REFERER_PATH = compile_pattern(REFERER_PATH)
+_NUMERIC_ID = compile_pattern(NUMERIC_ID)
 
 LINKED_PATHS = 100_000
 """Paths reached through a link that a node remembers; the oldest are forgotten first."""
@@ -88,10 +101,11 @@ class Deriver:
         self.policy = policy
         self.subject_templates = frozenset(subject_templates)
         self.allower = Allowlister(policy)
-        self.static = re.compile(static_pattern(policy))
-        self.routes = [(route, re.compile(route_regex(route))) for route in policy.routes]
-        self.traps = [re.compile("^" + re.escape(g).replace(r"\*", ".*") + "$")
-                      for g in policy.traps]
+        self.static = compile_pattern(static_pattern(policy))
+        self.routes = [(route, compile_pattern(route_regex(route)),
+                        compile_pattern(query_regex(route.query)) if route.query else None)
+                       for route in policy.routes]
+        self.traps = [compile_pattern(glob_regex(g)) for g in policy.traps]
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
         self._linked: dict[str, None] = {}
@@ -107,8 +121,8 @@ class Deriver:
     def derive(self, event: dict[str, Any]) -> EventRows:
         ts: datetime = event["ts"]
         ts_ms = int(ts.timestamp() * 1000)
-        ip = str(event["ip"])
-        path = event.get("path") or ""
+        ip = canonical_ip(str(event["ip"]))
+        path = canonical_path(event.get("path") or "")
         status = int(event.get("status") or 0)
         size = int(event.get("bytes") or 0)
         ua = event.get("ua")
@@ -182,14 +196,14 @@ class Deriver:
             missed = _route_missed(route, status, size, path_item)
             weight = route.records_per_hit
         item = None if missed or status >= 400 else path_item  # refusals expose nobody
-        digits = re.search(r"(\d{1,18})\D*$", path_item or "")
+        digits = _NUMERIC_ID.search(path_item or "")
         return [Row(item=item, item_weight=weight,
                     numeric_id=int(digits.group(1)) if digits else None,
                     flags={"is_subject_route": 1, "is_miss": int(missed)})]
 
     def template_of(self, path: str) -> str:
         """The route template a path belongs to (declared, else inferred)."""
-        return self._path(path).template
+        return self._path(canonical_path(path)).template
 
     def _path_uncached(self, path: str) -> PathInfo:
         """What `lookups.paths` derives per distinct path, for one path; cached per path."""
@@ -197,10 +211,11 @@ class Deriver:
         static = bool(self.static.search(path_only.lower()))
         robots = path_only == "/robots.txt"
         trap = any(t.match(path_only) for t in self.traps)
-        for index, (route, pattern) in enumerate(self.routes, 1):
+        for index, (route, pattern, query) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:
-                return PathInfo(static, route.path, index, _route_item(route, path, match),
+                return PathInfo(static, route.path, index,
+                                _route_item(route, path, match, query),
                                 robots, trap, infer_template(path_only))
         template = infer_template(path_only)
         if template in self.subject_templates and not static:
@@ -208,11 +223,11 @@ class Deriver:
         return PathInfo(static, template, None, None, robots, trap, template)
 
 
-def _route_item(route: Route, path: str, match: re.Match[str]) -> str | None:
+def _route_item(route: Route, path: str, match: Match, query: Matcher | None) -> str | None:
     if route.subject is not None:
         return f"{route.name}:{match.group(1)}"
-    if route.query is not None:
-        found = re.search(rf"[?&]{re.escape(route.query)}=([^&#]*)", path)
+    if query is not None:
+        found = query.search(path)
         return f"{route.name}:{found.group(1)}" if found and found.group(1) else None
     return f"{route.name}:{path}"
 
@@ -229,12 +244,12 @@ def _route_missed(route: Route, status: int, size: int, item: str | None) -> boo
 def referer_template(referer: str | None) -> str | None:
     """The inferred template of the page a referer names (`https://host/user/7?x` →
     `/user/{n}`); None for no referer or one that is not a URL."""
-    found = REFERER_PATH.match(referer or "")
+    found = _REFERER_PATH.match(referer or "")
     return infer_template(found.group(1)) if found else None
 
 
 def infer_template(path: str) -> str:
     """The Python twin of `lookups.infer_template`, pass for pass."""
-    for pattern, replacement in TEMPLATE_PASSES:
+    for pattern, replacement in _TEMPLATE_PASSES:
         path = pattern.sub(replacement, path)
     return path

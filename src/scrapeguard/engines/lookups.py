@@ -7,7 +7,6 @@ and joined back by key, so the per-event work is arithmetic on integers.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import ibis
@@ -17,23 +16,28 @@ from scrapeguard import uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
+from scrapeguard.policy.patterns import glob_regex, query_regex, route_regex, static_regex
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _HEX = r"[0-9a-fA-F]{8,}"
 TOOL_CLASSES = tuple(sorted(uaclass.TOOL_CLASSES))
 """User-agent classes of tools no person browses with."""
 
-TEMPLATE_PASSES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(f"/(?:{_UUID})(/|$)"), r"/{uuid}\1"),
-    (re.compile(r"/\d+(/|$)"), r"/{n}\1"),
-    (re.compile(r"/\d+(/|$)"), r"/{n}\1"),
-    (re.compile(f"/{_HEX}(/|$)"), r"/{hex}\1"),
-    (re.compile(f"/{_HEX}(/|$)"), r"/{hex}\1"),
+TEMPLATE_PASSES: tuple[tuple[str, str], ...] = (
+    (f"/(?:{_UUID})(/|$)", r"/{uuid}\1"),
+    (r"/\d+(/|$)", r"/{n}\1"),
+    (r"/\d+(/|$)", r"/{n}\1"),
+    (f"/{_HEX}(/|$)", r"/{hex}\1"),
+    (f"/{_HEX}(/|$)", r"/{hex}\1"),
 )
-"""Id segments to placeholders, in order; written once for RE2 (batch) and `re` (stream)."""
+"""Id segments to placeholders, in order; written once for RE2, run by DuckDB (batch) and
+`google-re2` (stream), both linear in the path however an attacker writes it."""
 
-REFERER_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)")
-"""The path part of an absolute referer URL; written once for RE2 (batch) and `re` (stream)."""
+REFERER_PATH = r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)"
+"""The path part of an absolute referer URL; written once for RE2 (batch and stream)."""
+
+NUMERIC_ID = r"(\d{1,18})\D*$"
+"""The number an item ends with, for sequential steps; written once for RE2."""
 
 INFERRED = 0
 """`route_index` of an inferred subject template; declared routes count from 1."""
@@ -53,19 +57,8 @@ def infer_template(path: ir.StringValue) -> ir.StringValue:
     """
     template = path
     for pattern, replacement in TEMPLATE_PASSES:
-        template = template.re_replace(pattern.pattern, replacement)
+        template = template.re_replace(pattern, replacement)
     return template
-
-
-def route_regex(route: Route) -> str:
-    """A route's path template as an anchored RE2 pattern; the subject placeholder is group 1."""
-    pattern = "^"
-    position = 0
-    for match in re.finditer(r"\{(\w+)\}", route.path):
-        pattern += re.escape(route.path[position : match.start()])
-        pattern += "([^/]+)" if match.group(1) == route.subject else "(?:[^/]+)"
-        position = match.end()
-    return pattern + re.escape(route.path[position:]) + "/?$"
 
 
 def linked_paths(events: ir.Table) -> ir.Table:
@@ -85,7 +78,7 @@ def referers(backend: Any, events: ir.Table) -> ir.Table:
     back by `ref_key` (a profile reached from a profile is one step of a walk)."""
     distinct = events.select("referer").distinct()
     distinct = distinct.filter(distinct.referer.notnull())
-    path = distinct.referer.re_extract("^" + REFERER_PATH.pattern, 1)
+    path = distinct.referer.re_extract("^" + REFERER_PATH, 1)
     table = distinct.select(
         ref_key=key(distinct.referer),
         ref_template_key=ibis.ifelse(path == "", ibis.null(), key(infer_template(path))),
@@ -94,12 +87,7 @@ def referers(backend: Any, events: ir.Table) -> ir.Table:
 
 
 def static_pattern(policy: Policy) -> str:
-    extensions = "|".join(re.escape(e) for e in policy.settings.static_extensions)
-    return rf"\.(?:{extensions})$"
-
-
-def _glob_regex(glob: str) -> str:
-    return "^" + re.escape(glob).replace(r"\*", ".*") + "$"
+    return static_regex(policy.settings.static_extensions)
 
 
 def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, list[str]]:
@@ -119,7 +107,7 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
                    for r in routes]
     is_trap = ibis.literal(False)
     for glob in policy.traps:
-        is_trap = is_trap | path_only.re_search(_glob_regex(glob))
+        is_trap = is_trap | path_only.re_search(glob_regex(glob))
     table = distinct.mutate(
         path_only=path_only,
         is_static=is_static.fill_null(False),
@@ -136,7 +124,7 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
     is_inferred = table.route_index.isnull() & table.template.isin(templates) & ~table.is_static \
         if templates else ibis.literal(False)
     item = ibis.ifelse(is_inferred, table.path_only, table.route_item)
-    digits = item.re_extract(r"(\d{1,18})\D*$", 1)
+    digits = item.re_extract(NUMERIC_ID, 1)
     derived = table.mutate(
         route_index=ibis.ifelse(is_inferred, INFERRED, table.route_index).cast("int16"),
         path_item_key=key(item),
@@ -153,7 +141,7 @@ def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -
     if route.subject is not None:
         value = path_only.re_extract(route_regex(route), 1)
     elif route.query is not None:
-        raw = path.re_extract(rf"[?&]{re.escape(route.query)}=([^&#]*)", 1)
+        raw = path.re_extract(query_regex(route.query), 1)
         value = ibis.ifelse(raw == "", ibis.null(), raw)
     else:
         value = path  # a list page: the page itself stands for its records

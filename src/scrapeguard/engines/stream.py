@@ -15,10 +15,12 @@ import os
 import threading
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scrapeguard.canonical import canonical_ip
 from scrapeguard.decisions import Decision, format_ts, parse_ts
 from scrapeguard.engines.calibration import Calibration, load_calibration
 from scrapeguard.engines.campaigns import CAMPAIGN_WINDOW_SECONDS, THIN_WINDOW_SECONDS
@@ -104,6 +106,7 @@ class StreamEngine:
     # -- before the response -------------------------------------------------------------
     def check(self, request: Request) -> Verdict:
         """The strongest decision standing on any of the request's actor keys."""
+        request = replace(request, ip=canonical_ip(request.ip))  # as `record` will count it
         keys = self._request_keys(request)
         reason = self.deriver.allower.allows(request.ip, request.ua, request.account)
         if reason:

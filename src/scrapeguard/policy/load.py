@@ -40,6 +40,11 @@ DEFAULT = "default"
 
 Source = str | Path | Traversable
 
+MAX_ALIAS_NODES = 10_000
+"""How many nodes YAML aliases may add to a policy beyond those written out. Anchors save
+repeating a block or two; a few hundred bytes of aliases of aliases (a "billion laughs")
+otherwise expand to billions of nodes that validation would walk for minutes."""
+
 
 def default_pack() -> Traversable:
     """The rule pack shipped with the package."""
@@ -174,6 +179,9 @@ def _read(source: Source) -> tuple[_Document, Any]:
     loader = yaml.SafeLoader(doc.text)
     try:
         doc.root = loader.get_single_node()
+        bomb = _alias_bomb(doc)
+        if bomb is not None:
+            raise _Failed(bomb)
         data = None if doc.root is None else loader.construct_document(doc.root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -188,6 +196,80 @@ def _read(source: Source) -> tuple[_Document, Any]:
     finally:
         loader.dispose()
     return doc, data
+
+
+def _alias_bomb(doc: _Document) -> PolicyIssue | None:
+    """An alias that refers to itself, or aliases that expand past `MAX_ALIAS_NODES`.
+
+    Composing keeps an alias as a second reference to its anchor's node, so the tree is small
+    however much it expands; sizes are counted once per node here, before anything (the
+    duplicate-key walk, pydantic) visits the expansion.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    parents: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int | yaml.Node:
+        """Expanded size of `node`, or the node an alias cycle goes through."""
+        ident = id(node)
+        parents[ident] = parents.get(ident, 0) + 1
+        if ident in sizes:
+            return sizes[ident]
+        if ident in open_nodes:
+            return node
+        open_nodes.add(ident)
+        total = 1
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        for child in children:
+            found = size(child)
+            if isinstance(found, yaml.Node):
+                return found
+            total += found
+        open_nodes.discard(ident)
+        sizes[ident] = total
+        return total
+
+    if doc.root is None:
+        return None
+    found = size(doc.root)
+    if isinstance(found, yaml.Node):
+        return PolicyIssue(doc.position(found.start_mark.index),
+                           "YAML: an alias refers to the block that contains it")
+    added = found - len(sizes)
+    if added <= MAX_ALIAS_NODES:
+        return None
+    # Point at the anchor whose repetitions add the most.
+    worst = max((n for n in _nodes(doc.root) if parents[id(n)] > 1),
+                key=lambda n: sizes[id(n)] * (parents[id(n)] - 1))
+    return PolicyIssue(
+        doc.position(worst.start_mark.index),
+        f"YAML: aliases expand the policy by {added:,} nodes (at most {MAX_ALIAS_NODES:,}); "
+        "this anchor is repeated the most (an alias bomb?) — write the values out instead",
+    )
+
+
+def _nodes(root: yaml.Node) -> list[yaml.Node]:
+    """Every distinct node of a composed tree, once each, in document order."""
+    seen: set[int] = set()
+    order: list[yaml.Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        stack.extend(reversed(children))
+    return order
 
 
 class _Failed(Exception):

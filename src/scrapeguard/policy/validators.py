@@ -21,6 +21,7 @@ from scrapeguard.errors import Location, PolicyIssue
 from scrapeguard.features import BY_NAME
 from scrapeguard.policy import expr
 from scrapeguard.policy.model import Policy, Rule
+from scrapeguard.policy.patterns import PatternError, compile_pattern, policy_patterns
 
 Severity = Literal["error", "warning"]
 Loc = tuple[str | int, ...]
@@ -261,6 +262,23 @@ def _template_problem(path: str) -> str | None:
     return None
 
 
+class PatternCompiles(PolicyValidator):
+    """A trap, route or extension list that RE2 refuses (most often: too large to compile).
+
+    The engines run every policy pattern on RE2 so matching stays linear in the path; a
+    pattern RE2 cannot take is reported here rather than at the first request.
+    """
+
+    def validate(self, policy: Policy, locate: Locator) -> list[PolicyIssue]:
+        issues = []
+        for loc, pattern in policy_patterns(policy):
+            try:
+                compile_pattern(pattern)
+            except PatternError as exc:
+                issues.append(self.issue(locate, loc, f"cannot be matched: {exc}"))
+        return issues
+
+
 class DuplicateRouteNames(PolicyValidator):
     """Two routes with one name: reports and decisions could not say which was meant."""
 
@@ -331,6 +349,51 @@ class LogFormatSyntax(PolicyValidator):
         return []
 
 
+WIDE_PREFIX = {4: 8, 6: 20}
+"""Ranges wider than a /8 (IPv4) or a /20 (IPv6) are no one's set of proxies: the widest
+published CDN ranges are a /10 and a /29."""
+
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def _too_wide(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    if network.prefixlen < WIDE_PREFIX[network.version]:
+        return True
+    # IPv4-mapped IPv6 counts as IPv4, so `::ffff:0:0/96` is 0.0.0.0/0 in disguise.
+    return (isinstance(network, ipaddress.IPv6Network) and network.overlaps(_MAPPED)
+            and network.prefixlen - 96 < WIDE_PREFIX[4])
+
+
+class WideNetwork(PolicyValidator):
+    """A trusted proxy or allowlisted range so wide it trusts much of the internet.
+
+    A trusted proxy's `X-Forwarded-For` names the client, so trusting `0.0.0.0/0` lets every
+    client write its own address and be anyone; allowlisting it lets everyone through unjudged.
+    """
+
+    severity = "warning"
+
+    def validate(self, policy: Policy, locate: Locator) -> list[PolicyIssue]:
+        issues = []
+        for loc, value in _network_lists(policy):
+            try:
+                network = ipaddress.ip_network(value.strip(), strict=False)
+            except ValueError:
+                continue  # NetworkSyntax reports it
+            if not _too_wide(network):
+                continue
+            if loc[0] == "trusted_proxies":
+                consequence = ("every client in it can write any address into X-Forwarded-For "
+                               "and be counted as that address")
+            else:
+                consequence = "every client in it is let through without judgement"
+            issues.append(self.issue(
+                locate, loc, f"{value!r} covers {network.num_addresses:,} addresses; "
+                f"{consequence}. List your own proxies' (or partners') ranges instead",
+            ))
+        return issues
+
+
 def _strict_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(text, strict=True)
@@ -344,10 +407,12 @@ VALIDATORS: tuple[PolicyValidator, ...] = (
     PercentileFloor(),
     ShortSubjectWindow(),
     RouteTemplate(),
+    PatternCompiles(),
     DuplicateRouteNames(),
     NetworkSyntax(),
     NetworkHostBits(),
     LogFormatSyntax(),
+    WideNetwork(),
 )
 """Every check `check_policy` runs, in report order."""
 
