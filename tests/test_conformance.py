@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from logbuilder import FIREFOX, Log
+from realdata import ELASTIC
 from scrapeguard.analysis import analyze
 from scrapeguard.decisions import Decision, format_ts
 from scrapeguard.engines.replay import replay
@@ -21,7 +22,6 @@ from scrapeguard.engines.stream import StreamEngine
 from test_rule_samples import SAMPLES
 
 DATA = Path(__file__).parent / "data"
-ELASTIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "elastic-apache" / "access.log"
 
 
 def _view(decisions: list[Decision]) -> dict[str, tuple[str, str, tuple[str, ...]]]:

@@ -23,10 +23,11 @@ from typing import Any
 
 import pytest
 
+from realdata import CROWDSEC
 from scrapeguard.analysis import analyze
 
-HUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowdsec-hub" / "tests"
-"""shared/ lies beside the repository, for developers and CI alike."""
+HUB = CROWDSEC
+"""Copied into the repository with its MIT licence: tests/data/real/crowdsec-hub/."""
 
 Event = dict[str, Any]
 

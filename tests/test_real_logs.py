@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from logbuilder import GOOGLEBOT, Log
+from realdata import ELASTIC, read_lines
 from scrapeguard.analysis import Analysis, analyze
 
-LOG = Path(__file__).resolve().parents[2] / "shared" / "data" / "elastic-apache" / "access.log"
+LOG = ELASTIC
 GOOGLE = ipaddress.ip_network("66.249.64.0/19")
 
 
@@ -27,7 +28,7 @@ def _googlebot_lines() -> tuple[set[str], int]:
     """Independently of scrapeguard: addresses in Google's range claiming Googlebot."""
     inside: set[str] = set()
     count = 0
-    for line in LOG.read_text(encoding="utf-8").splitlines():
+    for line in read_lines(LOG):
         ip = line.split(" ", 1)[0]
         if "Googlebot" in line and ipaddress.ip_address(ip) in GOOGLE:
             inside.add(ip)
@@ -42,7 +43,7 @@ def test_every_line_is_an_event(result: Analysis) -> None:
     assert result.load.recovered == 1
     sample = result.load.recovered_samples[0]
     assert sample.line == 8899
-    assert sample.file.endswith("access.log")
+    assert sample.file.endswith("access.log.gz")
 
 
 def test_genuine_googlebot_is_never_acted_on(result: Analysis) -> None:

@@ -13,13 +13,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from realdata import CROWDSEC, ELASTIC
 from scrapeguard.errors import SourceError
 from scrapeguard.events import EVENT_SQL_TYPES
 from scrapeguard.sources import REGISTRY, LoadReport, get_format, load_events
 
-DATA = Path("/work/shared/data")
-ELASTIC = DATA / "elastic-apache" / "access.log"
-CROWDSEC = DATA / "crowdsec-hub" / "tests"
 LINE = ('203.0.113.7 - u_889 [17/May/2015:10:05:03 +0200] "GET /user/42?x=1 HTTP/1.1" 200 512 '
         '"-" "curl/8"')
 

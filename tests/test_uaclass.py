@@ -6,16 +6,16 @@ import random
 import re
 import time
 from functools import cache
-from pathlib import Path
 
 import crawleruseragents
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from realdata import ELASTIC, read_lines
 from scrapeguard import uaclass
 
-LOG = Path("/work/shared/data/elastic-apache/access.log")
+LOG = ELASTIC
 
 CHROME = ("Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/32.0.1700.107 Safari/537.36")
@@ -32,7 +32,7 @@ GOOGLEBOT_PHONE = (
 def log_agents() -> tuple[str, ...]:
     """Distinct user agents of the real Apache log (the sixth quoted-field boundary)."""
     agents = set()
-    for line in LOG.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_lines(LOG, errors="replace"):
         parts = line.split('"')
         if len(parts) >= 6:
             agents.add(parts[5])
