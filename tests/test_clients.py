@@ -1,9 +1,11 @@
 """Who is a client (`clients.py`): a cookie the client picks does not make it a new one.
 
-Live through the ASGI middleware (httpx against the app, the real stream engine, memory://;
-Redis in `test_clients_redis.py`), and in batch on a JSON-lines log: an enumerator sending a
-fresh random session cookie with every request is refused as early as without one, while
-browsers that keep the guard's signed cookie behind one shared address each count as a client.
+Live through the ASGI middleware (httpx against the app, which waits for the event to be
+recorded, so refusals come at the same request every run; the real stream engine on
+memory://, and on Redis in `test_clients_redis.py`), and in batch on a JSON-lines log: an
+enumerator sending a fresh random session cookie with every request is refused as early as
+without one, while browsers that keep the guard's signed cookie behind one shared address each
+count as a client.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from scrapeguard import clients
 from scrapeguard.analysis import analyze
@@ -31,13 +34,14 @@ def _transport(app: Any, ip: str) -> httpx.ASGITransport:
     return httpx.ASGITransport(app=app, client=(ip, 40000))
 
 
-async def _enumerate(cookie: str | None, limit: int = 1500) -> int:
+async def enumerate_people(cookie: str | None, store: str = "memory://", limit: int = 1500,
+                           address: str = "198.51.100.9") -> int:
     """Profiles served to one address walking ids upward until refused (at most `limit`);
     `cookie` names a cookie sent with a fresh random value on every request."""
     clock = FakeClock(START)
-    app = demo_site(clock=clock)
+    app = demo_site(clock=clock, store=store)
     served = 0
-    async with httpx.AsyncClient(transport=_transport(app, "198.51.100.9"),
+    async with httpx.AsyncClient(transport=_transport(app, address),
                                  base_url="http://testserver",
                                  headers={"user-agent": BROWSER}) as client:
         for n in range(1000, 1000 + limit):
@@ -54,10 +58,10 @@ async def _enumerate(cookie: str | None, limit: int = 1500) -> int:
 
 
 def test_rotating_session_cookies_buy_no_more_records() -> None:
-    bare = asyncio.run(_enumerate(None))
+    bare = asyncio.run(enumerate_people(None))
     assert 0 < bare < 100, bare
     for name in ("session", "sessionid", CLIENT_COOKIE):
-        rotating = asyncio.run(_enumerate(name))
+        rotating = asyncio.run(enumerate_people(name))
         assert rotating <= 1.2 * bare, (name, rotating, bare)
 
 
@@ -151,6 +155,7 @@ def _decision(log: str, actor: str) -> Any:
     return next((d for d in analyze([log]).decisions if d.actor == actor), None)
 
 
+@pytest.mark.slow  # two analyses: about 15 s alone, a minute on a busy machine
 def test_batch_rotating_sessions_do_not_multiply_clients(tmp_path: Path) -> None:
     bare = _decision(_write(tmp_path / "bare.jsonl", _harvester(False)), "ip:198.51.100.44")
     rotating = _decision(_write(tmp_path / "rot.jsonl", _harvester(True)), "ip:198.51.100.44")
@@ -161,6 +166,7 @@ def test_batch_rotating_sessions_do_not_multiply_clients(tmp_path: Path) -> None
     assert rotating.subjects_before_action <= 1.2 * bare.subjects_before_action
 
 
+@pytest.mark.slow
 def test_batch_sessions_with_a_history_are_clients_behind_a_nat(tmp_path: Path) -> None:
     """Forty people behind one address, each keeping a session for most of an hour, reading
     15 profiles: 600 lookups within the hour from the address, 15 each."""

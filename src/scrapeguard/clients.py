@@ -19,6 +19,13 @@ client, and a school or an office of them is not counted, or blocked, as one.
 `clients` (features.py) counts the proven clients in a window — accounts and sessions with a
 history — and is at least 1: an address counts as a client of its own only when no proven one
 was seen, so a browser's first minute under its address does not count it twice.
+
+What a client *does* — its sequential steps, its campaign evidence — is followed by
+`identity`: the account, else the address, never a session. A session's first request cannot
+have a history, so following sessions would split every cookie-keeping harvester into its
+address (first request) and its session (the rest), restarting its count; and sessions
+collected ahead of use would each start afresh. An address keeps them all together; a
+harvester hiding among a NAT's browsers could already do as much by sending no cookie.
 """
 
 from __future__ import annotations
@@ -51,10 +58,10 @@ def client(account: str | None, session: str | None, since: datetime | None,
     return None
 
 
-def identity(account: str | None, session: str | None, since: datetime | None, ts: datetime,
-             ip: str) -> str:
-    """The key one client keeps: its proven identity, else its address (`ip:…`)."""
-    return client(account, session, since, ts) or f"ip:{ip}"
+def identity(account: str | None, ip: str) -> str:
+    """The key a client's steps and campaign evidence are followed by: `account:…`, else
+    `ip:…` (see the module docstring)."""
+    return f"account:{account}" if account else f"ip:{ip}"
 
 
 def client_expr(account: Any, session: Any, first_ms: Any, ts_ms: Any) -> Any:
@@ -71,8 +78,8 @@ def client_expr(account: Any, session: Any, first_ms: Any, ts_ms: Any) -> Any:
     )
 
 
-def identity_expr(account: Any, session: Any, first_ms: Any, ts_ms: Any, ip: Any) -> Any:
-    """`identity` as an Ibis expression (see `client_expr`)."""
+def identity_expr(account: Any, ip: Any) -> Any:
+    """`identity` as an Ibis expression."""
     import ibis
 
-    return ibis.coalesce(client_expr(account, session, first_ms, ts_ms), "ip:" + ip)
+    return ibis.ifelse(account.notnull() & (account != ""), "account:" + account, "ip:" + ip)

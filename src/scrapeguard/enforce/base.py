@@ -52,8 +52,7 @@ class Seen:
     def request(self) -> Request:
         return Request(ip=self.ip, path=self.path, method=self.method, ua=self.ua,
                        referer=self.referer, account=self.account, session=self.session,
-                       headers=self.headers, session_since=self.session_since,
-                       ts=self.started)
+                       headers=self.headers)
 
 
 @dataclass(frozen=True)

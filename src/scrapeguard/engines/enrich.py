@@ -114,7 +114,7 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))
     ts_ms = _ts_ms(t.ts)
     client = clients.client_expr(t.account, t.session, t.session_first_ms, ts_ms)
-    identity = clients.identity_expr(t.account, t.session, t.session_first_ms, ts_ms, t.ip)
+    identity = clients.identity_expr(t.account, t.ip)
 
     def flag(condition: Any) -> Any:
         return ibis.ifelse(one & condition, 1, 0).cast("int8")
@@ -194,9 +194,9 @@ def _account_reason(t: ir.Table, policy: Policy) -> Any:
 def _mark_seq_steps(backend: Any, rows: ir.Table, policy: Policy) -> None:
     """Flag lookups whose numeric id is within `seq_step` of the identity's previous one.
 
-    The identity is the client's (`clients.py`): the account, else a session with a history,
-    else the address — the finest key one client keeps and cannot mint, so an enumerator
-    rotating addresses under one account, or cookies at one address, still shows its steps.
+    The identity is the account, else the address (`clients.identity`): keys a client keeps
+    and cannot mint, so an enumerator rotating addresses under one account, or cookies at one
+    address, still shows its steps.
     Only lookups with a numeric id take part, so the window sorts a fraction of the log, and
     the few steps found are written into the table in place rather than by copying it.
     """

@@ -64,7 +64,7 @@ class EventRows:
     keys: dict[str, str | None]
     """Actor values by kind: ip, net, account, session, fp (no `kind:` prefix)."""
     identity: str
-    """The client's key (`clients.identity`): account, session with a history, or address."""
+    """What the client's steps are followed by (`clients.identity`): account, else address."""
     client: str | None
     """The proven client (`clients.client`), None for an address alone."""
     template: str
@@ -141,7 +141,7 @@ class Deriver:
             ts_ms=ts_ms,
             keys={"ip": ip, "net": network_of(ip), "account": account, "session": session,
                   "fp": fingerprint(ua)},
-            identity=clients.identity(account, session, since, ts, ip),
+            identity=clients.identity(account, ip),
             client=clients.client(account, session, since, ts),
             template=template,
             path=path,

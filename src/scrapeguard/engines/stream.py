@@ -118,11 +118,7 @@ class StreamEngine:
             return Verdict(allowlisted=reason, keys=keys)
         lookup = [f"{kind}:{value}" for kind, value in keys.items()]
         template = self.deriver.template_of(request.path)
-        since = request.session_since
-        if since is None and request.session:
-            since = self._since.get(self._hash(request.session))
-        client = self._hash(clients.identity(request.account, request.session, since,
-                                             request.ts or datetime.now(UTC), request.ip))
+        client = self._hash(clients.identity(request.account, request.ip))
         campaigns = {f"campaign:{link}:{template}": _membership_key(link, template, client)
                      for link in CAMPAIGN_LINKS}
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from scrapeguard.types import Action
 
@@ -20,10 +19,6 @@ class Request:
     account: str | None = None
     session: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
-    session_since: datetime | None = None
-    """When the guard issued the session (its signed cookie says so), None when unsigned."""
-    ts: datetime | None = None
-    """When the request arrived (None: now)."""
 
 
 @dataclass(frozen=True)
