@@ -129,7 +129,8 @@ def test_the_guards_cookie_cannot_be_forged_or_back_dated() -> None:
 
 def _event(at: float, ip: str, path: str, session: str | None, *, referer: str | None = None,
            subject: str | None = None) -> dict[str, Any]:
-    return {"ts": (START + timedelta(seconds=at)).isoformat().replace("+00:00", "Z"),
+    ts = (START + timedelta(seconds=at)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {"ts": ts,
             "ip": ip, "method": "GET", "path": path, "status": 200, "bytes": 900, "ua": BROWSER,
             "referer": referer, "account": None, "session": session,
             "subjects": [subject] if subject else None, "fields": ["name"] if subject else None}
@@ -186,3 +187,32 @@ def test_batch_sessions_with_a_history_are_clients_behind_a_nat(tmp_path: Path) 
                                  referer=f"https://shop/user/{n}"))
     decision = _decision(_write(tmp_path / "nat.jsonl", events), f"ip:{NAT}")
     assert decision is None or decision.action == "allow", decision
+
+
+@pytest.mark.slow
+def test_both_engines_agree_on_who_is_a_client(tmp_path: Path) -> None:
+    """The stream engine remembers an unsigned session's first sighting in its store; replayed,
+    a log with lasting and rotating sessions reaches the batch engine's decisions."""
+    from scrapeguard.engines.replay import replay
+    from scrapeguard.engines.stream import StreamEngine
+
+    rng = random.Random(11)
+    events = _harvester(True)[:400]
+    for person in range(6):  # people keeping a session, one of them behind the harvester's NAT
+        ip = "198.51.100.44" if person == 0 else f"192.0.2.{10 + person}"
+        session, at = f"p{person}", rng.uniform(0, 600)
+        for _ in range(12):
+            at += rng.uniform(20, 90)
+            n = rng.randrange(10_000, 900_000)
+            events.append(_event(at, ip, f"/user/{n}", session, subject=str(n)))
+    log = _write(tmp_path / "mixed.jsonl", events)
+    batch = analyze([log])
+    engine = StreamEngine(None, "memory://", calibration=batch.calibration, secret=b"test")
+
+    def view(decisions: Any) -> dict[str, tuple[str, datetime, tuple[str, ...]]]:
+        return {d.actor: (d.action, d.first_action_ts, tuple(sorted(d.rules)))
+                for d in decisions if d.action != "allow"}
+
+    expected = view(batch.decisions)
+    assert "ip:198.51.100.44" in expected
+    assert view(replay([log], engine)) == expected
