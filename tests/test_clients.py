@@ -34,10 +34,14 @@ def _transport(app: Any, ip: str) -> httpx.ASGITransport:
     return httpx.ASGITransport(app=app, client=(ip, 40000))
 
 
+AGENTS = [BROWSER.replace("Chrome/124.0", f"Chrome/{v}.0") for v in range(100, 125)]
+
+
 async def enumerate_people(cookie: str | None, store: str = "memory://", limit: int = 1500,
-                           address: str = "198.51.100.9") -> int:
+                           address: str = "198.51.100.9", rotate_agents: bool = False) -> int:
     """Profiles served to one address walking ids upward until refused (at most `limit`);
-    `cookie` names a cookie sent with a fresh random value on every request."""
+    `cookie` names a cookie sent with a fresh random value on every request, and
+    `rotate_agents` sends another browser's user agent each time."""
     clock = FakeClock(START)
     app = demo_site(clock=clock, store=store)
     served = 0
@@ -47,6 +51,8 @@ async def enumerate_people(cookie: str | None, store: str = "memory://", limit: 
         for n in range(1000, 1000 + limit):
             client.cookies.clear()  # keeps nothing the guard sets
             headers = {"cookie": f"{cookie}={secrets.token_hex(8)}"} if cookie else {}
+            if rotate_agents:
+                headers["user-agent"] = AGENTS[n % len(AGENTS)]
             answer = await client.get(f"/user/{n}", headers=headers)
             clock.advance(0.7)
             if answer.status_code == 200:
@@ -63,6 +69,8 @@ def test_rotating_session_cookies_buy_no_more_records() -> None:
     for name in ("session", "sessionid", CLIENT_COOKIE):
         rotating = asyncio.run(enumerate_people(name))
         assert rotating <= 1.2 * bare, (name, rotating, bare)
+    both = asyncio.run(enumerate_people("session", rotate_agents=True))
+    assert both <= 1.2 * bare, (both, bare)
 
 
 async def _office(keep_cookies: bool, browsers: int = 12, views: int = 30) -> tuple[int, int]:
