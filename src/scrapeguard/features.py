@@ -32,6 +32,8 @@ class Distinct:
     weight: str | None = None
     present: bool = False
     """The column is never null, so a window with any row has at least one value."""
+    floor: int = 0
+    """The least value a window with any row has (`clients`: an address is one client)."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,9 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),
     Feature("networks", Distinct("net_key", "one", present=True),
             "distinct networks (/24, /64): address churn inside one ISP block counts once"),
-    Feature("clients", Distinct("identity_key", "one", present=True),
-            "distinct clients: accounts, else sessions, else addresses (people behind a NAT)"),
+    Feature("clients", Distinct("client_key", "one", floor=1),
+            "distinct clients (people behind a NAT): accounts and sessions with a history "
+            "(clients.py), at least 1; a bare cookie is not a client"),
     Feature("sessions", Distinct("session_key", "one"), "distinct session cookies"),
     Feature("uas", Distinct("ua_key", "one"), "distinct user agents"),
     Feature("hours", Distinct("hour", "one", present=True), "distinct clock hours active"),

@@ -42,12 +42,7 @@ from scrapeguard.enforce.base import (
     require_callables,
     takes_arguments,
 )
-from scrapeguard.enforce.exchange import (
-    default_session,
-    engine_headers,
-    items,
-    parse_cookies,
-)
+from scrapeguard.enforce.exchange import engine_headers, items, parse_cookies
 from scrapeguard.enforce.guard import (
     DEFAULT_DIFFICULTY,
     DEFAULT_PASS_TTL,
@@ -71,8 +66,9 @@ class ScrapeGuardMiddleware:
     `store` (`memory://`, `redis://host:port/db`) holds the engine's state and the throttle
     windows; `policy` is a Policy, a YAML path or None for the shipped pack. `trusted_proxies`
     (CIDRs, added to the policy's) are the only peers whose X-Forwarded-For is believed.
-    Hooks get the ASGI scope: `account` and `session` name the actor (default: no account, the
-    `session`/`sessionid` cookie), `subjects(scope, status, headers)` says whose data a
+    Hooks get the ASGI scope: `account` and `session` name the actor (default: no account, and
+    the guard's own signed `sg_client` cookie, see `client_cookie.py`: a cookie the client
+    names itself is not a client), `subjects(scope, status, headers)` says whose data a
     response carried when the app sets no `X-Subjects` header, and `decoy` serves fakes: an
     ASGI app, or `decoy(scope)` returning one (or an awaitable of one). `engine` replaces the
     built one (then `store` is used for throttling and challenges only); `clock` stamps
@@ -130,9 +126,10 @@ class ScrapeGuardMiddleware:
         if outcome is DECOY:
             # The decoy's headers leave through the same filter: a hook that builds its answer
             # from the app's own code must not hand the client real people's ids.
-            await (await self._decoy_app(scope))(scope, receive, _Watch(send, scope, None).send)
+            await (await self._decoy_app(scope))(scope, receive,
+                                                 _Watch(send, scope, None, seen.set_cookie).send)
             return
-        watch = _Watch(send, scope, self.subjects)
+        watch = _Watch(send, scope, self.subjects, seen.set_cookie)
         try:
             await self.app(scope, receive, watch.send)
         finally:
@@ -170,6 +167,7 @@ class ScrapeGuardMiddleware:
                 xff = value if xff is None else f"{xff}, {value}"
         client = scope.get("client")
         cookies = parse_cookies(cookie)
+        session = self.guard.session(cookies, self.session(scope) if self.session else None)
         path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string") or b""
         return Seen(
@@ -180,9 +178,11 @@ class ScrapeGuardMiddleware:
             ua=ua,
             referer=referer,
             account=self.account(scope) if self.account else None,
-            session=self.session(scope) if self.session else default_session(cookies),
+            session=session.session,
             headers=engine_headers(pairs),
             cookies=cookies,
+            session_since=session.since,
+            set_cookie=session.set_cookie,
         )
 
     async def _decoy_app(self, scope: Scope) -> ASGIApp:
@@ -198,8 +198,10 @@ class ScrapeGuardMiddleware:
 class _Watch:
     """Wraps `send`: notes status and bytes, takes the private subject headers off."""
 
-    def __init__(self, send: Send, scope: Scope, hook: SubjectsHook | None) -> None:
+    def __init__(self, send: Send, scope: Scope, hook: SubjectsHook | None,
+                 set_cookie: str | None = None) -> None:
         self._send = send
+        self._cookie = set_cookie
         self._scope = scope
         self._hook = hook
         self.status = 500
@@ -215,6 +217,9 @@ class _Watch:
                 message = {**message, "headers": self._take(headers)}
             elif self._hook is not None:
                 self._ask_hook(Headers(raw=list(headers)))
+            if self._cookie:  # the guard's session cookie (`client_cookie.py`)
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"set-cookie", self._cookie.encode())]}
         elif message["type"] == "http.response.body":
             self.sent += len(message.get("body", b""))
         await self._send(message)

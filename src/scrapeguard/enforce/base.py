@@ -44,6 +44,10 @@ class Seen:
     session: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     cookies: dict[str, str] = field(default_factory=dict)
+    session_since: datetime | None = None
+    """When the guard issued `session` (its signed cookie); None for an app's session."""
+    set_cookie: str | None = None
+    """The guard's new session cookie, set on whatever answer the request gets."""
 
     def request(self) -> Request:
         return Request(ip=self.ip, path=self.path, method=self.method, ua=self.ua,

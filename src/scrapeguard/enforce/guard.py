@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from scrapeguard.allowlist import TrustedProxies
 from scrapeguard.enforce import actions
 from scrapeguard.enforce.base import Clock, Enforcer, Engine, Outcome, Reply, Seen
+from scrapeguard.enforce.client_cookie import ClientCookies, ClientSession
 from scrapeguard.enforce.pow import MAX_BITS, PASS_COOKIE, Passes, Refusal
 from scrapeguard.enforce.storage import WarnOnce, check_uri, limits_storage
 from scrapeguard.engines.verdict import Verdict
@@ -95,6 +97,7 @@ class Guard:
         self._spent_health = WarnOnce("challenge storage", fail_open)
         self.passes = Passes(key, pass_ttl=pass_ttl, first_use=self._first_use,
                              fail_open=fail_open)
+        self.client_cookies = ClientCookies(key)
         self._owns_engine = engine is None
         self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, secret)
         toolkit = actions.Toolkit(storage=self.storage, clock=self.clock, fail_open=fail_open,
@@ -109,8 +112,22 @@ class Guard:
             return "0.0.0.0"  # a unix socket or a test client with no peer: one shared bucket
         return self.proxies.resolve(remote, xff)
 
+    def session(self, cookies: dict[str, str], named: str | None) -> ClientSession:
+        """The session a request counts under: the app's own (a `session` hook's, which
+        proves itself by its history, see `clients.py`), else the guard's signed cookie, issued
+        here to a client that has none."""
+        if named:
+            return ClientSession(named, None)
+        return self.client_cookies.session(cookies, self.clock().timestamp())
+
     def judge(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
         """The engine's verdict and what to do about it (None lets the request through)."""
+        verdict, outcome = self._judge(seen)
+        if isinstance(outcome, Reply) and seen.set_cookie:
+            outcome = replace(outcome, headers=(*outcome.headers, ("set-cookie", seen.set_cookie)))
+        return verdict, outcome
+
+    def _judge(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
         try:
             verdict = self.engine.check(seen.request())
         except Exception as exc:  # the engine handles store outages; this is a bug or worse
@@ -143,7 +160,7 @@ class Guard:
         return {"ts": seen.started, "ip": seen.ip, "method": seen.method, "path": seen.path,
                 "status": status, "bytes": sent, "ua": seen.ua, "referer": seen.referer,
                 "account": account, "session": seen.session, "subjects": subjects,
-                "fields": fields}
+                "fields": fields, "session_since": seen.session_since}
 
     def record(self, event: dict[str, Any]) -> None:
         """Feed the engine; after the response, so a failure here is logged and nothing else."""

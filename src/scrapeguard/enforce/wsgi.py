@@ -26,12 +26,7 @@ from scrapeguard.enforce.base import (
     require_callables,
     takes_arguments,
 )
-from scrapeguard.enforce.exchange import (
-    default_session,
-    engine_headers,
-    parse_cookies,
-    take_subjects,
-)
+from scrapeguard.enforce.exchange import engine_headers, parse_cookies, take_subjects
 from scrapeguard.enforce.guard import (
     DEFAULT_DIFFICULTY,
     DEFAULT_PASS_TTL,
@@ -117,6 +112,8 @@ class ScrapeGuardWSGI:
                 elif answer is not None:
                     subjects = list(answer)
             state["subjects"], state["fields"] = subjects, fields
+            if seen.set_cookie:  # the guard's session cookie (`client_cookie.py`)
+                kept = [*kept, ("Set-Cookie", seen.set_cookie)]
             return start_response(status, kept, exc_info)
 
         def finish(sent: int) -> None:
@@ -139,6 +136,7 @@ class ScrapeGuardWSGI:
             if environ.get(key):
                 pairs.append((key.replace("_", "-").lower(), str(environ[key])))
         cookies = parse_cookies(environ.get("HTTP_COOKIE"))
+        session = self.guard.session(cookies, self.session(environ) if self.session else None)
         return Seen(
             ip=self.guard.client(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR")),
             method=environ.get("REQUEST_METHOD", "GET"),
@@ -147,9 +145,11 @@ class ScrapeGuardWSGI:
             ua=environ.get("HTTP_USER_AGENT"),
             referer=environ.get("HTTP_REFERER"),
             account=self.account(environ) if self.account else None,
-            session=self.session(environ) if self.session else default_session(cookies),
+            session=session.session,
             headers=engine_headers(pairs),
             cookies=cookies,
+            session_since=session.since,
+            set_cookie=session.set_cookie,
         )
 
 

@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from scrapeguard import canonical
+from scrapeguard import canonical, clients
 from scrapeguard.engines import lookups
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.policy.model import Policy
@@ -106,6 +106,8 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(referer_table, key(t.referer) == referer_table.ref_key)
     linked = lookups.linked_paths(events)
     t = t.left_join(linked, t._path_key == linked.linked_path_key)
+    first_seen = _sessions(backend, events)
+    t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
     rows = lookups.materialize(backend, _columns(t, policy), "enriched")
     _mark_seq_steps(backend, rows, policy)
     return backend.table("enriched"), EnrichStats(templates, _allowlisted(rows))
@@ -141,7 +143,9 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
     is_unlinked_error_page = (is_error.fill_null(False) & ~t.is_static.fill_null(False)
                               & ~linked)
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))
-    identity = ibis.coalesce(t.account, t.session, t.ip)
+    ts_ms = _ts_ms(t.ts)
+    client = clients.client_expr(t.account, t.session, t.session_first_ms, ts_ms)
+    identity = clients.identity_expr(t.account, t.ip)
 
     def flag(condition: Any) -> Any:
         return ibis.ifelse(one & condition, 1, 0).cast("int8")
@@ -150,14 +154,14 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         eid=t.eid,
         item_pos=t.item_pos.cast("int32"),
         ts=t.ts,
-        # DuckDB's epoch() keeps the fraction: floor it, or the milliseconds count twice.
-        ts_ms=t.ts.epoch_seconds().floor().cast("int64") * 1000 + t.ts.millisecond(),
+        ts_ms=ts_ms,
         ip_key=key(t.ip),
         net_key=key(t.net),
         account_key=key(t.account),
         session_key=key(t.session),
         fp_key=key(t.fp),
         identity_key=key(identity),
+        client_key=key(client),
         ua_key=key(t.ua),
         template_key=t.template_key,
         path_key=t.path_key,
@@ -187,6 +191,20 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
     )
 
 
+def _ts_ms(ts: Any) -> Any:
+    # DuckDB's epoch() keeps the fraction: floor it, or the milliseconds count twice.
+    return ts.epoch_seconds().floor().cast("int64") * 1000 + ts.millisecond()
+
+
+def _sessions(backend: Any, events: ir.Table) -> ir.Table:
+    """Each session's first sighting in the log (ms): its history, which `clients.py` asks
+    of a session before it counts as a client."""
+    named = events.filter(events.session.notnull())
+    first = named.group_by(first_session_key=key(named.session)).aggregate(
+        session_first_ms=_ts_ms(named.ts).min())
+    return lookups.materialize(backend, first, "_sessions")
+
+
 def _route_missed(t: ir.Table, route: Any) -> Any:
     missed = t.status.isin(route.miss_status)
     if route.miss_max_bytes is not None:
@@ -206,8 +224,9 @@ def _account_reason(t: ir.Table, policy: Policy) -> Any:
 def _mark_seq_steps(backend: Any, rows: ir.Table, policy: Policy) -> None:
     """Flag lookups whose numeric id is within `seq_step` of the identity's previous one.
 
-    The identity is the account, else the session, else the address: the finest key that one
-    client keeps, so an enumerator rotating addresses under one account still shows its steps.
+    The identity is the account, else the address (`clients.identity`): keys a client keeps
+    and cannot mint, so an enumerator rotating addresses under one account, or cookies at one
+    address, still shows its steps.
     Only lookups with a numeric id take part, so the window sorts a fraction of the log, and
     the few steps found are written into the table in place rather than by copying it.
     """

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from scrapeguard import uaclass
+from scrapeguard import clients, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES
@@ -80,6 +80,9 @@ class EventRows:
     keys: dict[str, str | None]
     """Actor values by kind: ip, net, account, session, fp (no `kind:` prefix)."""
     identity: str
+    """What the client's steps are followed by (`clients.identity`): account, else address."""
+    client: str | None
+    """The proven client (`clients.client`), None for an address alone."""
     template: str
     path: str
     page: str | None
@@ -119,6 +122,8 @@ class Deriver:
         self._linked[path] = None
 
     def derive(self, event: dict[str, Any]) -> EventRows:
+        """`event["session_since"]`, when present, is the session's first sighting (the
+        guard's signed issue time, or the stream engine's memory of it)."""
         ts: datetime = event["ts"]
         ts_ms = int(ts.timestamp() * 1000)
         ip = canonical_ip(str(event["ip"]))
@@ -127,6 +132,7 @@ class Deriver:
         size = int(event.get("bytes") or 0)
         ua = event.get("ua")
         account, session = event.get("account"), event.get("session")
+        since: datetime | None = event.get("session_since")
         subjects = event.get("subjects")
         static, template, route_index, path_item, robots, trap, inferred = self._path(path)
         is_error = status in ERROR_STATUSES
@@ -168,7 +174,8 @@ class Deriver:
             ts_ms=ts_ms,
             keys={"ip": ip, "net": network_of(ip), "account": account, "session": session,
                   "fp": fingerprint(ua)},
-            identity=account or session or ip,
+            identity=clients.identity(account, ip),
+            client=clients.client(account, session, since, ts),
             template=template,
             path=path,
             page=None if static else path,

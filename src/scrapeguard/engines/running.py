@@ -63,7 +63,7 @@ def interval_bounds(
         if isinstance(shape, Sum):
             bounds[name] = (table[f"_lo_{name}"], table[f"_hi_{name}"])
         elif isinstance(shape, Distinct):
-            low = ibis.least(table[f"_lo_{name}"], 1) if shape.present else 0
+            low = ibis.least(table[f"_lo_{name}"], 1) if shape.present or shape.floor else 0
             bounds[name] = (low, table[f"_hi_{name}"])
     for name in sorted(names):
         shape = BY_NAME[name].shape
@@ -88,7 +88,7 @@ def final_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table
         if isinstance(shape, Sum):
             metrics[name] = rows[shape.column].sum()
         elif isinstance(shape, Distinct) and shape.weight is None:
-            metrics[name] = rows[shape.column].nunique()
+            metrics[name] = _floored(rows[shape.column].nunique(), shape)
         elif isinstance(shape, Distinct):
             weighted.append(name)
         elif isinstance(shape, GapStat):
@@ -134,11 +134,15 @@ def running_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Tab
         if isinstance(shape, Sum):
             values[name] = rows[shape.column].sum().over(window)
         elif isinstance(shape, Distinct):
-            values[name] = rows[f"_gain_{name}"].sum().over(window)
+            values[name] = _floored(rows[f"_gain_{name}"].sum().over(window), shape)
     table = rows.mutate(**values).drop(*gains)
     if "gap_cv" in names:
         table = _with_gaps(table, keys)
     return _with_ratios(table, names)
+
+
+def _floored(value: Any, shape: Distinct) -> Any:
+    return ibis.greatest(value, shape.floor) if shape.floor else value
 
 
 def _with_gaps(table: ir.Table, keys: list[str]) -> ir.Table:

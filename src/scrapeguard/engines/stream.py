@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scrapeguard import clients
 from scrapeguard.canonical import canonical_ip
 from scrapeguard.decisions import Decision, format_ts, parse_ts
 from scrapeguard.engines.calibration import Calibration, load_calibration
@@ -46,12 +47,17 @@ MEMBERSHIP = "member:"
 """Prefix of the store's campaign-membership marks, kept beside the decisions: a client
 marked when its evidence makes it a member (by keyed hash, like everything the store keeps),
 so that a campaign acted on later applies to it from its next request."""
+SINCE = "since:"
+"""Prefix of the store's first sightings of sessions the guard did not sign (a log's, an app
+hook's), by keyed hash: their history, which `clients.py` asks of a session."""
+_SINCE_CACHE = 100_000
 STORE_BACKOFF_SECONDS = 1.0
 
 _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
     "error_path_key": "error_path", "ip_key": "ip", "net_key": "net", "ua_key": "ua",
-    "hour": "hour", "identity_key": "identity", "session_key": "session", "lookup_key": "lookup",
+    "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
+    "lookup_key": "lookup",
 }
 
 
@@ -98,6 +104,8 @@ class StreamEngine:
         self._warned = False
         self._down_until = 0.0
         self._lock = threading.Lock()
+        self._since: dict[str, datetime] = {}
+        """First sightings by session hash, so a node asks the store once per session."""
         # Load the user-agent and range data now: a first request should not pay for it, and
         # a fresh node must decide as promptly as a warm one.
         self.deriver.derive({"ts": datetime.now(UTC), "ip": "192.0.2.1", "path": "/",
@@ -113,7 +121,7 @@ class StreamEngine:
             return Verdict(allowlisted=reason, keys=keys)
         lookup = [f"{kind}:{value}" for kind, value in keys.items()]
         template = self.deriver.template_of(request.path)
-        client = self._hash(request.account or request.session or request.ip)
+        client = self._hash(clients.identity(request.account, request.ip))
         campaigns = {f"campaign:{link}:{template}": _membership_key(link, template, client)
                      for link in CAMPAIGN_LINKS}
         try:
@@ -163,7 +171,7 @@ class StreamEngine:
     # -- after the response ---------------------------------------------------------------
     def record(self, event: dict[str, Any]) -> list[Decision]:
         """Count one served event; return the decisions that newly applied because of it."""
-        rows = self.deriver.derive(_with_utc(event))
+        rows = self.deriver.derive(self._with_history(_with_utc(event)))
         if rows.allow_reason:
             return []
         update = self._update(rows)
@@ -194,6 +202,39 @@ class StreamEngine:
                         if decision is not None:
                             fired.append(decision)
         return fired
+
+    def _with_history(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event with its session's first sighting (`session_since`), for `clients.py`.
+
+        The guard's signed cookie brings its own; any other session is looked up in the
+        store, and remembered there from its first request. When the store cannot answer,
+        the session goes unproven: the client is its address.
+        """
+        session, since = event.get("session"), event.get("session_since")
+        if since is not None:
+            return {**event, "session_since": _utc(since)}
+        if not session:
+            return event
+        hashed = self._hash(str(session))
+        seen = self._since.get(hashed)
+        if seen is None:
+            if time.monotonic() < self._down_until:
+                return event
+            ts: datetime = event["ts"]
+            key = f"{SINCE}{hashed}"
+            try:
+                found = self.store.get_decisions([key]).get(key)
+                if found is None:
+                    self.store.put_decision(key, {"since_ms": int(ts.timestamp() * 1000)},
+                                            clients.SESSION_MEMORY_SECONDS)
+            except Exception as exc:
+                self._degraded(exc, {})
+                return event
+            seen = (datetime.fromtimestamp(found["since_ms"] / 1000, UTC) if found else ts)
+            if len(self._since) >= _SINCE_CACHE:
+                self._since.clear()
+            self._since[hashed] = seen
+        return {**event, "session_since": seen}
 
     def _join_campaigns(self, rows: EventRows, result: Any) -> None:
         """Mark the client as a member of each campaign its evidence put it in, so that
@@ -295,7 +336,7 @@ class StreamEngine:
             if isinstance(shape, Sum):
                 out[name] = values.get(shape.column, 0)
             elif isinstance(shape, Distinct):
-                out[name] = values.get(name, 0)
+                out[name] = max(values.get(name, 0), shape.floor)
         n, s1, s2 = values.get("_gap_n", 0), values.get("_gap_s1", 0.0), values.get("_gap_s2", 0.0)
         if n >= MIN_GAPS:
             mean = s1 / n
@@ -333,7 +374,7 @@ class StreamEngine:
     def decisions(self) -> list[Decision]:
         """Every decision in the store, as the decisions file has them."""
         return sorted((_decision(r) for k, r in self.store.all_decisions().items()
-                       if not k.startswith(MEMBERSHIP)), key=lambda d: d.actor)
+                       if not k.startswith((MEMBERSHIP, SINCE))), key=lambda d: d.actor)
 
     def close(self) -> None:
         self.store.close()
@@ -374,12 +415,13 @@ def _explained(rules: list[tuple[Rule, Condition]]) -> set[str]:
 
 
 def _with_utc(event: dict[str, Any]) -> dict[str, Any]:
-    ts = event["ts"]
+    return {**event, "ts": _utc(event["ts"])}
+
+
+def _utc(ts: datetime | str) -> datetime:
     if isinstance(ts, str):
-        ts = parse_ts(ts)
-    elif ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return {**event, "ts": ts}
+        return parse_ts(ts)
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def _merge(stored: dict[str, Any] | None, rule: Rule, kind: str, key: str, ts: datetime,
