@@ -92,6 +92,7 @@ def test_a_stalled_redis_costs_a_request_at_most_the_budget(own_redis: RedisServ
     figures = (f"p99 {_p99(normal):.1f} -> {_p99(stalled):.1f} ms, median "
                f"{statistics.median(normal):.1f} -> {statistics.median(stalled):.1f} ms, "
                f"{len(before)} -> {len(during)} requests")
+    print(figures)  # shown with -rP
     assert added <= BUDGET_MS + 10, figures
     assert len(during) >= len(before) / 2, figures
 
@@ -176,5 +177,6 @@ def test_a_flood_of_cheap_requests_does_not_delay_enforcement(own_redis: RedisSe
         alone, _ = asyncio.run(_refused_at(url, "203.0.113.50", 5000, 0))
         flooded, flood = asyncio.run(_refused_at(url, "203.0.113.60", 8000, 50))
     figures = f"refused at {alone} alone, at {flooded} beside {flood} flood requests"
+    print(figures)  # shown with -rP
     assert 0 < alone <= 30, figures
     assert 0 < flooded <= 2 * alone, figures
