@@ -180,3 +180,37 @@ def test_a_flood_of_cheap_requests_does_not_delay_enforcement(own_redis: RedisSe
     print(figures)  # shown with -rP
     assert 0 < alone <= 30, figures
     assert 0 < flooded <= 2 * alone, figures
+
+
+def test_a_stalled_redis_costs_a_wsgi_request_at_most_the_budget(
+        own_redis: RedisServer) -> None:
+    """The WSGI twin: with Redis frozen, a request's answer waits at most the budget (and
+    mostly nothing, once the engine backs off); its record after the answer may wait longer."""
+    from test_middleware_wsgi import guarded
+
+    app = guarded(store=own_redis.url)
+
+    def answer_ms(n: int) -> float:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/api/users/{n}", "QUERY_STRING": "",
+                   "REMOTE_ADDR": f"10.3.0.{n % 250 + 1}", "HTTP_USER_AGENT": BROWSER,
+                   "SERVER_NAME": "t", "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
+        start = time.perf_counter()
+        result = app(environ, lambda status, headers, exc_info=None: None)
+        b"".join(result)
+        elapsed = (time.perf_counter() - start) * 1000
+        result.close()  # the record, after the client has its answer
+        return elapsed
+
+    try:
+        for n in range(5):
+            answer_ms(n)
+        assert own_redis.process is not None
+        os.kill(own_redis.process.pid, signal.SIGSTOP)
+        try:
+            stalled = [answer_ms(n) for n in range(10, 40)]
+        finally:
+            os.kill(own_redis.process.pid, signal.SIGCONT)
+    finally:
+        app.close()
+    assert max(stalled) <= BUDGET_MS + 60, stalled  # a busy machine may start a thread late
+    assert statistics.median(stalled) <= 10, stalled
