@@ -2,16 +2,13 @@
 
 Per request: read who is asking (address through our own proxies only), ask the engine once,
 and either refuse by sending a response or run the app while watching what it sends: status,
-bytes, and the private `X-Subjects` headers, which are stripped on the way out. Once the last
-byte has gone, the event goes to the engine in a worker thread, so a Redis round trip there
-never holds the event loop or the client.
-
-Those records pass through a lane one wide (a capacity limiter of 1, first come first
-served): the engine sees events in the order the responses finished, as a log lists them.
-With a pool of threads finishing them in any order, rules that follow an actor's steps
-(sequential ids) lost steps and fired late. Waiting on the lane also keeps the event loop
-idle enough for the worker thread to get the GIL, where a fire-and-forget queue fell behind
-a busy loop by dozens of events.
+bytes, and the private `X-Subjects` headers, which are stripped on the way out. On a
+networked store the engine is asked in a worker thread, for at most the guard's `budget`, so a
+stalled Redis never holds the event loop (see `guard.py`). Once the last byte has gone, the
+event goes to the record lane (`recorder.py`): a worker thread that keeps each client's events
+in order and lets events that can expose people go before a flood of plain page hits. The
+request's task waits for its event to be counted, without holding a thread or the client;
+the connection is free for its next request as soon as the response has been sent.
 
 Only what the app served is recorded: a refusal or a decoy is the middleware's own answer and
 exposed nobody, and counting it (as exposure on a subject route, or as a miss) would skew
@@ -20,15 +17,14 @@ the counts the rules read.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import cast
 from urllib.parse import parse_qsl
 
-import anyio
-import anyio.lowlevel
-import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,12 +40,14 @@ from scrapeguard.enforce.base import (
 )
 from scrapeguard.enforce.exchange import engine_headers, items, parse_cookies
 from scrapeguard.enforce.guard import (
+    DEFAULT_BUDGET,
     DEFAULT_DIFFICULTY,
     DEFAULT_PASS_TTL,
     DEFAULT_THROTTLE,
     Guard,
 )
 from scrapeguard.enforce.page import PASS_PATH
+from scrapeguard.enforce.recorder import Recorder
 from scrapeguard.policy.model import Policy
 
 ScopeHook = Callable[[Scope], str | None]
@@ -72,7 +70,8 @@ class ScrapeGuardMiddleware:
     response carried when the app sets no `X-Subjects` header, and `decoy` serves fakes: an
     ASGI app, or `decoy(scope)` returning one (or an awaitable of one). `engine` replaces the
     built one (then `store` is used for throttling and challenges only); `clock` stamps
-    events, for tests that compress time.
+    events, for tests that compress time. `budget` is how many seconds a request may wait on
+    a networked store for its decision before `fail_open` applies.
     """
 
     def __init__(
@@ -94,6 +93,7 @@ class ScrapeGuardMiddleware:
         throttle_rate: str = DEFAULT_THROTTLE,
         pass_ttl: float = DEFAULT_PASS_TTL,
         clock: Clock | None = None,
+        budget: float = DEFAULT_BUDGET,
     ) -> None:
         require_callables(account=account, session=session, subjects=subjects, decoy=decoy,
                           clock=clock)
@@ -103,12 +103,14 @@ class ScrapeGuardMiddleware:
         self.subjects = subjects
         self.decoy = decoy
         self._decoy_is_app = decoy is not None and takes_arguments(decoy, 3)
-        self._lane_of: tuple[object, anyio.CapacityLimiter] | None = None
         self.guard = Guard(store=store, policy=policy, trusted_proxies=trusted_proxies,
                            challenge_secret=challenge_secret,
                            challenge_difficulty=challenge_difficulty, fail_open=fail_open,
                            engine=engine, secret=secret, throttle_rate=throttle_rate,
-                           pass_ttl=pass_ttl, has_decoy=decoy is not None, clock=clock)
+                           pass_ttl=pass_ttl, has_decoy=decoy is not None, clock=clock,
+                           budget=budget)
+        routine = getattr(self.guard.engine, "routine", None)
+        self.recorder = Recorder(self.guard.record, routine if callable(routine) else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,7 +120,7 @@ class ScrapeGuardMiddleware:
         if seen.method == "POST" and scope["path"] == PASS_PATH:
             await _send_reply(send, self.guard.redeem(await _read_form(receive), seen))
             return
-        verdict, outcome = self.guard.judge(seen)
+        verdict, outcome = await self.guard.judge_async(seen)
         scope["scrapeguard"] = verdict
         if isinstance(outcome, Reply):
             await _send_reply(send, outcome)  # our own answer: nothing of the app's was served
@@ -138,18 +140,28 @@ class ScrapeGuardMiddleware:
                 account = self.account(scope)  # auth middleware inside may have set it now
             event = self.guard.event(seen, watch.status, watch.sent, watch.exposed,
                                      watch.fields, account)
-            await anyio.to_thread.run_sync(self.guard.record, event, limiter=self._lane())
+            await self._record(event)
 
     def close(self) -> None:
-        """Close the engine and store connections this middleware opened."""
+        """Count what is still queued, then close the engine and store connections."""
+        self.recorder.close()
         self.guard.close()
 
-    def _lane(self) -> anyio.CapacityLimiter:
-        """The one-wide record lane of the running event loop (made on its first request)."""
-        token = anyio.lowlevel.current_token()
-        if self._lane_of is None or self._lane_of[0] != token:
-            self._lane_of = (token, anyio.CapacityLimiter(1))
-        return self._lane_of[1]
+    async def _record(self, event: dict[str, object]) -> None:
+        """Queue the event and wait until it is counted (asyncio; elsewhere, just queue it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # another event loop (trio): nothing to wait with
+            self.recorder.submit(event)
+            return
+        counted = loop.create_future()
+
+        def done() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(_settle, counted)
+
+        self.recorder.submit(event, done)
+        await counted
 
     def _seen(self, scope: Scope) -> Seen:
         ua = referer = cookie = xff = None
@@ -243,6 +255,11 @@ class _Watch:
             self.exposed, self.fields = list(answer.subjects), list(answer.fields) or None
         elif answer is not None:
             self.exposed = list(answer)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def _send_reply(send: Send, reply: Reply) -> None:

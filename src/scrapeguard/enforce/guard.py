@@ -5,10 +5,17 @@ in a store URL or a reversed difficulty range stops the deployment instead of th
 request. Per request the guard asks the engine once, maps the verdict to an action, and after
 the response hands the engine the event; neither step lets an engine failure reach a
 client.
+
+On a networked store the decision may wait on Redis (the engine's lookup, a throttle window),
+so it runs in a worker thread, and every Redis call it makes gives up after `budget` seconds;
+the request is then answered as the store were down (`fail_open`), and the engine backs off,
+so the requests after it do not each wait out the budget too. With `memory://` nothing can
+stall, and the decision runs inline, where a thread hop would cost more than it does.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import secrets
@@ -34,6 +41,12 @@ log = logging.getLogger("scrapeguard.enforce")
 
 DEFAULT_THROTTLE = "1/5second"
 DEFAULT_PASS_TTL = 3600.0
+DEFAULT_BUDGET = 0.05
+"""Seconds a request may wait for its decision on a networked store before failing open (or
+closed): a Redis round trip on loopback or in one data centre takes well under a millisecond."""
+JUDGE_THREADS = 32
+THREAD_SLACK = 0.15
+"""Seconds beyond the budget a request waits for a decision thread that started late."""
 DEFAULT_DIFFICULTY = (12, 18)
 """Leading zero bits: 2^12 hashes take a browser well under a second, 2^18 a few seconds."""
 
@@ -63,6 +76,7 @@ class Guard:
         pass_ttl: float = DEFAULT_PASS_TTL,
         has_decoy: bool = False,
         clock: Clock | None = None,
+        budget: float = DEFAULT_BUDGET,
     ) -> None:
         from limits import parse
 
@@ -75,6 +89,8 @@ class Guard:
             )
         if pass_ttl <= 0:
             raise ScrapeGuardError(f"pass_ttl must be positive, not {pass_ttl!r}")
+        if not budget > 0:
+            raise ScrapeGuardError(f"budget must be a positive number of seconds, not {budget!r}")
         try:
             rate = parse(throttle_rate)
         except ValueError as exc:
@@ -93,18 +109,23 @@ class Guard:
                             "not be accepted by the others; give every node the same secret")
         self.fail_open = fail_open
         self.clock: Clock = clock or utc_now
-        self.storage = limits_storage(store)
+        self.storage = limits_storage(store, timeout=budget)
         self._spent_health = WarnOnce("challenge storage", fail_open)
         self.passes = Passes(key, pass_ttl=pass_ttl, first_use=self._first_use,
                              fail_open=fail_open)
         self.client_cookies = ClientCookies(key)
         self._owns_engine = engine is None
-        self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, secret)
+        self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, secret, budget)
         toolkit = actions.Toolkit(storage=self.storage, clock=self.clock, fail_open=fail_open,
                                   throttle_rate=rate, passes=self.passes,
                                   difficulty=(low, high), has_decoy=has_decoy)
         self.enforcers: dict[Action, Enforcer] = actions.build(toolkit)
         self._engine_health = WarnOnce("scrapeguard engine", fail_open)
+        self.budget = budget
+        self.over_budget = 0
+        """Decisions not ready within `wait_limit` (answered as the store were down)."""
+        self.networked = scheme != "memory"
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     def client(self, remote: str | None, xff: str | None) -> str:
         """The client address: the peer, or what our own proxies say they received it from."""
@@ -121,13 +142,58 @@ class Guard:
         return self.client_cookies.session(cookies, self.clock().timestamp())
 
     def judge(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
-        """The engine's verdict and what to do about it (None lets the request through)."""
-        verdict, outcome = self._judge(seen)
+        """The engine's verdict and what to do about it (None lets the request through),
+        within the budget; for callers that may block (a WSGI worker thread)."""
+        if not self.networked:
+            return self._with_cookie(seen, self.decide(seen))
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                JUDGE_THREADS, thread_name_prefix="scrapeguard-judge")
+        future = self._pool.submit(self.decide, seen)
+        try:
+            return self._with_cookie(seen, future.result(timeout=self.wait_limit))
+        except concurrent.futures.TimeoutError:
+            return self._with_cookie(seen, self.too_slow(seen))
+
+    async def judge_async(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
+        """`judge` for an event loop: the wait happens in a worker thread, never on the loop,
+        and a thread still waiting past the limit is left to finish alone."""
+        if not self.networked:
+            return self._with_cookie(seen, self.decide(seen))
+        import anyio
+        import anyio.to_thread
+
+        with anyio.move_on_after(self.wait_limit):
+            decided = await anyio.to_thread.run_sync(self.decide, seen, abandon_on_cancel=True)
+            return self._with_cookie(seen, decided)
+        return self._with_cookie(seen, self.too_slow(seen))
+
+    @staticmethod
+    def _with_cookie(seen: Seen, decided: tuple[Verdict | None, Outcome]
+                     ) -> tuple[Verdict | None, Outcome]:
+        """A refusal still carries the guard's client cookie to a client that had none."""
+        verdict, outcome = decided
         if isinstance(outcome, Reply) and seen.set_cookie:
             outcome = replace(outcome, headers=(*outcome.headers, ("set-cookie", seen.set_cookie)))
         return verdict, outcome
 
-    def _judge(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
+    @property
+    def wait_limit(self) -> float:
+        """How long a request waits for its decision at all. The store's own calls give up
+        at `budget` (and the engine then backs off); this outer limit also covers a thread
+        that starts late on a busy process, so it is wider: a loaded server must not fail
+        open (and let harvesters through) only because its own threads queued for a while.
+        """
+        return max(4 * self.budget, self.budget + THREAD_SLACK)
+
+    def too_slow(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
+        """The answer for a decision that overran `wait_limit`: what a store outage gets."""
+        self.over_budget += 1
+        verdict = Verdict(action="allow" if self.fail_open else "block", degraded=True)
+        return verdict, None if self.fail_open else self.enforcers["block"](verdict, seen)
+
+    def decide(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
+        """The verdict and action without a budget (it may wait on the store)."""
         try:
             verdict = self.engine.check(seen.request())
         except Exception as exc:  # the engine handles store outages; this is a bug or worse
@@ -171,6 +237,8 @@ class Guard:
 
     def close(self) -> None:
         """Release what the guard built (an engine passed in belongs to the caller)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         if self._owns_engine:
             self.engine.close()
         client = getattr(self.storage, "storage", None)  # limits' Redis client, if any
@@ -190,12 +258,14 @@ class Guard:
         return fresh
 
 
-def _stream_engine(policy: Policy, store: str, fail_open: bool, secret: bytes | None) -> Engine:
+def _stream_engine(policy: Policy, store: str, fail_open: bool, secret: bytes | None,
+                   budget: float) -> Engine:
     try:
         from scrapeguard.engines.stream import StreamEngine
     except ImportError as exc:  # pragma: no cover - only while the engine is missing
         raise ScrapeGuardError("the stream engine is not available") from exc
-    options: dict[str, Any] = {"policy": policy, "store": store, "fail_open": fail_open}
+    options: dict[str, Any] = {"policy": policy, "store": store, "fail_open": fail_open,
+                               "budget": budget}
     if secret is not None:
         options["secret"] = secret
     engine: Engine = StreamEngine(**options)

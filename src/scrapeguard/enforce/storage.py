@@ -34,8 +34,9 @@ def check_uri(uri: str) -> str:
     return scheme
 
 
-def limits_storage(uri: str) -> Storage:
-    """The `limits` storage for a store URI; errors name the extra to install."""
+def limits_storage(uri: str, timeout: float = REDIS_TIMEOUT) -> Storage:
+    """The `limits` storage for a store URI; Redis calls give up after `timeout` seconds.
+    Errors name the extra to install."""
     scheme = check_uri(uri)
     try:
         from limits.storage import MemoryStorage, RedisStorage
@@ -47,8 +48,8 @@ def limits_storage(uri: str) -> Storage:
     prefix = parse_qs(urlsplit(uri).query).get("prefix", ["sg:"])[0]
     try:
         return RedisStorage(uri.split("?", 1)[0], key_prefix=f"{prefix}limits",
-                            wrap_exceptions=True, socket_timeout=REDIS_TIMEOUT,
-                            socket_connect_timeout=REDIS_TIMEOUT)
+                            wrap_exceptions=True, socket_timeout=timeout,
+                            socket_connect_timeout=timeout)
     except Exception as exc:
         raise StoreError(f"cannot use {uri!r} for throttling: {exc}") from exc
 

@@ -4,7 +4,9 @@ Hooks get the WSGI environ instead of the ASGI scope. The client is `REMOTE_ADDR
 through `HTTP_X_FORWARDED_FOR` only when the peer is one of our proxies. The event goes to the
 engine when the server closes the response iterable, i.e. once the body has been written, so
 the client never waits for it; the worker thread does, for the length of one store call (a
-WSGI worker is a thread already, and recording on it keeps events in completion order).
+WSGI worker is a thread already, and recording on it keeps events in completion order). On a
+networked store the decision before the app runs waits at most `budget` seconds (see
+`guard.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from scrapeguard.enforce.base import (
 )
 from scrapeguard.enforce.exchange import engine_headers, parse_cookies, take_subjects
 from scrapeguard.enforce.guard import (
+    DEFAULT_BUDGET,
     DEFAULT_DIFFICULTY,
     DEFAULT_PASS_TTL,
     DEFAULT_THROTTLE,
@@ -69,6 +72,7 @@ class ScrapeGuardWSGI:
         throttle_rate: str = DEFAULT_THROTTLE,
         pass_ttl: float = DEFAULT_PASS_TTL,
         clock: Clock | None = None,
+        budget: float = DEFAULT_BUDGET,
     ) -> None:
         require_callables(account=account, session=session, subjects=subjects, decoy=decoy,
                           clock=clock)
@@ -82,7 +86,8 @@ class ScrapeGuardWSGI:
                            challenge_secret=challenge_secret,
                            challenge_difficulty=challenge_difficulty, fail_open=fail_open,
                            engine=engine, secret=secret, throttle_rate=throttle_rate,
-                           pass_ttl=pass_ttl, has_decoy=decoy is not None, clock=clock)
+                           pass_ttl=pass_ttl, has_decoy=decoy is not None, clock=clock,
+                           budget=budget)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         seen = self._seen(environ)

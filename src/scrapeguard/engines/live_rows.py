@@ -208,6 +208,10 @@ class Deriver:
                     numeric_id=int(digits.group(1)) if digits else None,
                     flags={"is_subject_route": 1, "is_miss": int(missed)})]
 
+    def path_info(self, path: str) -> PathInfo:
+        """Everything that depends on the path alone (cached per path)."""
+        return self._path(path)
+
     def template_of(self, path: str) -> str:
         """The route template a path belongs to (declared, else inferred)."""
         return self._path(canonical_path(path)).template

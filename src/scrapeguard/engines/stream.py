@@ -72,12 +72,18 @@ class StreamEngine:
         calibration: Calibration | str | Path | None = None,
         secret: bytes | None = None,
         fail_open: bool = True,
+        budget: float | None = None,
     ) -> None:
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         if not isinstance(calibration, Calibration):
             calibration = load_calibration(calibration) if calibration else Calibration()
         self.calibration = calibration
         self.store = open_store(store) if isinstance(store, str) else store
+        self.budget = budget
+        """Seconds `check` may wait on the store; a lookup that fails after waiting that long
+        is a stalled store, and the engine backs off (see `back_off`)."""
+        if budget is not None:
+            self.store.read_timeout(budget)
         self.secret = secret or os.environ.get("SCRAPEGUARD_SECRET", "").encode() or os.urandom(32)
         # BLAKE2b's own keyed mode is a MAC, and a fifth of HMAC's cost per call; its key is at
         # most 64 bytes, so a secret of any length is first condensed to 32.
@@ -103,6 +109,7 @@ class StreamEngine:
         self.store_errors = 0
         self._warned = False
         self._down_until = 0.0
+        self._stalled_until = 0.0
         self._lock = threading.Lock()
         self._since: dict[str, datetime] = {}
         """First sightings by session hash, so a node asks the store once per session."""
@@ -119,14 +126,19 @@ class StreamEngine:
         reason = self.deriver.allower.allows(request.ip, request.ua, request.account)
         if reason:
             return Verdict(allowlisted=reason, keys=keys)
+        if time.monotonic() < self._stalled_until:
+            return self._degraded(StoreError("store too slow, backing off"), keys)
         lookup = [f"{kind}:{value}" for kind, value in keys.items()]
         template = self.deriver.template_of(request.path)
         client = self._hash(clients.identity(request.account, request.ip))
         campaigns = {f"campaign:{link}:{template}": _membership_key(link, template, client)
                      for link in CAMPAIGN_LINKS}
+        asked = time.monotonic()
         try:
             found = self.store.get_decisions([*lookup, *campaigns, *campaigns.values()])
         except Exception as exc:
+            if self.budget is not None and time.monotonic() - asked >= self.budget:
+                self.back_off()
             return self._degraded(exc, keys)
         for name, membership in campaigns.items():
             campaign, member = found.pop(name, None), found.pop(membership, None)
@@ -167,6 +179,27 @@ class StreamEngine:
                 log.warning("scrapeguard store unreachable (%s); %s requests until it is back",
                             exc, mode)
         return Verdict(action="allow" if self.fail_open else "block", degraded=True, keys=keys)
+
+    def back_off(self) -> None:
+        """The store answered too slowly for the live path: ask it nothing for a while.
+
+        `check` calls this when its lookup failed after waiting out the budget. A refused
+        connection fails fast and needs no back-off (a request may as well try, and a store
+        that is back is used at once); a stalled one costs every caller its wait, so checks
+        skip the store for `STORE_BACKOFF_SECONDS` and answer as the store were down. Records
+        are not held back: they wait after the response, and back off on their own failures.
+        """
+        with self._lock:
+            self._stalled_until = time.monotonic() + STORE_BACKOFF_SECONDS
+
+    def routine(self, event: dict[str, Any]) -> bool:
+        """Whether counting this event may wait behind others', and be shed under a flood: it
+        carried nobody's record, was no lookup on a personal-data route, and hit no trap or
+        robots.txt — a plain page or asset. Decided from the path's cached analysis alone."""
+        if event.get("subjects") is not None:
+            return False
+        info = self.deriver.path_info(str(event.get("path") or ""))
+        return info.route_index is None and not info.trap and not info.robots
 
     # -- after the response ---------------------------------------------------------------
     def record(self, event: dict[str, Any]) -> list[Decision]:

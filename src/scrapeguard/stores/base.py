@@ -106,5 +106,8 @@ class Store(ABC):
     def all_decisions(self) -> dict[str, dict[str, Any]]:
         """Every current decision, for listing and for the decisions file."""
 
+    def read_timeout(self, seconds: float) -> None:  # noqa: B027 - optional hook
+        """Bound how long `get_decisions` may wait (a networked store; memory never waits)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -29,10 +29,13 @@ class RedisStore(Store):
         query = parse_qs(urlparse(uri).query)
         self.prefix = query.get("prefix", ["sg:"])[0]
         clean = uri.split("?", 1)[0]
+        self._url = clean
         self.client = redis.Redis.from_url(
             clean, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT,
             retry_on_timeout=False,
         )
+        self._reader = self.client
+        """The client `get_decisions` uses: a request waits on it (see `read_timeout`)."""
         script = resources.files("scrapeguard.stores").joinpath("lua/record.lua").read_text()
         self._record = self.client.register_script(script)
 
@@ -73,10 +76,18 @@ class RedisStore(Store):
             requests={k: int(v) for k, v in _dict(result["requests"]).items()},
         )
 
+    def read_timeout(self, seconds: float) -> None:
+        """Give up on `get_decisions` after `seconds` (a request's budget), counted from when
+        the call goes out, on connections of its own; writes keep `SOCKET_TIMEOUT`."""
+        self._reader = redis.Redis.from_url(
+            self._url, socket_timeout=seconds, socket_connect_timeout=seconds,
+            retry_on_timeout=False,
+        )
+
     def get_decisions(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         if not keys:
             return {}
-        values = self.client.mget([f"{self.prefix}d:{k}" for k in keys])
+        values = self._reader.mget([f"{self.prefix}d:{k}" for k in keys])
         return {k: json.loads(v) for k, v in zip(keys, values, strict=True) if v}
 
     def put_decision(self, key: str, record: dict[str, Any], ttl: int) -> None:
@@ -93,6 +104,8 @@ class RedisStore(Store):
 
     def close(self) -> None:
         self.client.close()
+        if self._reader is not self.client:
+            self._reader.close()
 
 
 def _dict(value: Any) -> dict[str, Any]:
