@@ -38,7 +38,7 @@ class MemoryStore(Store):
         self.uri = uri
         self._lock = threading.Lock()
         self._groups: dict[str, _Group] = {}
-        self._last_id: dict[str, tuple[int, int]] = {}
+        self._last_id: dict[str, tuple[str, int]] = {}
         self._members: dict[str, tuple[list[int], int]] = {}
         self._taints: dict[str, int] = {}
         self._thin: dict[str, tuple[int, int]] = {}
@@ -65,13 +65,13 @@ class MemoryStore(Store):
             return EventResult(is_step, member, thin, values, before, requests)
 
     def _step(self, update: EventUpdate, now: int) -> int:
-        if update.seq_key is None or update.numeric_id is None:
+        if update.seq_key is None or update.seq_id is None:
             return 0
         previous = self._last_id.get(update.seq_key)
-        self._last_id[update.seq_key] = (update.numeric_id, now + update.seq_ttl * 1000)
+        self._last_id[update.seq_key] = (update.seq_id, now + update.seq_ttl * 1000)
         if previous is None or previous[1] < now:
             return 0
-        return int(1 <= abs(update.numeric_id - previous[0]) <= update.seq_step)
+        return int(previous[0] in update.seq_near)
 
     def _member(self, update: EventUpdate, is_step: int, now: int) -> bool:
         if update.member_key is None:
