@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from scrapeguard.engines.verdict import Verdict
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
+from scrapeguard.stores.keys import SECRET_ENV, SECRET_FILE_ENV, StateHasher, load_secret
 from scrapeguard.types import Action
 
 log = logging.getLogger("scrapeguard.enforce")
@@ -83,12 +83,12 @@ class Guard:
             self.proxies = TrustedProxies(proxies)
         except ValueError as exc:
             raise ScrapeGuardError(f"trusted_proxies: {exc}") from exc
-        key = challenge_secret or secret or os.environ.get("SCRAPEGUARD_SECRET", "").encode()
-        if not key:
-            key = secrets.token_bytes(32)
-            if scheme != "memory":
-                log.warning("scrapeguard: no challenge_secret: passes issued by this node will "
-                            "not be accepted by the others; give every node the same secret")
+        shared = secret or os.environ.get(SECRET_ENV) or os.environ.get(SECRET_FILE_ENV)
+        state_secret = load_secret(secret)
+        key = challenge_secret or state_secret
+        if not (challenge_secret or shared) and scheme != "memory":
+            log.warning("scrapeguard: no challenge_secret: passes issued by this node will "
+                        "not be accepted by the others; give every node the same secret")
         self.fail_open = fail_open
         self.clock: Clock = clock or utc_now
         self.storage = limits_storage(store)
@@ -96,10 +96,11 @@ class Guard:
         self.passes = Passes(key, pass_ttl=pass_ttl, first_use=self._first_use,
                              fail_open=fail_open)
         self._owns_engine = engine is None
-        self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, secret)
+        self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, state_secret)
         toolkit = actions.Toolkit(storage=self.storage, clock=self.clock, fail_open=fail_open,
                                   throttle_rate=rate, passes=self.passes,
-                                  difficulty=(low, high), has_decoy=has_decoy)
+                                  difficulty=(low, high), has_decoy=has_decoy,
+                                  state_key=StateHasher(state_secret))
         self.enforcers: dict[Action, Enforcer] = actions.build(toolkit)
         self._engine_health = WarnOnce("scrapeguard engine", fail_open)
 
