@@ -157,3 +157,22 @@ def test_redis_decisions_expire_per_action(redis_url: str) -> None:
     time.sleep(1.1)
     assert action(engine, "192.0.2.1") == "allow"
     assert action(engine, "192.0.2.2", "bob") == "block"
+
+
+@pytest.mark.redis
+def test_redis_bytes_per_fresh_long_cookie(redis_url: str) -> None:
+    """A client-supplied value is hashed to a fixed size before it names a key: a fresh 4 KB
+    session cookie cost about 10.5 KB of Redis memory, now a few hundred bytes."""
+    import redis
+
+    engine = StreamEngine(None, redis_url, secret=b"k")
+    client = redis.Redis.from_url(redis_url)
+    engine.record({"ts": START, "ip": "192.0.2.1", "path": "/", "status": 200})
+    client.flushdb()
+    before = client.info("memory")["used_memory"]
+    for n in range(200):
+        engine.record({"ts": START + timedelta(seconds=n), "ip": "192.0.2.1", "status": 200,
+                       "path": f"/user/{n + 500}", "subjects": [str(n + 500)],
+                       "session": f"{n:06d}" + "Z" * 4090, "ua": "Mozilla/5.0 Chrome/120"})
+    per_cookie = (client.info("memory")["used_memory"] - before) / 200
+    assert per_cookie < 1024, per_cookie
