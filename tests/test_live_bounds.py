@@ -118,7 +118,7 @@ def test_memory_bytes_per_address() -> None:
     enforces; this holds the representation to what the cap's default assumes."""
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "live_state.py"), "--child",
-         "--addresses", "5000"],
+         "--addresses", "3000"],
         check=True, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     import json
