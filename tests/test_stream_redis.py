@@ -66,10 +66,15 @@ def test_state_is_shared_between_engines(redis_url: str, tmp_path: Path) -> None
     policy = str(DATA / "sample_policy.yaml")
     nodes = [StreamEngine(policy, redis_url, secret=b"t") for _ in range(2)]
     from scrapeguard.engines.replay import events
+    from scrapeguard.engines.verdict import Request
 
     for n, event in enumerate(events([path])):
         nodes[n % 2].record(event)
     for node in nodes:
+        # The store knows the address only by keyed hash: a node names a decision once it
+        # has made it or met it on a request, as here.
+        verdict = node.check(Request(ip="203.0.113.7", path="/user/200"))
+        assert (verdict.actor, verdict.action) == ("ip:203.0.113.7", "block")
         decided = {d.actor: d for d in node.decisions()}
         assert "sequential-enumeration" in decided["ip:203.0.113.7"].rules
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from scrapeguard.engines.verdict import Verdict
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
+from scrapeguard.stores.keys import SECRET_ENV, SECRET_FILE_ENV, StateHasher, load_secret
 from scrapeguard.types import Action
 
 log = logging.getLogger("scrapeguard.enforce")
@@ -101,12 +101,12 @@ class Guard:
             self.proxies = TrustedProxies(proxies)
         except ValueError as exc:
             raise ScrapeGuardError(f"trusted_proxies: {exc}") from exc
-        key = challenge_secret or secret or os.environ.get("SCRAPEGUARD_SECRET", "").encode()
-        if not key:
-            key = secrets.token_bytes(32)
-            if scheme != "memory":
-                log.warning("scrapeguard: no challenge_secret: passes issued by this node will "
-                            "not be accepted by the others; give every node the same secret")
+        shared = secret or os.environ.get(SECRET_ENV) or os.environ.get(SECRET_FILE_ENV)
+        state_secret = load_secret(secret)
+        key = challenge_secret or state_secret
+        if not (challenge_secret or shared) and scheme != "memory":
+            log.warning("scrapeguard: no challenge_secret: passes issued by this node will "
+                        "not be accepted by the others; give every node the same secret")
         self.fail_open = fail_open
         self.clock: Clock = clock or utc_now
         self.storage = limits_storage(store, timeout=budget)
@@ -115,10 +115,12 @@ class Guard:
                              fail_open=fail_open)
         self.client_cookies = ClientCookies(key)
         self._owns_engine = engine is None
-        self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, secret, budget)
+        self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, state_secret,
+                                                       budget)
         toolkit = actions.Toolkit(storage=self.storage, clock=self.clock, fail_open=fail_open,
                                   throttle_rate=rate, passes=self.passes,
-                                  difficulty=(low, high), has_decoy=has_decoy)
+                                  difficulty=(low, high), has_decoy=has_decoy,
+                                  state_key=StateHasher(state_secret))
         self.enforcers: dict[Action, Enforcer] = actions.build(toolkit)
         self._engine_health = WarnOnce("scrapeguard engine", fail_open)
         self.budget = budget

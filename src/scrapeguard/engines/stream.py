@@ -8,10 +8,8 @@ holds, as in the batch engine's replay, and their decisions apply from then on.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import os
 import threading
 import time
 from collections import defaultdict
@@ -36,13 +34,13 @@ from scrapeguard.policy.expr import Condition, parse
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy, Rule
 from scrapeguard.stores import EventUpdate, GroupUpdate, Store, open_store
+from scrapeguard.stores.keys import StateHasher, load_secret
 from scrapeguard.types import ACTOR_KINDS, ActorKind, action_rank
 
 log = logging.getLogger("scrapeguard.stream")
 
 EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp")
 CAMPAIGN_LINKS = ("enum", "thin")
-DECISION_TTL = 86400
 MEMBERSHIP = "member:"
 """Prefix of the store's campaign-membership marks, kept beside the decisions: a client
 marked when its evidence makes it a member (by keyed hash, like everything the store keeps),
@@ -51,6 +49,10 @@ SINCE = "since:"
 """Prefix of the store's first sightings of sessions the guard did not sign (a log's, an app
 hook's), by keyed hash: their history, which `clients.py` asks of a session."""
 _SINCE_CACHE = 100_000
+SEP = "\x1f"
+MAX_NAMES = 100_000
+"""Clear actor keys this process remembers for the decisions it made or met (oldest first
+out), so that `decisions()` can name them: the store itself holds only their keyed hashes."""
 STORE_BACKOFF_SECONDS = 1.0
 
 _DISTINCT_SOURCE = {
@@ -71,6 +73,7 @@ class StreamEngine:
         *,
         calibration: Calibration | str | Path | None = None,
         secret: bytes | None = None,
+        secret_file: str | Path | None = None,
         fail_open: bool = True,
         budget: float | None = None,
     ) -> None:
@@ -84,11 +87,10 @@ class StreamEngine:
         is a stalled store, and the engine backs off (see `back_off`)."""
         if budget is not None:
             self.store.read_timeout(budget)
-        self.secret = secret or os.environ.get("SCRAPEGUARD_SECRET", "").encode() or os.urandom(32)
-        # BLAKE2b's own keyed mode is a MAC, and a fifth of HMAC's cost per call; its key is at
-        # most 64 bytes, so a secret of any length is first condensed to 32.
-        self._mac_key = hashlib.blake2b(self.secret, digest_size=32,
-                                        person=b"scrapeguard-key").digest()
+        self.secret = load_secret(secret, secret_file)
+        self._hash = StateHasher(self.secret)
+        self._names: dict[str, str] = {}
+        self.decision_ttl = self.policy.settings.decision_ttl_seconds()
         self.fail_open = fail_open
         self.deriver = Deriver(self.policy, calibration.subject_templates)
         self.groups: dict[tuple[ActorKind, int], list[tuple[Rule, Condition]]] = defaultdict(list)
@@ -128,28 +130,53 @@ class StreamEngine:
             return Verdict(allowlisted=reason, keys=keys)
         if time.monotonic() < self._stalled_until:
             return self._degraded(StoreError("store too slow, backing off"), keys)
-        lookup = [f"{kind}:{value}" for kind, value in keys.items()]
+        # The store knows every actor by keyed hash; the clear keys stay in hand here.
+        clear = {self._ref(kind, value): f"{kind}:{value}" for kind, value in keys.items()}
         template = self.deriver.template_of(request.path)
-        client = self._hash(clients.identity(request.account, request.ip))
-        campaigns = {f"campaign:{link}:{template}": _membership_key(link, template, client)
+        client = clients.identity(request.account, request.ip)
+        campaigns = {self._ref("campaign", f"{link}:{template}"):
+                     (f"campaign:{link}:{template}", self._membership(link, template, client))
                      for link in CAMPAIGN_LINKS}
+        marks = [mark for _, mark in campaigns.values()]
         asked = time.monotonic()
         try:
-            found = self.store.get_decisions([*lookup, *campaigns, *campaigns.values()])
+            found = self.store.get_decisions([*clear, *campaigns, *marks])
         except Exception as exc:
             if self.budget is not None and time.monotonic() - asked >= self.budget:
                 self.back_off()
             return self._degraded(exc, keys)
-        for name, membership in campaigns.items():
-            campaign, member = found.pop(name, None), found.pop(membership, None)
+        for ref, (name, mark) in campaigns.items():
+            campaign, member = found.pop(ref, None), found.pop(mark, None)
             if campaign and member is not None:
-                found[campaign["actor"]] = campaign
+                found[ref] = campaign
+                clear[ref] = name
         if not found:
             return Verdict(keys=keys)
-        actor, record = max(found.items(), key=lambda kv: (action_rank(kv[1]["action"]),
-                                                             kv[1]["score"]))
-        return Verdict(action=record["action"], actor=actor, score=record["score"],
+        ref, stored = max(found.items(), key=lambda kv: (action_rank(kv[1]["action"]),
+                                                           kv[1]["score"]))
+        record = self._named(stored, clear[ref])
+        return Verdict(action=record["action"], actor=record["actor"], score=record["score"],
                        reasons=tuple(record["reasons"]), rules=tuple(record["rules"]), keys=keys)
+
+    def _ref(self, kind: str, value: str) -> str:
+        """How the store knows an actor: its kind, and a keyed hash of fixed size."""
+        return f"{kind}:{self._hash(f'{kind}:{value}')}"
+
+    def _membership(self, link: str, template: str, client: str) -> str:
+        """Where the store marks a client as a member of one campaign."""
+        return f"{MEMBERSHIP}{link}:{self._hash(template + SEP + client)}"
+
+    def _named(self, stored: dict[str, Any], actor: str) -> dict[str, Any]:
+        """A stored decision with its actor's clear key put back, for the caller who has it;
+        remembered (bounded) so that `decisions()` can name it too."""
+        ref = stored["actor"]
+        if ref not in self._names:
+            with self._lock:
+                if len(self._names) >= MAX_NAMES:
+                    del self._names[next(iter(self._names))]
+                self._names[ref] = actor
+        return {**stored, "actor": actor,
+                "reasons": [r.replace(ref, actor) for r in stored["reasons"]]}
 
     def _request_keys(self, request: Request) -> dict[str, str]:
         keys = {"ip": request.ip, "net": network_of(request.ip), "fp": fingerprint(request.ua)}
@@ -276,7 +303,7 @@ class StreamEngine:
         for link, member, ttl in (("enum", result.member, 2 * CAMPAIGN_WINDOW_SECONDS),
                                   ("thin", result.thin, THIN_WINDOW_SECONDS)):
             if member:
-                mark = _membership_key(link, rows.template, self._hash(rows.identity))
+                mark = self._membership(link, rows.template, rows.identity)
                 self.store.put_decision(mark, {"member": True}, ttl)
 
     def _actors(self, kind: ActorKind, rows: EventRows) -> list[str]:
@@ -304,19 +331,22 @@ class StreamEngine:
         flags = rows.rows[0].flags
         return not flags.get("is_subject_route") or bool(flags.get("is_static"))
 
-    def _group_key(self, kind: str, seconds: int, actor: str, ts_ms: int) -> str:
-        return f"g:{kind}:{seconds}:{actor}:{ts_ms // (seconds * 1000)}"
+    def _group_key(self, kind: ActorKind, seconds: int, actor: str, ts_ms: int) -> str:
+        return f"g:{self._ref(kind, actor)}:{seconds}:{ts_ms // (seconds * 1000)}"
 
     def _update(self, rows: EventRows) -> EventUpdate:
         lookup = rows.is_lookup
         first = rows.rows[0]
+        # Client and route, hashed to a fixed size: neither a 4 KB cookie nor a path a client
+        # made up may grow a key, and neither may name anyone in the store.
+        client = self._hash(rows.identity)
+        route = self._hash(rows.identity + SEP + rows.template)
         update = EventUpdate(
             ts_ms=rows.ts_ms,
             groups=[],
-            seq_key=f"s:{rows.identity}:{rows.template}" if first.numeric_id is not None else None,
-            numeric_id=first.numeric_id,
+            seq_key=f"s:{route}" if first.numeric_id is not None else None,
             seq_step=self.policy.settings.seq_step,
-            member_key=(f"m:{rows.identity}:{rows.template}:"
+            member_key=(f"m:{route}:"
                         f"{rows.ts_ms // (CAMPAIGN_WINDOW_SECONDS * 1000)}") if lookup else None,
             is_miss=first.flags.get("is_miss", 0),
             member_min=self.policy.settings.campaign_min_steps,
@@ -325,19 +355,31 @@ class StreamEngine:
         )
         if self._bare(rows):
             day = rows.ts_ms // (THIN_WINDOW_SECONDS * 1000)
-            update.taint_key = f"t:{rows.identity}:{day}"
+            update.taint_key = f"t:{client}:{day}"
             update.tainting = self._tainting(rows)
-            thin = f"n:{rows.identity}:{rows.template}:{day}"
+            thin = f"n:{route}:{day}"
             update.thin_key = None if update.tainting else thin
             update.thin_min = self.policy.settings.thin_min_lookups
+        if first.numeric_id is not None:
+            self._seq_ids(update, first.numeric_id)
         items = [(self._hash(r.item), r.item_weight) for r in rows.rows if r.item is not None]
         for (kind, seconds), names in self.features.items():
             for actor in self._actors(kind, rows):
                 update.groups.append(self._group_update(kind, seconds, actor, rows, names))
-                update.exposure[f"{kind}:{actor}"] = items
+                ref = self._ref(kind, actor)
+                update.exposure[ref] = items
                 if kind == "campaign":
-                    update.exposure_link[f"{kind}:{actor}"] = actor.split(":", 1)[0]
+                    update.exposure_link[ref] = actor.split(":", 1)[0]
         return update
+
+    def _seq_ids(self, update: EventUpdate, numeric_id: int) -> None:
+        """The looked-up id as the store keeps it (a keyed hash), and the hashes of the ids
+        one step from it: a step is the previous id's hash among them, so the store never
+        holds an id (a phone number is one) it could be read back from."""
+        step = update.seq_step
+        update.seq_id = self._hash(f"#{numeric_id}")
+        update.seq_near = [self._hash(f"#{numeric_id + d}")
+                           for d in range(-step, step + 1) if d and numeric_id + d >= 0]
 
     def _group_update(self, kind: ActorKind, seconds: int, actor: str, rows: EventRows,
                       names: set[str]) -> GroupUpdate:
@@ -387,35 +429,33 @@ class StreamEngine:
 
     def _fire(self, rule: Rule, kind: ActorKind, actor: str, rows: EventRows,
               features: dict[str, float], result: Any, update: EventUpdate) -> Decision | None:
-        key = f"{kind}:{actor}"
+        ref = self._ref(kind, actor)
         with self._lock:
-            stored = self.store.get_decisions([key]).get(key)
+            stored = self.store.get_decisions([ref]).get(ref)
             if stored and rule.id in stored["rules"]:
                 return None
             firing = Firing(rule, 0, kind, rows.ts, features)
-            reason = explain(firing, key)
-            before = result.exposure_before.get(key, 0)
-            record = _merge(stored, rule, kind, key, rows.ts, reason, before,
-                            result.requests.get(key, 0))
-            self.store.put_decision(key, record, DECISION_TTL)
-        return _decision(record)
-
-    def _hash(self, value: str) -> str:
-        """Keyed hash of anything that may name a person: the store never holds it in clear."""
-        return hashlib.blake2b(value.encode(), key=self._mac_key, digest_size=8).hexdigest()
+            # Stored as the store knows the actor; named again below for the caller.
+            reason = explain(firing, ref)
+            before = result.exposure_before.get(ref, 0)
+            record = _merge(stored, rule, kind, ref, rows.ts, reason, before,
+                            result.requests.get(ref, 0))
+            self.store.put_decision(ref, record, self.decision_ttl[record["action"]])
+        return _decision(self._named(record, f"{kind}:{actor}"))
 
     def decisions(self) -> list[Decision]:
-        """Every decision in the store, as the decisions file has them."""
-        return sorted((_decision(r) for k, r in self.store.all_decisions().items()
-                       if not k.startswith((MEMBERSHIP, SINCE))), key=lambda d: d.actor)
+        """Every decision in the store, as the decisions file has them: by clear key where
+        this process made or met the decision, else by the keyed hash the store knows."""
+        out = []
+        for key, stored in self.store.all_decisions().items():
+            if key.startswith((MEMBERSHIP, SINCE)):
+                continue
+            name = self._names.get(stored["actor"])
+            out.append(_decision(self._named(stored, name) if name else stored))
+        return sorted(out, key=lambda d: d.actor)
 
     def close(self) -> None:
         self.store.close()
-
-
-def _membership_key(link: str, template: str, client_hash: str) -> str:
-    """Where the store marks a client (by keyed hash) as a member of one campaign."""
-    return f"{MEMBERSHIP}{link}:{template}:{client_hash}"
 
 
 def _holds(condition: Condition, features: dict[str, float]) -> bool:

@@ -28,6 +28,12 @@ def parse_duration(text: str | int | float) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
+DECISION_TTL: dict[Action, str] = {
+    "allow": "1h", "throttle": "10m", "challenge": "1h", "decoy": "24h", "block": "24h",
+}
+"""Default lifetimes of live decisions by action (policy `settings.decision_ttl`)."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -123,6 +129,23 @@ class Settings(_Strict):
     else that day) before it joins the route's thin-client campaign. Two such lookups in a
     day are something people do now and then (two shared links opened from a warm cache);
     three are not."""
+    decision_ttl: dict[Action, str] = Field(default_factory=dict)
+    """How long a live decision stands, by its action, merged over `DECISION_TTL`: a
+    throttle lapses soon, a block after a day; a client that keeps harvesting is decided on
+    again. The stream engine's store drops the decision after it."""
+
+    @field_validator("decision_ttl")
+    @classmethod
+    def _ttls_are_durations(cls, value: dict[Action, str]) -> dict[Action, str]:
+        for action, text in value.items():
+            if parse_duration(text).total_seconds() < 1:
+                raise ValueError(f"decision_ttl for {action} must be at least 1s")
+        return value
+
+    def decision_ttl_seconds(self) -> dict[Action, int]:
+        """Seconds each action's decision stands, defaults filled in."""
+        merged = {**DECISION_TTL, **self.decision_ttl}
+        return {a: int(parse_duration(t).total_seconds()) for a, t in merged.items()}
 
 
 class Policy(_Strict):

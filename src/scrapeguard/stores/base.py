@@ -1,5 +1,8 @@
 """The state a live engine keeps, behind one small interface picked by URI.
 
+Every key and value a store receives names actors, clients and records only by keyed hash
+(`stores.keys`), fixed in size, and every one comes with a time to live.
+
 Recording an event is one call (`record`) carrying every update the event causes, so a
 networked store can apply it in one atomic round trip; checking a request is one call
 (`get_decisions`). Each backend module registers the URI schemes it serves.
@@ -36,7 +39,8 @@ class GroupUpdate:
 class EventUpdate:
     """Everything one event changes, applied in this order:
 
-    1. `seq_key`/`numeric_id`: was this lookup a step from the client's previous id?
+    1. `seq_key`/`seq_id`: was this lookup a step from the client's previous id (is the
+       previous id's hash among `seq_near`)?
     2. `member_key`: the client's campaign evidence (steps + misses) over its lookups;
        `taint_key`/`thin_key`: whether a client without an account has only looked records up;
     3. every group (campaign groups only for members), `is_seq_step` added to their sums;
@@ -46,7 +50,10 @@ class EventUpdate:
     ts_ms: int
     groups: list[GroupUpdate]
     seq_key: str | None = None
-    numeric_id: int | None = None
+    seq_id: str | None = None
+    """The looked-up id as keyed hash: stores never hold ids (phone numbers are ids)."""
+    seq_near: list[str] = field(default_factory=list)
+    """Keyed hashes of the ids within `seq_step` of it."""
     seq_step: int = 3
     seq_ttl: int = 86400
     member_key: str | None = None

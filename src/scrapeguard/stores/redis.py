@@ -57,9 +57,9 @@ class RedisStore(Store):
             payload["thin"] = {"taint": update.taint_key, "tainting": update.tainting,
                                "key": update.thin_key, "min": update.thin_min,
                                "ttl": update.thin_ttl * 1000}
-        if update.seq_key is not None and update.numeric_id is not None:
-            payload["seq"] = {"key": update.seq_key, "id": update.numeric_id,
-                              "step": update.seq_step, "ttl": update.seq_ttl * 1000}
+        if update.seq_key is not None and update.seq_id is not None:
+            payload["seq"] = {"key": update.seq_key, "id": update.seq_id,
+                              "near": update.seq_near, "ttl": update.seq_ttl * 1000}
         if update.member_key is not None:
             payload["member"] = {"key": update.member_key, "miss": update.is_miss,
                                  "min": update.member_min, "ratio": update.member_ratio,

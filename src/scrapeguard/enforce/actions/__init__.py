@@ -32,6 +32,8 @@ class Toolkit:
     passes: Passes
     difficulty: tuple[int, int]
     has_decoy: bool
+    state_key: Callable[[str], str] = str
+    """Names an actor in the shared storage: a keyed hash there, never the clear key."""
 
 
 Factory = Callable[[Toolkit], Enforcer]

@@ -1,8 +1,9 @@
 """`throttle`: a throttled actor gets `throttle_rate` requests through, the rest a 429.
 
-The window is a `limits` moving window keyed by the actor the verdict named, in the shared
-storage, so an actor spread over several nodes shares one allowance. `Retry-After` says when
-the window frees a slot, so a well-behaved client waits instead of hammering.
+The window is a `limits` moving window keyed by the actor the verdict named (by keyed hash),
+in the shared storage, so an actor spread over several nodes shares one allowance.
+`Retry-After` says when the window frees a slot, so a well-behaved client waits instead of
+hammering.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ class Throttle:
     def __init__(self, toolkit: Toolkit) -> None:
         self._limiter = MovingWindowRateLimiter(toolkit.storage)
         self._rate = toolkit.throttle_rate
+        self._state_key = toolkit.state_key
         self._fail_open = toolkit.fail_open
         self._health = WarnOnce("throttle storage", toolkit.fail_open)
 
     def __call__(self, verdict: Verdict, seen: Seen) -> Reply | None:
-        actor = verdict.actor or f"ip:{seen.ip}"
+        # The window lives in the shared storage: keyed by hash, like the engine's state.
+        actor = self._state_key(verdict.actor or f"ip:{seen.ip}")
         try:
             if self._limiter.hit(self._rate, "scrapeguard-throttle", actor):
                 self._health.succeeded()

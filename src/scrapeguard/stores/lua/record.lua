@@ -25,10 +25,11 @@ local step = 0
 if p.seq then
   local key = prefix .. p.seq.key
   local previous = redis.call('GET', key)
-  redis.call('SET', key, string.format('%d', p.seq.id), 'PX', p.seq.ttl)
+  redis.call('SET', key, p.seq.id, 'PX', p.seq.ttl)
   if previous then
-    local d = math.abs(p.seq.id - tonumber(previous))
-    if d >= 1 and d <= p.seq.step then step = 1 end
+    for _, near in ipairs(p.seq.near) do
+      if near == previous then step = 1 end
+    end
   end
 end
 
