@@ -151,6 +151,8 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         has_referer=flag(has_referer),
         is_robots=flag(t.is_robots.fill_null(False)),
         is_trap=flag(t.is_trap.fill_null(False)),
+        is_attack=flag(t.is_attack.fill_null(False)),
+        is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(~t.is_static.fill_null(False)),
         is_lookup=flag(single.fill_null(False)),

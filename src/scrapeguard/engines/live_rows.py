@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from scrapeguard import uaclass
+from scrapeguard import pathfacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.engines.enrich import ERROR_STATUSES
 from scrapeguard.engines.lookups import (
@@ -44,6 +44,10 @@ class PathInfo(NamedTuple):
     trap: bool
     inferred: str
     """The path's inferred template, for comparing with a referer's (`referer_template`)."""
+    attack: bool = False
+    """Carries an injection or traversal payload (`pathfacts.attack_pattern`)."""
+    login: bool = False
+    """A login endpoint (`pathfacts.LOGIN_PATH`)."""
 
 
 @dataclass
@@ -114,7 +118,8 @@ class Deriver:
         ua = event.get("ua")
         account, session = event.get("account"), event.get("session")
         subjects = event.get("subjects")
-        static, template, route_index, path_item, robots, trap, inferred = self._path(path)
+        info = self._path(path)
+        static, template, route_index, path_item, robots, trap, inferred = info[:7]
         is_error = status in ERROR_STATUSES
         has_referer = bool(event.get("referer")) and event.get("referer") != "-"
         # An error on a path reached by a link, now or earlier by anyone, is a broken link
@@ -129,6 +134,8 @@ class Deriver:
             "has_referer": int(has_referer),
             "is_robots": int(robots),
             "is_trap": int(trap),
+            "is_attack": int(info.attack),
+            "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_error": int(is_error),
             "is_page": int(not static),
             "is_error_page": int(unlinked_error_page),
@@ -197,15 +204,17 @@ class Deriver:
         static = bool(self.static.search(path_only.lower()))
         robots = path_only == "/robots.txt"
         trap = any(t.match(path_only) for t in self.traps)
+        facts = {"attack": bool(pathfacts.attack_regex().search(path)),
+                 "login": bool(pathfacts.LOGIN_REGEX.search(path_only))}
         for index, (route, pattern) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:
                 return PathInfo(static, route.path, index, _route_item(route, path, match),
-                                robots, trap, infer_template(path_only))
+                                robots, trap, infer_template(path_only), **facts)
         template = infer_template(path_only)
         if template in self.subject_templates and not static:
-            return PathInfo(static, template, 0, path_only, robots, trap, template)
-        return PathInfo(static, template, None, None, robots, trap, template)
+            return PathInfo(static, template, 0, path_only, robots, trap, template, **facts)
+        return PathInfo(static, template, None, None, robots, trap, template, **facts)
 
 
 def _route_item(route: Route, path: str, match: re.Match[str]) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from scrapeguard import uaclass
+from scrapeguard import pathfacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
@@ -130,6 +130,8 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
         else ibis.null().cast("string"),
         is_robots=path_only == "/robots.txt",
         is_trap=is_trap,
+        is_attack=distinct.path.re_search(pathfacts.attack_pattern()).fill_null(False),
+        is_login=path_only.re_search(pathfacts.LOGIN_PATH).fill_null(False),
     )
     table = materialize(backend, table, "_paths")
     templates = inferred_subject_templates(table, policy)

@@ -1,0 +1,36 @@
+"""Facts a request's path states by itself, shared by the batch and the stream engine.
+
+Each fact is one RE2-compatible pattern (linear time, no backreferences), matched by DuckDB's
+RE2 on the batch side (`engines/lookups.py`, once per distinct path) and by Python's `re` on the
+stream side (`engines/live_rows.py`), so both engines flag the same requests.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib.resources import files
+
+
+@cache
+def attack_pattern() -> str:
+    """Injection and traversal payloads (`policy/data/attack_patterns.txt`), as one pattern
+    over the raw path and query, case-insensitive."""
+    text = files("scrapeguard.policy").joinpath("data/attack_patterns.txt").read_text("utf-8")
+    lines = [line.strip() for line in text.splitlines()]
+    alternatives = [line for line in lines if line and not line.startswith("#")]
+    return "(?i)" + "|".join(f"(?:{p})" for p in alternatives)
+
+
+LOGIN_PATH = (r"(?i)/(?:wp-login\.php|xmlrpc\.php"
+              r"|(?:user/|users/|admin/|account/|auth/)?(?:login|signin|sign-in|log-in|sign_in))/?$")
+"""Login endpoints, on the path without its query: WordPress' form and XML-RPC (which takes a
+password with every call), and the usual names of a site's own login form."""
+
+
+@cache
+def attack_regex() -> re.Pattern[str]:
+    return re.compile(attack_pattern(), re.ASCII)
+
+
+LOGIN_REGEX = re.compile(LOGIN_PATH, re.ASCII)
