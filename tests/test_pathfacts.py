@@ -65,3 +65,14 @@ def test_ordinary_paths_are_not_attacks(path: str) -> None:
 def test_login_endpoints(path: str, login: bool) -> None:
     assert bool(pathfacts.LOGIN_REGEX.search(path)) is login
     assert _duckdb(pathfacts.LOGIN_PATH, path) is login
+
+
+@pytest.mark.parametrize(("path", "author"), [
+    ("/?author=2", "2"), ("/blog/?p=1&author=17", "17"), ("/?author=3&paged=2", "3"),
+    ("/?author=", None), ("/?coauthor=4", None), ("/?author=2x", None), ("/author/admin/", None),
+])
+def test_author_ids(path: str, author: str | None) -> None:
+    found = pathfacts.AUTHOR_REGEX.search(path)
+    assert (found.group(1) if found else None) == author
+    extracted = duckdb.sql("SELECT regexp_extract(?, ?, 1)", params=[path, pathfacts.AUTHOR_ID])
+    assert (extracted.fetchall()[0][0] or None) == author

@@ -210,6 +210,14 @@ def _login_bruteforce(log: Log) -> str:
     return "ip:203.0.113.97"
 
 
+@sample("author-enumeration")
+def _author_enumeration(log: Log) -> str:
+    for n in range(1, 6):
+        log.hit(60 + 2 * n, "203.0.113.99", f"/?author={n}", status=301, size=0)
+    log.hit(120, PERSON[3:], "/?author=1", status=301, size=0, referer="https://shop.example/")
+    return "ip:203.0.113.99"
+
+
 @sample("automation-tool")
 def _tool(log: Log) -> str:
     for n in range(3):

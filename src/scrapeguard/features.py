@@ -93,6 +93,8 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("error_paths", Distinct("error_path_key", "is_error_page"),
             "distinct non-static paths answered 4xx that no link led to (no referer): "
             "guessed paths, not a site's broken links followed"),
+    Feature("authors", Distinct("author_key", "is_author"),
+            "distinct author ids asked for as `?author=N` (WordPress user enumeration)"),
     Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),
     Feature("networks", Distinct("net_key", "one", present=True),
             "distinct networks (/24, /64): address churn inside one ISP block counts once"),

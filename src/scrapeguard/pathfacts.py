@@ -28,9 +28,16 @@ LOGIN_PATH = (r"(?i)/(?:wp-login\.php|xmlrpc\.php"
 password with every call), and the usual names of a site's own login form."""
 
 
+AUTHOR_ID = r"[?&]author=(\d{1,18})(?:&|#|$)"
+"""A WordPress author archive asked for by number (`/?author=2`): with pretty permalinks the
+site redirects it to `/author/<login>/`, which is how user names are enumerated. Group 1 is
+the id."""
+
+
 @cache
 def attack_regex() -> re.Pattern[str]:
     return re.compile(attack_pattern(), re.ASCII)
 
 
 LOGIN_REGEX = re.compile(LOGIN_PATH, re.ASCII)
+AUTHOR_REGEX = re.compile(AUTHOR_ID, re.ASCII)

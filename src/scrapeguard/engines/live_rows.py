@@ -48,6 +48,8 @@ class PathInfo(NamedTuple):
     """Carries an injection or traversal payload (`pathfacts.attack_pattern`)."""
     login: bool = False
     """A login endpoint (`pathfacts.LOGIN_PATH`)."""
+    author: str | None = None
+    """The author id an author archive is asked for by (`pathfacts.AUTHOR_ID`)."""
 
 
 @dataclass
@@ -79,6 +81,8 @@ class EventRows:
     hour: int
     rows: list[Row]
     allow_reason: str | None
+    author: str | None = None
+    """The author id of a `?author=N` request (`pathfacts.AUTHOR_ID`), else None."""
 
     @property
     def is_lookup(self) -> bool:
@@ -135,6 +139,7 @@ class Deriver:
             "is_robots": int(robots),
             "is_trap": int(trap),
             "is_attack": int(info.attack),
+            "is_author": int(info.author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_error": int(is_error),
             "is_page": int(not static),
@@ -170,6 +175,7 @@ class Deriver:
             hour=ts.hour,
             rows=rows,
             allow_reason=self.allower.allows(ip, ua, account),
+            author=info.author,
         )
 
     def _rows(self, subjects: list[str] | None, route_index: int | None,
@@ -204,8 +210,10 @@ class Deriver:
         static = bool(self.static.search(path_only.lower()))
         robots = path_only == "/robots.txt"
         trap = any(t.match(path_only) for t in self.traps)
-        facts = {"attack": bool(pathfacts.attack_regex().search(path)),
-                 "login": bool(pathfacts.LOGIN_REGEX.search(path_only))}
+        author = pathfacts.AUTHOR_REGEX.search(path)
+        facts: dict[str, Any] = {"attack": bool(pathfacts.attack_regex().search(path)),
+                                 "login": bool(pathfacts.LOGIN_REGEX.search(path_only)),
+                                 "author": author.group(1) if author else None}
         for index, (route, pattern) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:

@@ -132,6 +132,7 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
         is_trap=is_trap,
         is_attack=distinct.path.re_search(pathfacts.attack_pattern()).fill_null(False),
         is_login=path_only.re_search(pathfacts.LOGIN_PATH).fill_null(False),
+        author_id=distinct.path.re_extract(pathfacts.AUTHOR_ID, 1),
     )
     table = materialize(backend, table, "_paths")
     templates = inferred_subject_templates(table, policy)
@@ -147,7 +148,8 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
         inferred_key=key(infer_template(table.path_only)),
         page_key=ibis.ifelse(table.is_static, ibis.null(), key(table.path)),
         template_key=key(table.template),
-    ).drop("route_item", "path_only")
+        author_key=ibis.ifelse(table.author_id == "", ibis.null(), key(table.author_id)),
+    ).drop("author_id", "route_item", "path_only")
     return materialize(backend, derived, "_path_lookup"), templates
 
 
