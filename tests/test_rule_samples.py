@@ -189,6 +189,35 @@ def _trap(log: Log) -> str:
     return "ip:203.0.113.90"
 
 
+@sample("attack-payload")
+def _attack(log: Log) -> str:
+    log.hit(50, "203.0.113.95", "/wp-admin/admin-ajax.php?action=revslider_show_image"
+            "&img=..%2Fwp-config.php", status=200, size=3100)
+    # An old browser beside it sends a relative link's dot-segment above the root as it is.
+    log.hit(70, PERSON[3:], "/../Clipart/logo.jpg", status=400, size=300,
+            referer="https://shop.example/",
+            ua="Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)")
+    return "ip:203.0.113.95"
+
+
+@sample("login-bruteforce")
+def _login_bruteforce(log: Log) -> str:
+    for n in range(40):
+        log.hit(60 + 25 * n, "203.0.113.97", "/wp-login.php", method="POST", size=3400)
+    for n in range(3):  # the person mistypes a password twice, then gets in
+        log.hit(200 + 20 * n, PERSON[3:], "/wp-login.php", method="POST",
+                status=302 if n == 2 else 200, referer="https://shop.example/wp-login.php")
+    return "ip:203.0.113.97"
+
+
+@sample("author-enumeration")
+def _author_enumeration(log: Log) -> str:
+    for n in range(1, 6):
+        log.hit(60 + 2 * n, "203.0.113.99", f"/?author={n}", status=301, size=0)
+    log.hit(120, PERSON[3:], "/?author=1", status=301, size=0, referer="https://shop.example/")
+    return "ip:203.0.113.99"
+
+
 @sample("automation-tool")
 def _tool(log: Log) -> str:
     for n in range(3):

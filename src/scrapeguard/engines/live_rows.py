@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from scrapeguard import clients, uaclass
+from scrapeguard import clients, pathfacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES
@@ -57,6 +57,12 @@ class PathInfo(NamedTuple):
     trap: bool
     inferred: str
     """The path's inferred template, for comparing with a referer's (`referer_template`)."""
+    attack: bool = False
+    """Carries an injection or traversal payload (`pathfacts.attack_pattern`)."""
+    login: bool = False
+    """A login endpoint (`pathfacts.LOGIN_PATH`)."""
+    author: str | None = None
+    """The author id an author archive is asked for by (`pathfacts.AUTHOR_ID`)."""
 
 
 @dataclass
@@ -91,6 +97,8 @@ class EventRows:
     hour: int
     rows: list[Row]
     allow_reason: str | None
+    author: str | None = None
+    """The author id of a `?author=N` request (`pathfacts.AUTHOR_ID`), else None."""
 
     @property
     def is_lookup(self) -> bool:
@@ -134,7 +142,8 @@ class Deriver:
         account, session = event.get("account"), event.get("session")
         since: datetime | None = event.get("session_since")
         subjects = event.get("subjects")
-        static, template, route_index, path_item, robots, trap, inferred = self._path(path)
+        info = self._path(path)
+        static, template, route_index, path_item, robots, trap, inferred = info[:7]
         is_error = status in ERROR_STATUSES
         has_referer = bool(event.get("referer")) and event.get("referer") != "-"
         # An error on a path reached by a link, now or earlier by anyone, is a broken link
@@ -149,6 +158,9 @@ class Deriver:
             "has_referer": int(has_referer),
             "is_robots": int(robots),
             "is_trap": int(trap),
+            "is_attack": int(info.attack),
+            "is_author": int(info.author is not None),
+            "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_error": int(is_error),
             "is_page": int(not static),
             "is_error_page": int(unlinked_error_page),
@@ -184,6 +196,7 @@ class Deriver:
             hour=ts.hour,
             rows=rows,
             allow_reason=self.allower.allows(ip, ua, account),
+            author=info.author,
         )
 
     def _rows(self, subjects: list[str] | None, route_index: int | None,
@@ -222,16 +235,20 @@ class Deriver:
         static = bool(self.static.search(path_only.lower()))
         robots = path_only == "/robots.txt"
         trap = any(t.match(path_only) for t in self.traps)
+        author = pathfacts.AUTHOR_REGEX.search(path)
+        facts: dict[str, Any] = {"attack": bool(pathfacts.attack_regex().search(path)),
+                                 "login": bool(pathfacts.LOGIN_REGEX.search(path_only)),
+                                 "author": author.group(1) if author else None}
         for index, (route, pattern, query) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:
                 return PathInfo(static, route.path, index,
                                 _route_item(route, path, match, query),
-                                robots, trap, infer_template(path_only))
+                                robots, trap, infer_template(path_only), **facts)
         template = infer_template(path_only)
         if template in self.subject_templates and not static:
-            return PathInfo(static, template, 0, path_only, robots, trap, template)
-        return PathInfo(static, template, None, None, robots, trap, template)
+            return PathInfo(static, template, 0, path_only, robots, trap, template, **facts)
+        return PathInfo(static, template, None, None, robots, trap, template, **facts)
 
 
 def _route_item(route: Route, path: str, match: Match, query: Matcher | None) -> str | None:

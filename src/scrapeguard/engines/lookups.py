@@ -12,7 +12,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from scrapeguard import uaclass
+from scrapeguard import pathfacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
@@ -118,6 +118,9 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
         else ibis.null().cast("string"),
         is_robots=path_only == "/robots.txt",
         is_trap=is_trap,
+        is_attack=distinct.path.re_search(pathfacts.attack_pattern()).fill_null(False),
+        is_login=path_only.re_search(pathfacts.LOGIN_PATH).fill_null(False),
+        author_id=distinct.path.re_extract(pathfacts.AUTHOR_ID, 1),
     )
     table = materialize(backend, table, "_paths")
     templates = inferred_subject_templates(table, policy)
@@ -133,7 +136,8 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
         inferred_key=key(infer_template(table.path_only)),
         page_key=ibis.ifelse(table.is_static, ibis.null(), key(table.path)),
         template_key=key(table.template),
-    ).drop("route_item", "path_only")
+        author_key=ibis.ifelse(table.author_id == "", ibis.null(), key(table.author_id)),
+    ).drop("author_id", "route_item", "path_only")
     return materialize(backend, derived, "_path_lookup"), templates
 
 

@@ -59,7 +59,7 @@ _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
     "error_path_key": "error_path", "ip_key": "ip", "net_key": "net", "ua_key": "ua",
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
-    "lookup_key": "lookup",
+    "lookup_key": "lookup", "author_key": "author",
 }
 
 
