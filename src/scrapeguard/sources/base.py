@@ -27,20 +27,19 @@ Reader = Literal["quotes", "lines"]
 
 @dataclass(frozen=True)
 class Relation:
-    """Something to SELECT from: `sql` is a FROM item.
+    """Something to SELECT from: `sql` is a FROM item with one VARCHAR `line`.
 
-    With `columns` set, the rows are lines split at every double quote into c0 … c{columns-1}
-    (missing pieces NULL, empty pieces ''); with `columns` None there is one VARCHAR `line`.
+    With `columns` set, the rows also hold the line split at every double quote into
+    c0 … c{columns-1} (missing pieces NULL, empty pieces ''); a line of more pieces has every
+    piece NULL, so a format's fast path defers it to whole-line parsing.
     """
 
     sql: str
     columns: int | None = None
 
     def line_sql(self) -> str:
-        """SQL for the whole line: the pieces joined back, which is lossless."""
-        if self.columns is None:
-            return "line"
-        return "concat_ws('\"', " + ", ".join(f"c{i}" for i in range(self.columns)) + ")"
+        """SQL for the whole line."""
+        return "line"
 
 
 @dataclass(frozen=True)
