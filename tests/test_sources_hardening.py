@@ -70,3 +70,63 @@ def test_more_quotes_than_the_sample_had_still_parse(con: Any, tmp_path: Path) -
 
 def _json(**fields: Any) -> str:
     return json.dumps({"ts": "2024-10-10T10:00:00Z", "ip": "192.0.2.1", **fields})
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "reason"),
+    [
+        ("ip.jsonl", _json(ip="not-an-ip"), "ip is not an IP address"),
+        ("bytes.jsonl", _json(bytes=-5), "negative bytes"),
+        ("tz.jsonl", _json(ts="2024-10-10T10:00:00+99:00"), "unreadable ts"),
+        ("bytes.log", LINE.replace(" 512 ", " -5 "), "not a combined log line"),
+        ("tz.log", LINE.replace("+0200", "+9900"), "unreadable time"),
+    ],
+)
+def test_impossible_values_are_malformed_with_their_line(
+    con: Any, tmp_path: Path, name: str, bad: str, reason: str
+) -> None:
+    good = _json() if name.endswith(".jsonl") else LINE
+    report = load_events(con, [str(write(tmp_path / name, good, bad, good))])
+    assert (report.lines, report.events, report.malformed) == (3, 2, 1)
+    [sample] = report.samples
+    assert (sample.line, sample.reason.startswith(reason)) == (2, True), sample
+
+
+def test_a_line_of_tens_of_megabytes_is_counted_not_dropped(con: Any, tmp_path: Path) -> None:
+    """DuckDB drops a line this long without recording a reject."""
+    huge = HEAD + '"' + "u" * 41_000_000 + '"'
+    report = load_events(con, [str(write(tmp_path / "h.log", LINE, huge, LINE))])
+    assert (report.lines, report.events, report.malformed) == (3, 2, 1)
+    [sample] = report.samples
+    assert sample.line == 2
+    assert sample.reason.startswith("line of 41,000,")
+
+
+def test_a_bare_carriage_return_is_a_line_break_reported_on_its_line(
+    con: Any, tmp_path: Path
+) -> None:
+    """Both records of a line joined by a bare CR are read, and the join is reported with
+    the line number editors show; an invalid line after it keeps its own number."""
+    bad = LINE.replace("/a", "/\xe9").encode("latin-1")
+    joined = LINE.encode() + b"\r" + LINE.replace("/a", "/b").encode()
+    report = load_events(con, [str(write(tmp_path / "cr.log", LINE, joined, b"junk", bad))])
+    assert (report.lines, report.events, report.malformed) == (5, 4, 1)
+    assert report.recovered_reasons == {
+        "bare carriage return read as a line break": 2,
+        "invalid UTF-8 decoded with replacement": 1,
+    }
+    assert [s.line for s in report.recovered_samples] == [2, 2, 4]
+    assert [(s.line, s.text) for s in report.samples] == [(3, "junk")]
+    assert any("1 bare carriage return(s)" in n for n in report.notes)
+    assert con.execute("SELECT count(*) FROM events WHERE path = '/b'").fetchone() == (1,)
+
+
+def test_a_run_of_the_line_delimiter_is_repaired_in_linear_memory(tmp_path: Path) -> None:
+    """U+10FFFF is the whole-line reader's delimiter: DuckDB stored a copy of the line for
+    each one, as for quotes."""
+    n, run = 40, 2048
+    odd = write(tmp_path / "d.log", *[HEAD + '"' + "\U0010ffff" * run + '"' for _ in range(n)])
+    clean = write(tmp_path / "c.log", *[HEAD + '"' + "abcd" * run + '"' for _ in range(n)])
+    lines_, events, rss = peak(odd)
+    assert (lines_, events) == (n, n)
+    assert rss < 2 * peak(clean)[2]

@@ -95,3 +95,16 @@ def get_format(name: str) -> LogFormat:
 def sql_str(text: str) -> str:
     """A SQL string literal (DuckDB keeps backslashes literal; only quotes are doubled)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+BAD_OFFSET_RE = (
+    r"[0-9]:[0-9]{2}(?:[.,][0-9]+)? ?[+-]"
+    r"(?:(?:1[5-9]|[2-9][0-9])(?::?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])\]?$"
+)
+"""A time ending in a UTC offset no place uses (over ±14:59, or minutes over 59): DuckDB
+reads `+99:00` as four days ahead rather than refusing it."""
+
+
+def bad_offset(text: str) -> str:
+    """SQL: true when the time `text` ends in an impossible UTC offset (see BAD_OFFSET_RE)."""
+    return f"regexp_matches({text}, {sql_str(BAD_OFFSET_RE)})"
