@@ -84,7 +84,7 @@ def sample(path: Path, count: int = 20, max_bytes: int = 1 << 20) -> list[str]:
 
 def repair(number: int, raw: bytes, length: int) -> Iterator[Item]:
     """Turn raw bytes into text DuckDB can read as lines, noting what had to change; a line
-    with bare carriage returns becomes one item per non-blank piece."""
+    with bare carriage returns becomes one item per non-empty piece."""
     if length > MAX_LINE:
         yield Item(number, raw[:200].decode("utf-8", "replace"), too_long=length)
         return
@@ -99,7 +99,7 @@ def repair(number: int, raw: bytes, length: int) -> Iterator[Item]:
         reasons.append(STRAY_DELIM)
     pieces = [text]
     if "\r" in text:
-        pieces = [p for p in text.split("\r") if p.strip()]
+        pieces = [p for p in text.split("\r") if p]
         reasons.append(BARE_CR)
     why = "; ".join(reasons) or None
     for piece in pieces:
@@ -141,10 +141,10 @@ class Survey:
 def survey(path: Path) -> Survey:
     """Count, at C speed, what makes DuckDB read a file differently from Python.
 
-    DuckDB reads a bare CR as a line break, numbering lines differently (samples then lose
-    their location); it stores one reject per U+10FFFF in a line, each with the whole line
-    (quadratic memory); and a line of tens of megabytes vanishes without a reject. A file
-    with any of these is rewritten by `normalize` first."""
+    DuckDB reads a bare CR as a line break, numbering lines differently (samples then lost
+    their location, and rejected lines were fetched by the wrong number); U+10FFFF is the
+    whole-line reader's delimiter; and a line of tens of megabytes vanishes without a
+    reject. A file with any of these is rewritten by `normalize` first."""
     size = path.stat().st_size
     if size == 0:
         return Survey()
