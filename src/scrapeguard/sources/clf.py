@@ -80,8 +80,10 @@ def _fast(rel: Relation, pairs: bool, xff: bool) -> str:
     ip = "_h[1]"
     if xff and n >= 9:  # the first extra field, if quoted: c6 = ' ', c7 = its text
         ip = "_sg_client(_h[1], CASE WHEN c6 = ' ' AND c8 IS NOT NULL THEN c7 END)"
-    stamp = "_h[4] || ' ' || _h[5]"
-    ts = (f"CASE WHEN NOT {bad_offset(stamp)} THEN "
+    # `_h[5]` is `+HHMM]` when try_strptime reads it; two string tests keep the offset
+    # within ±14:59 at a fraction of a regular expression's cost
+    offset_ok = "substr(_h[5], 2, 2) <= '14' AND substr(_h[5], 4, 1) <= '5'"
+    ts = (f"CASE WHEN {offset_ok} THEN "
           f"try_strptime(_h[4] || _h[5], {sql_str('[' + TS_FORMAT.replace(' ', '') + ']')}) END")
     mid = f"regexp_extract(c2, {sql_str(MID_RE)}, ['status', 'bytes', 'tail'])"
     ua, ref = ("NULLIF(c5, '-')", "NULLIF(c3, '-')") if pairs else ("NULL", "NULL")
