@@ -36,7 +36,7 @@ def fuzz(inputs: int, seed: int, lines: int, timeout: float) -> dict[str, Any]:
 def check(figures: dict[str, Any], inputs: int) -> None:
     assert figures["inputs"] >= inputs
     assert figures["crashes_sources"] == 0, figures["stderr"]
-    assert figures["slowest_load_s"] <= 60, figures
+    assert figures["slowest_load_s"] <= 120, figures
     assert figures["peak_mb"] <= figures["limit_mb"], figures
     if figures["crash_kinds"] and set(figures["crash_kinds"]) <= KNOWN_POLICY_CRASHES:
         pytest.xfail(f"known policy loader crash: {figures['crash_kinds']}")
