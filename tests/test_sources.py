@@ -230,11 +230,11 @@ def test_other_compressions_are_refused_with_a_way_forward(con: Any, tmp_path: P
 
 
 def test_mixed_line_endings_and_bare_carriage_returns(con: Any, tmp_path: Path) -> None:
-    cr = LINE.replace("/user", "/a\rb")
+    cr = LINE.replace("/user", "/a\rb")  # a bare CR is a line break: two malformed halves
     log = write(tmp_path / "m.log", LINE, LINE.encode() + b"\r", cr, LINE)
     report = load_events(con, [str(log)])
-    assert (report.lines, report.events, report.recovered) == (4, 4, 1)
-    assert report.recovered_samples[0].line == 3
+    assert (report.lines, report.events, report.malformed) == (5, 3, 2)
+    assert [s.line for s in report.samples] == [3, 3]
     assert any("read line by line" in n for n in report.notes)
 
 

@@ -27,20 +27,19 @@ Reader = Literal["quotes", "lines"]
 
 @dataclass(frozen=True)
 class Relation:
-    """Something to SELECT from: `sql` is a FROM item.
+    """Something to SELECT from: `sql` is a FROM item with one VARCHAR `line`.
 
-    With `columns` set, the rows are lines split at every double quote into c0 … c{columns-1}
-    (missing pieces NULL, empty pieces ''); with `columns` None there is one VARCHAR `line`.
+    With `columns` set, the rows also hold the line split at every double quote into
+    c0 … c{columns-1} (missing pieces NULL, empty pieces ''); a line of more pieces has every
+    piece NULL, so a format's fast path defers it to whole-line parsing.
     """
 
     sql: str
     columns: int | None = None
 
     def line_sql(self) -> str:
-        """SQL for the whole line: the pieces joined back, which is lossless."""
-        if self.columns is None:
-            return "line"
-        return "concat_ws('\"', " + ", ".join(f"c{i}" for i in range(self.columns)) + ")"
+        """SQL for the whole line."""
+        return "line"
 
 
 @dataclass(frozen=True)
@@ -96,3 +95,16 @@ def get_format(name: str) -> LogFormat:
 def sql_str(text: str) -> str:
     """A SQL string literal (DuckDB keeps backslashes literal; only quotes are doubled)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+BAD_OFFSET_RE = (
+    r"[0-9]:[0-9]{2}(?:[.,][0-9]+)? ?[+-]"
+    r"(?:(?:1[5-9]|[2-9][0-9])(?::?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])\]?$"
+)
+"""A time ending in a UTC offset no place uses (over ±14:59, or minutes over 59): DuckDB
+reads `+99:00` as four days ahead rather than refusing it."""
+
+
+def bad_offset(text: str) -> str:
+    """SQL: true when the time `text` ends in an impossible UTC offset (see BAD_OFFSET_RE)."""
+    return f"regexp_matches({text}, {sql_str(BAD_OFFSET_RE)})"

@@ -5,13 +5,21 @@ zone set to UTC) or epoch seconds or milliseconds (10^11 or more is milliseconds
 seconds is the year 5138). `subjects` and `fields` keep null (the route carries no personal
 data) apart from `[]` (a lookup that found nobody). A line that is not an object, lacks `ts`
 or `ip`, or has a field of the wrong type (a list where text belongs, text where a list
-belongs) is malformed rather than half-read: silently nulling `subjects` would turn personal
+belongs) or value (an `ip` that is no address, negative `bytes`, a UTC offset over 14 hours)
+is malformed rather than half-read: silently nulling `subjects` would turn personal
 data into "no personal data".
 """
 
 from __future__ import annotations
 
-from scrapeguard.sources.base import LogFormat, ParseOptions, Relation, register, sql_str
+from scrapeguard.sources.base import (
+    LogFormat,
+    ParseOptions,
+    Relation,
+    bad_offset,
+    register,
+    sql_str,
+)
 
 _KEYS = (
     "ts", "ip", "method", "path", "status", "bytes",
@@ -24,6 +32,12 @@ _INTS = {"status": "INTEGER", "bytes": "BIGINT"}
 def _i(key: str) -> int:
     return _KEYS.index(key) + 2  # _t[1] is the type of the whole line
 
+
+_IP_RE = (
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
+    r"|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*"
+)
+"""An IPv4 address, or text of IPv6's alphabet with a colon (the loader canonicalises it)."""
 
 _AS_JSON = ("ts", "subjects", "fields")
 """Fields read as JSON: the epoch number and the two lists (the rest are text)."""
@@ -61,7 +75,8 @@ def _value(key: str) -> str:
 def _ts() -> str:
     raw, text, kind = _j("ts"), _s("ts"), _t("ts")
     return f"""CASE
-      WHEN {kind} = 'VARCHAR' THEN TRY_CAST({text} AS TIMESTAMPTZ)
+      WHEN {kind} = 'VARCHAR' THEN
+        CASE WHEN NOT {bad_offset(text)} THEN TRY_CAST({text} AS TIMESTAMPTZ) END
       WHEN {kind} = 'UBIGINT' OR {kind} = 'BIGINT' THEN
         CASE WHEN abs(TRY_CAST({raw} AS DOUBLE)) >= 1e11
              THEN try(timezone('UTC', epoch_ms(TRY_CAST({raw} AS BIGINT))))
@@ -83,6 +98,10 @@ def _why() -> str:
     ]
     for key in _KEYS[1:]:
         checks.append((f"NOT {_absent(key)} AND _v_{key} IS NULL", f"{key} has the wrong type"))
+    checks += [
+        (f"NOT regexp_full_match(_v_ip, {sql_str(_IP_RE)})", "ip is not an IP address"),
+        ("_v_bytes < 0", "negative bytes"),
+    ]
     whens = " ".join(f"WHEN {cond} THEN {sql_str(reason)}" for cond, reason in checks)
     return f"CASE {whens} END"
 
@@ -93,7 +112,9 @@ class JsonLines(LogFormat):
     priority = 30
 
     def select(self, rel: Relation, opts: ParseOptions) -> str:
-        """Three parses of each line in all: the fields as JSON, as text, and their types."""
+        """Three parses of each line in all: the fields as JSON, as text, and their types.
+        `json_valid` screens lines first: `try` on a line that is not JSON catches an
+        exception, which costs a thousand times a check (a junk file took minutes)."""
         line = rel.line_sql()
         paths = ", ".join(sql_str(f"$.{k}") for k in _KEYS)
         as_json = ", ".join(sql_str(f"$.{k}") for k in _AS_JSON)
@@ -107,11 +128,11 @@ class JsonLines(LogFormat):
           FROM (
             SELECT *, {_ts()} AS _ts, {values}
             FROM (
-              SELECT {line} AS _line,
-                     try(json_type({line}, ['$', {paths}])) AS _t,
-                     try(json_extract({line}, [{as_json}])) AS _j,
-                     try(json_extract_string({line}, [{paths}])) AS _s
-              FROM {rel.sql})))"""
+              SELECT _line,
+                     CASE WHEN _ok THEN try(json_type(_line, ['$', {paths}])) END AS _t,
+                     CASE WHEN _ok THEN try(json_extract(_line, [{as_json}])) END AS _j,
+                     CASE WHEN _ok THEN try(json_extract_string(_line, [{paths}])) END AS _s
+              FROM (SELECT {line} AS _line, json_valid({line}) AS _ok FROM {rel.sql}))))"""
 
 
 register(JsonLines())

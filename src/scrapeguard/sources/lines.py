@@ -3,7 +3,10 @@
 DuckDB reads the bulk; Python only looks at the first lines (format detection), fetches the
 lines DuckDB rejected (invalid UTF-8, too long, a stray delimiter), rewrites a file DuckDB
 cannot split into lines at all (mixed line endings), and finds the line numbers of sample
-lines. Lines are split at `\\n` only; one trailing `\\r` is a line ending, as DuckDB treats it.
+lines. Lines are numbered at `\\n` only, as editors and `grep -n` count them; one trailing
+`\\r` is part of the line ending. A bare `\\r` elsewhere is a line break too (DuckDB and old Mac
+files treat it so; servers escape it inside fields), but one that Python splits, so that the
+pieces keep the number of the line they are on and are reported as recovered.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ LINE_DELIM = "\U0010ffff"
 """The delimiter for reading whole lines: a noncharacter no log writes."""
 BOM = b"\xef\xbb\xbf"
 INVALID_UTF8 = "invalid UTF-8 decoded with replacement"
-INNER_CR = "carriage return inside the line replaced"
+BARE_CR = "bare carriage return read as a line break"
 STRAY_DELIM = "U+10FFFF replaced"
 
 
@@ -79,23 +82,28 @@ def sample(path: Path, count: int = 20, max_bytes: int = 1 << 20) -> list[str]:
     return found
 
 
-def repair(number: int, raw: bytes, length: int) -> Item:
-    """Turn raw bytes into text DuckDB can read as one line, noting what had to change."""
+def repair(number: int, raw: bytes, length: int) -> Iterator[Item]:
+    """Turn raw bytes into text DuckDB can read as lines, noting what had to change; a line
+    with bare carriage returns becomes one item per non-empty piece."""
     if length > MAX_LINE:
-        return Item(number, raw[:200].decode("utf-8", "replace"), too_long=length)
+        yield Item(number, raw[:200].decode("utf-8", "replace"), too_long=length)
+        return
     reasons = []
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("utf-8", "replace")
         reasons.append(INVALID_UTF8)
-    if "\r" in text:
-        text = text.replace("\r", "\ufffd")
-        reasons.append(INNER_CR)
     if LINE_DELIM in text:
         text = text.replace(LINE_DELIM, "\ufffd")
         reasons.append(STRAY_DELIM)
-    return Item(number, text, "; ".join(reasons) or None)
+    pieces = [text]
+    if "\r" in text:
+        pieces = [p for p in text.split("\r") if p]
+        reasons.append(BARE_CR)
+    why = "; ".join(reasons) or None
+    for piece in pieces:
+        yield Item(number, piece, why)
 
 
 def fetch(path: Path, numbers: Iterable[int]) -> Iterator[Item]:
@@ -106,22 +114,83 @@ def fetch(path: Path, numbers: Iterable[int]) -> Iterator[Item]:
         return
     for number, raw, length in iter_lines(path):
         if number == target:
-            yield repair(number, raw, length)
+            yield from repair(number, raw, length)
             target = next(wanted, None)
             if target is None:
                 return
 
 
+_DELIM_BYTES = LINE_DELIM.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What in a file DuckDB would read differently from Python (see `survey`)."""
+
+    bare_crs: int = 0
+    delims: int = 0
+    too_long: int = 0
+
+    def problems(self) -> str:
+        """What was found, for a note; '' when DuckDB can read the file as it is."""
+        found = [(self.bare_crs, "bare carriage return(s)"), (self.delims, "U+10FFFF"),
+                 (self.too_long, f"line(s) over {MAX_LINE:,} bytes")]
+        return " and ".join(f"{n:,} {what}" for n, what in found if n)
+
+
+def survey(path: Path) -> Survey:
+    """Count, at C speed, what makes DuckDB read a file differently from Python.
+
+    DuckDB reads a bare CR as a line break, numbering lines differently (samples then lost
+    their location, and rejected lines were fetched by the wrong number); U+10FFFF is the
+    whole-line reader's delimiter; and a line of tens of megabytes vanishes without a
+    reject. A file with any of these is rewritten by `normalize` first."""
+    size = path.stat().st_size
+    if size == 0:
+        return Survey()
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        # find() searches the mapping in place at memchr speed; most files stop there
+        crs = _count(mm, size, b"\r") - _count(mm, size, b"\r\n") if mm.find(b"\r") >= 0 else 0
+        rare = mm.find(_DELIM_BYTES[:1]) >= 0  # a one-byte search is the fast one
+        delims = _count(mm, size, _DELIM_BYTES) if rare and mm.find(_DELIM_BYTES) >= 0 else 0
+        return Survey(crs, delims, _long_lines(mm, size))
+
+
+def _count(mm: mmap.mmap, size: int, needle: bytes) -> int:
+    """Occurrences of `needle`, in chunks that overlap by less than its length."""
+    count, step, lap = 0, 1 << 24, len(needle) - 1
+    for lo in range(0, size, step):
+        count += mm[max(lo - lap, 0) : lo + step].count(needle)
+    return count
+
+
+def _long_lines(mm: mmap.mmap, size: int) -> int:
+    """Lines longer than MAX_LINE. Any such line holds a whole window of MAX_LINE / 2 bytes
+    without a newline, so only those windows are looked at closely."""
+    window = MAX_LINE // 2
+    count, at = 0, 0
+    while at < size:
+        if mm.find(b"\n", at, at + window) >= 0:
+            at += window
+            continue
+        start = mm.rfind(b"\n", 0, at) + 1
+        end = mm.find(b"\n", at)
+        end = size if end < 0 else end
+        count += end - start > MAX_LINE
+        at = end + 1
+    return count
+
+
 def normalize(src: Path, dst: Path) -> Iterator[Item]:
     """Rewrite `src` so that DuckDB can split it into lines, keeping line numbers.
 
-    Lines with a carriage return inside (which make DuckDB's reader give up on the whole file)
-    are left blank in `dst`, which DuckDB skips, and yielded to be parsed separately.
+    Lines with a carriage return or U+10FFFF inside, or too long, are left blank in `dst`
+    (which DuckDB skips) and yielded to be parsed separately.
     """
     with dst.open("wb", buffering=1 << 20) as out:
         for number, raw, length in iter_lines(src):
-            if b"\r" in raw or length > MAX_LINE:
-                yield repair(number, raw, length)
+            if b"\r" in raw or _DELIM_BYTES in raw or length > MAX_LINE:
+                yield from repair(number, raw, length)
                 out.write(b"\n")
             else:
                 out.write(raw + b"\n")

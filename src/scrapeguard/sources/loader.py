@@ -179,11 +179,15 @@ class _Run:
     def _main(
         self, report: FileReport, fmt: LogFormat, rel: Relation, path: Path, repairs: Repairs
     ) -> tuple[Path, array[int]]:
-        """Insert a whole file; rewrite it first if DuckDB cannot split it into lines."""
+        """Insert a whole file; rewrite it first if DuckDB cannot split it into lines as
+        Python does (see `lines.survey`), or fails to."""
         code = self._code()
+        problems = lines.survey(path).problems()
         try:
+            if problems:
+                raise _Rewrite(problems)
             rows, rejects = self._insert_file(fmt, rel, path, code)
-        except duckdb.Error as exc:
+        except (duckdb.Error, _Rewrite) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             spool = self._spool("rewritten")
             repairs.add_all(lines.normalize(path, spool))
@@ -276,6 +280,10 @@ class _Run:
             Sample.of(part.report.name, number, reason or why, text)
             for (why, text), number in zip(found, numbers, strict=True)
         ]
+
+
+class _Rewrite(Exception):
+    """The file holds what DuckDB would split differently from Python; says what."""
 
 
 def _add(report: FileReport, reason: str, n: int) -> None:

@@ -43,6 +43,9 @@ class Meter:
         self.callback = callback
         self.total = total
         self.done = 0
+        self.shown = 0
+        """The most ever reported: a file's parse runs several queries, and DuckDB's estimate
+        starts again at 0% for each, so polled figures can step back."""
         self._saved: list[tuple[str, Any]] = []
 
     def __enter__(self) -> Meter:
@@ -67,7 +70,8 @@ class Meter:
 
     def report(self, extra: int) -> None:
         if self.callback is not None:
-            self.callback(min(self.done + extra, self.total), self.total)
+            self.shown = max(self.shown, min(self.done + extra, self.total))
+            self.callback(self.shown, self.total)
 
     @contextmanager
     def file(self, size: int) -> Iterator[Step]:

@@ -1,10 +1,9 @@
 """The DuckDB side: how files are read, and the passes that insert events and find samples.
 
-Lines DuckDB's CSV reader cannot take (invalid UTF-8, too long, too many pieces) are not lost:
-`ignore_errors` with `store_rejects` records their line numbers, and Python fetches them.
-Known limits of reading lines this way, both about U+10FFFF, a noncharacter no log writes:
-at the very end of a line DuckDB drops it as a trailing delimiter, and a quote-split piece
-that is exactly that character reads as NULL (the line then takes the slow path).
+Lines DuckDB's CSV reader cannot take (invalid UTF-8, too long) are not lost: `ignore_errors`
+with `store_rejects` records their line numbers, and Python fetches them. Every file is read
+as whole lines (the delimiter is U+10FFFF, a noncharacter no log writes; `lines.survey` sends
+a file that has one, or a bare carriage return, through Python first).
 """
 
 from __future__ import annotations
@@ -30,15 +29,17 @@ _CSV = (
 
 
 def quote_split(columns: int) -> Relation:
-    """Lines cut at every double quote (quoting off, so a stray quote cannot span lines).
+    """Lines cut at every double quote, in SQL over whole lines.
 
-    `nullstr` is set to a character no log writes so that an empty piece reads as '' and
-    only pieces past the end of a line are NULL: that keeps the split lossless."""
-    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns))
-    sql = (
-        f"read_csv($path, columns = {{{cols}}}, delim = '\"', null_padding = true, "
-        f"nullstr = {sql_str(LINE_DELIM)}, {_CSV})"
-    )
+    Not DuckDB's CSV reader with `"` as the delimiter: for a line with more pieces than
+    columns it stores one reject per extra piece, each holding the whole line, so memory grew
+    with the square of a run of quotes (8 KB of `\\"` cost 100 MB). `string_split` is
+    linear and as fast; it is skipped for a line of too many pieces, whose list of pieces
+    would take eight times the line."""
+    pieces = ", ".join(f"_q[{i + 1}] AS c{i}" for i in range(columns))
+    quotes = "length(line) - length(replace(line, '\"', ''))"
+    split = f"CASE WHEN {quotes} < {columns} THEN string_split(line, '\"') END"
+    sql = f"(SELECT line, {pieces} FROM (SELECT line, {split} AS _q FROM {whole_lines().sql}))"
     return Relation(sql, columns)
 
 

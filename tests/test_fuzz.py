@@ -1,0 +1,53 @@
+"""Mutation fuzzing of every registered log format and the policy loader (see `fuzzing`):
+a short run on every test run, the million-input run under the `slow` marker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HARNESS = Path(__file__).with_name("fuzzing.py")
+KNOWN_POLICY_CRASHES = {"policy: yaml.reader.ReaderError", "policy: builtins.RecursionError"}
+"""Found by this fuzzing in policy/load.py (another helper's; reported, not fixed here):
+it builds yaml.SafeLoader outside its try, so a control character (`\x1b`) raises yaml's
+ReaderError instead of a located PolicyError; and flow collections nested a thousand deep
+(`x: {{{{…`) exhaust the recursion limit in yaml's composer."""
+
+
+def fuzz(inputs: int, seed: int, lines: int, timeout: float) -> dict[str, Any]:
+    """Run the harness in a fresh interpreter, so its peak memory is the fuzzing's own."""
+    done = subprocess.run(
+        [sys.executable, str(HARNESS), "--inputs", str(inputs), "--seed", str(seed),
+         "--lines", str(lines)],
+        capture_output=True, text=True, timeout=timeout,
+        env={"PYTHONPATH": ":".join(sys.path)},
+    )
+    assert done.stdout, done.stderr[-5000:]
+    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    figures["stderr"] = done.stderr[-5000:]
+    return figures
+
+
+def check(figures: dict[str, Any], inputs: int) -> None:
+    assert figures["inputs"] >= inputs
+    assert figures["crashes_sources"] == 0, figures["stderr"]
+    assert figures["slowest_load_s"] <= 120, figures
+    assert figures["peak_mb"] <= figures["limit_mb"], figures
+    if figures["crash_kinds"] and set(figures["crash_kinds"]) <= KNOWN_POLICY_CRASHES:
+        pytest.xfail(f"known policy loader crash: {figures['crash_kinds']}")
+    assert figures["crashes_policy"] == 0, figures["stderr"]
+
+
+def test_a_short_fuzz_run_finds_no_crash() -> None:
+    check(fuzz(2_000, seed=7, lines=400, timeout=120), 2_000)
+
+
+@pytest.mark.slow
+def test_a_million_fuzzed_inputs_find_no_crash_hang_or_blowup() -> None:
+    """About ten minutes on two shared cores; the figures go in docs/reliability.md."""
+    check(fuzz(1_000_000, seed=1, lines=20_000, timeout=15 * 60), 1_000_000)
