@@ -66,3 +66,22 @@ def test_a_trusted_proxy_range_that_trusts_the_internet_is_warned_of(tmp_path: P
     assert [(i.severity, i.location.line) for i in issues] == [("warning", 5)], issues
     assert "X-Forwarded-For" in issues[0].message
     assert load_policy(policy).trusted_proxies[-1] == wide  # a warning: it still loads
+
+
+@pytest.mark.parametrize(("text", "where", "words"), [
+    ("version: 1\nrules:\n  - id: a\x1b[31m\n", (3, 10), "not allowed"),
+    ("version: 1\nx: " + "{a: " * 2000 + "1" + "}" * 2000 + "\n", None, "nested more than"),
+    ("version: 1\nx: " + "[" * 80 + "]" * 80 + "\n", None, "nested more than"),
+], ids=["control-character", "nested-2000", "nested-80"])
+def test_hostile_yaml_is_a_located_error_not_a_crash(tmp_path: Path, text: str,
+                                                     where: tuple[int, int] | None,
+                                                     words: str) -> None:
+    """Fuzzing found a control character raising yaml's ReaderError and deep nesting
+    exhausting the recursion limit; both are policy errors like any other."""
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    issues = check_policy(path)
+    assert issues, "a hostile policy must be reported"
+    assert any(words in issue.message for issue in issues), issues
+    if where is not None:
+        assert (issues[0].location.line, issues[0].location.column) == where

@@ -24,7 +24,7 @@ from rich.progress import (
 
 from scrapeguard import __version__
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import labelled, text
+from scrapeguard.textsafe import inert, labelled, text
 from scrapeguard.types import ACTIONS, Action, action_rank
 
 app = typer.Typer(
@@ -221,7 +221,7 @@ def policy_check(
         issues = check_policy(file)
         for issue in issues:
             colour = "red" if issue.severity == "error" else "yellow"
-            typer.echo(typer.style(str(issue), fg=colour))
+            typer.echo(typer.style(inert(str(issue)), fg=colour))
         errors = sum(1 for i in issues if i.severity == "error")
         warnings = len(issues) - errors
         typer.echo(f"{file}: {errors} error(s), {warnings} warning(s)")

@@ -40,6 +40,9 @@ DEFAULT = "default"
 
 Source = str | Path | Traversable
 
+MAX_NESTING = 64
+"""How deep a policy's collections may nest; the shipped pack needs five levels."""
+
 MAX_ALIAS_NODES = 10_000
 """How many nodes YAML aliases may add to a policy beyond those written out. Anchors save
 repeating a block or two; a few hundred bytes of aliases of aliases (a "billion laughs")
@@ -176,13 +179,23 @@ def _read(source: Source) -> tuple[_Document, Any]:
             else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise _Failed(PolicyIssue(Location(doc.path), f"cannot read policy: {exc}")) from None
-    loader = yaml.SafeLoader(doc.text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(doc.text)  # the reader refuses control characters here
         doc.root = loader.get_single_node()
-        bomb = _alias_bomb(doc)
+        bomb = _alias_bomb(doc) or _too_deep(doc)
         if bomb is not None:
             raise _Failed(bomb)
         data = None if doc.root is None else loader.construct_document(doc.root)
+    except yaml.reader.ReaderError as exc:
+        line = doc.text.count("\n", 0, exc.position) + 1
+        column = exc.position - (doc.text.rfind("\n", 0, exc.position) + 1) + 1
+        raise _Failed(PolicyIssue(Location(doc.path, line, column),
+                                  f"YAML: character {exc.character!r} is not allowed "
+                                  "(control characters cannot appear in a policy)")) from None
+    except RecursionError:
+        raise _Failed(PolicyIssue(Location(doc.path), f"YAML: nested more than "
+                                  f"{MAX_NESTING} levels deep")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = f"YAML syntax: {exc.problem or exc.context}"
@@ -194,8 +207,31 @@ def _read(source: Source) -> tuple[_Document, Any]:
     except yaml.YAMLError as exc:
         raise _Failed(PolicyIssue(Location(doc.path), f"YAML: {exc}")) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return doc, data
+
+
+def _too_deep(doc: _Document) -> PolicyIssue | None:
+    """Collections nested past `MAX_NESTING`: no policy needs it, and every later walk of
+    the tree (duplicate keys, validation) recurses once per level."""
+    stack: list[tuple[yaml.Node, int]] = [(doc.root, 1)] if doc.root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_NESTING:
+            mark = node.start_mark
+            return PolicyIssue(Location(doc.path, mark.line + 1, mark.column + 1),
+                               f"YAML: nested more than {MAX_NESTING} levels deep")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend(((key, depth + 1), (value, depth + 1)))
+    return None
 
 
 def _alias_bomb(doc: _Document) -> PolicyIssue | None:
