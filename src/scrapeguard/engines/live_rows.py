@@ -27,6 +27,7 @@ from scrapeguard.engines.lookups import (
 )
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
+from scrapeguard.routes.templates import query_key_py, query_value_py, with_query_py
 
 
 class PathInfo(NamedTuple):
@@ -41,6 +42,8 @@ class PathInfo(NamedTuple):
     trap: bool
     inferred: str
     """The path's inferred template, for comparing with a referer's (`referer_template`)."""
+    catalogue: str | None = None
+    """The catalogue item (product, listing) the path names, if it is an item route."""
 
 
 @dataclass
@@ -72,6 +75,7 @@ class EventRows:
     hour: int
     rows: list[Row]
     allow_reason: str | None
+    catalogue: str | None = None
 
     @property
     def is_lookup(self) -> bool:
@@ -81,9 +85,11 @@ class EventRows:
 class Deriver:
     """Derives `EventRows` from contract events under one policy and calibration."""
 
-    def __init__(self, policy: Policy, subject_templates: Sequence[str] = ()) -> None:
+    def __init__(self, policy: Policy, subject_templates: Sequence[str] = (),
+                 catalogue_templates: Sequence[str] = ()) -> None:
         self.policy = policy
         self.subject_templates = frozenset(subject_templates)
+        self.catalogue_templates = frozenset(catalogue_templates)
         self.allower = Allowlister(policy)
         self.static = re.compile(static_pattern(policy))
         self.routes = [(route, re.compile(route_regex(route))) for route in policy.routes]
@@ -102,7 +108,13 @@ class Deriver:
         ua = event.get("ua")
         account, session = event.get("account"), event.get("session")
         subjects = event.get("subjects")
-        static, template, route_index, path_item, robots, trap, inferred = self._path(path)
+        info = self._path(path)
+        static, template, route_index, path_item, robots, trap, inferred = info[:7]
+        method = str(event.get("method") or "GET").upper()
+        is_get, is_read = method == "GET", method in ("GET", "HEAD")
+        if route_index == 0 and not is_get:
+            route_index = None  # only a GET answers with an inferred route's record
+        catalogue = info.catalogue if is_get and subjects is None and status < 400 else None
         is_error = status in ERROR_STATUSES
         klass = uaclass.classify(ua)
         common = {
@@ -111,7 +123,8 @@ class Deriver:
             "is_robots": int(robots),
             "is_trap": int(trap),
             "is_error": int(is_error),
-            "is_page": int(not static),
+            "is_page": int(not static and is_read),
+            "is_catalogue": int(catalogue is not None),
             "is_error_page": int(is_error and not static),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
             "is_tool_ua": int(klass in TOOL_CLASSES),
@@ -138,12 +151,13 @@ class Deriver:
             identity=account or session or ip,
             template=template,
             path=path,
-            page=None if static else path,
+            page=None if static or not is_read else path,
             error_path=path if is_error and not static else None,
             ua=ua,
             hour=ts.hour,
             rows=rows,
             allow_reason=self.allower.allows(ip, ua, account),
+            catalogue=catalogue,
         )
 
     def _rows(self, subjects: list[str] | None, route_index: int | None,
@@ -181,12 +195,21 @@ class Deriver:
         for index, (route, pattern) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:
-                return PathInfo(static, route.path, index, _route_item(route, path, match),
-                                robots, trap, infer_template(path_only))
-        template = infer_template(path_only)
+                item = _route_item(route, path, match)
+                if route.kind == "item":
+                    return PathInfo(static, route.path, None, None, robots, trap,
+                                    infer_template(path_only), item)
+                return PathInfo(static, route.path, index, item, robots, trap,
+                                infer_template(path_only))
+        bare = infer_template(path_only)
+        query = query_key_py(path)
+        template = with_query_py(bare, query)
+        record = path_only + (f"?{query}={query_value_py(path, query)}" if query else "")
         if template in self.subject_templates and not static:
-            return PathInfo(static, template, 0, path_only, robots, trap, template)
-        return PathInfo(static, template, None, None, robots, trap, template)
+            return PathInfo(static, template, 0, record, robots, trap, bare)
+        if template in self.catalogue_templates and not static:
+            return PathInfo(static, template, None, None, robots, trap, bare, record)
+        return PathInfo(static, template, None, None, robots, trap, bare)
 
 
 def _route_item(route: Route, path: str, match: re.Match[str]) -> str | None:

@@ -17,6 +17,8 @@ from scrapeguard import uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
+from scrapeguard.routes import templates as route_templates
+from scrapeguard.routes.model import RouteTable
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _HEX = r"[0-9a-fA-F]{8,}"
@@ -90,9 +92,9 @@ def _glob_regex(glob: str) -> str:
     return "^" + re.escape(glob).replace(r"\*", ".*") + "$"
 
 
-def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, list[str]]:
-    """Per distinct path: template, the route it belongs to, the subject it names, flags;
-    and the inferred templates that count as personal-data routes."""
+def paths(backend: Any, events: ir.Table, policy: Policy) -> ir.Table:
+    """Per distinct path: its route template (declared, else inferred with the query key that
+    names a record), the declared route it belongs to, the record it names, flags."""
     distinct = events.select("path").distinct()
     path_only = distinct.path.split("?")[0]
     is_static = path_only.lower().re_search(static_pattern(policy))
@@ -101,13 +103,16 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
                    for i, r in enumerate(routes)]
     template_cases = [(path_only.re_search(route_regex(r)), ibis.literal(r.path))
                       for r in routes]
-    inferred = infer_template(path_only)
+    query = route_templates.query_key(distinct.path)
+    inferred = route_templates.with_query(infer_template(path_only), query)
     template = ibis.cases(*template_cases, else_=inferred) if routes else inferred
     value_cases = [(path_only.re_search(route_regex(r)), _route_item(r, distinct.path, path_only))
                    for r in routes]
     is_trap = ibis.literal(False)
     for glob in policy.traps:
         is_trap = is_trap | path_only.re_search(_glob_regex(glob))
+    record_item = path_only + ibis.ifelse(
+        query == "", "", "?" + query + "=" + route_templates.query_value(distinct.path, query))
     table = distinct.mutate(
         path_only=path_only,
         is_static=is_static.fill_null(False),
@@ -116,25 +121,44 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
         else ibis.null().cast("int16"),
         route_item=ibis.cases(*value_cases, else_=ibis.null()) if routes
         else ibis.null().cast("string"),
+        record_item=record_item,
         is_robots=path_only == "/robots.txt",
         is_trap=is_trap,
     )
-    table = materialize(backend, table, "_paths")
-    templates = inferred_subject_templates(table, policy)
-    is_inferred = table.route_index.isnull() & table.template.isin(templates) & ~table.is_static \
-        if templates else ibis.literal(False)
-    item = ibis.ifelse(is_inferred, table.path_only, table.route_item)
+    return materialize(backend, table, "_paths")
+
+
+def path_lookup(backend: Any, table: ir.Table, policy: Policy, routes: RouteTable) -> ir.Table:
+    """The per-path table joined into every event, once the routes are known: sub-resources
+    count as assets, and a record route names a person (exposure) or a catalogue item."""
+    infer = policy.settings.infer_templates
+    people = routes.person_templates if infer else []
+    things = routes.item_templates if infer else []
+    assets = routes.subresource_templates
+    is_static = table.is_static | (table.template.isin(assets) if assets else False)
+    undeclared = table.route_index.isnull() & ~is_static
+    is_inferred = undeclared & table.template.isin(people) if people else ibis.literal(False)
+    is_thing = undeclared & table.template.isin(things) if things else ibis.literal(False)
+    item_routes = [i + 1 for i, r in enumerate(policy.routes) if r.kind == "item"]
+    if item_routes:
+        is_thing = is_thing | table.route_index.isin(item_routes)
+    item = ibis.ifelse(is_inferred | (is_thing & table.route_index.isnull()), table.record_item,
+                       table.route_item)
     digits = item.re_extract(r"(\d{1,18})\D*$", 1)
     derived = table.mutate(
-        route_index=ibis.ifelse(is_inferred, INFERRED, table.route_index).cast("int16"),
-        path_item_key=key(item),
+        is_static=is_static,
+        route_index=ibis.ifelse(is_inferred, INFERRED,
+                                ibis.ifelse(is_thing, ibis.null(), table.route_index)
+                                ).cast("int16"),
+        path_item_key=ibis.ifelse(is_thing, ibis.null(), key(item)),
+        catalogue_key=ibis.ifelse(is_thing, key(item), ibis.null()),
         numeric_id=ibis.ifelse(digits == "", ibis.null(), digits).cast("int64"),
         path_key=key(table.path),
         inferred_key=key(infer_template(table.path_only)),
-        page_key=ibis.ifelse(table.is_static, ibis.null(), key(table.path)),
+        page_key=ibis.ifelse(is_static, ibis.null(), key(table.path)),
         template_key=key(table.template),
-    ).drop("route_item", "path_only")
-    return materialize(backend, derived, "_path_lookup"), templates
+    ).drop("route_item", "path_only", "record_item")
+    return materialize(backend, derived, "_path_lookup")
 
 
 def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -> Any:
@@ -146,20 +170,6 @@ def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -
     else:
         value = path  # a list page: the page itself stands for its records
     return route.name + ":" + value
-
-
-def inferred_subject_templates(paths_table: ir.Table, policy: Policy) -> list[str]:
-    """Inferred templates with enough distinct ids to be personal-data routes."""
-    if not policy.settings.infer_templates:
-        return []
-    grouped = (
-        paths_table.filter(paths_table.route_index.isnull() & ~paths_table.is_static
-                           & paths_table.template.contains("{"))
-        .group_by("template")
-        .aggregate(ids=lambda t: t.path_only.nunique())
-        .filter(lambda t: t.ids >= policy.settings.min_template_ids)
-    )
-    return sorted(grouped.execute()["template"].tolist())
 
 
 def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:

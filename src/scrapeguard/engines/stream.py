@@ -50,6 +50,7 @@ _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
     "error_path_key": "error_path", "ip_key": "ip", "net_key": "net", "ua_key": "ua",
     "hour": "hour", "identity_key": "identity", "session_key": "session", "lookup_key": "lookup",
+    "catalogue_key": "catalogue",
 }
 
 
@@ -76,7 +77,8 @@ class StreamEngine:
         self._mac_key = hashlib.blake2b(self.secret, digest_size=32,
                                         person=b"scrapeguard-key").digest()
         self.fail_open = fail_open
-        self.deriver = Deriver(self.policy, calibration.subject_templates)
+        self.deriver = Deriver(self.policy, calibration.subject_templates,
+                               calibration.catalogue_templates)
         self.groups: dict[tuple[ActorKind, int], list[tuple[Rule, Condition]]] = defaultdict(list)
         for rule in self.policy.active_rules():
             condition = parse(rule.when)
