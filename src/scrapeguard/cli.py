@@ -96,6 +96,7 @@ def analyze(
     from scrapeguard.policy.load import load_policy
     from scrapeguard.report.summary import summary
     from scrapeguard.report.terminal import render
+    from scrapeguard.routes.render import assumed_people
 
     threshold = _action_option(fail_on)
     console = Console(stderr=quiet, width=None if sys.stdout.isatty() else 140)
@@ -121,6 +122,7 @@ def analyze(
     if summary_json:
         summary_json.write_text(json.dumps(summary(result), indent=2, default=str) + "\n")
     if not quiet:
+        assumed_people(result.enrich.routes, console)
         render(result, console, top=top)
     if threshold is not None and any(
         action_rank(d.action) >= action_rank(threshold) for d in result.decisions
@@ -252,4 +254,4 @@ class _progress:
 
 
 # Commands defined in their own modules register on `app` when imported.
-from scrapeguard import cli_canary, cli_traffic  # noqa: E402, F401
+from scrapeguard import cli_canary, cli_routes, cli_traffic  # noqa: E402, F401

@@ -47,11 +47,12 @@ class RouteTable:
 
     def _templates(self, wanted: str) -> list[str]:
         return sorted({r.template for r in self.routes
-                       if r.methods == "read" and not r.declared and _is(r, wanted)})
+                       if r.methods == "read" and _is(r, wanted)})
 
     @property
     def person_templates(self) -> list[str]:
-        """Inferred templates whose GET answers carry one person's record each."""
+        """Templates whose GET answers carry one person's record each (inferred, or declared
+        as a class; routes declared under `routes:` are matched by their own pattern)."""
         return self._templates("person")
 
     @property
