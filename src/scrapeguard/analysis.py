@@ -95,6 +95,7 @@ def analyze(
     calibration.subject_templates = list(stats.inferred_templates)
     if policy.settings.infer_templates:
         calibration.catalogue_templates = stats.routes.item_templates
+    calibration.asset_templates = stats.routes.subresource_templates
     return Analysis(
         decisions=decisions,
         load=load,

@@ -23,6 +23,8 @@ class Calibration:
     subject_templates: list[str] = field(default_factory=list)
     catalogue_templates: list[str] = field(default_factory=list)
     """Inferred item routes (products, listings): records of things, counted apart."""
+    asset_templates: list[str] = field(default_factory=list)
+    """Templates without a file extension that browsers fetch as assets (thumbnails)."""
 
     def percentiles_for(self, rule_id: str) -> dict[Percentile, float]:
         return self.percentiles.get(rule_id, {})
@@ -35,6 +37,7 @@ class Calibration:
             },
             "subject_templates": self.subject_templates,
             "catalogue_templates": self.catalogue_templates,
+            "asset_templates": self.asset_templates,
         }
 
     @classmethod
@@ -46,6 +49,7 @@ class Calibration:
             },
             subject_templates=list(data.get("subject_templates", [])),
             catalogue_templates=list(data.get("catalogue_templates", [])),
+            asset_templates=list(data.get("asset_templates", [])),
         )
 
 

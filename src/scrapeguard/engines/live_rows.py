@@ -86,10 +86,12 @@ class Deriver:
     """Derives `EventRows` from contract events under one policy and calibration."""
 
     def __init__(self, policy: Policy, subject_templates: Sequence[str] = (),
-                 catalogue_templates: Sequence[str] = ()) -> None:
+                 catalogue_templates: Sequence[str] = (),
+                 asset_templates: Sequence[str] = ()) -> None:
         self.policy = policy
         self.subject_templates = frozenset(subject_templates)
         self.catalogue_templates = frozenset(catalogue_templates)
+        self.asset_templates = frozenset(asset_templates)
         self.allower = Allowlister(policy)
         self.static = re.compile(static_pattern(policy))
         self.routes = [(route, re.compile(route_regex(route))) for route in policy.routes]
@@ -204,6 +206,7 @@ class Deriver:
         bare = infer_template(path_only)
         query = query_key_py(path)
         template = with_query_py(bare, query)
+        static = static or template in self.asset_templates
         record = path_only + (f"?{query}={query_value_py(path, query)}" if query else "")
         if template in self.subject_templates and not static:
             return PathInfo(static, template, 0, record, robots, trap, bare)

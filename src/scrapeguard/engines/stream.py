@@ -78,7 +78,7 @@ class StreamEngine:
                                         person=b"scrapeguard-key").digest()
         self.fail_open = fail_open
         self.deriver = Deriver(self.policy, calibration.subject_templates,
-                               calibration.catalogue_templates)
+                               calibration.catalogue_templates, calibration.asset_templates)
         self.groups: dict[tuple[ActorKind, int], list[tuple[Rule, Condition]]] = defaultdict(list)
         for rule in self.policy.active_rules():
             condition = parse(rule.when)

@@ -53,7 +53,7 @@ def _record(route: LearnedRoute, used: set[str]) -> list[str]:
     def rename(_: re.Match[str]) -> str:
         nonlocal count
         count += 1
-        return "{id%d}" % count
+        return f"{{id{count}}}"
 
     path = _PLACEHOLDER.sub(rename, path)
     name = re.sub(r"[^a-z0-9]+", "-", route.template.lower()).strip("-")[:60] or "route"

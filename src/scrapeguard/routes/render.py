@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -27,14 +28,14 @@ def render_routes(table: RouteTable, console: Console, *, top: int | None = None
     routes = table.routes[:top] if top else table.routes
     out = Table(title=f"Routes ({len(table.routes)}"
                 + (f"; top {len(routes)})" if len(routes) < len(table.routes) else ")"),
-                expand=False)
-    out.add_column("template", overflow="fold", ratio=3)
+                box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    out.add_column("template", overflow="fold", ratio=5)
     out.add_column("class", no_wrap=True)
     out.add_column("kind", no_wrap=True)
-    out.add_column("requests", justify="right", no_wrap=True)
+    out.add_column("reqs", justify="right", no_wrap=True)
     out.add_column("clients", justify="right", no_wrap=True)
     out.add_column("conf", justify="right", no_wrap=True)
-    out.add_column("evidence", overflow="fold", ratio=3)
+    out.add_column("evidence", overflow="fold", ratio=4)
     for route in routes:
         label = route.template if route.methods == "read" else f"{route.template} ({route.methods})"
         out.add_row(
