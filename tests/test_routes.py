@@ -223,3 +223,19 @@ def test_declared_routes_win_over_learning(tmp_path: Path) -> None:
     thumb = _route(table, THUMB_ROUTE)
     assert thumb.declared
     assert thumb.carries_people
+
+
+def test_media_words_and_file_queries_do_not_hide_a_scanner(tmp_path: Path) -> None:
+    """A scanner guesses `/uploads/…`, `/css/…` and `phpThumb.php?src=x.jpg` too: what mostly
+    fails is never an asset, so its errors still count as probing."""
+    log = Log()
+    log.person()
+    scanner = "203.0.113.150"
+    guesses = [f"/wp-content/plugins/{p}/css/LICENSE.php" for p in ("a", "b", "c", "d")] + \
+        [f"/wp-content/uploads/2015/0{m}/debug.php" for m in range(1, 5)] + \
+        [f"/{d}/phpThumb/phpThumb.php?src=file.jpg" for d in ("libs", "gallery", "img", "cms")]
+    for n, path in enumerate(guesses):
+        log.hit(50 + 2 * n, scanner, path, status=404, size=300)
+    result = analyze([str(log.write(tmp_path / "scan.log"))])
+    decided = {d.actor: d for d in result.decisions if d.action != "allow"}
+    assert "probing" in decided[f"ip:{scanner}"].rules

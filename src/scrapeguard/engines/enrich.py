@@ -97,10 +97,11 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
     one = t.item_pos == 0
     has_list = t.subjects.notnull()
     method = t.method.upper()
-    # Only a GET answers with a record of an inferred route; a preflight or a write reads no
-    # page. Declared routes say what they say, whatever the method.
+    # Only a GET answers with a record of an inferred route; a CORS preflight is no page (a
+    # write still is: exploit POSTs to many paths are a crawl). Declared routes say what they
+    # say, whatever the method.
     is_get = (method == "GET").fill_null(True)
-    is_read = method.isin(("GET", "HEAD")).fill_null(True)
+    is_read = (method != "OPTIONS").fill_null(True)
     route_index = ibis.ifelse((t.route_index == INFERRED) & ~is_get, ibis.null(), t.route_index)
     catalogue = ibis.ifelse(is_get & ~has_list & (t.status < 400), t.catalogue_key, ibis.null())
     missed = ibis.cases(

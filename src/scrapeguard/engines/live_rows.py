@@ -113,7 +113,7 @@ class Deriver:
         info = self._path(path)
         static, template, route_index, path_item, robots, trap, inferred = info[:7]
         method = str(event.get("method") or "GET").upper()
-        is_get, is_read = method == "GET", method in ("GET", "HEAD")
+        is_get, is_read = method == "GET", method != "OPTIONS"
         if route_index == 0 and not is_get:
             route_index = None  # only a GET answers with an inferred route's record
         catalogue = info.catalogue if is_get and subjects is None and status < 400 else None

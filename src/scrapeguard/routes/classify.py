@@ -27,8 +27,9 @@ BEHAVIOUR_MIN_CLIENTS = 5
 harvester and its friends."""
 BEHAVIOUR_SHARE = 0.6
 """...and the share of the template's clients that must fetch it the way a browser does."""
-NAVIGATED_SHARE = 0.2
-"""Media words are overruled when at most this share of many clients fetch it after a page."""
+MEDIA_SHARE = 0.5
+"""With media words in the path, half of the template's clients fetching it the way a browser
+does is enough; words alone are not (a scanner guesses `/uploads/…` and `/css/…` too)."""
 
 _PERSON = re.compile(word_pattern(PERSON_WORDS).removeprefix("(?i)"), re.IGNORECASE)
 _ITEM = re.compile(word_pattern(ITEM_WORDS).removeprefix("(?i)"), re.IGNORECASE)
@@ -48,6 +49,7 @@ class TemplateStats:
     paths: int
     asset_paths: int
     static_share: float
+    error_share: float
     after_page_clients: int
     list_share: float
     names_people: bool | None
@@ -57,7 +59,9 @@ class TemplateStats:
 
 def classify(rows: list[TemplateStats], policy: Policy) -> RouteTable:
     routes = [_route(s, policy) for s in rows]
-    routes.sort(key=lambda r: (-r.requests, r.template, r.methods))
+    # Record routes first, people before items: what the operator must confirm.
+    routes.sort(key=lambda r: (r.klass != "record", r.kind != "person", -r.requests,
+                               r.template, r.methods))
     return RouteTable(routes)
 
 
@@ -75,50 +79,48 @@ def _decide(
     s: TemplateStats, policy: Policy
 ) -> tuple[RouteClass, RecordKind | None, list[str], float, bool]:
     clients = f"{s.clients} client{'s' if s.clients != 1 else ''}"
+    behaviour = f"{s.after_page_clients}/{s.clients} clients fetch it just after a page"
     if s.mgroup == "read" and s.route_index is not None:
         route = policy.routes[int(s.route_index) - 1]
-        return "record", route.kind, [f"declared route {route.name!r}"], 1.0, True
+        return "record", route.kind, ["declared route"], 1.0, True
     for declared in policy.route_classes:
         if declared.template == s.template and declared.methods == s.mgroup:
-            return (declared.klass, declared.kind, ["declared in the policy"], 1.0, True)
+            return (declared.klass, declared.kind, ["declared"], 1.0, True)
     if s.mgroup == "preflight":
-        return "preflight", None, ["OPTIONS: a browser's CORS preflight"], 1.0, False
+        return "preflight", None, ["OPTIONS (CORS preflight)"], 1.0, False
     if s.mgroup == "write":
-        return "write", None, [f"POST/PUT/DELETE from {clients}: writes serve nobody's record"], \
-            0.9, False
+        return "write", None, [f"writes from {clients}"], 0.9, False
     if s.list_share >= 0.5:
         if s.names_people:
-            return "record", "person", ["responses name people (subjects in the log)"], 1.0, False
-        return "page", None, ["responses name nobody (subjects in the log)"], 1.0, False
+            return "record", "person", ["log names people (subjects)"], 1.0, False
+        return "page", None, ["log names nobody (subjects)"], 1.0, False
     if s.static_share >= 0.5:
-        return "subresource", None, ["file extension of an asset"], 0.99, False
+        return "subresource", None, ["file extension"], 0.99, False
     share = s.after_page_clients / s.clients if s.clients else 0.0
-    behaviour = (f"{s.after_page_clients} of {clients} fetch it within seconds of a page "
-                 f"that refers to it")
-    if s.paths and s.asset_paths / s.paths >= 0.5:
-        return "subresource", None, ["query names an image size or a file", behaviour], \
+    # Mostly refused or missing: a scanner's guesses (`/uploads/x.php`), not an asset every
+    # visitor loads; never a sub-resource, so that probing still counts it.
+    loaded = s.error_share < 0.5
+    if loaded and s.paths and s.asset_paths / s.paths >= 0.5:
+        return "subresource", None, ["query names an image size or file", behaviour], \
             0.9 + 0.09 * share, False
     api = bool(_API.search(s.template))
     media = bool(_MEDIA.search(s.template.split("?")[0]))
-    navigated = s.clients >= BEHAVIOUR_MIN_CLIENTS and share <= NAVIGATED_SHARE
-    if media and not api and not navigated:
-        return "subresource", None, ["media words in the path", behaviour], \
+    if loaded and media and not api and s.after_page_clients >= 2 and share >= MEDIA_SHARE:
+        return "subresource", None, ["media words", behaviour], \
             0.7 + 0.29 * share, False
-    if (not api and s.after_page_clients >= BEHAVIOUR_MIN_CLIENTS
+    if (loaded and not api and s.after_page_clients >= BEHAVIOUR_MIN_CLIENTS
             and share >= BEHAVIOUR_SHARE):
         return "subresource", None, [behaviour], 0.6 + 0.39 * share, False
     if "{" in s.template and s.ids >= policy.settings.min_template_ids:
         kind, word = _kind(s.template)
-        ids = f"{s.ids} distinct ids from {clients}"
+        ids = f"{s.ids} ids from {clients}"
         if kind is None:
-            return "record", "person", [ids, "no words say what it serves: assumed people, "
-                                        "confirm"], 0.5, False
-        reason = f"path word {word!r} names {'people' if kind == 'person' else 'items'}"
+            return "record", "person", [ids, "no telling words: assumed people"], 0.5, False
+        reason = f"word {word!r}"
         return "record", kind, [ids, reason], 0.8, False
     if api:
-        return "api", None, ["API path", f"{s.ids} distinct ids"], 0.7, False
-    return "page", None, [f"{s.ids} distinct paths" if "{" in s.template else "fixed path"], \
-        0.6, False
+        return "api", None, ["API path", f"{s.ids} ids"], 0.7, False
+    return "page", None, [f"{s.ids} ids" if "{" in s.template else "fixed path"], 0.6, False
 
 
 def _kind(template: str) -> tuple[RecordKind | None, str]:

@@ -33,8 +33,7 @@ def fragment(table: RouteTable, sources: list[str]) -> str:
     for route in records:
         lines += _record(route, used)
     others = [r for r in table.routes if r.klass not in ("record", "page") and not r.declared
-              and not (r.klass == "subresource" and r.evidence[:1] == ("file extension of an "
-                                                                      "asset",))]
+              and r.evidence[:1] != ("file extension",)]
     lines.append("route_classes:" if others else "route_classes: []")
     for route in others:
         lines += [

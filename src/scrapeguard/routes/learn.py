@@ -51,6 +51,7 @@ SELECT template, mgroup,
        count(DISTINCT path) AS paths,
        count(DISTINCT path) FILTER (WHERE regexp_matches(path, '{asset_query}')) AS asset_paths,
        avg(CASE WHEN is_static THEN 1 ELSE 0 END) AS static_share,
+       avg(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS error_share,
        count(DISTINCT client) FILTER (
            WHERE page_ts IS NOT NULL AND ref_path <> path_only
              AND ts - page_ts <= INTERVAL {after} SECOND) AS after_page_clients,
