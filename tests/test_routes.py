@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ from scrapeguard.analysis import analyze
 from scrapeguard.cli import app
 from scrapeguard.policy.load import load_policy
 from scrapeguard.report.impact import build
+from scrapeguard.routes.classify import TemplateStats, classify
 from scrapeguard.routes.model import LearnedRoute, RouteTable
 from scrapeguard.routes.read import learn_routes
 
@@ -239,3 +241,32 @@ def test_media_words_and_file_queries_do_not_hide_a_scanner(tmp_path: Path) -> N
     result = analyze([str(log.write(tmp_path / "scan.log"))])
     decided = {d.actor: d for d in result.decisions if d.action != "allow"}
     assert "probing" in decided[f"ip:{scanner}"].rules
+
+
+def _stats(template: str, **given: Any) -> TemplateStats:
+    base: dict[str, Any] = {
+        "template": template, "mgroup": "read", "requests": 900, "clients": 250, "ids": 120,
+        "paths": 120, "asset_paths": 0, "static_share": 0.0, "error_share": 0.0,
+        "after_page_clients": 3, "list_share": 0.0, "names_people": False, "route_index": None,
+        "median_bytes": 20_000.0}
+    return TemplateStats(**{**base, **given})
+
+
+def test_the_words_nearest_the_id_say_whose_record_it_is() -> None:
+    policy = load_policy(None)
+    table = classify([
+        _stats("/page/{n}/"),  # WordPress pagination: many ids, nobody's record
+        _stats("/product/{n}/reviews"),  # the reviews' authors are people
+        _stats("/listing/{n}"),
+        _stats("/api/contacts/match?phone={phone}"),
+        _stats("/{n}/{n}"),  # nothing says: assumed people, at low confidence
+    ], policy)
+    got = {r.template: (r.klass, r.kind) for r in table.routes}
+    assert got == {
+        "/page/{n}/": ("page", None),
+        "/product/{n}/reviews": ("record", "person"),
+        "/listing/{n}": ("record", "item"),
+        "/api/contacts/match?phone={phone}": ("record", "person"),
+        "/{n}/{n}": ("record", "person"),
+    }
+    assert _route(table, "/{n}/{n}").confidence < _route(table, "/listing/{n}").confidence

@@ -17,6 +17,7 @@ from scrapeguard.routes.model import LearnedRoute, RecordKind, RouteClass, Route
 from scrapeguard.routes.vocabulary import (
     API_PREFIX,
     ITEM_WORDS,
+    LISTING_WORDS,
     MEDIA_WORDS,
     PERSON_WORDS,
     word_pattern,
@@ -33,6 +34,7 @@ does is enough; words alone are not (a scanner guesses `/uploads/…` and `/css/
 
 _PERSON = re.compile(word_pattern(PERSON_WORDS).removeprefix("(?i)"), re.IGNORECASE)
 _ITEM = re.compile(word_pattern(ITEM_WORDS).removeprefix("(?i)"), re.IGNORECASE)
+_LISTING = re.compile(word_pattern(LISTING_WORDS).removeprefix("(?i)"), re.IGNORECASE)
 _MEDIA = re.compile(word_pattern(MEDIA_WORDS).removeprefix("(?i)"), re.IGNORECASE)
 _API = re.compile(API_PREFIX.removeprefix("(?i)"), re.IGNORECASE)
 
@@ -114,22 +116,24 @@ def _decide(
     if "{" in s.template and s.ids >= policy.settings.min_template_ids:
         kind, word = _kind(s.template)
         ids = f"{s.ids} ids from {clients}"
+        if kind == "listing":
+            return "page", None, [ids, f"word {word!r}: pagination or a listing"], 0.7, False
         if kind is None:
             return "record", "person", [ids, "no telling words: assumed people"], 0.5, False
         reason = f"word {word!r}"
-        return "record", kind, [ids, reason], 0.8, False
+        return "record", "person" if kind == "person" else "item", [ids, reason], 0.8, False
     if api:
         return "api", None, ["API path", f"{s.ids} ids"], 0.7, False
     return "page", None, [f"{s.ids} ids" if "{" in s.template else "fixed path"], 0.6, False
 
 
-def _kind(template: str) -> tuple[RecordKind | None, str]:
+def _kind(template: str) -> tuple[str | None, str]:
     """The record kind the words nearest the id name: `/product/{n}/reviews` → people (the
-    reviews' authors), `/user/{n}/listings` → items."""
-    best: tuple[int, RecordKind, str] | None = None
-    for kind, pattern in (("person", _PERSON), ("item", _ITEM)):
+    reviews' authors), `/user/{n}/listings` → items, `/page/{n}/` → a listing, no record."""
+    best: tuple[int, str, str] | None = None
+    for kind, pattern in (("person", _PERSON), ("item", _ITEM), ("listing", _LISTING)):
         for match in pattern.finditer(template):
             found = (match.start(2), kind, match.group(2))
             if best is None or found[0] > best[0]:
-                best = found  # type: ignore[assignment]
+                best = found
     return (best[1], best[2]) if best else (None, "")

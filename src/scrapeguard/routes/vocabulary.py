@@ -30,13 +30,19 @@ PERSON_WORDS = (
 
 ITEM_WORDS = (
     "product", "products", "p", "item", "items", "listing", "listings", "article", "articles",
-    "post", "posts", "catalog", "catalogue", "category", "categories", "shop", "store", "sku",
+    "post", "posts", "catalog", "catalogue", "shop", "store", "sku",
     "offer", "offers", "deal", "deals", "book", "books", "hotel", "hotels", "recipe", "recipes",
     "news", "blog", "story", "stories", "video", "videos", "movie", "movies",
     "doc", "docs", "wiki", "job", "jobs", "property", "properties", "ad",
-    "ads", "car", "cars", "pid", "product_id", "item_id", "topic", "topics", "tag", "tags",
+    "ads", "car", "cars", "pid", "product_id", "item_id",
 )
 """Path segments and query keys that name catalogue items: things, not people."""
+
+LISTING_WORDS = (
+    "page", "pages", "paged", "archive", "archives", "feed", "search", "sitemap", "category",
+    "categories", "tag", "tags", "topic", "topics", "comment-page", "offset", "year", "month",
+)
+"""Path segments of pagination and listings (`/page/7/`, `/tag/{n}`): many ids, no records."""
 
 MEDIA_WORDS = (
     "media", "img", "image", "images", "thumb", "thumbs", "thumbnail", "thumbnails", "cache",
