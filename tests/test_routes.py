@@ -247,8 +247,7 @@ def _stats(template: str, **given: Any) -> TemplateStats:
     base: dict[str, Any] = {
         "template": template, "mgroup": "read", "requests": 900, "clients": 250, "ids": 120,
         "paths": 120, "asset_paths": 0, "static_share": 0.0, "error_share": 0.0,
-        "after_page_clients": 3, "list_share": 0.0, "names_people": False, "route_index": None,
-        "median_bytes": 20_000.0}
+        "after_page_clients": 3, "list_share": 0.0, "names_people": False, "route_index": None}
     return TemplateStats(**{**base, **given})
 
 

@@ -132,13 +132,18 @@ def path_lookup(backend: Any, table: ir.Table, policy: Policy, routes: RouteTabl
     """The per-path table joined into every event, once the routes are known: sub-resources
     count as assets, and a record route names a person (exposure) or a catalogue item."""
     infer = policy.settings.infer_templates
-    people = routes.person_templates if infer else []
-    things = routes.item_templates if infer else []
-    assets = routes.subresource_templates
-    is_static = table.is_static | (table.template.isin(assets) if assets else False)
+    classes = dict.fromkeys(routes.subresource_templates, "asset")
+    if infer:
+        classes |= dict.fromkeys(routes.person_templates, "person")
+        classes |= dict.fromkeys(routes.item_templates, "item")
+    # Joined, not `isin`: a log can have thousands of templates of one class.
+    known = ibis.memtable({"r_template": list(classes), "r_class": list(classes.values())},
+                          schema={"r_template": "string", "r_class": "string"})
+    table = table.left_join(known, table.template == known.r_template).drop("r_template")
+    is_static = table.is_static | (table.r_class == "asset").fill_null(False)
     undeclared = table.route_index.isnull() & ~is_static
-    is_inferred = undeclared & table.template.isin(people) if people else ibis.literal(False)
-    is_thing = undeclared & table.template.isin(things) if things else ibis.literal(False)
+    is_inferred = undeclared & (table.r_class == "person").fill_null(False)
+    is_thing = undeclared & (table.r_class == "item").fill_null(False)
     item_routes = [i + 1 for i, r in enumerate(policy.routes) if r.kind == "item"]
     if item_routes:
         is_thing = is_thing | table.route_index.isin(item_routes)
@@ -157,7 +162,7 @@ def path_lookup(backend: Any, table: ir.Table, policy: Policy, routes: RouteTabl
         inferred_key=key(infer_template(table.path_only)),
         page_key=ibis.ifelse(is_static, ibis.null(), key(table.path)),
         template_key=key(table.template),
-    ).drop("route_item", "path_only", "record_item")
+    ).drop("route_item", "path_only", "record_item", "r_class")
     return materialize(backend, derived, "_path_lookup")
 
 

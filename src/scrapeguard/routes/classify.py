@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from scrapeguard.policy.model import Policy
-from scrapeguard.routes.model import LearnedRoute, RecordKind, RouteClass, RouteTable
+from scrapeguard.routes.model import BY_EXTENSION, LearnedRoute, RecordKind, RouteClass, RouteTable
 from scrapeguard.routes.vocabulary import (
     API_PREFIX,
     ITEM_WORDS,
@@ -56,7 +56,6 @@ class TemplateStats:
     list_share: float
     names_people: bool | None
     route_index: int | None
-    median_bytes: float | None
 
 
 def classify(rows: list[TemplateStats], policy: Policy) -> RouteTable:
@@ -97,7 +96,7 @@ def _decide(
             return "record", "person", ["log names people (subjects)"], 1.0, False
         return "page", None, ["log names nobody (subjects)"], 1.0, False
     if s.static_share >= 0.5:
-        return "subresource", None, ["file extension"], 0.99, False
+        return "subresource", None, list(BY_EXTENSION), 0.99, False
     share = s.after_page_clients / s.clients if s.clients else 0.0
     # Mostly refused or missing: a scanner's guesses (`/uploads/x.php`), not an asset every
     # visitor loads; never a sub-resource, so that probing still counts it.

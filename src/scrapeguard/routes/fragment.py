@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from scrapeguard.routes.model import LearnedRoute, RouteTable
+from scrapeguard.routes.model import BY_EXTENSION, LearnedRoute, RouteTable
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -33,7 +33,7 @@ def fragment(table: RouteTable, sources: list[str]) -> str:
     for route in records:
         lines += _record(route, used)
     others = [r for r in table.routes if r.klass not in ("record", "page") and not r.declared
-              and r.evidence[:1] != ("file extension",)]
+              and r.evidence[:1] != BY_EXTENSION]
     lines.append("route_classes:" if others else "route_classes: []")
     for route in others:
         lines += [

@@ -23,44 +23,62 @@ AFTER_PAGE_SECONDS = 5
 longer than this to read a page and click a link on it."""
 
 _SQL = """
-WITH ev AS (
+WITH paths AS (
+    SELECT path, path_only, template, is_static, route_index, coalesce(route_item, record_item)
+               AS item,
+           regexp_matches(path, '{asset_query}') AS asset_q
+    FROM "{paths}"
+),
+refs AS (
+    SELECT referer, nullif(regexp_extract(referer, '^{referer}', 1), '') AS ref_path
+    FROM (SELECT DISTINCT referer FROM "{events}" WHERE referer IS NOT NULL)
+),
+ev AS (
     SELECT e.ts,
            coalesce(e.account, e.ip) AS client,
            CASE WHEN upper(e.method) IN ('GET', 'HEAD') OR e.method IS NULL THEN 'read'
                 WHEN upper(e.method) = 'OPTIONS' THEN 'preflight'
                 ELSE 'write' END AS mgroup,
-           p.template, p.path_only, p.is_static, p.route_index, p.route_item, p.record_item, e.path,
-           e.bytes, e.status,
-           e.subjects IS NOT NULL AS has_list,
+           p.template, p.path_only, p.is_static, p.route_index, p.item, p.asset_q, e.path,
+           e.status, e.subjects IS NOT NULL AS has_list,
            coalesce(len(e.subjects), 0) > 0 AS names_people,
-           nullif(regexp_extract(e.referer, '^{referer}', 1), '') AS ref_path
-    FROM "{events}" e JOIN "{paths}" p ON e.path = p.path
+           r.ref_path
+    FROM "{events}" e JOIN paths p ON e.path = p.path
+    LEFT JOIN refs r ON e.referer = r.referer
 ),
 pages AS (
     SELECT client, path_only AS page, ts FROM ev WHERE mgroup = 'read' AND NOT is_static
 ),
-linked AS (
-    SELECT ev.*, pages.ts AS page_ts
-    FROM ev ASOF LEFT JOIN pages
-      ON ev.client = pages.client AND ev.ref_path = pages.page AND ev.ts >= pages.ts
+followers AS (
+    -- Only reads that name another page as referer can be a browser's sub-resource fetch.
+    SELECT client, ts, template, ref_path FROM ev
+    WHERE mgroup = 'read' AND NOT is_static AND ref_path IS NOT NULL AND ref_path <> path_only
+),
+after_page AS (
+    SELECT f.template, count(DISTINCT f.client) AS after_page_clients
+    FROM followers f ASOF JOIN pages p
+      ON f.client = p.client AND f.ref_path = p.page AND f.ts >= p.ts
+    WHERE f.ts - p.ts <= INTERVAL {after} SECOND
+    GROUP BY f.template
+),
+totals AS (
+    SELECT template, mgroup,
+           count(*) AS requests,
+           count(DISTINCT client) AS clients,
+           count(DISTINCT item) AS ids,
+           count(DISTINCT path) AS paths,
+           count(DISTINCT path) FILTER (WHERE asset_q) AS asset_paths,
+           avg(CASE WHEN is_static THEN 1 ELSE 0 END) AS static_share,
+           avg(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS error_share,
+           avg(CASE WHEN has_list THEN 1 ELSE 0 END) AS list_share,
+           bool_or(names_people) AS names_people,
+           min(route_index) AS route_index
+    FROM ev
+    GROUP BY template, mgroup
 )
-SELECT template, mgroup,
-       count(*) AS requests,
-       count(DISTINCT client) AS clients,
-       count(DISTINCT coalesce(route_item, record_item)) AS ids,
-       count(DISTINCT path) AS paths,
-       count(DISTINCT path) FILTER (WHERE regexp_matches(path, '{asset_query}')) AS asset_paths,
-       avg(CASE WHEN is_static THEN 1 ELSE 0 END) AS static_share,
-       avg(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS error_share,
-       count(DISTINCT client) FILTER (
-           WHERE page_ts IS NOT NULL AND ref_path <> path_only
-             AND ts - page_ts <= INTERVAL {after} SECOND) AS after_page_clients,
-       avg(CASE WHEN has_list THEN 1 ELSE 0 END) AS list_share,
-       bool_or(names_people) AS names_people,
-       min(route_index) AS route_index,
-       median(bytes) AS median_bytes
-FROM linked
-GROUP BY template, mgroup
+SELECT t.*, CASE WHEN t.mgroup = 'read' THEN coalesce(a.after_page_clients, 0) ELSE 0 END
+           AS after_page_clients
+FROM totals t LEFT JOIN after_page a ON t.template = a.template
 """
 
 

@@ -9,6 +9,9 @@ RouteClass = Literal["page", "subresource", "api", "write", "preflight", "record
 RecordKind = Literal["person", "item"]
 MethodGroup = Literal["read", "write", "preflight"]
 
+BY_EXTENSION = ("file extension",)
+"""The evidence of a sub-resource known by its file extension alone."""
+
 ROUTE_CLASSES: tuple[RouteClass, ...] = ("page", "subresource", "api", "write", "preflight",
                                          "record")
 RECORD_KINDS: tuple[RecordKind, ...] = ("person", "item")
@@ -62,8 +65,10 @@ class RouteTable:
 
     @property
     def subresource_templates(self) -> list[str]:
-        """Templates without a file extension that a browser fetches like an asset."""
-        return self._templates("subresource")
+        """Templates without a file extension that a browser fetches like an asset (those
+        with one are assets already, and a log has tens of thousands of them)."""
+        return sorted({r.template for r in self.routes if r.methods == "read"
+                       and r.klass == "subresource" and r.evidence[:1] != BY_EXTENSION})
 
     def inferred_people(self) -> list[LearnedRoute]:
         """Person routes assumed from behaviour, not declared: what `analyze` tells first."""

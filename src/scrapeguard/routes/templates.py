@@ -13,20 +13,14 @@ import re
 import ibis
 import ibis.expr.types as ir
 
-from scrapeguard.routes.vocabulary import ID_QUERY_KEYS, QUERY_ID
+from scrapeguard.routes.vocabulary import QUERY_ID
 
 _QUERY_ID = re.compile(QUERY_ID)
-_KEY_RANK = {k: i for i, k in enumerate(ID_QUERY_KEYS)}
 
 
 def query_key(path: ir.StringValue) -> ir.StringValue:
-    """The id query key of a path, lower-cased; '' for none. The first listed key wins, so
-    `?id=7&user=3` names a user even where `id` comes first in the request."""
-    key = ibis.literal("")
-    for name in reversed(ID_QUERY_KEYS):
-        found = path.re_search(rf"(?i)[?&]{re.escape(name)}=[^&#]")
-        key = ibis.ifelse(found, ibis.literal(name), key)
-    return key
+    """The first query key of a path that names a record, lower-cased; '' for none."""
+    return path.re_extract(QUERY_ID, 1).lower()
 
 
 def query_value(path: ir.StringValue, name: ir.StringValue) -> ir.StringValue:
@@ -41,8 +35,8 @@ def with_query(template: ir.StringValue, name: ir.StringValue) -> ir.StringValue
 
 def query_key_py(path: str) -> str:
     """The Python twin of `query_key`."""
-    found = [m.group(1).lower() for m in _QUERY_ID.finditer(path)]
-    return min(found, key=_KEY_RANK.__getitem__) if found else ""
+    found = _QUERY_ID.search(path)
+    return found.group(1).lower() if found else ""
 
 
 def query_value_py(path: str, name: str) -> str:

@@ -12,7 +12,7 @@ ID_QUERY_KEYS = (
     "username", "profile", "profile_id", "member", "member_id", "account", "account_id",
     "handle", "author", "id", "pid", "item", "item_id", "product", "product_id", "sku",
 )
-"""Query keys whose value names one record; the first present (in this order) is the id."""
+"""Query keys whose value names one record; the first in the query string is the id."""
 
 QUERY_ID = r"(?i)[?&](" + "|".join(ID_QUERY_KEYS) + r")=([^&#]+)"
 """Group 1 the key, group 2 its value."""
