@@ -226,6 +226,13 @@ def _tool(log: Log) -> str:
     return "ip:203.0.113.100"
 
 
+@sample("catalogue-harvest")
+def _catalogue(log: Log) -> str:
+    for n in range(120):  # one product page after another, no assets, paced like a reader
+        log.hit(40 + 25 * n, "203.0.113.140", f"/product/{2000 + 7 * n}", size=15_000)
+    return "ip:203.0.113.140"
+
+
 @sample("fast-crawl")
 def _fast_crawl(log: Log) -> str:
     for n in range(100):  # sustained: fixed one-minute windows see 40 in one of them

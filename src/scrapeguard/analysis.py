@@ -98,6 +98,9 @@ def analyze(
     step()
     totals = _totals(rows)
     calibration.subject_templates = list(stats.inferred_templates)
+    if policy.settings.infer_templates:
+        calibration.catalogue_templates = stats.routes.item_templates
+    calibration.asset_templates = stats.routes.subresource_templates
     return Analysis(
         decisions=decisions,
         load=load,

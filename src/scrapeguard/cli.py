@@ -105,6 +105,7 @@ def analyze(
     from scrapeguard.policy.load import load_policy
     from scrapeguard.report.summary import summary
     from scrapeguard.report.terminal import render
+    from scrapeguard.routes.render import assumed_people
     from scrapeguard.sources.malformed import parse_share
 
     threshold = _action_option(fail_on)
@@ -134,6 +135,7 @@ def analyze(
     if summary_json:
         summary_json.write_text(json.dumps(summary(result), indent=2, default=str) + "\n")
     if not quiet:
+        assumed_people(result.enrich.routes, console)
         render(result, console, top=top)
     if threshold is not None and any(
         action_rank(d.action) >= action_rank(threshold) for d in result.decisions
@@ -287,4 +289,4 @@ class _progress:
 
 
 # Commands defined in their own modules register on `app` when imported.
-from scrapeguard import cli_canary, cli_traffic  # noqa: E402, F401
+from scrapeguard import cli_canary, cli_routes, cli_traffic  # noqa: E402, F401

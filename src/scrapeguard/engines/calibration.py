@@ -21,6 +21,10 @@ class Calibration:
     percentiles: dict[str, dict[Percentile, float]] = field(default_factory=dict)
     """rule id → percentile → value measured on history."""
     subject_templates: list[str] = field(default_factory=list)
+    catalogue_templates: list[str] = field(default_factory=list)
+    """Inferred item routes (products, listings): records of things, counted apart."""
+    asset_templates: list[str] = field(default_factory=list)
+    """Templates without a file extension that browsers fetch as assets (thumbnails)."""
 
     def percentiles_for(self, rule_id: str) -> dict[Percentile, float]:
         return self.percentiles.get(rule_id, {})
@@ -32,6 +36,8 @@ class Calibration:
                 for rule, values in self.percentiles.items()
             },
             "subject_templates": self.subject_templates,
+            "catalogue_templates": self.catalogue_templates,
+            "asset_templates": self.asset_templates,
         }
 
     @classmethod
@@ -42,6 +48,8 @@ class Calibration:
                 for rule, values in data.get("percentiles", {}).items()
             },
             subject_templates=list(data.get("subject_templates", [])),
+            catalogue_templates=list(data.get("catalogue_templates", [])),
+            asset_templates=list(data.get("asset_templates", [])),
         )
 
 

@@ -12,7 +12,7 @@ Actor columns: `ip_key`, `net_key`, `account_key`, `session_key`, `fp_key`, and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -23,6 +23,8 @@ from scrapeguard import canonical, clients
 from scrapeguard.engines import lookups
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.policy.model import Policy
+from scrapeguard.routes.learn import learn
+from scrapeguard.routes.model import RouteTable
 
 ERROR_STATUSES = (400, 403, 404, 405)
 
@@ -33,6 +35,8 @@ class EnrichStats:
 
     inferred_templates: list[str]
     allowlisted_requests: dict[str, int]
+    routes: RouteTable = field(default_factory=RouteTable)
+    """What each template is (`scrapeguard routes`), learned before any rule ran."""
 
 
 def explode_subjects(con: Any, table: str) -> str:
@@ -86,7 +90,8 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     rewrite_events(con, table)
     backend = ibis.duckdb.from_connection(con)
     events = backend.table(table)
-    path_table, templates = lookups.paths(backend, events, policy)
+    routes = learn(backend, table, lookups.paths(backend, events, policy), policy)
+    path_table = lookups.path_lookup(backend, backend.table("_paths"), policy, routes)
     agent_table, uas = lookups.agents(con, table)
     agent_table = lookups.materialize(backend, agent_table, "_agents")
     address_table = lookups.materialize(backend, lookups.addresses(con, table, policy),
@@ -110,14 +115,23 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
     rows = lookups.materialize(backend, _columns(t, policy), "enriched")
     _mark_seq_steps(backend, rows, policy)
-    return backend.table("enriched"), EnrichStats(templates, _allowlisted(rows))
+    return backend.table("enriched"), EnrichStats(
+        routes.person_templates if policy.settings.infer_templates else [], _allowlisted(rows),
+        routes)
 
 
 def _columns(t: ir.Table, policy: Policy) -> ir.Table:
     """The narrow row: keys, flags, exposure; see the module docstring."""
     one = t.item_pos == 0
     has_list = t.subjects.notnull()
-    route_index = t.route_index
+    method = t.method.upper()
+    # Only a GET answers with a record of an inferred route; a CORS preflight is no page (a
+    # write still is: exploit POSTs to many paths are a crawl). Declared routes say what they
+    # say, whatever the method.
+    is_get = (method == "GET").fill_null(True)
+    is_read = (method != "OPTIONS").fill_null(True)
+    route_index = ibis.ifelse((t.route_index == INFERRED) & ~is_get, ibis.null(), t.route_index)
+    catalogue = ibis.ifelse(is_get & ~has_list & (t.status < 400), t.catalogue_key, ibis.null())
     missed = ibis.cases(
         (has_list, t.subjects.length() == 0),
         *((route_index == i + 1, _route_missed(t, r)) for i, r in enumerate(policy.routes)),
@@ -165,8 +179,9 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         ua_key=key(t.ua),
         template_key=t.template_key,
         path_key=t.path_key,
-        page_key=t.page_key,
+        page_key=ibis.ifelse(is_read, t.page_key, ibis.null()),
         author_key=t.author_key,
+        catalogue_key=ibis.ifelse(one, catalogue, ibis.null()),
         error_path_key=ibis.ifelse(is_unlinked_error_page, t.path_key, ibis.null()),
         item_key=ibis.ifelse(is_route, item_key, ibis.null()),
         item_weight=ibis.ifelse(is_route, weights, 0).cast("int32"),
@@ -184,7 +199,8 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         is_author=flag(t.author_key.notnull()),
         is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
         is_error=flag(is_error.fill_null(False)),
-        is_page=flag(~t.is_static.fill_null(False)),
+        is_page=flag(~t.is_static.fill_null(False) & is_read),
+        is_catalogue=flag(catalogue.notnull()),
         is_lookup=flag(single.fill_null(False)),
         is_walk_step=flag((single & (t.ref_template_key == t.inferred_key)).fill_null(False)),
         is_error_page=flag(is_unlinked_error_page),

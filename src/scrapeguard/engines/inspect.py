@@ -206,6 +206,16 @@ def routes(con: Any, rows: ir.Table) -> list[dict[str, Any]]:
     return _records(named)
 
 
+def catalogue_items(con: Any, rows: ir.Table) -> dict[int, int]:
+    """Distinct catalogue items (products, listings) per decision: what a catalogue harvest
+    took, counted apart from people's records."""
+    enriched = backend_of(con).table("enriched").select("eid", "item_pos", "catalogue_key")
+    joined = rows.select("idx", "eid", "item_pos").inner_join(enriched, ["eid", "item_pos"])
+    per = joined.filter(joined.catalogue_key.notnull()).group_by("idx").aggregate(
+        items=lambda t: t.catalogue_key.nunique()).execute()
+    return {int(i): int(n) for i, n in zip(per["idx"], per["items"], strict=True)}
+
+
 def evidence(con: Any, rows: ir.Table, per_actor: int) -> list[dict[str, Any]]:
     """The first `per_actor` raw events of each decision, oldest first, unredacted; its
     personal-data requests come first, since they show the harvest rather than the home page.

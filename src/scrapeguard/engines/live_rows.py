@@ -36,6 +36,7 @@ from scrapeguard.policy.patterns import (
     query_regex,
     route_regex,
 )
+from scrapeguard.routes.templates import query_key_py, query_value_py, with_query_py
 
 _TEMPLATE_PASSES = tuple((compile_pattern(p), r) for p, r in TEMPLATE_PASSES)
 _REFERER_PATH = compile_pattern(REFERER_PATH)
@@ -57,6 +58,8 @@ class PathInfo(NamedTuple):
     trap: bool
     inferred: str
     """The path's inferred template, for comparing with a referer's (`referer_template`)."""
+    catalogue: str | None = None
+    """The catalogue item (product, listing) the path names, if it is an item route."""
     attack: bool = False
     """Carries an injection or traversal payload (`pathfacts.attack_pattern`)."""
     login: bool = False
@@ -99,6 +102,8 @@ class EventRows:
     allow_reason: str | None
     author: str | None = None
     """The author id of a `?author=N` request (`pathfacts.AUTHOR_ID`), else None."""
+    catalogue: str | None = None
+    """The catalogue item (product, listing) an item route's answer named, else None."""
 
     @property
     def is_lookup(self) -> bool:
@@ -108,9 +113,13 @@ class EventRows:
 class Deriver:
     """Derives `EventRows` from contract events under one policy and calibration."""
 
-    def __init__(self, policy: Policy, subject_templates: Sequence[str] = ()) -> None:
+    def __init__(self, policy: Policy, subject_templates: Sequence[str] = (),
+                 catalogue_templates: Sequence[str] = (),
+                 asset_templates: Sequence[str] = ()) -> None:
         self.policy = policy
         self.subject_templates = frozenset(subject_templates)
+        self.catalogue_templates = frozenset(catalogue_templates)
+        self.asset_templates = frozenset(asset_templates)
         self.allower = Allowlister(policy)
         self.static = compile_pattern(static_pattern(policy))
         self.routes = [(route, compile_pattern(route_regex(route)),
@@ -144,6 +153,11 @@ class Deriver:
         subjects = event.get("subjects")
         info = self._path(path)
         static, template, route_index, path_item, robots, trap, inferred = info[:7]
+        method = str(event.get("method") or "GET").upper()
+        is_get, is_read = method == "GET", method != "OPTIONS"
+        if route_index == 0 and not is_get:
+            route_index = None  # only a GET answers with an inferred route's record
+        catalogue = info.catalogue if is_get and subjects is None and status < 400 else None
         is_error = status in ERROR_STATUSES
         has_referer = bool(event.get("referer")) and event.get("referer") != "-"
         # An error on a path reached by a link, now or earlier by anyone, is a broken link
@@ -162,7 +176,8 @@ class Deriver:
             "is_author": int(info.author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_error": int(is_error),
-            "is_page": int(not static),
+            "is_page": int(not static and is_read),
+            "is_catalogue": int(catalogue is not None),
             "is_error_page": int(unlinked_error_page),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
             "is_tool_ua": int(klass in TOOL_CLASSES),
@@ -190,13 +205,14 @@ class Deriver:
             client=clients.client(account, session, since, ts),
             template=template,
             path=path,
-            page=None if static else path,
+            page=None if static or not is_read else path,
             error_path=path if unlinked_error_page else None,
             ua=ua,
             hour=ts.hour,
             rows=rows,
             allow_reason=self.allower.allows(ip, ua, account),
             author=info.author,
+            catalogue=catalogue,
         )
 
     def _rows(self, subjects: list[str] | None, route_index: int | None,
@@ -242,13 +258,23 @@ class Deriver:
         for index, (route, pattern, query) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:
-                return PathInfo(static, route.path, index,
-                                _route_item(route, path, match, query),
-                                robots, trap, infer_template(path_only), **facts)
-        template = infer_template(path_only)
+                item = _route_item(route, path, match, query)
+                if route.kind == "item":
+                    return PathInfo(static, route.path, None, None, robots, trap,
+                                    infer_template(path_only), item, **facts)
+                return PathInfo(static, route.path, index, item, robots, trap,
+                                infer_template(path_only), **facts)
+        bare = infer_template(path_only)
+        query_key = query_key_py(path)
+        template = with_query_py(bare, query_key)
+        static = static or template in self.asset_templates
+        record = path_only + (f"?{query_key}={query_value_py(path, query_key)}"
+                              if query_key else "")
         if template in self.subject_templates and not static:
-            return PathInfo(static, template, 0, path_only, robots, trap, template, **facts)
-        return PathInfo(static, template, None, None, robots, trap, template, **facts)
+            return PathInfo(static, template, 0, record, robots, trap, bare, **facts)
+        if template in self.catalogue_templates and not static:
+            return PathInfo(static, template, None, None, robots, trap, bare, record, **facts)
+        return PathInfo(static, template, None, None, robots, trap, bare, **facts)
 
 
 def _route_item(route: Route, path: str, match: Match, query: Matcher | None) -> str | None:

@@ -17,6 +17,8 @@ from scrapeguard.allowlist import Allowlister
 from scrapeguard.events import fingerprint, network_of
 from scrapeguard.policy.model import Policy, Route
 from scrapeguard.policy.patterns import glob_regex, query_regex, route_regex, static_regex
+from scrapeguard.routes import templates as route_templates
+from scrapeguard.routes.model import RouteTable
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _HEX = r"[0-9a-fA-F]{8,}"
@@ -90,9 +92,9 @@ def static_pattern(policy: Policy) -> str:
     return static_regex(policy.settings.static_extensions)
 
 
-def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, list[str]]:
-    """Per distinct path: template, the route it belongs to, the subject it names, flags;
-    and the inferred templates that count as personal-data routes."""
+def paths(backend: Any, events: ir.Table, policy: Policy) -> ir.Table:
+    """Per distinct path: its route template (declared, else inferred with the query key that
+    names a record), the declared route it belongs to, the record it names, flags."""
     distinct = events.select("path").distinct()
     path_only = distinct.path.split("?")[0]
     is_static = path_only.lower().re_search(static_pattern(policy))
@@ -101,13 +103,16 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
                    for i, r in enumerate(routes)]
     template_cases = [(path_only.re_search(route_regex(r)), ibis.literal(r.path))
                       for r in routes]
-    inferred = infer_template(path_only)
+    query = route_templates.query_key(distinct.path)
+    inferred = route_templates.with_query(infer_template(path_only), query)
     template = ibis.cases(*template_cases, else_=inferred) if routes else inferred
     value_cases = [(path_only.re_search(route_regex(r)), _route_item(r, distinct.path, path_only))
                    for r in routes]
     is_trap = ibis.literal(False)
     for glob in policy.traps:
         is_trap = is_trap | path_only.re_search(glob_regex(glob))
+    record_item = path_only + ibis.ifelse(
+        query == "", "", "?" + query + "=" + route_templates.query_value(distinct.path, query))
     table = distinct.mutate(
         path_only=path_only,
         is_static=is_static.fill_null(False),
@@ -116,29 +121,53 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> tuple[ir.Table, lis
         else ibis.null().cast("int16"),
         route_item=ibis.cases(*value_cases, else_=ibis.null()) if routes
         else ibis.null().cast("string"),
+        record_item=record_item,
         is_robots=path_only == "/robots.txt",
         is_trap=is_trap,
         is_attack=distinct.path.re_search(pathfacts.attack_pattern()).fill_null(False),
         is_login=path_only.re_search(pathfacts.LOGIN_PATH).fill_null(False),
         author_id=distinct.path.re_extract(pathfacts.AUTHOR_ID, 1),
     )
-    table = materialize(backend, table, "_paths")
-    templates = inferred_subject_templates(table, policy)
-    is_inferred = table.route_index.isnull() & table.template.isin(templates) & ~table.is_static \
-        if templates else ibis.literal(False)
-    item = ibis.ifelse(is_inferred, table.path_only, table.route_item)
+    return materialize(backend, table, "_paths")
+
+
+def path_lookup(backend: Any, table: ir.Table, policy: Policy, routes: RouteTable) -> ir.Table:
+    """The per-path table joined into every event, once the routes are known: sub-resources
+    count as assets, and a record route names a person (exposure) or a catalogue item."""
+    infer = policy.settings.infer_templates
+    classes = dict.fromkeys(routes.subresource_templates, "asset")
+    if infer:
+        classes |= dict.fromkeys(routes.person_templates, "person")
+        classes |= dict.fromkeys(routes.item_templates, "item")
+    # Joined, not `isin`: a log can have thousands of templates of one class.
+    known = ibis.memtable({"r_template": list(classes), "r_class": list(classes.values())},
+                          schema={"r_template": "string", "r_class": "string"})
+    table = table.left_join(known, table.template == known.r_template).drop("r_template")
+    is_static = table.is_static | (table.r_class == "asset").fill_null(False)
+    undeclared = table.route_index.isnull() & ~is_static
+    is_inferred = undeclared & (table.r_class == "person").fill_null(False)
+    is_thing = undeclared & (table.r_class == "item").fill_null(False)
+    item_routes = [i + 1 for i, r in enumerate(policy.routes) if r.kind == "item"]
+    if item_routes:
+        is_thing = is_thing | table.route_index.isin(item_routes)
+    item = ibis.ifelse(is_inferred | (is_thing & table.route_index.isnull()), table.record_item,
+                       table.route_item)
     digits = item.re_extract(NUMERIC_ID, 1)
     derived = table.mutate(
-        route_index=ibis.ifelse(is_inferred, INFERRED, table.route_index).cast("int16"),
-        path_item_key=key(item),
+        is_static=is_static,
+        route_index=ibis.ifelse(is_inferred, INFERRED,
+                                ibis.ifelse(is_thing, ibis.null(), table.route_index)
+                                ).cast("int16"),
+        path_item_key=ibis.ifelse(is_thing, ibis.null(), key(item)),
+        catalogue_key=ibis.ifelse(is_thing, key(item), ibis.null()),
         numeric_id=ibis.ifelse(digits == "", ibis.null(), digits).cast("int64"),
         path_key=key(table.path),
         inferred_key=key(infer_template(table.path_only)),
-        page_key=ibis.ifelse(table.is_static, ibis.null(), key(table.path)),
+        page_key=ibis.ifelse(is_static, ibis.null(), key(table.path)),
         template_key=key(table.template),
         author_key=ibis.ifelse(table.author_id == "", ibis.null(), key(table.author_id)),
-    ).drop("author_id", "route_item", "path_only")
-    return materialize(backend, derived, "_path_lookup"), templates
+    ).drop("author_id", "route_item", "path_only", "record_item", "r_class")
+    return materialize(backend, derived, "_path_lookup")
 
 
 def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -> Any:
@@ -150,20 +179,6 @@ def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -
     else:
         value = path  # a list page: the page itself stands for its records
     return route.name + ":" + value
-
-
-def inferred_subject_templates(paths_table: ir.Table, policy: Policy) -> list[str]:
-    """Inferred templates with enough distinct ids to be personal-data routes."""
-    if not policy.settings.infer_templates:
-        return []
-    grouped = (
-        paths_table.filter(paths_table.route_index.isnull() & ~paths_table.is_static
-                           & paths_table.template.contains("{"))
-        .group_by("template")
-        .aggregate(ids=lambda t: t.path_only.nunique())
-        .filter(lambda t: t.ids >= policy.settings.min_template_ids)
-    )
-    return sorted(grouped.execute()["template"].tolist())
 
 
 def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:

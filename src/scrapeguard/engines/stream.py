@@ -59,7 +59,7 @@ _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
     "error_path_key": "error_path", "ip_key": "ip", "net_key": "net", "ua_key": "ua",
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
-    "lookup_key": "lookup", "author_key": "author",
+    "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
 }
 
 
@@ -92,7 +92,8 @@ class StreamEngine:
         self._names: dict[str, str] = {}
         self.decision_ttl = self.policy.settings.decision_ttl_seconds()
         self.fail_open = fail_open
-        self.deriver = Deriver(self.policy, calibration.subject_templates)
+        self.deriver = Deriver(self.policy, calibration.subject_templates,
+                               calibration.catalogue_templates, calibration.asset_templates)
         self.groups: dict[tuple[ActorKind, int], list[tuple[Rule, Condition]]] = defaultdict(list)
         for rule in self.policy.active_rules():
             condition = parse(rule.when)

@@ -604,6 +604,7 @@ def _merge(base: _Pack, user: _Pack) -> tuple[Policy, _Locator, list[PolicyIssue
         "traps": concat(("traps",), old.traps, new.traps),
         "routes": concat(("routes",), old.routes, new.routes,
                          (base.route_lines, user.route_lines)),
+        "route_classes": concat(("route_classes",), old.route_classes, new.route_classes),
         "rules": rules,
     })
     return merged, _Locator(user.doc, origins), issues

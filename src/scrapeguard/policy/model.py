@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -77,6 +77,9 @@ class Route(_Strict):
     records_per_hit: Annotated[int, Field(ge=1)] = 1
     miss_status: list[int] = Field(default_factory=lambda: [404, 410])
     miss_max_bytes: int | None = None
+    kind: Literal["person", "item"] = "person"
+    """Whose record a hit serves: a person's (counted as exposure) or a catalogue item's
+    (products, listings, articles: a catalogue harvest, never a breach of people's data)."""
 
     @model_validator(mode="after")
     def _names_a_subject(self) -> Route:
@@ -88,6 +91,18 @@ class Route(_Strict):
         if self.subject is None and self.query is None and self.records_per_hit == 1:
             raise ValueError("a route needs `subject`, `query`, or `records_per_hit` > 1")
         return self
+
+
+class RouteClassDecl(_Strict):
+    """What a template is, as the operator confirms it (`scrapeguard routes --write`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    template: str
+    methods: Literal["read", "write", "preflight"] = "read"
+    klass: Literal["page", "subresource", "api", "write", "preflight", "record"] = Field(
+        alias="class")
+    kind: Literal["person", "item"] | None = None
 
 
 class SearchEngine(_Strict):
@@ -160,6 +175,8 @@ class Policy(_Strict):
     with it unless a format is given on the command line)."""
     traps: list[str] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    route_classes: list[RouteClassDecl] = Field(default_factory=list)
+    """Templates the operator has classified; record routes are declared in `routes`."""
     rules: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")

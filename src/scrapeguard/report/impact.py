@@ -69,8 +69,22 @@ def build(analysis: Analysis, policy: Policy, *, unredacted: bool = False,
         for one, other in ((a, b), (b, a)):
             actors[one]["related"].append(
                 {"id": labels[other], "actor": decided[other].actor, "shared_requests": shared})
+    items = inspect.catalogue_items(con, rows)
+    catalogue_rules = _catalogue_rules(policy)
+    for i, actor in enumerate(actors):
+        actor["catalogue_items"] = items.get(i, 0)
+        actor["catalogue_harvest"] = actor["records"] == 0 and bool(
+            catalogue_rules & set(actor["rules"]))
     fields = sorted(all_fields, key=lambda r: (-r["records"], r["field"]))
     summary = _summary(actors, fields, people_total, people_before)
+    summary["catalogue_harvests"] = sum(1 for a in actors if a["catalogue_harvest"])
+    summary["catalogue_items_received"] = sum(a["catalogue_items"] for a in actors
+                                              if a["catalogue_harvest"])
+    used = {t for a in actors for t in a["routes"]}
+    summary["unconfirmed_routes"] = [
+        {"template": r.template, "ids": r.ids, "confidence": r.confidence,
+         "evidence": list(r.evidence)}
+        for r in analysis.enrich.routes.inferred_people() if r.template in used]
     report: dict[str, Any] = {
         "format": "scrapeguard.breach-report",
         "version": REPORT_VERSION,
@@ -102,6 +116,14 @@ NOTES = [
     "Subject ids are counted, not listed here; the command 'scrapeguard report affected' "
     "lists them on request, as a file that is itself personal data.",
 ]
+
+
+def _catalogue_rules(policy: Policy) -> set[str]:
+    """Rules that count catalogue items: acting on them alone is a catalogue harvest."""
+    from scrapeguard.policy.expr import parse
+
+    return {r.id for r in policy.rules
+            if parse(r.when).features & {"items", "item_requests"}}
 
 
 def _actor(d: Decision, label: str, seen: dict[str, Any], policy: Policy) -> dict[str, Any]:

@@ -36,12 +36,35 @@ def _todo(key: str, prompt: str) -> dict[str, Any]:
     return {"id": key, "prompt": prompt, "value": None}
 
 
+def _catalogue(s: dict[str, Any]) -> str:
+    """Catalogue harvests are named apart: products and listings are nobody's personal data."""
+    n = s.get("catalogue_harvests", 0)
+    if not n:
+        return ""
+    return (f" Separately, {plural(n, 'actor')} harvested the catalogue "
+            f"({s.get('catalogue_items_received', 0):,} items: products, listings, articles); "
+            f"that is not personal data and is not part of this notification.")
+
+
+def _unconfirmed(s: dict[str, Any]) -> str:
+    """Say when a figure rests on a route scrapeguard inferred and nobody confirmed."""
+    routes = s.get("unconfirmed_routes") or []
+    if not routes:
+        return ""
+    names = join([r["template"] for r in routes[:5]])
+    return (f" These figures rest on {plural(len(routes), 'route')} that scrapeguard inferred "
+            f"from the log as carrying people's records and nobody has confirmed ({names}): "
+            f"confirm them with `scrapeguard routes LOG --write routes.yaml` and "
+            f"`analyze --policy routes.yaml` before relying on the figures.")
+
+
 def notification(report: dict[str, Any]) -> dict[str, Any]:
     """The draft for `report`: sections with pre-filled answers and entries to complete."""
     s = report["summary"]
     fields = s["fields"]
     people = s["people_affected"]
     harms = [CONSEQUENCES[f] for f in fields if f in CONSEQUENCES]
+    takers = [a for a in report["actors"] if not a.get("catalogue_harvest")]
     sections = [
         {
             "id": "nature",
@@ -49,11 +72,12 @@ def notification(report: dict[str, Any]) -> dict[str, Any]:
             "question": "What happened?",
             "answer": (
                 f"Automated bulk collection (scraping) of personal data served by the platform's "
-                f"own pages and APIs, by {plural(len(report['actors']), 'actor')}"
+                f"own pages and APIs, by {plural(len(takers), 'actor')}"
                 + (f" ({plural(s['campaigns'], 'linked campaign')})" if s["campaigns"] else "")
                 + f", between "
                 f"{when(s['first_seen'])} and {when(s['last_seen'])}. The data was obtained "
                 f"through requests the platform answered, not by intrusion into its systems."
+                + _catalogue(s)
             ),
             "to_complete": [
                 _todo("controller", "Name and address of the controller (the platform)"),
@@ -69,6 +93,7 @@ def notification(report: dict[str, Any]) -> dict[str, Any]:
                 f"{s['records_received']:,} records were received in total over all actors "
                 f"(one person's record can be counted once per actor). Categories of data: "
                 f"{join(fields) if fields else 'not classified by the logs or the policy'}."
+                + _unconfirmed(s)
             ),
             "figures": {
                 "people_affected": people,

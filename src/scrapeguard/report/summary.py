@@ -19,6 +19,12 @@ def summary(analysis: Analysis, *, top: int = 20) -> dict[str, Any]:
         "input": analysis.load.to_json(),
         "totals": analysis.totals,
         "inferred_subject_templates": analysis.enrich.inferred_templates,
+        "routes": [
+            {"template": r.template, "methods": r.methods, "class": r.klass, "kind": r.kind,
+             "requests": r.requests, "clients": r.clients, "ids": r.ids,
+             "confidence": r.confidence, "declared": r.declared, "evidence": list(r.evidence)}
+            for r in analysis.enrich.routes.routes if r.klass != "page" or r.declared
+        ],
         "allowlisted_requests": analysis.enrich.allowlisted_requests,
         "calibration": {
             rule: {f"p{p.q:g}({p.feature})": value for p, value in values.items()}

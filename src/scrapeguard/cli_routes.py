@@ -1,0 +1,49 @@
+"""CLI command `routes`: what each path template of a site is, before any rule judges anyone."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from scrapeguard.cli import _fail, app, err
+from scrapeguard.errors import ScrapeGuardError
+
+
+@app.command()
+def routes(
+    inputs: Annotated[list[str], typer.Argument(
+        help="Log files, globs, .gz, or - for standard input.")],
+    write: Annotated[Path | None, typer.Option(
+        "--write", help="Write the table as a policy fragment to confirm and edit, loadable "
+                        "by `analyze --policy`.")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="Rule pack whose declared routes win; default: the shipped pack.")]
+    = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="Log format; default: detected from the first lines.")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Treat any malformed line as an error.")] = False,
+    top: Annotated[int, typer.Option(help="Rows in the table (0: all).")] = 40,
+) -> None:
+    """Print each route template's class (page, subresource, api, write, preflight, record),
+    record kind (person, item), requests, clients, evidence and confidence."""
+    from scrapeguard.routes.fragment import fragment
+    from scrapeguard.routes.read import learn_routes
+    from scrapeguard.routes.render import render_routes
+
+    try:
+        table, load = learn_routes(inputs, policy=str(policy) if policy else None, fmt=fmt,
+                                   strict=strict)
+    except ScrapeGuardError as exc:
+        raise _fail(exc) from None
+    console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
+    err.print(load.summary(), highlight=False)
+    render_routes(table, console, top=top or None)
+    if write:
+        write.write_text(fragment(table, list(inputs)), encoding="utf-8")
+        err.print(f"wrote {write}: confirm or edit it, then `scrapeguard analyze LOG "
+                  f"--policy {write}`", highlight=False, markup=False)

@@ -1,0 +1,32 @@
+"""`scrapeguard routes` as a library call: logs in, the route table out, no rule run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis
+
+from scrapeguard.engines import lookups
+from scrapeguard.policy.load import load_policy
+from scrapeguard.policy.model import Policy
+from scrapeguard.routes.learn import learn
+from scrapeguard.routes.model import RouteTable
+from scrapeguard.sources import LoadReport, load_events
+
+
+def learn_routes(inputs: Sequence[str], *, policy: Policy | str | None = None,
+                 fmt: str | None = None, strict: bool = False) -> tuple[RouteTable, LoadReport]:
+    """Read logs and learn what each template is, as `analyze` does before its rules."""
+    from scrapeguard.analysis import connect
+
+    if not isinstance(policy, Policy):
+        policy = load_policy(policy)
+    con = connect()
+    try:
+        load = load_events(con, inputs, fmt=fmt, strict=strict,
+                           trusted_proxies=policy.trusted_proxies)
+        backend = ibis.duckdb.from_connection(con)
+        paths = lookups.paths(backend, backend.table("events"), policy)
+        return learn(backend, "events", paths, policy), load
+    finally:
+        con.close()

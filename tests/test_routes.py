@@ -1,0 +1,271 @@
+"""Routes as their own step: what each template is, learned from the log before any rule runs.
+
+The logs here are the shapes real sites write and the old inference misread: thumbnails from
+extension-less URLs, telemetry writes with neighbouring ids, CORS preflights, phone numbers in
+query strings, and a catalogue harvest that is nobody's personal data.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from logbuilder import CHROME, Log
+from scrapeguard.analysis import analyze
+from scrapeguard.cli import app
+from scrapeguard.policy.load import load_policy
+from scrapeguard.report.impact import build
+from scrapeguard.routes.classify import TemplateStats, classify
+from scrapeguard.routes.model import LearnedRoute, RouteTable
+from scrapeguard.routes.read import learn_routes
+
+SITE = "https://shop.example"
+THUMB = "/media/catalog/product/cache/1/thumb/9df78e/{}"
+THUMB_ROUTE = "/media/catalog/product/cache/{n}/thumb/9df78e/{n}"
+APP = "ShopApp/8.4.1 (Linux; Android 14; Pixel 7)"
+
+
+def _route(table: RouteTable, template: str, methods: str = "read") -> LearnedRoute:
+    found = [r for r in table.routes if r.template == template and r.methods == methods]
+    assert found, f"no route {template} ({methods}); have {[r.template for r in table.routes]}"
+    return found[0]
+
+
+def _shoppers(log: Log, count: int = 30, seed: int = 5) -> list[str]:
+    """People browsing a shop: category pages, each followed within a second or two by its
+    product thumbnails (extension-less) and resized images, then a product page or two."""
+    rng = random.Random(seed)
+    ips = []
+    for c in range(count):
+        ip = f"198.51.100.{10 + c}"
+        ips.append(ip)
+        at = c * 37.0
+        for _ in range(4):
+            page = f"/category/{rng.randrange(12)}"
+            log.hit(at, ip, page, referer=SITE + "/", size=rng.randint(9000, 15000))
+            log.hit(at + 0.2, ip, "/static/app.js", referer=SITE + page)
+            for k in range(12):
+                pid = rng.randrange(400)
+                log.hit(at + 0.3 + 0.1 * k, ip, THUMB.format(pid), referer=SITE + page,
+                        size=rng.randint(3000, 9000))
+                log.hit(at + 0.35 + 0.1 * k, ip, f"/img/p/{pid}?w=200", referer=SITE + page,
+                        size=rng.randint(3000, 9000))
+            at += rng.uniform(20, 60)
+            product = f"/product/{rng.randrange(400)}"
+            log.hit(at, ip, product, referer=SITE + page)
+            log.hit(at + 0.2, ip, "/static/app.js", referer=SITE + product)
+            log.hit(at + 0.3, ip, f"/img/p/{rng.randrange(400)}?w=600", referer=SITE + product)
+            at += rng.uniform(20, 60)
+    return ips
+
+
+def _app_users(log: Log, count: int = 20) -> list[str]:
+    """A mobile app and a single-page app: telemetry writes carrying neighbouring ids, each
+    call of the web app doubled by its CORS preflight."""
+    ips = []
+    for c in range(count):
+        ip = f"192.0.2.{10 + c}"
+        ips.append(ip)
+        for n in range(40):
+            at = c * 5.0 + n * 3.0
+            log.hit(at, ip, "/api/v1/events", method="OPTIONS", size=0, referer=SITE + "/app")
+            log.hit(at + 0.1, ip, f"/api/v1/events/{9000 + c * 40 + n}", method="POST",
+                    size=20, ua=APP)
+    return ips
+
+
+def test_extensionless_images_telemetry_and_preflights_are_never_record_routes(
+        tmp_path: Path) -> None:
+    log = Log()
+    people = _shoppers(log) + _app_users(log)
+    result = analyze([str(log.write(tmp_path / "shop.log"))])
+    table = result.enrich.routes
+    assert _route(table, THUMB_ROUTE).klass == "subresource"
+    assert _route(table, "/img/p/{n}").klass == "subresource"
+    assert _route(table, "/api/v1/events/{n}", "write").klass == "write"
+    assert _route(table, "/api/v1/events", "preflight").klass == "preflight"
+    assert all(not r.carries_people for r in table.routes), table.person_templates
+    acted = {d.actor for d in result.decisions if d.action != "allow"}
+    assert acted.isdisjoint({f"ip:{ip}" for ip in people}), sorted(acted)
+
+
+def test_a_harvester_imitating_a_subresource_cannot_reclassify_a_person_route(
+        tmp_path: Path) -> None:
+    """Evidence counts distinct clients: one harvester fetching profiles the instant after a
+    page that refers to them, thousands of times, is one client among the people who read."""
+    log = Log()
+    rng = random.Random(9)
+    for c in range(25):
+        ip, at = f"198.51.100.{10 + c}", c * 50.0
+        for _ in range(4):
+            log.hit(at, ip, "/search", referer=SITE + "/")
+            log.hit(at + 0.2, ip, "/static/site.css", referer=SITE + "/search")
+            at += rng.uniform(15, 60)
+            profile = f"/user/{rng.randrange(10_000, 99_999)}"
+            log.hit(at, ip, profile, referer=SITE + "/search")
+            log.hit(at + 0.2, ip, "/static/site.css", referer=SITE + profile)
+            at += rng.uniform(15, 60)
+    harvester = "203.0.113.66"
+    for n in range(3000):
+        at = 10 + 1.2 * n
+        log.hit(at, harvester, "/search", referer=SITE + "/")
+        log.hit(at + 0.3, harvester, f"/user/{20_000 + n * 7}", referer=SITE + "/search")
+    result = analyze([str(log.write(tmp_path / "imitation.log"))])
+    profile = _route(result.enrich.routes, "/user/{n}")
+    assert profile.klass == "record", profile
+    assert profile.kind == "person", profile
+    acted = {d.actor for d in result.decisions if d.action != "allow"}
+    assert f"ip:{harvester}" in acted
+
+
+def test_phone_enumeration_in_a_query_string_is_seen_in_a_plain_combined_log(
+        tmp_path: Path) -> None:
+    log = Log()
+    rng = random.Random(2)
+    for c in range(20):  # people matching a few of their own contacts
+        for k in range(3):
+            log.hit(c * 40.0 + k, f"198.51.100.{10 + c}",
+                    f"/api/contacts/match?phone=%2B1{rng.randrange(10**9, 10**10)}", ua=APP)
+    enumerator = "203.0.113.77"
+    for n in range(200):
+        log.hit(5 + 2.5 * n, enumerator, f"/api/contacts/match?phone=%2B1555000{n:04d}", ua=APP,
+                status=200 if n % 4 == 0 else 404, size=120 if n % 4 == 0 else 30)
+    result = analyze([str(log.write(tmp_path / "contacts.log"))])
+    route = _route(result.enrich.routes, "/api/contacts/match?phone={phone}")
+    assert route.klass == "record"
+    assert route.kind == "person"
+    decided = {d.actor: d for d in result.decisions}
+    assert f"ip:{enumerator}" in decided
+    assert "sequential-enumeration" in decided[f"ip:{enumerator}"].rules
+    assert not any(a.startswith("ip:198.51.100.") for a in decided)
+
+
+def _catalogue_log(tmp_path: Path) -> tuple[Path, str, list[str]]:
+    log = Log()
+    people = _shoppers(log, count=10)
+    harvester = "203.0.113.88"
+    for n in range(160):  # products only, no assets, paced
+        log.hit(30 + 14 * n, harvester, f"/product/{1000 + n * 3}", size=14_000)
+    return log.write(tmp_path / "catalogue.log"), harvester, people
+
+
+def test_a_catalogue_harvest_is_reported_as_one_never_as_a_breach_of_people(
+        tmp_path: Path) -> None:
+    path, harvester, people = _catalogue_log(tmp_path)
+    policy = load_policy(None)
+    result = analyze([str(path)], policy=policy, keep_connection=True)
+    assert _route(result.enrich.routes, "/product/{n}").kind == "item"
+    decided = {d.actor: d for d in result.decisions if d.action != "allow"}
+    catalogue = decided[f"ip:{harvester}"]
+    assert catalogue.rules == ["catalogue-harvest"]
+    assert catalogue.action == "throttle"
+    assert catalogue.subjects == 0  # no person's record counted
+    assert not {f"ip:{ip}" for ip in people} & set(decided)
+    report = build(result, policy)
+    result.connection.close()
+    (actor,) = [a for a in report["actors"] if a["actor"] == f"ip:{harvester}"]
+    assert actor["catalogue_harvest"]
+    assert actor["catalogue_items"] == 160
+    assert report["summary"]["people_affected"] == 0
+    assert report["summary"]["catalogue_harvests"] == 1
+    nature = report["notification"]["sections"][0]["answer"]
+    assert "by 0 actors" in nature
+    assert "harvested the catalogue (160 items" in nature
+
+
+def test_the_report_says_when_a_figure_rests_on_an_inferred_route(tmp_path: Path) -> None:
+    log = Log()
+    for n in range(300):
+        log.hit(10 + 2 * n, "203.0.113.5", f"/members/{5000 + n}")
+    policy = load_policy(None)
+    result = analyze([str(log.write(tmp_path / "m.log"))], policy=policy, keep_connection=True)
+    report = build(result, policy)
+    result.connection.close()
+    assert [r["template"] for r in report["summary"]["unconfirmed_routes"]] == ["/members/{n}"]
+    scale = report["notification"]["sections"][1]["answer"]
+    assert "inferred" in scale
+    assert "/members/{n}" in scale
+
+
+def test_routes_command_prints_inert_text_and_writes_a_loadable_fragment(tmp_path: Path) -> None:
+    log = Log()
+    for n in range(80):
+        log.hit(10 + 2 * n, "203.0.113.5", f"/user/{5000 + n}")
+    for n in range(3):
+        log.hit(400 + n, "203.0.113.6", "/x/[red]pwn[/red]\x1b[2J", ua=CHROME)
+    path = log.write(tmp_path / "u.log")
+    out = tmp_path / "routes.yaml"
+    result = CliRunner().invoke(app, ["routes", str(path), "--write", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "[red]pwn" in result.stdout  # shown as text, not read as markup
+    assert "?[2J" in result.stdout
+    assert "\x1b" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "/user/{n}" in result.stdout
+    assert "record" in result.stdout
+    policy = load_policy(out)
+    (declared,) = [r for r in policy.routes if r.path == "/user/{id1}"]
+    assert declared.kind == "person"
+    assert declared.subject == "id1"
+    table, _ = learn_routes([str(path)], policy=str(out))
+    assert _route(table, "/user/{id1}").declared
+
+
+def test_declared_routes_win_over_learning(tmp_path: Path) -> None:
+    log = Log()
+    _shoppers(log, count=8)
+    fragment = tmp_path / "p.yaml"
+    fragment.write_text('extends: default\nroute_classes:\n'
+                        f'  - template: "{THUMB_ROUTE}"\n    class: record\n'
+                        '    kind: person\n', encoding="utf-8")
+    table, _ = learn_routes([str(log.write(tmp_path / "s.log"))], policy=str(fragment))
+    thumb = _route(table, THUMB_ROUTE)
+    assert thumb.declared
+    assert thumb.carries_people
+
+
+def test_media_words_and_file_queries_do_not_hide_a_scanner(tmp_path: Path) -> None:
+    """A scanner guesses `/uploads/…`, `/css/…` and `phpThumb.php?src=x.jpg` too: what mostly
+    fails is never an asset, so its errors still count as probing."""
+    log = Log()
+    log.person()
+    scanner = "203.0.113.150"
+    guesses = [f"/wp-content/plugins/{p}/css/LICENSE.php" for p in ("a", "b", "c", "d")] + \
+        [f"/wp-content/uploads/2015/0{m}/debug.php" for m in range(1, 5)] + \
+        [f"/{d}/phpThumb/phpThumb.php?src=file.jpg" for d in ("libs", "gallery", "img", "cms")]
+    for n, path in enumerate(guesses):
+        log.hit(50 + 2 * n, scanner, path, status=404, size=300)
+    result = analyze([str(log.write(tmp_path / "scan.log"))])
+    decided = {d.actor: d for d in result.decisions if d.action != "allow"}
+    assert "probing" in decided[f"ip:{scanner}"].rules
+
+
+def _stats(template: str, **given: Any) -> TemplateStats:
+    base: dict[str, Any] = {
+        "template": template, "mgroup": "read", "requests": 900, "clients": 250, "ids": 120,
+        "paths": 120, "asset_paths": 0, "static_share": 0.0, "error_share": 0.0,
+        "after_page_clients": 3, "list_share": 0.0, "names_people": False, "route_index": None}
+    return TemplateStats(**{**base, **given})
+
+
+def test_the_words_nearest_the_id_say_whose_record_it_is() -> None:
+    policy = load_policy(None)
+    table = classify([
+        _stats("/page/{n}/"),  # WordPress pagination: many ids, nobody's record
+        _stats("/product/{n}/reviews"),  # the reviews' authors are people
+        _stats("/listing/{n}"),
+        _stats("/api/contacts/match?phone={phone}"),
+        _stats("/{n}/{n}"),  # nothing says: assumed people, at low confidence
+    ], policy)
+    got = {r.template: (r.klass, r.kind) for r in table.routes}
+    assert got == {
+        "/page/{n}/": ("page", None),
+        "/product/{n}/reviews": ("record", "person"),
+        "/listing/{n}": ("record", "item"),
+        "/api/contacts/match?phone={phone}": ("record", "person"),
+        "/{n}/{n}": ("record", "person"),
+    }
+    assert _route(table, "/{n}/{n}").confidence < _route(table, "/listing/{n}").confidence
