@@ -201,7 +201,7 @@ def test_routes_command_prints_inert_text_and_writes_a_loadable_fragment(tmp_pat
     result = CliRunner().invoke(app, ["routes", str(path), "--write", str(out)])
     assert result.exit_code == 0, result.output
     assert "[red]pwn" in result.stdout  # shown as text, not read as markup
-    assert "?[2J" in result.stdout
+    assert "\\x1b[2J" in result.stdout  # the escape shown, not sent
     assert "\x1b" not in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert "/user/{n}" in result.stdout

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from scrapeguard.routes.model import LearnedRoute, RouteTable
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def inert(text: str) -> Text:
-    """Attacker text as a rich Text: no markup read, control characters shown as `?`."""
-    return Text(_CONTROL.sub("?", text))
+from scrapeguard.textsafe import text as inert
 
 
 def kind_label(route: LearnedRoute) -> str:
