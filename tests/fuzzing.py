@@ -250,6 +250,16 @@ def cpu_seconds() -> float:
 
 
 def peak_mb() -> float:
+    """This process's own peak RSS. Linux keeps `ru_maxrss` across exec, so a child of a big
+    process (pytest after a few hundred tests) would report its parent's peak; `VmHWM` is the
+    high-water mark of this program's own memory."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
