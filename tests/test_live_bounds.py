@@ -128,19 +128,6 @@ def test_memory_bytes_per_address() -> None:
     assert figures["bytes_per_address"] < 4200, figures
 
 
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("REDIS_URL is not set: .ci/run must start redis-server")
-        pytest.skip("REDIS_URL not set (start redis-server and export REDIS_URL)")
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-    return url
-
-
 @pytest.mark.redis
 def test_redis_decisions_expire_per_action(redis_url: str) -> None:
     import redis

@@ -5,7 +5,6 @@ of. Every key is read whole, whatever its type (HyperLogLogs as their raw bytes)
 from __future__ import annotations
 
 import base64
-import os
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import quote
@@ -25,17 +24,6 @@ ACCOUNTS = ["alice.harvest@example.com", "bob_reader"]
 SESSIONS = ["sess-7f3a9c21d04e", "Z" * 4000]
 PHONES = [str(4155550100 + n) for n in range(40)]
 """Looked up at `/api/users/{phone}`, which names the phone number as its subject."""
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("REDIS_URL is not set: .ci/run must start redis-server")
-        pytest.skip("REDIS_URL not set (start redis-server and export REDIS_URL)")
-    redis.Redis.from_url(url).flushdb()
-    return url
 
 
 def policy() -> Policy:

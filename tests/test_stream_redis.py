@@ -8,7 +8,6 @@ and a first-action time may move only within the window of the rule that set it.
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,19 +22,6 @@ from test_rule_samples import SAMPLES
 
 pytestmark = pytest.mark.redis
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("REDIS_URL is not set: .ci/run must start redis-server")
-        pytest.skip("REDIS_URL not set (start redis-server and export REDIS_URL)")
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-    return url
 
 
 def test_redis_stream_agrees_with_batch(redis_url: str, tmp_path: Path) -> None:
