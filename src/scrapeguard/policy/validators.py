@@ -301,6 +301,16 @@ def _network_lists(policy: Policy) -> Iterator[tuple[Loc, str]]:
             yield (*prefix, number), value
 
 
+def _parsed_networks(policy: Policy) -> Iterator[
+        tuple[Loc, str, ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+    """The networks that parse, as `_network_lists` names them; NetworkSyntax reports the rest."""
+    for loc, value in _network_lists(policy):
+        try:
+            yield loc, value, ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            continue
+
+
 class NetworkSyntax(PolicyValidator):
     """Allowlisted networks and trusted proxies that do not parse as addresses or CIDRs."""
 
@@ -321,11 +331,7 @@ class NetworkHostBits(PolicyValidator):
 
     def validate(self, policy: Policy, locate: Locator) -> list[PolicyIssue]:
         issues = []
-        for loc, value in _network_lists(policy):
-            try:
-                network = ipaddress.ip_network(value.strip(), strict=False)
-            except ValueError:
-                continue  # NetworkSyntax reports it
+        for loc, value, network in _parsed_networks(policy):
             if network != _strict_network(value.strip()):
                 issues.append(self.issue(
                     locate, loc, f"{value!r} has host bits set; it is read as {network}"
@@ -375,11 +381,7 @@ class WideNetwork(PolicyValidator):
 
     def validate(self, policy: Policy, locate: Locator) -> list[PolicyIssue]:
         issues = []
-        for loc, value in _network_lists(policy):
-            try:
-                network = ipaddress.ip_network(value.strip(), strict=False)
-            except ValueError:
-                continue  # NetworkSyntax reports it
+        for loc, value, network in _parsed_networks(policy):
             if not _too_wide(network):
                 continue
             if loc[0] == "trusted_proxies":
