@@ -17,9 +17,6 @@ _BLANKED = frozenset({"cookie", "authorization", "proxy-authorization"})
 """Passed to the engine by name only: the header's presence shapes a client, its value is a
 credential the engine has no business holding."""
 
-SESSION_COOKIES = ("session", "sessionid")
-
-
 def parse_cookies(header: str | None) -> dict[str, str]:
     """`a=1; b=2` → {'a': '1', 'b': '2'}; lenient like browsers, first value of a name wins."""
     cookies: dict[str, str] = {}
@@ -30,14 +27,6 @@ def parse_cookies(header: str | None) -> dict[str, str]:
         if eq and name and name not in cookies:
             cookies[name] = value.strip().strip('"')
     return cookies
-
-
-def default_session(cookies: dict[str, str]) -> str | None:
-    """The session id from the cookie names frameworks use by default (Starlette, Django)."""
-    for name in SESSION_COOKIES:
-        if cookies.get(name):
-            return cookies[name]
-    return None
 
 
 def engine_headers(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
