@@ -109,7 +109,7 @@ def analyze(
     from scrapeguard.sources.malformed import parse_share
 
     threshold = _action_option(fail_on)
-    console = Console(stderr=quiet, width=None if sys.stdout.isatty() else 140)
+    console = Console(stderr=quiet)
     wants_report = report is not None or report_json is not None
     try:
         chosen = _chosen_format(fmt, log_format, nginx_conf)
