@@ -15,8 +15,14 @@ def kind_label(route: LearnedRoute) -> str:
     return route.kind or "-"
 
 
+WIDE = 110
+"""Below this many columns the evidence goes under its template instead of a column of its
+own, so templates stay readable at 80 columns rather than folding every 16 characters."""
+
+
 def render_routes(table: RouteTable, console: Console, *, top: int | None = None) -> None:
     """One row per route, most requested first; `top` limits the rows."""
+    wide = console.width >= WIDE
     routes = table.routes[:top] if top else table.routes
     out = Table(title=f"Routes ({len(table.routes)}"
                 + (f"; top {len(routes)})" if len(routes) < len(table.routes) else ")"),
@@ -27,17 +33,22 @@ def render_routes(table: RouteTable, console: Console, *, top: int | None = None
     out.add_column("reqs", justify="right", no_wrap=True)
     out.add_column("clients", justify="right", no_wrap=True)
     out.add_column("conf", justify="right", no_wrap=True)
-    out.add_column("evidence", overflow="fold", ratio=4)
+    if wide:
+        out.add_column("evidence", overflow="fold", ratio=4)
     for route in routes:
         label = route.template if route.methods == "read" else f"{route.template} ({route.methods})"
+        evidence = "; ".join(route.evidence)
+        cell = inert(label)
+        if not wide:
+            cell.append(f"\n  {evidence}", style="dim")
         out.add_row(
-            inert(label),
+            cell,
             Text(route.klass + ("" if not route.declared else " *")),
             Text(kind_label(route)),
             Text(f"{route.requests:,}"),
             Text(f"{route.clients:,}"),
             Text(f"{route.confidence:.2f}"),
-            Text("; ".join(route.evidence)),
+            *([Text(evidence)] if wide else []),
         )
     console.print(out)
     console.print(Text("* declared in the policy; everything else is inferred from the log: "
