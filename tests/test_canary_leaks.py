@@ -19,6 +19,7 @@ import pytest
 from scrapeguard.canary.drill import HARVESTER, START, innocent_dumps, smallest_reliable
 from scrapeguard.canary.match import Found
 from scrapeguard.canary.trace import attribute
+from scrapeguard.canary.windows import WHOLE
 from test_canary_support import drill
 
 DOCS = Path(__file__).parent.parent / "docs" / "canary.md"
@@ -117,6 +118,10 @@ def test_when_the_records_were_served() -> None:
     assert named.first_served is not None
     assert named.last_served is not None
     assert START <= named.first_served < named.last_served
+    assert named.window_from is None  # a sample of the whole harvest: the whole history test
+    assert named.tested == named.served
+    # the raw tail, corrected for the actors and for the half of the budget this test has
+    assert named.p_corrected == pytest.approx(named.p_value * result.family / WHOLE)
 
 
 def test_a_time_slice_of_a_harvest_weighs_as_a_slice() -> None:

@@ -1,6 +1,6 @@
 """Shared by the canary tests (holds no tests itself): books, the drill, dump writers, a server.
 
-Books are minted into one scratch directory per test process. The drill (a 10,000-canary book
+Books are minted into one scratch directory per test process. The drill (a 20,000-canary book
 and its simulated audience) is built once per process and shared, read-only, by the tests.
 """
 

@@ -124,7 +124,8 @@ def attribute(found: Iterable[int], served: Mapping[int, Mapping[str, Serving]],
                     histories[actor] = history(actor)
                 test = min(test, _best_window(histories[actor], got, actor, served, universe,
                                               dump), key=lambda t: t[0])
-            suspects.append(_suspect(actor, got, served, counts, dump, test, family, round_))
+            suspects.append(_suspect(actor, got, served, counts, dump, test, whole_weight,
+                                     family, round_))
         suspects.sort(key=lambda s: (s.p_corrected, -s.matched, s.actor))
         suspects = suspects[:keep]
         best = suspects[0]
@@ -183,14 +184,15 @@ _p = lru_cache(maxsize=1 << 16)(hypergeom_sf)
 
 def _suspect(actor: str, got: set[int], served: Mapping[int, Mapping[str, Serving]],
              counts: Mapping[str, int], dump: int, test: tuple[float, Window | None],
-             family: int, round_: int) -> Suspect:
-    """`test`: the weighted p-value (p / weight) and the window it came from (None: whole)."""
+             whole_weight: float, family: int, round_: int) -> Suspect:
+    """`test`: the weighted p-value (p / weight) and the window it came from (None: the whole
+    history, at `whole_weight`)."""
     s = max(counts.get(actor, 0), len(got))
     times = [served[c][actor] for c in got]
     score, window = test
     whole = window is None or window.size >= s
     if window is None:
-        matched, tested, p = len(got), s, score
+        matched, tested, p = len(got), s, score * whole_weight
     else:
         tested = max(window.size, 1)
         matched = sum(1 for t in times if window.lo <= to_ms(t.first) <= window.hi)
