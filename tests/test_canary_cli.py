@@ -47,6 +47,21 @@ def test_mint_writes_a_private_db_and_refuses_without_safe_numbers(tmp_path: Pat
     assert "--force" in again.output
 
 
+def test_mint_sizes_the_book_from_the_expected_exposure(tmp_path: Path) -> None:
+    sized = run("canary", "mint", "--out", str(tmp_path / "a.db"), "--id-range", IDS,
+                "--no-phone", "--exposure", "2000", "--locale", "en_US")
+    assert sized.exit_code == 0, sized.output  # 100 canaries at 1 in 20: a tenth of 1,000
+    assert "count: 1000" in run("canary", "info", str(tmp_path / "a.db")).output
+    small = run("canary", "mint", "--out", str(tmp_path / "b.db"), "--id-range", IDS,
+                "--no-phone", "--exposure", "2000", "--count", "50", "--locale", "en_US")
+    assert small.exit_code == 0
+    assert "smaller than the 1,000" in " ".join(small.output.split())
+    bad = run("canary", "mint", "--out", str(tmp_path / "c.db"), "--id-range", IDS,
+              "--no-phone", "--exposure", "0")
+    assert bad.exit_code == 2
+    assert "--exposure must be at least 1" in bad.output
+
+
 def test_trace_prints_a_table_and_writes_json(tmp_path: Path) -> None:
     book = new_book(tmp_path, key=None)
     served = book.for_actor("account:harvester7", 12)

@@ -58,7 +58,8 @@ def test_a_list_gets_a_few_of_the_actors_canaries(book: CanaryBook) -> None:
     assert len(mixed) == 21
     (canary,) = [r for r in mixed if is_canary(r)]
     assert [r for r in mixed if not is_canary(r)] == items
-    assert book.assigned("account:a", _index(book, canary), book.per_actor)
+    assert book.assigned("account:a", _index(book, canary))
+    assert book.assigner.position("account:a", _index(book, canary)) < book.per_actor
     assert mixed == injector.mix(items, "account:a", "/api/reviews?page=1")  # a reload
     assert book.servings.served_counts(["account:a"]) == {"account:a": 1}
     assert injector.mix(items[:2], "account:a", "/x") == items[:2]  # too short to hide one

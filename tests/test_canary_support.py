@@ -1,6 +1,6 @@
 """Shared by the canary tests (holds no tests itself): books, the drill, dump writers, a server.
 
-Books are minted into one scratch directory per test process. The drill (a 10,000-canary book
+Books are minted into one scratch directory per test process. The drill (a 20,000-canary book
 and its simulated audience) is built once per process and shared, read-only, by the tests.
 """
 
@@ -42,10 +42,10 @@ atexit.register(shutil.rmtree, SCRATCH, True)
 FIELDS = ("uid", "nick", "mobile", "review")
 
 
-def spec(count: int = 2000, per_actor: int = 100, decoy: int = 500, **extra: Any) -> MintSpec:
+def spec(count: int = 2000, per_actor: int = 100, **extra: Any) -> MintSpec:
     return MintSpec(count=count, locale=extra.pop("locale", "zh_CN"), ids=IdSpace.parse(IDS),
                     phone_ranges=(PhoneRange.parse(PHONES, "zh_CN"),), per_actor=per_actor,
-                    decoy_per_actor=decoy, **extra)
+                    **extra)
 
 
 def new_book(directory: Path, servings: str | None = None, **options: Any) -> CanaryBook:

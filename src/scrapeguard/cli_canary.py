@@ -40,16 +40,19 @@ def mint_command(
         "'+86 170 0000 0000-+86 170 0099 9999' (repeatable); served in this layout.")] = None,
     no_phone: Annotated[bool, typer.Option(
         "--no-phone", help="Mint canaries without phone numbers.")] = False,
-    count: Annotated[int, typer.Option(help="How many canaries (N).")] = 10_000,
+    count: Annotated[int | None, typer.Option(
+        help="How many canaries (N); default: sized from --exposure, else 10,000.")] = None,
+    exposure: Annotated[int | None, typer.Option(
+        help="The most records you expect one actor (a harvester) to receive; sizes the "
+        "book so that actor's canaries stay a tenth of it.")] = None,
     locale: Annotated[str, typer.Option(help="Faker locale for names and review text.")]
     = "zh_CN",
     id_format: Annotated[str, typer.Option(
         "--id-format", help="How an id is written, with {n} for the number: '{n}', 'u{n}'.")]
     = "{n}",
     per_actor: Annotated[int, typer.Option(
-        help="Canaries in each actor's set for ordinary pages (k).")] = 500,
-    decoy_per_actor: Annotated[int, typer.Option(
-        help="Canaries in each actor's set for decoy responses.")] = 2500,
+        help="The window of its ordering an actor draws from at a time; its set grows past "
+        "it as it reads more.")] = 500,
     sentences: Annotated[int, typer.Option(help="Sentences of review text per canary.")] = 2,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an existing db (its serving log is lost).")] = False,
@@ -60,9 +63,18 @@ def mint_command(
     supplies it. No offline list of unassigned phone numbers exists: name ranges you hold.
     """
     from scrapeguard.canary import MintSpec, mint
+    from scrapeguard.canary.assign import book_size_for
     from scrapeguard.canary.ranges import IdSpace, PhoneRange
 
     try:
+        if exposure is not None and exposure < 1:
+            raise ScrapeGuardError(f"--exposure must be at least 1 record, not {exposure}")
+        needed = book_size_for(exposure) if exposure else None
+        if count is not None and needed and count < needed:
+            typer.echo(f"warning: --count {count:,} is smaller than the {needed:,} an exposure "
+                       f"of {exposure:,} records calls for: the most-exposed actor's canaries "
+                       "will be a larger share of the book, weaker evidence", err=True)
+        count = count or needed or 10_000
         if not phone_range and not no_phone:
             raise ScrapeGuardError(
                 "give --phone-range with numbers you control or know to be unassigned (a "
@@ -70,8 +82,7 @@ def mint_command(
                 "offline list of unassigned numbers exists), or --no-phone")
         spec = MintSpec(count=count, locale=locale, ids=IdSpace.parse(id_range, id_format),
                         phone_ranges=tuple(PhoneRange.parse(r, locale) for r in phone_range or ()),
-                        per_actor=per_actor, decoy_per_actor=decoy_per_actor,
-                        sentences=sentences)
+                        per_actor=per_actor, sentences=sentences)
         minted = mint(out, spec, force=force)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
@@ -102,7 +113,9 @@ def info_command(
 def drill_command(
     trials: Annotated[int, typer.Option(help="Leaks traced per dump size.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the book, audience and leaks.")] = 7,
-    count: Annotated[int, typer.Option(help="Canaries in the scratch book.")] = 10_000,
+    count: Annotated[int | None, typer.Option(
+        help="Canaries in the scratch book; default: sized from the harvester's exposure, as "
+        "`mint --exposure` does.")] = None,
     innocent: Annotated[int, typer.Option(
         help="Also trace this many dumps no actor should be named for.")] = 0,
 ) -> None:

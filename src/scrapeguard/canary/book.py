@@ -1,9 +1,9 @@
 """`CanaryBook`: an open canary db — the canaries, the key, and the serving log beside them.
 
-The book answers the questions the injector and `trace` ask: which canaries an actor gets
-(`for_actor`), whether a canary profile may resolve for the actor asking (`resolve`: only for
-actors it was served to, so enumerating canary ids finds nothing), and who could have received
-a canary (`actors_for`).
+The book answers the questions the injector and `trace` ask: which window of its ordering an
+actor draws from now (`window`, from how many canaries it was served), whether a canary
+profile may resolve for the actor asking (`resolve`: only for actors it was served to, so
+enumerating canary ids finds nothing), and who could have received a canary (`actors_for`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from scrapeguard.canary.assign import Assigner
 from scrapeguard.canary.keys import KEY_ENV, CanaryError, key_check, key_from_env
 from scrapeguard.canary.model import Canary
 from scrapeguard.canary.servings import Serving, ServingLog, connect, open_servings
+from scrapeguard.textsafe import inert
 
 log = logging.getLogger("scrapeguard.canary")
 
@@ -52,8 +53,8 @@ class CanaryBook:
         self.size = int(self.meta["count"])
         self.locale = str(self.meta["locale"])
         self.per_actor = int(self.meta["per_actor"])
-        self.decoy_per_actor = int(self.meta["decoy_per_actor"])
-        self.assigner = Assigner(self.key, self.size)
+        self.assigner = Assigner(self.key, self.size, self.per_actor)
+        self._exhausted: set[str] = set()
         if isinstance(servings, ServingLog):
             self.servings = servings
         else:
@@ -106,13 +107,28 @@ class CanaryBook:
 
     # -- assignment ------------------------------------------------------------------------
     def for_actor(self, actor: str, n: int | None = None) -> list[Canary]:
-        """The actor's set: the first n (default `per_actor`) canaries of its ordering."""
+        """The first n (default: one window, `per_actor`) canaries of the actor's ordering."""
         return [self.canary(i) for i in self.assigner.sequence(actor, n or self.per_actor)]
 
-    def assigned(self, actor: str, canary: Canary | int, within: int | None = None) -> bool:
-        """Whether the canary is among the actor's first `within` (default: the decoy set)."""
+    def window(self, actor: str) -> int:
+        """The window of its ordering the actor draws from now, from how many distinct
+        canaries the serving log says it received; warns once per actor (per process) when
+        it has used the whole book, whose set then stops growing."""
+        served = self.servings.served_counts([actor]).get(actor, 0)
+        if self.assigner.exhausted(served) and actor not in self._exhausted:
+            if len(self._exhausted) < 100_000:
+                self._exhausted.add(actor)
+            log.warning("an actor (%s) has drawn canaries from its whole ordering of %d; its set "
+                        "stops growing, so a leak of its records gets harder to attribute: "
+                        "mint a larger book (scrapeguard canary mint --exposure)",
+                        inert(actor), self.size)
+        return self.assigner.window_for(served)
+
+    def assigned(self, actor: str, canary: Canary | int) -> bool:
+        """Whether the canary is within the part of its ordering the actor has reached."""
         index = canary if isinstance(canary, int) else canary.index
-        return self.assigner.position(actor, index) < (within or self.decoy_per_actor)
+        served = self.servings.served_counts([actor]).get(actor, 0)
+        return self.assigner.position(actor, index) < self.assigner.reach(served)
 
     def actors_for(self, canary: Canary | int) -> dict[str, Serving]:
         """Actors recorded as served the canary whose assignment re-derives to it.

@@ -19,8 +19,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
+from scrapeguard.canary.assign import book_size_for
 from scrapeguard.canary.book import CanaryBook
 from scrapeguard.canary.harvest import canary_row, people
 from scrapeguard.canary.inject import Injector
@@ -73,10 +75,18 @@ def records(values: dict[str, str]) -> Candidates:
     return found
 
 
-def scratch_book(directory: Path, count: int = 10_000, locale: str = "zh_CN",
+def drill_book_size(spec: DrillSpec | None = None) -> int:
+    """The drill's book, sized as `mint --exposure` would for its largest expected exposure:
+    the harvester under test's crawl."""
+    spec = spec or DrillSpec()
+    return book_size_for(spec.harvester_pages * spec.page_size)
+
+
+def scratch_book(directory: Path, count: int | None = None, locale: str = "zh_CN",
                  phone_range: str = DRILL_RANGE, seed: int = 7) -> CanaryBook:
     """A book for drills, minted with a key fixed by the seed so every run sees the same
     canaries, and an in-memory serving log."""
+    count = count or drill_book_size()
     spec = MintSpec(count=count, locale=locale, ids=IdSpace.parse("900000000-999999999"),
                     phone_ranges=(PhoneRange.parse(phone_range, locale),))
     path = directory / f"drill-{seed}-{count}-{locale}.db"
@@ -101,12 +111,17 @@ class Drill:
         self.injector = Injector(book, shape=lambda c: c,
                                  clock=lambda: START + timedelta(seconds=next(ticks)))
         self.harvests: dict[str, set[int]] = {}
+        self.order: dict[str, list[int]] = {}
+        """Each crawler's distinct records in the order it first received them."""
         self.campaigns: dict[str, tuple[str, ...]] = {}
         self._populate(rng)
+        self._history = lru_cache(maxsize=None)(book.servings.timeline)
+        """The log is complete once the audience is served: each history is read once."""
 
     def _crawl(self, actor: str, pages: Sequence[int], decoy: bool = False) -> set[int]:
         """Serve pages to an actor; its distinct records: site numbers, canaries as -(i+1)."""
         got: set[int] = set()
+        order = self.order.setdefault(actor, [])
         groups = (actor.split("|")[1],) if "|fp:" in actor else ()
         size = self.spec.page_size
         for page in pages:
@@ -114,7 +129,10 @@ class Drill:
             context = f"/api/reviews?page={page}"
             served = (self.injector.swap(items, actor, context, groups) if decoy
                       else self.injector.mix(items, actor, context, groups))
-            got.update(-(x.index + 1) if isinstance(x, Canary) else x for x in served)
+            for item in (-(x.index + 1) if isinstance(x, Canary) else x for x in served):
+                if item not in got:
+                    got.add(item)
+                    order.append(item)
         return got
 
     def _populate(self, rng: random.Random) -> None:
@@ -136,9 +154,18 @@ class Drill:
         self.harvests["campaign"] = union
         self.campaigns = {"campaign": (*keys, "fp:cafe")}
 
-    def leak(self, source: str, n: int, rng: random.Random, noise: int | None = None) -> Found:
-        """A dump: n of the source's distinct records, reformatted, among noise x n people."""
-        items = sorted(self.harvests[source])
+    def leak(self, source: str, n: int, rng: random.Random, noise: int | None = None,
+             span: tuple[float, float] = (0.0, 1.0)) -> Found:
+        """A dump: n of the source's distinct records, reformatted, among noise x n people.
+
+        `span` takes them from a time slice of the harvest instead, as fractions of the crawl
+        in the order it received them: (0.0, 0.1) is its first tenth.
+        """
+        if span == (0.0, 1.0):
+            items = sorted(self.harvests[source])
+        else:
+            order = self.order[source]
+            items = order[int(span[0] * len(order)):int(span[1] * len(order))]
         found, values = Found(), Candidates()
         for item in rng.sample(items, min(n, len(items))):
             if item < 0:
@@ -177,7 +204,7 @@ class Drill:
         served = log.served(canaries)
         actors = {a for by_actor in served.values() for a in by_actor}
         return attribute(canaries, served, log.served_counts(actors), self.book.size,
-                         log.actor_count(), threshold)
+                         log.actor_count(), threshold, history=self._history)
 
     def keys_of(self, source: str) -> tuple[str, ...]:
         return self.campaigns.get(source, (source,))

@@ -7,8 +7,9 @@ Which canaries, and where in the list, depend only on the key, the actor and the
 page reloads the same and nothing about it stands out from the records around it.
 
 Decoy responses (the `decoy` action, for actors the engine judges to be harvesting) swap every
-record for a canary from the actor's larger decoy set: the harvester keeps collecting, and
-everything it collects is evidence.
+record for a canary from the actor's current window: the harvester keeps collecting, and
+everything it collects is evidence. Every serving moves the actor along its ordering (see
+`assign`), so the more it reads, the more distinct canaries it holds.
 """
 
 from __future__ import annotations
@@ -88,9 +89,9 @@ class Injector:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._down = False
 
-    def _serve(self, actor: str, context: str, count: int, within: int,
+    def _serve(self, actor: str, context: str, count: int,
                groups: Sequence[str]) -> list[Canary]:
-        picks = self.book.assigner.pick(actor, context, count, within)
+        picks = self.book.assigner.pick(actor, context, count, self.book.window(actor))
         canaries = [self.book.canary(i) for i in picks]
         self.book.record(actor, canaries, self.clock(), groups)
         return canaries
@@ -108,7 +109,7 @@ class Injector:
             return out
         count = max(1, round(len(out) * self.rate))
         try:
-            canaries = self._serve(actor, context, count, self.book.per_actor, groups)
+            canaries = self._serve(actor, context, count, groups)
         except Exception as exc:
             if not self._down:  # one line per outage, not one per page
                 log.warning("canary serving log unavailable (%s); serving lists without "
@@ -125,18 +126,18 @@ class Injector:
 
     def swap(self, items: Sequence[Any], actor: str, context: str,
              groups: Sequence[str] = ()) -> list[Any]:
-        """A decoy list: as long as the real one, every record a canary from the decoy set.
+        """A decoy list: as long as the real one, every record a canary.
 
         Decoys and canary profiles do not fall back: if the serving log is down they raise
         (the request fails), since the alternative is real records for a suspected harvester.
         """
-        canaries = self._serve(actor, context, len(items), self.book.decoy_per_actor, groups)
+        canaries = self._serve(actor, context, len(items), groups)
         return [self.shape(c) for c in canaries]
 
     def swap_one(self, record: Any, actor: str, context: str, groups: Sequence[str] = ()) -> Any:
         """A decoy profile: a canary in place of the real person, under the id that was asked
         for, so an enumerator sees the answer it expects."""
-        (canary,) = self._serve(actor, context, 1, self.book.decoy_per_actor, groups)
+        (canary,) = self._serve(actor, context, 1, groups)
         fake = self.shape(canary)
         key = self.id_field
         if key and isinstance(record, dict) and isinstance(fake, dict) and key in record:

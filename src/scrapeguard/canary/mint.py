@@ -46,7 +46,7 @@ class MintSpec:
     ids: IdSpace
     phone_ranges: tuple[PhoneRange, ...] = ()
     per_actor: int = 500
-    decoy_per_actor: int = 2500
+    """The window an actor draws from at a time (see `assign`); its set grows past it."""
     sentences: int = 2
 
     def check(self) -> None:
@@ -59,8 +59,8 @@ class MintSpec:
         if self.ids.size < HEADROOM * self.count:
             raise CanaryError(f"the id range holds {self.ids.size} ids; {self.count} canaries "
                               f"need at least {HEADROOM * self.count}")
-        if not 1 <= self.per_actor <= self.decoy_per_actor:
-            raise CanaryError("need 1 <= --per-actor <= decoy set size")
+        if self.per_actor < 1:
+            raise CanaryError(f"--per-actor must be at least 1, not {self.per_actor}")
         if self.sentences < 1:
             raise CanaryError("--sentences must be at least 1")
 
@@ -147,7 +147,7 @@ def mint(path: Path, spec: MintSpec, *, key: bytes | None = None, force: bool = 
     create_private(path, force)
     meta: dict[str, Any] = {
         "schema": 1, "locale": spec.locale, "count": spec.count, "per_actor": spec.per_actor,
-        "decoy_per_actor": spec.decoy_per_actor, "key_check": key_check(secret),
+        "key_check": key_check(secret),
         "id_range": f"{spec.ids.low}-{spec.ids.high}", "id_format": spec.ids.format,
         "phone_ranges": [f"{r.format(r.low)} - {r.format(r.high)}" for r in spec.phone_ranges],
         "minted_at": datetime.now(UTC).isoformat(timespec="seconds"),

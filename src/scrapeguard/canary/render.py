@@ -34,6 +34,13 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
+def _window(s: Suspect) -> str:
+    if s.window_from is None:
+        return ""
+    return (f" among the {s.tested:,} it was first served between {_short(s.window_from)} and "
+            f"{_short(s.window_to)} (of {s.served:,} in all)")
+
+
 def verdict(report: TraceReport) -> str:
     """One sentence per named actor, then why the search stopped."""
     result = report.attribution
@@ -41,8 +48,9 @@ def verdict(report: TraceReport) -> str:
     if not result.named:
         return " ".join(["No one is named.", *reasons])
     lines = [f"{s.actor} was served {s.matched} of the {s.dump} canaries "
-             f"{'in the dump' if s.round == 1 else 'left after the actors above'}; the chance "
-             f"an innocent actor matches that well is {chance(s.p_corrected)}."
+             f"{'in the dump' if s.round == 1 else 'left after the actors above'}"
+             f"{_window(s)}; the chance an innocent actor matches that well is "
+             f"{chance(s.p_corrected)}."
              for s in result.named]
     return " ".join(lines + reasons)
 
@@ -77,7 +85,9 @@ def render(report: TraceReport, console: Console) -> None:
         table.add_column("served between (UTC)")
         for suspect, named in rows:
             table.add_row(text("named", "bold red") if named else "not named", text(suspect.actor),
-                          f"{suspect.matched}/{suspect.dump}", f"{suspect.served:,}",
+                          f"{suspect.matched}/{suspect.dump}",
+                          f"{suspect.tested:,} of {suspect.served:,}" if suspect.window_from
+                          else f"{suspect.served:,}",
                           chance(suspect.p_corrected),
                           f"{_short(suspect.first_served)} to {_short(suspect.last_served)}")
         console.print(table)
@@ -87,7 +97,8 @@ def render(report: TraceReport, console: Console) -> None:
 def _suspect(s: Suspect) -> dict[str, Any]:
     return {"actor": s.actor, "round": s.round, "matched": s.matched, "dump_canaries": s.dump,
             "served": s.served, "p_value": s.p_value, "p_corrected": s.p_corrected,
-            "first_served": _ts(s.first_served), "last_served": _ts(s.last_served)}
+            "first_served": _ts(s.first_served), "last_served": _ts(s.last_served),
+            "tested": s.tested, "window_from": _ts(s.window_from), "window_to": _ts(s.window_to)}
 
 
 def to_json(report: TraceReport) -> dict[str, Any]:

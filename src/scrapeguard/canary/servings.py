@@ -69,6 +69,11 @@ class ServingLog(ABC):
     def actor_count(self) -> int:
         """How many distinct actors were ever served a canary (the Bonferroni family)."""
 
+    @abstractmethod
+    def timeline(self, actor: str) -> list[int]:
+        """When each canary the actor was served was first served to it (ms, ascending): the
+        actor's serving history, which `trace` cuts into time windows."""
+
     def was_served(self, canary: int, actor: str) -> bool:
         return actor in self.served([canary]).get(canary, {})
 
@@ -106,6 +111,11 @@ class MemoryServings(ServingLog):
     def actor_count(self) -> int:
         with self._lock:
             return len(self._by_actor)
+
+    def timeline(self, actor: str) -> list[int]:
+        with self._lock:
+            return sorted(to_ms(self._by_canary[c][actor].first)
+                          for c in self._by_actor.get(actor, ()))
 
 
 SERVINGS_SCHEMA = """
@@ -192,6 +202,11 @@ class SqliteServings(ServingLog):
     def actor_count(self) -> int:
         row = self._conn().execute("SELECT count(DISTINCT actor) FROM servings").fetchone()
         return int(row[0])
+
+    def timeline(self, actor: str) -> list[int]:
+        rows = self._conn().execute("SELECT first_ms FROM servings WHERE actor = ? ORDER BY "
+                                    "first_ms", (actor,))
+        return [int(ms) for (ms,) in rows]
 
     def was_served(self, canary: int, actor: str) -> bool:
         row = self._conn().execute("SELECT 1 FROM servings WHERE canary = ? AND actor = ?",

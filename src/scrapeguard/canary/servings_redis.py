@@ -80,6 +80,13 @@ class RedisServings(ServingLog):
     def actor_count(self) -> int:
         return int(self.client.scard(self._k("actors", "all")))
 
+    def timeline(self, actor: str) -> list[int]:
+        canaries = sorted(int(c) for c in self.client.smembers(self._k("actor", actor)))
+        pipe = self.client.pipeline(transaction=False)
+        for canary in canaries:
+            pipe.zscore(self._k("first", canary), actor)
+        return sorted(int(ms) for ms in pipe.execute() if ms is not None)
+
     def was_served(self, canary: int, actor: str) -> bool:
         return self.client.zscore(self._k("first", canary), actor) is not None
 
