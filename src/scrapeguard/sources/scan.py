@@ -37,7 +37,7 @@ def quote_split(columns: int) -> Relation:
     linear and as fast; it is skipped for a line of too many pieces, whose list of pieces
     would take eight times the line."""
     pieces = ", ".join(f"_q[{i + 1}] AS c{i}" for i in range(columns))
-    split = split_upto("line", '"', columns)
+    split = split_upto("line", '"', columns, short=0)
     sql = f"(SELECT line, {pieces} FROM (SELECT line, {split} AS _q FROM {whole_lines().sql}))"
     return Relation(sql, columns)
 
