@@ -5,7 +5,8 @@ Speed comes from letting DuckDB's CSV reader split each line at every `"` (quoti
 line can swallow the next): a combined line is then seven pieces, and only the short ones need
 work. The head `ip ident user [time zone] ` is split at spaces (four times cheaper than a
 regular expression); status and bytes take one small pattern (RE2 stays on its fast one-pass
-engine up to four groups); `METHOD TARGET PROTOCOL` is split at spaces. A line without that
+engine up to four groups); `METHOD TARGET PROTOCOL` is split at spaces. Both splits are bounded
+(`split_upto`): a run of spaces is not turned into a list of thousands. A line without that
 clean shape (escaped quotes, an unterminated quote, junk) takes the slow path: one full pattern
 over the rebuilt line, then the same with the final quote closed (which recovers a line cut
 inside the user agent), then the common shape with anything after the bytes.
