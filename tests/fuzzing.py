@@ -171,7 +171,8 @@ class Tally:
     largest: int = 0
     slowest: float = 0.0
     peak_load: str = ""
-    """The load that last raised the peak: file number, format, size, peak (to reproduce it)."""
+    """What last raised the peak: a load (file number, size, format, peak before and after, to
+    reproduce it), or the making of a file."""
     crashes: list[str] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
     """Crashes by target (`sources`, `policy`) and exception type."""
@@ -191,7 +192,10 @@ def fuzz_sources(
 ) -> None:
     """Make the next file and load it; with `keep`, only save file number `keep` (named
     after its number and the format it is loaded with) in the current directory."""
+    before = peak_mb()
     path, inputs = make_file(r, tmp / f"f{tally.files}.log", lines)
+    if peak_mb() > before:  # a big file costs the harness itself a few times its size
+        tally.peak_load = f"making file {tally.files} ({path.stat().st_size / 2**20:.1f} MB)"
     tally.files += 1
     tally.inputs += inputs
     tally.largest = max(tally.largest, path.stat().st_size)
