@@ -9,9 +9,12 @@ worker's peak memory stays under 200 MB plus ten times the largest input (`check
 
 Seeds are lines of the built-in formats plus lines of other common shapes; a format may add
 its own as a class attribute `examples` (a tuple of lines), and new formats are fuzzed as
-soon as they register. Deterministic for a seed, so a failure is reproduced by its seed:
+soon as they register. Deterministic for a seed (gzip members carry no time stamp), so a
+failure is reproduced by its seed, and `--keep N` saves the file of load N (`peak_load` in
+the figures names the load that last raised the peak) without loading anything:
 
     python tests/fuzzing.py --inputs 1000000 --seed 1
+    python tests/fuzzing.py --inputs 1000000 --seed 1 --keep 57
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import gzip
 import json
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -146,7 +150,7 @@ def make_file(r: random.Random, path: Path, lines: int) -> tuple[Path, int]:
         body = r.randbytes(r.randrange(1, 200_000))
     mode = r.random()
     if mode < 0.15:
-        packed = gzip.compress(body, compresslevel=1)
+        packed = gzip.compress(body, compresslevel=1, mtime=0)  # no clock in the bytes
         if mode < 0.05:
             packed = packed[: r.randrange(2, len(packed) + 1)]
         elif mode < 0.08:
@@ -166,6 +170,9 @@ class Tally:
     policies: int = 0
     largest: int = 0
     slowest: float = 0.0
+    peak_load: str = ""
+    """What last raised the peak: a load (file number, size, format, peak before and after, to
+    reproduce it), or the making of a file."""
     crashes: list[str] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
     """Crashes by target (`sources`, `policy`) and exception type."""
@@ -180,28 +187,46 @@ class Tally:
         return sum(n for kind, n in self.kinds.items() if kind.startswith(target + ":"))
 
 
-def fuzz_sources(r: random.Random, tally: Tally, tmp: Path, lines: int) -> None:
+def fuzz_sources(
+    r: random.Random, tally: Tally, tmp: Path, lines: int, keep: int | None = None
+) -> None:
+    """Make the next file and load it; with `keep`, only save file number `keep` (named
+    after its number and the format it is loaded with) in the current directory."""
+    before = peak_mb()
     path, inputs = make_file(r, tmp / f"f{tally.files}.log", lines)
+    if peak_mb() > before:  # a big file costs the harness itself a few times its size
+        tally.peak_load = f"making file {tally.files} ({path.stat().st_size / 2**20:.1f} MB)"
     tally.files += 1
     tally.inputs += inputs
     tally.largest = max(tally.largest, path.stat().st_size)
     formats = [*REGISTRY, None]  # in turn: every registered format, and detection
-    for fmt in [formats[(tally.files - 1) % len(formats)]]:
-        con = duckdb.connect()
-        start = time.monotonic()
-        try:
-            report = load_events(con, [str(path)], fmt=fmt)
-            if report.lines != report.events + report.malformed:
-                raise AssertionError(f"unbalanced report {report.lines} {report.events} "
-                                     f"{report.malformed}")
-        except SourceError:
-            pass
-        except Exception:
-            tally.crash("sources", f"format {fmt} on file {tally.files - 1}")
-        finally:
-            con.close()
-        tally.slowest = max(tally.slowest, time.monotonic() - start)
-        tally.loads += 1
+    fmt = formats[(tally.files - 1) % len(formats)]
+    if keep is not None:
+        if tally.files - 1 == keep:
+            kept = Path.cwd() / f"fuzz-file-{keep}-{fmt or 'detected'}.log"
+            shutil.copyfile(path, kept)
+            print(f"file {keep}, loaded as {fmt or 'detected'}: {kept}", file=sys.stderr)
+        path.unlink()
+        return
+    peak_before = peak_mb()
+    con = duckdb.connect()
+    start = time.monotonic()
+    try:
+        report = load_events(con, [str(path)], fmt=fmt)
+        if report.lines != report.events + report.malformed:
+            raise AssertionError(f"unbalanced report {report.lines} {report.events} "
+                                 f"{report.malformed}")
+    except SourceError:
+        pass
+    except Exception:
+        tally.crash("sources", f"format {fmt} on file {tally.files - 1}")
+    finally:
+        con.close()
+    tally.slowest = max(tally.slowest, time.monotonic() - start)
+    tally.loads += 1
+    if (now := peak_mb()) > peak_before:
+        tally.peak_load = (f"file {tally.files - 1} ({path.stat().st_size / 2**20:.1f} MB)"
+                           f" as {fmt or 'detected'}: {peak_before:.0f} -> {now:.0f} MB")
     path.unlink()
 
 
@@ -223,12 +248,16 @@ def mutate_policy(r: random.Random, text: str) -> str:
     return b.decode("utf-8", "replace") if r.random() < 0.5 else b.decode("latin-1")
 
 
-def fuzz_policy(r: random.Random, tally: Tally, tmp: Path, pack: list[str]) -> None:
+def fuzz_policy(
+    r: random.Random, tally: Tally, tmp: Path, pack: list[str], keep: int | None = None
+) -> None:
     text = mutate_policy(r, r.choice(pack))
     path = tmp / "policy.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogateescape")
     tally.inputs += 1
     tally.policies += 1
+    if keep is not None:
+        return
     start = time.monotonic()
     try:  # check_policy never raises; load_policy raises PolicyError only
         if tally.policies % 2:
@@ -263,18 +292,23 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(inputs: int, seed: int, lines: int = 20_000, policy_share: float = 0.005) -> Tally:
-    """Fuzz until `inputs` inputs are done; about `policy_share` of them are policies."""
+def run(
+    inputs: int, seed: int, lines: int = 20_000, policy_share: float = 0.005,
+    keep: int | None = None,
+) -> Tally:
+    """Fuzz until `inputs` inputs are done; about `policy_share` of them are policies.
+    With `keep`, load nothing: replay the same random choices up to file number `keep`
+    and save that file (see `fuzz_sources`), to reproduce a failing load."""
     r = random.Random(seed)
     tally = Tally()
     pack = [*POLICY_SEEDS, default_pack().read_text(encoding="utf-8")]
     with tempfile.TemporaryDirectory(prefix="sg-fuzz-") as tmp:
-        while tally.inputs < inputs:
+        while tally.inputs < inputs and (keep is None or tally.files <= keep):
             if tally.policies < policy_share * tally.inputs:
-                fuzz_policy(r, tally, Path(tmp), pack)
+                fuzz_policy(r, tally, Path(tmp), pack, keep)
             else:
                 size = min(r.randrange(100, lines + 1), inputs - tally.inputs)
-                fuzz_sources(r, tally, Path(tmp), size)
+                fuzz_sources(r, tally, Path(tmp), size, keep)
     return tally
 
 
@@ -288,16 +322,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--lines", type=int, default=20_000, help="mutated lines per file")
+    parser.add_argument("--keep", type=int, metavar="N",
+                        help="load nothing; save file number N of this run here (see peak_load)")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    tally = run(args.inputs, args.seed, args.lines)
+    tally = run(args.inputs, args.seed, args.lines, keep=args.keep)
+    if args.keep is not None:
+        return 0
     figures = {
         "inputs": tally.inputs, "files": tally.files, "loads": tally.loads,
         "policies": tally.policies, "formats": sorted(REGISTRY),
         "seconds": round(time.monotonic() - start, 1), "cpu_s": round(cpu_seconds(), 1),
         "slowest_load_s": round(tally.slowest, 2),
         "peak_mb": round(peak_mb(), 1), "limit_mb": round(check_memory(tally), 1),
-        "largest_input_mb": round(tally.largest / 2**20, 2),
+        "largest_input_mb": round(tally.largest / 2**20, 2), "peak_load": tally.peak_load,
         "crashes_sources": tally.count("sources"), "crashes_policy": tally.count("policy"),
         "crash_kinds": tally.kinds,
     }

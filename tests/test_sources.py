@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from realdata import CROWDSEC, ELASTIC
+from scrapeguard.allowlist import FORWARDED_HOPS, TrustedProxies
 from scrapeguard.errors import SourceError
 from scrapeguard.events import EVENT_SQL_TYPES
 from scrapeguard.sources import REGISTRY, LoadReport, get_format, load_events
@@ -171,6 +172,28 @@ def test_xff_is_used_only_behind_a_trusted_proxy(con: Any, tmp_path: Path) -> No
         ["10.0.0.1"] * 4 + ["198.51.100.50"])
     assert rows(con, "SELECT count(*) FROM duckdb_functions() WHERE function_name LIKE '_sg%'") == [
         (0,)]
+
+
+def test_only_the_right_most_forwarded_hops_are_read_as_by_the_middleware(
+    con: Any, tmp_path: Path
+) -> None:
+    """Every hop of a forged header of thousands used to be parsed; past FORWARDED_HOPS from
+    the right, entries are the client's own writing, and the log reader and the middleware
+    stop at the same place."""
+    trusted = ["10.0.0.0/8"]
+    headers = [
+        "1," * 3000 + "198.51.100.9, 10.0.0.2",  # a forged run, then the real chain
+        "198.51.100.7, " + "10.0.0.9, " * 20 + "10.0.0.2",  # more trusted hops than are read
+        "198.51.100.7, " + "10.0.0.9, " * (FORWARDED_HOPS - 2) + "10.0.0.2",  # all are read
+    ]
+    peer = LINE.replace("203.0.113.7", "10.0.0.1")
+    log = write(tmp_path / "x.log", *[f'{peer} "{h}"' for h in headers])
+    load_events(con, [str(log)], trusted_proxies=trusted)
+    live = TrustedProxies(trusted)
+    assert [r[0] for r in rows(con, "SELECT ip FROM events ORDER BY ip")] == sorted(
+        live.resolve("10.0.0.1", h) for h in headers)
+    assert sorted(live.resolve("10.0.0.1", h) for h in headers) == [
+        "10.0.0.9", "198.51.100.7", "198.51.100.9"]
 
 
 def test_invalid_trusted_proxy_is_a_source_error(con: Any) -> None:

@@ -22,7 +22,8 @@ _PEAK = """
 import sys, duckdb
 from scrapeguard.sources import load_events
 from fuzzing import peak_mb
-report = load_events(duckdb.connect(), [sys.argv[1]])
+report = load_events(duckdb.connect(), [sys.argv[1]], fmt=sys.argv[2] or None,
+                     trusted_proxies=sys.argv[3:])
 print(report.lines, report.events, int(peak_mb() * 1024))
 """
 """Peak as this interpreter's own high-water mark (`fuzzing.peak_mb`), not `ru_maxrss`, which
@@ -41,10 +42,12 @@ def write(path: Path, *lines: str | bytes, end: bytes = b"\n") -> Path:
     return path
 
 
-def peak(path: Path) -> tuple[int, int, int]:
-    """(lines, events, peak RSS in KiB) of loading `path` in a fresh interpreter."""
+def peak(path: Path, fmt: str = "", proxies: tuple[str, ...] = ()) -> tuple[int, int, int]:
+    """(lines, events, peak RSS in KiB) of loading `path` (as `fmt`, else detected; behind
+    `proxies`) in a fresh interpreter."""
     out = subprocess.run(
-        [sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", _PEAK, str(path), fmt, *proxies], capture_output=True, text=True,
+        check=True,
         timeout=120, env={"PYTHONPATH": ":".join(sys.path)},
     ).stdout.split()
     lines, events, rss = (int(x) for x in out)
@@ -62,6 +65,38 @@ def test_a_run_of_escaped_quotes_costs_no_more_memory_than_a_clean_line(tmp_path
     c_lines, c_events, c_rss = peak(clean)
     assert (q_lines, q_events, c_lines, c_events) == (n, n, n, n)
     assert q_rss < 2 * c_rss, (q_rss, c_rss)
+
+
+@pytest.mark.parametrize("fmt", ["combined", "common"])
+def test_runs_of_separators_cost_memory_linear_in_the_file(tmp_path: Path, fmt: str) -> None:
+    """Splitting a field at its spaces built a list of 32 bytes per space for 2,048 lines at
+    once: 4 MB of lines with 2 KB space runs took about 950 MB. The bound is the fuzzing
+    one, 200 MB plus ten times the input; every line is still an event or counted."""
+    n, run = 600, 2048
+    shapes = [
+        "203.0.113.7" + " " * run + '- - [17/May/2015:10:05:03 +0200] "GET / HTTP/1.1" 200 5',
+        HEAD.replace("/a ", "/a" + " " * run + "b ") + '"curl/8"',
+        HEAD + '"' + "\\" * (run // 2),  # a user agent of backslashes, cut short
+    ]
+    path = write(tmp_path / "s.log", *[shapes[i % 3] for i in range(n)])
+    lines_, events, rss = peak(path, fmt)
+    assert lines_ == n
+    assert n // 3 <= events < n
+    bound_kib = (200 + 10 * path.stat().st_size / 2**20) * 1024
+    assert rss <= bound_kib, (rss // 1024, bound_kib // 1024)
+
+
+def test_a_forwarded_for_of_thousands_of_hops_costs_memory_linear_in_the_file(
+    tmp_path: Path,
+) -> None:
+    """Behind trusted proxies each hop became list entries and an address parse: 5 MB of
+    lines with 1,000 hops each took 390 MB (and 16 MB took 1.1 GB)."""
+    n = 2500
+    path = write(tmp_path / "x.log", *[LINE + ' "' + "1," * 1000 + '198.51.100.9"'] * n)
+    lines_, events, rss = peak(path, "combined", ("203.0.113.0/24",))
+    assert (lines_, events) == (n, n)
+    bound_kib = (200 + 10 * path.stat().st_size / 2**20) * 1024
+    assert rss <= bound_kib, (rss // 1024, bound_kib // 1024)
 
 
 def test_more_quotes_than_the_sample_had_still_parse(con: Any, tmp_path: Path) -> None:

@@ -186,6 +186,14 @@ class Allowlister:
         return None if engine is None else engine.networks.find(address)
 
 
+FORWARDED_HOPS = 16
+"""X-Forwarded-For entries read, from the right. No deployment puts this many proxies in
+front of an application, and entries further left were written by the client (any of them is
+a forgery it chose); reading every entry let a header of thousands of `1,` cost thousands of
+address parses per request, and per log line a list of them (1 GB for a 16 MB log). Both the
+middleware and the log readers (`sources.xff`) stop here."""
+
+
 class TrustedProxies:
     """The client address behind the proxies we run, read from X-Forwarded-For.
 
@@ -207,7 +215,7 @@ class TrustedProxies:
         if not xff or not self.is_trusted(remote):
             return canonical_ip(remote)
         client = remote
-        for entry in reversed(xff.split(",")):
+        for entry in reversed(xff.rsplit(",", FORWARDED_HOPS)[-FORWARDED_HOPS:]):
             candidate = canonical_ip(_strip_port(entry.strip()))
             if parse_ip(candidate) is None:
                 continue  # malformed or `unknown`: skip it, keep looking left

@@ -5,7 +5,8 @@ Speed comes from letting DuckDB's CSV reader split each line at every `"` (quoti
 line can swallow the next): a combined line is then seven pieces, and only the short ones need
 work. The head `ip ident user [time zone] ` is split at spaces (four times cheaper than a
 regular expression); status and bytes take one small pattern (RE2 stays on its fast one-pass
-engine up to four groups); `METHOD TARGET PROTOCOL` is split at spaces. A line without that
+engine up to four groups); `METHOD TARGET PROTOCOL` is split at spaces. Both splits are bounded
+(`split_upto`): a run of spaces is not turned into a list of thousands. A line without that
 clean shape (escaped quotes, an unterminated quote, junk) takes the slow path: one full pattern
 over the rebuilt line, then the same with the final quote closed (which recovers a line cut
 inside the user agent), then the common shape with anything after the bytes.
@@ -27,6 +28,7 @@ from scrapeguard.sources.base import (
     Relation,
     bad_offset,
     register,
+    split_upto,
     sql_str,
 )
 
@@ -108,8 +110,8 @@ def _fast(rel: Relation, pairs: bool, xff: bool) -> str:
         FROM (
           SELECT *, coalesce({clean}, false) AS _clean
           FROM (
-            SELECT *, {ts} AS _t, string_split(c1, ' ') AS _r
-            FROM (SELECT *, string_split(c0, ' ') AS _h, {mid} AS _b FROM {rel.sql})))"""
+            SELECT *, {ts} AS _t, {split_upto("c1", " ", 3)} AS _r
+            FROM (SELECT *, {split_upto("c0", " ", 6)} AS _h, {mid} AS _b FROM {rel.sql})))"""
 
 
 def _one_of(values: tuple[str, ...], token: str) -> str:
@@ -165,10 +167,10 @@ class _AccessLog(LogFormat):
             SELECT *, CASE WHEN NOT _ok AND strpos(m.req, ' ') > 1
                            THEN left(m.req, strpos(m.req, ' ') - 1) END AS _tok
             FROM (
-              SELECT *, len(_r) = 3 AND {_one_of(_METHODS, "_r[1]")}
-                        AND {_one_of(_PROTOCOLS, "_r[3]")} AS _ok
+              SELECT *, coalesce(len(_r) = 3 AND {_one_of(_METHODS, "_r[1]")}
+                        AND {_one_of(_PROTOCOLS, "_r[3]")}, false) AS _ok
               FROM (
-                SELECT m, _line, string_split(m.req, ' ') AS _r,
+                SELECT m, _line, {split_upto("m.req", " ", 3)} AS _r,
                        CASE WHEN NOT {bad_offset('m.ts')}
                             THEN try_strptime(m.ts, {sql_str(TS_FORMAT)}) END AS _ts
                 FROM ({parsed})))))"""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapeguard.events import EVENT_SQL_TYPES
-from scrapeguard.sources.base import LogFormat, ParseOptions, Relation, sql_str
+from scrapeguard.sources.base import LogFormat, ParseOptions, Relation, split_upto, sql_str
 from scrapeguard.sources.lines import LINE_DELIM
 from scrapeguard.sources.progress import setting
 
@@ -37,8 +37,7 @@ def quote_split(columns: int) -> Relation:
     linear and as fast; it is skipped for a line of too many pieces, whose list of pieces
     would take eight times the line."""
     pieces = ", ".join(f"_q[{i + 1}] AS c{i}" for i in range(columns))
-    quotes = "length(line) - length(replace(line, '\"', ''))"
-    split = f"CASE WHEN {quotes} < {columns} THEN string_split(line, '\"') END"
+    split = split_upto("line", '"', columns, short=0)
     sql = f"(SELECT line, {pieces} FROM (SELECT line, {split} AS _q FROM {whole_lines().sql}))"
     return Relation(sql, columns)
 

@@ -6,6 +6,8 @@ trusted proxy, the client is the right-most X-Forwarded-For hop that is *not* a 
 left-most one. An XFF sent by an untrusted peer is ignored, and so is a hop that is not an
 address (the peer is kept). Addresses are compared as fixed-width text keys
 (`4` + three digits per octet, `6` + 32 hex digits), so CIDR membership is a string range test.
+Only the right-most `FORWARDED_HOPS` hops are read, as by the middleware: a list of every hop
+cost 32 bytes and a few lists per hop, for 2,048 lines at once.
 IPv6 written with an embedded IPv4 tail (`::ffff:1.2.3.4`) or a zone (`%eth0`) is not parsed
 and therefore never trusted. After loading, IPv6 addresses are rewritten canonically
 (`canonicalize`), so `2001:0db8::0001` and `2001:db8::1` are one actor.
@@ -17,6 +19,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
+from scrapeguard.allowlist import FORWARDED_HOPS
 from scrapeguard.errors import SourceError
 from scrapeguard.sources.base import sql_str
 
@@ -24,6 +27,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ADDRESS_LIST_RE = r"\s*[0-9A-Fa-f.:]+(?:\s*,\s*[0-9A-Fa-f.:]+)*\s*"
 """What an X-Forwarded-For value looks like: addresses separated by commas."""
+_LAST_HOPS_RE = f"(?:[^,]*,){{0,{FORWARDED_HOPS - 1}}}[^,]*$"
+"""The right-most hops: the left-most match that reaches the end starts after a comma."""
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IP4_RE = _OCTET + r"(?:\." + _OCTET + "){3}"
@@ -72,7 +77,8 @@ _CLIENT_MACROS: dict[str, str] = {
         "xff", "x",
         f"CASE WHEN regexp_full_match(x, {sql_str(ADDRESS_LIST_RE)}) AND _sg_trusted(peer) THEN "
         + _let(
-            "list_transform(string_split(x, ','), lambda h: trim(h))", "hops",
+            f"list_transform(string_split(regexp_extract(x, {sql_str(_LAST_HOPS_RE)}), ','), "
+            "lambda h: trim(h))", "hops",
             _let("coalesce(list_filter(list_reverse(hops), lambda h: NOT _sg_trusted(h))[1], "
                  "hops[1])", "c", "CASE WHEN _sg_ipkey(c) IS NULL THEN peer ELSE c END"),
         )
