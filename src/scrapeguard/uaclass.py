@@ -25,6 +25,10 @@ import crawleruseragents
 import ua_parser
 from ua_parser.core import Device, Matcher, UserAgent
 
+from scrapeguard import pathfacts
+from scrapeguard.policy.patterns import Matcher as PatternMatcher
+from scrapeguard.policy.patterns import compile_pattern
+
 GRAM = 3
 """Length of the index keys; literals shorter than this cannot be indexed."""
 
@@ -71,6 +75,8 @@ def classify(ua: str | None) -> str:
     """The class of one user agent; cached, since a log repeats a few agents many times."""
     if ua is None or ua.strip() in _EMPTY:
         return "empty"
+    if _declared_scanners().search(ua):
+        return "scanner"
     grams = _grams(ua.casefold())
     index = _crawlers().first(ua, grams)
     if index is not None:
@@ -82,6 +88,20 @@ def classify(ua: str | None) -> str:
             return "crawler"
     family = _ua_family(ua, grams)
     return "browser" if family not in (None, "Other") else "unknown"
+
+
+@lru_cache(maxsize=1)
+def _declared_scanners() -> PatternMatcher:
+    """Agents that declare a scanner the crawler-user-agents data files under another class
+    (`policy/data/scanner_agents.txt`)."""
+    return compile_pattern(pathfacts.data_pattern("scanner_agents.txt"))
+
+
+def is_browser_agent(ua: str | None) -> bool:
+    """The agent names a browser the way browsers do: a browser family ua-parser knows, behind
+    the `Mozilla/` (or old Opera's `Opera/`) product token every browser sends. Apps that embed
+    a platform name are not browsers: `wp-android/24.1 (Android 14)` parses as Android."""
+    return ua is not None and ua.startswith(("Mozilla/", "Opera/")) and classify(ua) == "browser"
 
 
 def classify_many(uas: Iterable[str | None]) -> dict[str | None, str]:

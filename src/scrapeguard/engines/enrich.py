@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from scrapeguard import canonical, clients
+from scrapeguard import canonical, clients, pathfacts
 from scrapeguard.engines import lookups
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.policy.model import Policy
@@ -27,6 +27,13 @@ from scrapeguard.routes.learn import learn
 from scrapeguard.routes.model import RouteTable
 
 ERROR_STATUSES = (400, 403, 404, 405)
+TARGET_ERRORS = tuple(sorted({*ERROR_STATUSES, *pathfacts.REFUSED_STATUSES,
+                              *pathfacts.MISSING_STATUSES}))
+"""Answers that say the site has no such thing for this client: a scanner target asked for and
+answered so was a guess (`known-target-probe`)."""
+REDIRECTS = (301, 302, 303)
+"""How a login form answers a password it accepts: a redirect to where the person was going.
+A wrong password is answered with the form again (200)."""
 
 
 @dataclass
@@ -111,6 +118,8 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(referer_table, key(t.referer) == referer_table.ref_key)
     linked = lookups.linked_paths(events)
     t = t.left_join(linked, t._path_key == linked.linked_path_key)
+    served = lookups.served_paths(events)
+    t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
     rows = lookups.materialize(backend, _columns(t, policy), "enriched")
@@ -153,9 +162,18 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
     has_referer = t.referer.notnull() & (t.referer != "-")
     # An error on a path reached by a link, now or earlier by anyone, is a broken link
     # followed, not a path guessed (`lookups.linked_paths`).
-    linked = has_referer | (t.linked_since.notnull() & (t.linked_since < t.ts))
+    linked = lookups.is_link(t.path, t.referer) | (t.linked_since.notnull()
+                                                   & (t.linked_since < t.ts))
     is_unlinked_error_page = (is_error.fill_null(False) & ~t.is_static.fill_null(False)
                               & ~linked)
+    # A path the site does not have: never served before, never reached through a link.
+    unknown = ~linked & ~(t.served_since.notnull() & (t.served_since < t.ts))
+    # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
+    target_miss = (t.is_target & t.status.isin(TARGET_ERRORS) & unknown
+                   & ~t.is_feed_ua).fill_null(False)
+    script_miss = (t.is_script & t.status.isin(pathfacts.MISSING_STATUSES)
+                   & unknown).fill_null(False)
+    is_post = (method == "POST").fill_null(False)
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))
     ts_ms = _ts_ms(t.ts)
     client = clients.client_expr(t.account, t.session, t.session_first_ms, ts_ms)
@@ -183,6 +201,8 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         author_key=t.author_key,
         catalogue_key=ibis.ifelse(one, catalogue, ibis.null()),
         error_path_key=ibis.ifelse(is_unlinked_error_page, t.path_key, ibis.null()),
+        target_key=ibis.ifelse(target_miss, t.path_key, ibis.null()),
+        script_key=ibis.ifelse(script_miss, t.path_key, ibis.null()),
         item_key=ibis.ifelse(is_route, item_key, ibis.null()),
         item_weight=ibis.ifelse(is_route, weights, 0).cast("int32"),
         lookup_key=ibis.ifelse(single, item_key, ibis.null()),
@@ -195,7 +215,14 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         has_referer=flag(has_referer),
         is_robots=flag(t.is_robots.fill_null(False)),
         is_trap=flag(t.is_trap.fill_null(False)),
-        is_attack=flag(t.is_attack.fill_null(False)),
+        is_attack=flag((t.is_attack | t.is_attack_ua).fill_null(False)),
+        is_target_miss=flag(target_miss),
+        is_script_miss=flag(script_miss),
+        is_login_refused=flag(
+            (t.is_login & t.status.isin(pathfacts.REFUSED_STATUSES)).fill_null(False)),
+        is_blind_login_post=flag((t.is_login_form & is_post & ~has_referer
+                                  & ~t.status.isin(REDIRECTS)).fill_null(False)),
+        is_browser_rpc_post=flag((t.is_xmlrpc & is_post & t.is_browser_ua).fill_null(False)),
         is_author=flag(t.author_key.notnull()),
         is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
         is_error=flag(is_error.fill_null(False)),

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from scrapeguard import clients, pathfacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.canonical import canonical_ip, canonical_path
-from scrapeguard.engines.enrich import ERROR_STATUSES
+from scrapeguard.engines.enrich import ERROR_STATUSES, REDIRECTS, TARGET_ERRORS
 from scrapeguard.engines.lookups import (
     NUMERIC_ID,
     REFERER_PATH,
@@ -66,6 +66,14 @@ class PathInfo(NamedTuple):
     """A login endpoint (`pathfacts.LOGIN_PATH`)."""
     author: str | None = None
     """The author id an author archive is asked for by (`pathfacts.AUTHOR_ID`)."""
+    login_form: bool = False
+    """A login form (`pathfacts.LOGIN_FORM_PATH`)."""
+    xmlrpc: bool = False
+    """WordPress' XML-RPC endpoint (`pathfacts.XMLRPC_PATH`)."""
+    target: bool = False
+    """A path scanners ask every site for (`pathfacts.target_pattern`)."""
+    script: bool = False
+    """A server-side script (`pathfacts.SCRIPT_PATH`)."""
 
 
 @dataclass
@@ -104,6 +112,10 @@ class EventRows:
     """The author id of a `?author=N` request (`pathfacts.AUTHOR_ID`), else None."""
     catalogue: str | None = None
     """The catalogue item (product, listing) an item route's answer named, else None."""
+    target_miss: str | None = None
+    """The path, when it is a scanner target the site does not have (`target_probes`)."""
+    script_miss: str | None = None
+    """The path, when it is a script the site does not have (`missing_scripts`)."""
 
     @property
     def is_lookup(self) -> bool:
@@ -130,13 +142,11 @@ class Deriver:
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
         self._linked: dict[str, None] = {}
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
+        self._served: dict[str, None] = {}
+        """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
 
     def _link(self, path: str) -> None:
-        if path in self._linked:
-            return
-        if len(self._linked) >= LINKED_PATHS:
-            del self._linked[next(iter(self._linked))]
-        self._linked[path] = None
+        _remember(self._linked, path)
 
     def derive(self, event: dict[str, Any]) -> EventRows:
         """`event["session_since"]`, when present, is the session's first sighting (the
@@ -159,20 +169,36 @@ class Deriver:
             route_index = None  # only a GET answers with an inferred route's record
         catalogue = info.catalogue if is_get and subjects is None and status < 400 else None
         is_error = status in ERROR_STATUSES
-        has_referer = bool(event.get("referer")) and event.get("referer") != "-"
+        referer = event.get("referer")
+        has_referer = bool(referer) and referer != "-"
         # An error on a path reached by a link, now or earlier by anyone, is a broken link
         # followed, not a path guessed (`lookups.linked_paths`).
-        unlinked_error_page = (is_error and not static and not has_referer
-                               and path not in self._linked)
-        if has_referer:
-            self._link(path)
+        linked = is_link(path, referer) or path in self._linked
+        unlinked_error_page = is_error and not static and not linked
+        # A path the site does not have: never served before, never reached through a link.
+        unknown = not linked and path not in self._served
         klass = uaclass.classify(ua)
+        # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
+        target_miss = (info.target and status in TARGET_ERRORS and unknown
+                       and klass != "feed-reader")
+        script_miss = info.script and status in pathfacts.MISSING_STATUSES and unknown
+        if linked:
+            self._link(path)
+        if 200 <= status < 300 or status == 304:  # served (`lookups.served_paths`)
+            _remember(self._served, path)
+        is_post = method == "POST"
         common = {
             "is_static": int(static),
             "has_referer": int(has_referer),
             "is_robots": int(robots),
             "is_trap": int(trap),
-            "is_attack": int(info.attack),
+            "is_attack": int(info.attack or pathfacts.ua_attack(ua)),
+            "is_target_miss": int(target_miss),
+            "is_script_miss": int(script_miss),
+            "is_login_refused": int(info.login and status in pathfacts.REFUSED_STATUSES),
+            "is_blind_login_post": int(info.login_form and is_post and not has_referer
+                                       and status not in REDIRECTS),
+            "is_browser_rpc_post": int(info.xmlrpc and is_post and uaclass.is_browser_agent(ua)),
             "is_author": int(info.author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_error": int(is_error),
@@ -213,6 +239,8 @@ class Deriver:
             allow_reason=self.allower.allows(ip, ua, account),
             author=info.author,
             catalogue=catalogue,
+            target_miss=path if target_miss else None,
+            script_miss=path if script_miss else None,
         )
 
     def _rows(self, subjects: list[str] | None, route_index: int | None,
@@ -254,7 +282,11 @@ class Deriver:
         author = pathfacts.AUTHOR_REGEX.search(path)
         facts: dict[str, Any] = {"attack": bool(pathfacts.attack_regex().search(path)),
                                  "login": bool(pathfacts.LOGIN_REGEX.search(path_only)),
-                                 "author": author.group(1) if author else None}
+                                 "author": author.group(1) if author else None,
+                                 "login_form": bool(pathfacts.LOGIN_FORM_REGEX.search(path_only)),
+                                 "xmlrpc": bool(pathfacts.XMLRPC_REGEX.search(path_only)),
+                                 "target": bool(pathfacts.target_regex().search(path_only)),
+                                 "script": bool(pathfacts.SCRIPT_REGEX.search(path_only))}
         for index, (route, pattern, query) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:
@@ -293,6 +325,21 @@ def _route_missed(route: Route, status: int, size: int, item: str | None) -> boo
     if route.subject is None and route.query is not None:
         missed = missed or item is None
     return missed
+
+
+def _remember(paths: dict[str, None], path: str) -> None:
+    """Add a path to a bounded memory of paths, forgetting the oldest first."""
+    if path in paths:
+        return
+    if len(paths) >= LINKED_PATHS:
+        del paths[next(iter(paths))]
+    paths[path] = None
+
+
+def is_link(path: str, referer: str | None) -> bool:
+    """The Python twin of `lookups.is_link`: the referer is a URL naming another page."""
+    found = _REFERER_PATH.match(referer or "")
+    return found is not None and found.group(1) != path.split("?")[0]
 
 
 def referer_template(referer: str | None) -> str | None:

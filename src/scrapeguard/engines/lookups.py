@@ -63,16 +63,42 @@ def infer_template(path: ir.StringValue) -> ir.StringValue:
     return template
 
 
+def is_link(path: ir.StringValue, referer: ir.StringValue) -> ir.BooleanValue:
+    """The request arrived through a link: its referer is a URL naming another page.
+
+    A self-referer is no link: a page answered with an error has no link to itself, and it is
+    the referer scanners forge most (`Referer: http://site/wp-login.php` on a request for
+    `/wp-login.php`). A referer that is not a URL is no browser's either.
+    """
+    referer_path = referer.re_extract("^" + REFERER_PATH, 1)
+    return (referer.notnull() & (referer_path != "")
+            & (referer_path != path.split("?")[0])).fill_null(False)
+
+
 def linked_paths(events: ir.Table) -> ir.Table:
-    """Per path some client reached through a link (a referer): when that first happened.
+    """Per path some client reached through a link (`is_link`): when that first happened.
 
     A site's broken links are followed by people and crawlers, many of whom send no referer;
     once anyone arrived at a path from a link, errors on it are the site's, not a prober's
     guesses. Both engines learn this as the log goes, never from the future.
     """
-    linked = events.filter(events.referer.notnull() & (events.referer != "-"))
+    linked = events.filter(is_link(events.path, events.referer))
     return linked.group_by(linked_path_key=key(linked.path)).aggregate(
         linked_since=linked.ts.min())
+
+
+def served_paths(events: ir.Table) -> ir.Table:
+    """Per path the site served (2xx, or 304: the client's copy is current): when that first
+    happened. Redirects are no proof: sites redirect any path to their canonical host first.
+
+    A path the site has served is one it has, whatever it answers a later client (a WordPress
+    security plugin refusing `/wp-login.php` to some addresses): asking for it is no guess.
+    Learnt as the log goes, like `linked_paths`.
+    """
+    status = events.status
+    served = events.filter(((status >= 200) & (status < 300)) | (status == 304))
+    return served.group_by(served_path_key=key(served.path)).aggregate(
+        served_since=served.ts.min())
 
 
 def referers(backend: Any, events: ir.Table) -> ir.Table:
@@ -126,6 +152,10 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> ir.Table:
         is_trap=is_trap,
         is_attack=distinct.path.re_search(pathfacts.attack_pattern()).fill_null(False),
         is_login=path_only.re_search(pathfacts.LOGIN_PATH).fill_null(False),
+        is_login_form=path_only.re_search(pathfacts.LOGIN_FORM_PATH).fill_null(False),
+        is_xmlrpc=path_only.re_search(pathfacts.XMLRPC_PATH).fill_null(False),
+        is_target=path_only.re_search(pathfacts.target_pattern()).fill_null(False),
+        is_script=path_only.re_search(pathfacts.SCRIPT_PATH).fill_null(False),
         author_id=distinct.path.re_extract(pathfacts.AUTHOR_ID, 1),
     )
     return materialize(backend, table, "_paths")
@@ -192,10 +222,15 @@ def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
         "ua_class": [classes[ua] for ua in uas],
         "is_bot_ua": [uaclass.is_crawler_class(classes[ua]) for ua in uas],
         "is_tool_ua": [classes[ua] in TOOL_CLASSES for ua in uas],
+        "is_browser_ua": [uaclass.is_browser_agent(ua) for ua in uas],
+        "is_feed_ua": [classes[ua] == "feed-reader" for ua in uas],
+        "is_attack_ua": [pathfacts.ua_attack(ua) for ua in uas],
         "fp": fingerprints,
     }
     schema = {"ua_text": "string", "ua_class": "string", "is_bot_ua": "boolean",
-              "is_tool_ua": "boolean", "fp": "string"}
+              "is_tool_ua": "boolean", "is_browser_ua": "boolean", "is_feed_ua": "boolean",
+              "is_attack_ua": "boolean",
+              "fp": "string"}
     return ibis.memtable(rows, schema=schema), uas
 
 
