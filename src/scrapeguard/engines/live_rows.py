@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from scrapeguard import clients, pathfacts, uaclass
+from scrapeguard import clients, pathfacts, sitefacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES
@@ -66,6 +66,14 @@ class PathInfo(NamedTuple):
     """A login endpoint (`pathfacts.LOGIN_PATH`)."""
     author: str | None = None
     """The author id an author archive is asked for by (`pathfacts.AUTHOR_ID`)."""
+    form: bool = False
+    """A comment or registration form (`pathfacts.FORM_PATH`)."""
+    site_form: bool = False
+    """A form by a generic name (`pathfacts.SITE_FORM_PATH`), a form if the site answers it."""
+    feed_or_api: bool = False
+    """A feed, sitemap or API path (`pathfacts.FEED_OR_API_PATH`)."""
+    browser_fetched: bool = False
+    """An icon or manifest browsers ask for by name (`pathfacts.BROWSER_FETCHED`)."""
 
 
 @dataclass
@@ -104,6 +112,8 @@ class EventRows:
     """The author id of a `?author=N` request (`pathfacts.AUTHOR_ID`), else None."""
     catalogue: str | None = None
     """The catalogue item (product, listing) an item route's answer named, else None."""
+    library_page: str | None = None
+    """The page, when an HTTP library asked for it and it is no feed or API path."""
 
     @property
     def is_lookup(self) -> bool:
@@ -128,6 +138,7 @@ class Deriver:
         self.traps = [compile_pattern(glob_regex(g)) for g in policy.traps]
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
+        self._assets = sitefacts.AssetWitness()
         self._linked: dict[str, None] = {}
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
 
@@ -167,6 +178,11 @@ class Deriver:
         if has_referer:
             self._link(path)
         klass = uaclass.classify(ua)
+        # Judged on the addresses that loaded assets before this event (`sitefacts.py`).
+        assets_expected = self._assets.expected
+        self._assets.saw(ip, static and not info.browser_fetched)
+        is_page = not static and is_read
+        library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
         common = {
             "is_static": int(static),
             "has_referer": int(has_referer),
@@ -176,7 +192,10 @@ class Deriver:
             "is_author": int(info.author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_error": int(is_error),
-            "is_page": int(not static and is_read),
+            "is_page": int(is_page),
+            "is_library_page": int(library_page),
+            "is_blind_form": int((info.form or (info.site_form and 0 < status < 400))
+                                 and assets_expected),
             "is_catalogue": int(catalogue is not None),
             "is_error_page": int(unlinked_error_page),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
@@ -213,6 +232,7 @@ class Deriver:
             allow_reason=self.allower.allows(ip, ua, account),
             author=info.author,
             catalogue=catalogue,
+            library_page=path if library_page else None,
         )
 
     def _rows(self, subjects: list[str] | None, route_index: int | None,
@@ -254,7 +274,12 @@ class Deriver:
         author = pathfacts.AUTHOR_REGEX.search(path)
         facts: dict[str, Any] = {"attack": bool(pathfacts.attack_regex().search(path)),
                                  "login": bool(pathfacts.LOGIN_REGEX.search(path_only)),
-                                 "author": author.group(1) if author else None}
+                                 "author": author.group(1) if author else None,
+                                 "form": bool(pathfacts.FORM_REGEX.search(path)),
+                                 "site_form": bool(pathfacts.SITE_FORM_REGEX.search(path_only)),
+                                 "feed_or_api": bool(pathfacts.FEED_OR_API_REGEX.search(path_only)),
+                                 "browser_fetched": bool(
+                                     pathfacts.BROWSER_FETCHED_REGEX.search(path_only))}
         for index, (route, pattern, query) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:

@@ -126,6 +126,10 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> ir.Table:
         is_trap=is_trap,
         is_attack=distinct.path.re_search(pathfacts.attack_pattern()).fill_null(False),
         is_login=path_only.re_search(pathfacts.LOGIN_PATH).fill_null(False),
+        is_form=distinct.path.re_search(pathfacts.FORM_PATH).fill_null(False),
+        is_site_form=path_only.re_search(pathfacts.SITE_FORM_PATH).fill_null(False),
+        is_feed_or_api=path_only.re_search(pathfacts.FEED_OR_API_PATH).fill_null(False),
+        is_browser_fetched=path_only.re_search(pathfacts.BROWSER_FETCHED).fill_null(False),
         author_id=distinct.path.re_extract(pathfacts.AUTHOR_ID, 1),
     )
     return materialize(backend, table, "_paths")
@@ -182,7 +186,7 @@ def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -
 
 
 def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
-    """Per distinct user agent: class, bot and tool flags, fingerprint."""
+    """Per distinct user agent: class, bot, tool and library flags, fingerprint."""
     uas: list[str] = [row[0] for row in con.execute(
         f"SELECT DISTINCT coalesce(ua, '') FROM {table}").fetchall()]
     classes = uaclass.classify_many(uas)
@@ -192,10 +196,11 @@ def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
         "ua_class": [classes[ua] for ua in uas],
         "is_bot_ua": [uaclass.is_crawler_class(classes[ua]) for ua in uas],
         "is_tool_ua": [classes[ua] in TOOL_CLASSES for ua in uas],
+        "is_library_ua": [uaclass.is_library(ua) for ua in uas],
         "fp": fingerprints,
     }
     schema = {"ua_text": "string", "ua_class": "string", "is_bot_ua": "boolean",
-              "is_tool_ua": "boolean", "fp": "string"}
+              "is_tool_ua": "boolean", "is_library_ua": "boolean", "fp": "string"}
     return ibis.memtable(rows, schema=schema), uas
 
 

@@ -60,6 +60,7 @@ _DISTINCT_SOURCE = {
     "error_path_key": "error_path", "ip_key": "ip", "net_key": "net", "ua_key": "ua",
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
+    "library_page_key": "library_page",
 }
 
 
