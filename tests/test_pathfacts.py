@@ -81,7 +81,8 @@ def test_author_ids(path: str, author: str | None) -> None:
 
 @pytest.mark.parametrize(("path", "form"), [
     ("/wp-comments-post.php", True), ("/blog/wp-comments-post.php", True),
-    ("/wp-login.php?action=register", True), ("/wp-login.php?redirect_to=%2F&action=register", True),
+    ("/wp-login.php?action=register", True),
+    ("/wp-login.php?redirect_to=%2F&action=register", True),
     ("/wp-login.php?registration=disabled", True), ("/wp-signup.php", True),
     ("/user/register", True), ("/forum/register.php", True),
     ("/index.php?option=com_users&view=registration", True), ("/ucp.php?mode=register", True),
