@@ -142,3 +142,47 @@ def test_user_agent_payloads(ua: str | None, attack: bool) -> None:
 def test_scripts(path: str, script: bool) -> None:
     assert bool(pathfacts.SCRIPT_REGEX.search(path)) is script
     assert _duckdb(pathfacts.SCRIPT_PATH, path) is script
+@pytest.mark.parametrize(("path", "form"), [
+    ("/wp-comments-post.php", True), ("/blog/wp-comments-post.php", True),
+    ("/wp-login.php?action=register", True),
+    ("/wp-login.php?redirect_to=%2F&action=register", True),
+    ("/wp-login.php?registration=disabled", True), ("/wp-signup.php", True),
+    ("/user/register", True), ("/forum/register.php", True),
+    ("/index.php?option=com_users&view=registration", True), ("/ucp.php?mode=register", True),
+    ("/index.php?m=member&c=index&a=register&siteid=1", True),
+    ("/wp-login.php", False), ("/wp-login.php?action=lostpassword", False),
+    ("/wp-login.php?action=registered", False), ("/register", False),
+    ("/wiki/registry-editor/", False), ("/2015/a-post/?replytocom=5", False),
+])
+def test_form_handlers_by_name(path: str, form: bool) -> None:
+    assert bool(pathfacts.FORM_REGEX.search(path)) is form
+    assert _duckdb(pathfacts.FORM_PATH, path) is form
+
+
+@pytest.mark.parametrize(("path", "form"), [
+    ("/register", True), ("/account/signup/", True), ("/comments/new", True),
+    ("/main/authorization/signUp", True), ("/registered-users", False), ("/comments", False),
+])
+def test_forms_by_generic_name(path: str, form: bool) -> None:
+    assert bool(pathfacts.SITE_FORM_REGEX.search(path)) is form
+    assert _duckdb(pathfacts.SITE_FORM_PATH, path) is form
+
+
+@pytest.mark.parametrize(("path", "software"), [
+    ("/feed/", True), ("/2015/05/a-post/feed/", True), ("/feed/atom/", True),
+    ("/sitemap.xml", True), ("/index.rss", True), ("/api/v2/items/7", True),
+    ("/wp-json/wp/v2/posts/12", True), ("/graphql", True), ("/xmlrpc.php", True),
+    ("/2015/05/feeding-cats/", False), ("/apiary/", False), ("/", False),
+])
+def test_feed_and_api_paths(path: str, software: bool) -> None:
+    assert bool(pathfacts.FEED_OR_API_REGEX.search(path)) is software
+    assert _duckdb(pathfacts.FEED_OR_API_PATH, path) is software
+
+
+@pytest.mark.parametrize(("path", "named"), [
+    ("/favicon.ico", True), ("/apple-touch-icon-precomposed.png", True),
+    ("/img/favicon.ico", False), ("/wp-content/themes/t/style.css", False),
+])
+def test_files_browsers_fetch_by_name(path: str, named: bool) -> None:
+    assert bool(pathfacts.BROWSER_FETCHED_REGEX.search(path)) is named
+    assert _duckdb(pathfacts.BROWSER_FETCHED, path) is named

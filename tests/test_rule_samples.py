@@ -276,6 +276,46 @@ def _author_enumeration(log: Log) -> str:
     return "ip:203.0.113.99"
 
 
+def readers(log: Log, count: int = 25, *, assets: bool = True) -> None:
+    """Visitors who each read a post with its assets (`assets=False`: a site whose assets
+    a CDN serves, so the origin sees the pages and the icon only)."""
+    for n in range(count):
+        ip, at = f"198.51.100.{100 + n}", 5.0 + 20 * n
+        log.hit(at, ip, "/2016/02/a-post/", referer="https://www.google.com/", size=24_000)
+        for k, asset in enumerate(["/wp-content/themes/t/style.css", "/wp-includes/js/jquery.js",
+                                   "/wp-content/uploads/2016/02/photo.jpg"]):
+            if assets:
+                log.hit(at + 0.2 + 0.1 * k, ip, asset, referer="https://blog.example/2016/02/a-post/")
+        log.hit(at + 0.6, ip, "/favicon.ico")
+
+
+FORM_BOT = "Opera/9.80 (Windows NT 6.1; WOW64) Presto/2.12.388 Version/12.17"
+
+
+def form_spam(log: Log) -> str:
+    """A comment bot: the post, then its comment handler two seconds later, no assets; then a
+    registration bot opening the sign-up form cold."""
+    log.hit(700, "203.0.113.150", "/2016/02/a-post/", ua=FORM_BOT, size=24_000)
+    log.hit(702, "203.0.113.150", "/wp-comments-post.php", method="POST", status=302, size=0,
+            referer="http://blog.example/2016/02/a-post/", ua=FORM_BOT)
+    log.hit(710, "203.0.113.151", "/wp-login.php?action=register", status=302, size=0, ua=FORM_BOT)
+    return "ip:203.0.113.150"
+
+
+@sample("form-without-assets")
+def _form_without_assets(log: Log) -> str:
+    readers(log)
+    return form_spam(log)
+
+
+@sample("library-page-walk")
+def _library_page_walk(log: Log) -> str:
+    for n in range(30):  # one archive page every twenty minutes: slow, but every page
+        log.hit(60 + 1200 * n, "203.0.113.160", f"/2015/{1 + n % 12:02d}/post-{n}/",
+                ua="Java/1.8.0_71", size=24_000)
+    return "ip:203.0.113.160"
+
+
 @sample("automation-tool")
 def _tool(log: Log) -> str:
     for n in range(3):
@@ -326,3 +366,61 @@ def test_rule_fires_on_its_sample(rule_id: str, tmp_path: Path) -> None:
     assert decided[actor].action != "allow"
     assert decided[actor].subjects_before_action <= decided[actor].subjects
     assert PERSON not in decided, f"the person was acted on: {decided.get(PERSON)}"
+
+
+def _decided(log: Log, tmp_path: Path, name: str) -> dict[str, object]:
+    result = analyze([str(log.write(tmp_path / name))], policy=str(DATA / "sample_policy.yaml"))
+    return {d.actor: d for d in result.decisions}
+
+
+def test_form_posted_from_a_rendered_page_is_left_alone(tmp_path: Path) -> None:
+    """The near miss of form-without-assets: a reader comments and another signs up from the
+    page their browser rendered with its assets (one from its cache: the style sheet only)."""
+    log = Log()
+    readers(log)
+    for ip, form in (("198.51.100.60", "/wp-comments-post.php"),
+                     ("198.51.100.61", "/wp-login.php?action=register")):
+        log.hit(700, ip, "/2016/02/a-post/", referer="https://www.google.com/", size=24_000)
+        log.hit(700.3, ip, "/wp-content/themes/t/style.css",
+                referer="https://blog.example/2016/02/a-post/")
+        log.hit(790, ip, form, method="POST", status=302, size=0,
+                referer="https://blog.example/2016/02/a-post/")
+    decided = _decided(log, tmp_path, "forms.log")
+    assert not any(rule == "form-without-assets" for d in decided.values()
+                   for rule in d.rules), decided  # type: ignore[attr-defined]
+
+
+def test_form_spam_signal_switches_off_behind_a_cdn(tmp_path: Path) -> None:
+    """On a site whose assets a CDN serves, nobody loads them from the origin (the icon
+    aside): a form reached without them is what every person does there, so the rule's
+    evidence never switches on; the same bot on a site that serves its assets is caught."""
+    log = Log()
+    readers(log, assets=False)
+    bot = form_spam(log)
+    decided = _decided(log, tmp_path, "cdn.log")
+    assert bot not in decided, decided
+    assert "ip:203.0.113.151" not in decided, decided
+    log = Log()
+    readers(log)
+    form_spam(log)
+    decided = _decided(log, tmp_path, "origin.log")
+    assert bot in decided, decided
+    assert "ip:203.0.113.151" in decided, decided
+
+
+def test_libraries_on_feeds_and_apis_are_left_alone(tmp_path: Path) -> None:
+    """The near miss of library-page-walk: a feed reader polling all day, an app reading
+    items from the JSON API, and a script saving a dozen articles, all with library agents."""
+    log = Log()
+    for n in range(300):
+        log.hit(30 + 280 * n, "203.0.113.170", "/feed/", ua="python-requests/2.31.0", size=40_000)
+        log.hit(40 + 280 * n, "203.0.113.170", f"/2015/{1 + n % 12:02d}/post-{n % 40}/feed/",
+                ua="python-requests/2.31.0", size=900)
+    for n in range(200):
+        log.hit(50 + 300 * n, "203.0.113.171", f"/wp-json/wp/v2/posts/{1000 + n}",
+                ua="okhttp/4.12.0", size=3000)
+    for n in range(12):
+        log.hit(3600 + 5 * n, "203.0.113.172", f"/2014/05/post-{n}/", ua="Wget/1.21.4",
+                size=24_000)
+    decided = _decided(log, tmp_path, "libraries.log")
+    assert not {"ip:203.0.113.170", "ip:203.0.113.171", "ip:203.0.113.172"} & set(decided), decided

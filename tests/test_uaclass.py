@@ -93,6 +93,18 @@ def test_known_clients(ua: str, expected: str) -> None:
     assert uaclass.classify(ua) == expected
 
 
+@pytest.mark.parametrize(("ua", "library"), [
+    ("Java/1.6.0_04", True), ("Go-http-client/1.1", True), ("Python-urllib/2.7", True),
+    ("Apache-HttpClient/4.3.6 (java 1.5)", True), ("libwww-perl/6.08", True), (None, True),
+    ("", True), ("Feedly/1.0", False), ("WordPress/4.4.2; http://blog.example", False),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", False),
+    ("Mozilla/5.0 (Windows NT 6.1; rv:7.0) Gecko/20100101 Firefox/7.0", False),
+])
+def test_library_agents(ua: str | None, library: bool) -> None:
+    """A library left at its default string, whether the bot list names it or not."""
+    assert uaclass.is_library(ua) is library
+
+
 @pytest.mark.parametrize("ua", [None, "", "-", "  "])
 def test_empty(ua: str | None) -> None:
     assert uaclass.classify(ua) == "empty"

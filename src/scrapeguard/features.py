@@ -86,6 +86,9 @@ CATALOGUE: tuple[Feature, ...] = (
             "requests whose path, query or user agent carries an injection or traversal payload"),
     Feature("login_posts", Sum("is_login_post"),
             "POSTs to login endpoints (wp-login.php, xmlrpc.php, /login, /signin, ...)"),
+    Feature("blind_forms", Sum("is_blind_form"),
+            "requests to comment or registration forms on a site whose browsers load its assets "
+            "(sitefacts.py); with static_requests, a form reached without the page's assets"),
     Feature("error_requests", Sum("is_error"), "requests answered 400, 403, 404 or 405"),
     Feature("bot_ua_requests", Sum("is_bot_ua"),
             "requests whose user agent declares a crawler (crawler-user-agents)"),
@@ -94,6 +97,9 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("paths", Distinct("path_key", "one", present=True), "distinct paths, query included"),
     Feature("pages", Distinct("page_key", "is_page"),
             "distinct non-static paths (a crawl's breadth)"),
+    Feature("library_pages", Distinct("library_page_key", "is_library_page"),
+            "distinct pages an HTTP library (or no user agent) asked for, feeds and APIs left "
+            "out: a script reading the site page by page"),
     Feature("templates", Distinct("template_key", "one", present=True), "distinct path templates"),
     Feature("error_paths", Distinct("error_path_key", "is_error_page"),
             "distinct non-static paths answered 4xx that no link led to (no referer): "

@@ -71,6 +71,35 @@ site redirects it to `/author/<login>/`, which is how user names are enumerated.
 the id."""
 
 
+FORM_PATH = (r"(?i)^(?:/[^?#]*)?/(?:(?:wp-comments-post|wp-signup|register|signup)\.php(?:[?#]|$)"
+             r"|(?:user|member)/register/?(?:[?#]|$)"
+             r"|wp-login\.php\?(?:[^#]*&)?registration=disabled(?:[&#]|$)"
+             r"|[^/?#]*\?(?:[^#]*&)?(?:action|do|mode|task|view|page|a)=regist(?:er|ration)(?:[&#]|$))")
+"""Comment and account-registration handlers by the names content systems give them:
+WordPress' `wp-comments-post.php`, `wp-login.php?action=register` (and
+`?registration=disabled`, where it sends a registration it refuses) and `wp-signup.php`, Drupal's
+`/user/register`, the `register.php`/`signup.php` of forums, and the routers that name the
+action in the query (Joomla's `option=com_users&view=registration`, phpBB's
+`ucp.php?mode=register`, `index.php?do=register`, `?m=member&a=register`). Matched on the path
+with its query. A person reaches them from a page whose scripts, styles and images their
+browser loaded; a form-spam bot submits or opens them straight away
+(`rules.md#form-without-assets`). Only software aimed at a content system asks for its
+handlers by name, so they count whatever the site answers: the same bots get 404 from sites
+that run something else."""
+
+SITE_FORM_PATH = r"(?i)/(?:register|registration|signup|sign-up|comment|comments/new)/?$"
+"""The usual names of a site's own sign-up and comment forms, on the path without its query.
+Generic words turn up in links from elsewhere too, so they count only when the site answers
+them (below 400): a form that is there."""
+
+
+FEED_OR_API_PATH = (r"(?i)(?:/feed/?$|/feed/(?:atom|rss2?|rdf)/?$|\.(?:rss|atom|rdf|xml|json)$"
+                    r"|^/(?:api|wp-json|graphql)(?:/|$)|/xmlrpc\.php$)")
+"""Paths that answer software rather than a reader, on the path without its query: feeds,
+sitemaps and JSON/XML APIs. Feed readers and apps call these with HTTP-library user agents
+all day long; walking them is not reading the site page by page."""
+
+
 @cache
 def attack_regex() -> Matcher:
     return compile_pattern(attack_pattern())
@@ -100,3 +129,15 @@ LOGIN_FORM_REGEX = compile_pattern(LOGIN_FORM_PATH)
 XMLRPC_REGEX = compile_pattern(XMLRPC_PATH)
 SCRIPT_REGEX = compile_pattern(SCRIPT_PATH)
 AUTHOR_REGEX = compile_pattern(AUTHOR_ID)
+FORM_REGEX = compile_pattern(FORM_PATH)
+SITE_FORM_REGEX = compile_pattern(SITE_FORM_PATH)
+FEED_OR_API_REGEX = compile_pattern(FEED_OR_API_PATH)
+
+
+BROWSER_FETCHED = (r"(?i)^/(?:favicon\.ico|apple-touch-icon[\w.-]*\.png|browserconfig\.xml"
+                   r"|site\.webmanifest)$")
+"""Files a browser (and many bots) asks the origin for by name, whatever the page links:
+the site's icon and its manifests. Fetching them proves nothing about where the site serves
+the assets its pages link (`sitefacts.py`)."""
+
+BROWSER_FETCHED_REGEX = compile_pattern(BROWSER_FETCHED)

@@ -61,6 +61,26 @@ TOOL_CLASSES: frozenset[str] = frozenset(("scanner", "browser-automation"))
 """Scanners and headless browsers: no person browses a site with them."""
 
 
+LIBRARY_CLASSES: frozenset[str] = frozenset(("http-library", "empty"))
+"""HTTP libraries and no user agent at all: how a script fetches, not who runs it."""
+
+_BARE_PRODUCT = re.compile(r"^[A-Za-z][\w.-]*/[\w.-]+$")
+"""`Java/1.6.0_04`, `Go-http-client/1.1`: one product token, no comment, no contact URL. A
+browser always adds a comment (`(Windows NT 10.0; …)`) and a crawler that wants to be
+recognised adds a name and a URL; a bare token is a library's or runtime's default string."""
+
+
+def is_library(ua: str | None) -> bool:
+    """True for the user agent of an HTTP library or runtime left at its default: the class
+    says so (`crawler-user-agents` tags it), or it is a bare product token (the list does
+    not name every runtime: `Java/1.8.0_71` is none of its entries). A client the list tags
+    as something else (a feed reader, a monitor) is that, however short its string."""
+    cls = classify(ua)
+    if cls in LIBRARY_CLASSES:
+        return True
+    return cls not in TAG_CLASSES and ua is not None and bool(_BARE_PRODUCT.match(ua.strip()))
+
+
 def is_crawler_class(cls: str) -> bool:
     return cls in CRAWLER_CLASSES
 

@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from scrapeguard import canonical, clients, pathfacts
+from scrapeguard import canonical, clients, pathfacts, sitefacts
 from scrapeguard.engines import lookups
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.policy.model import Policy
@@ -122,15 +122,19 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
-    rows = lookups.materialize(backend, _columns(t, policy), "enriched")
+    assets = t.filter(t.is_static.fill_null(False) & ~t.is_browser_fetched.fill_null(False))
+    since = sitefacts.assets_expected_since_ms(assets.select(ip=assets.ip,
+                                                             ts_ms=_ts_ms(assets.ts)))
+    rows = lookups.materialize(backend, _columns(t, policy, since), "enriched")
     _mark_seq_steps(backend, rows, policy)
     return backend.table("enriched"), EnrichStats(
         routes.person_templates if policy.settings.infer_templates else [], _allowlisted(rows),
         routes)
 
 
-def _columns(t: ir.Table, policy: Policy) -> ir.Table:
-    """The narrow row: keys, flags, exposure; see the module docstring."""
+def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Table:
+    """The narrow row: keys, flags, exposure; see the module docstring. `assets_since_ms`:
+    from when the site is one whose browsers load its assets (`sitefacts.py`)."""
     one = t.item_pos == 0
     has_list = t.subjects.notnull()
     method = t.method.upper()
@@ -177,6 +181,12 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))
     ts_ms = _ts_ms(t.ts)
     client = clients.client_expr(t.account, t.session, t.session_first_ms, ts_ms)
+    assets_expected = (ibis.literal(False) if assets_since_ms is None
+                       else ts_ms > assets_since_ms)
+    is_page = ~t.is_static.fill_null(False) & is_read
+    # A library's breadth of pages, feeds and APIs left out (`pathfacts.FEED_OR_API_PATH`).
+    library_page = (is_page & t.is_library_ua.fill_null(False)
+                    & ~t.is_feed_or_api.fill_null(False))
     identity = clients.identity_expr(t.account, t.ip)
 
     def flag(condition: Any) -> Any:
@@ -199,6 +209,7 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         path_key=t.path_key,
         page_key=ibis.ifelse(is_read, t.page_key, ibis.null()),
         author_key=t.author_key,
+        library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
         catalogue_key=ibis.ifelse(one, catalogue, ibis.null()),
         error_path_key=ibis.ifelse(is_unlinked_error_page, t.path_key, ibis.null()),
         target_key=ibis.ifelse(target_miss, t.path_key, ibis.null()),
@@ -226,7 +237,9 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         is_author=flag(t.author_key.notnull()),
         is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
         is_error=flag(is_error.fill_null(False)),
-        is_page=flag(~t.is_static.fill_null(False) & is_read),
+        is_page=flag(is_page),
+        is_library_page=flag(library_page),
+        is_blind_form=flag(_is_form(t) & assets_expected),
         is_catalogue=flag(catalogue.notnull()),
         is_lookup=flag(single.fill_null(False)),
         is_walk_step=flag((single & (t.ref_template_key == t.inferred_key)).fill_null(False)),
@@ -236,6 +249,12 @@ def _columns(t: ir.Table, policy: Policy) -> ir.Table:
         is_seq_step=ibis.literal(0, type="int8"),
         allow_reason=allow_reason,
     )
+
+
+def _is_form(t: ir.Table) -> Any:
+    """A comment or registration form (`pathfacts.FORM_PATH`; `SITE_FORM_PATH` when the site
+    answered it)."""
+    return (t.is_form | (t.is_site_form & (t.status < 400))).fill_null(False)
 
 
 def _ts_ms(ts: Any) -> Any:

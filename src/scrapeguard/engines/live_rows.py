@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from scrapeguard import clients, pathfacts, uaclass
+from scrapeguard import clients, pathfacts, sitefacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES, REDIRECTS, TARGET_ERRORS
@@ -74,6 +74,14 @@ class PathInfo(NamedTuple):
     """A path scanners ask every site for (`pathfacts.target_pattern`)."""
     script: bool = False
     """A server-side script (`pathfacts.SCRIPT_PATH`)."""
+    form: bool = False
+    """A comment or registration form (`pathfacts.FORM_PATH`)."""
+    site_form: bool = False
+    """A form by a generic name (`pathfacts.SITE_FORM_PATH`), a form if the site answers it."""
+    feed_or_api: bool = False
+    """A feed, sitemap or API path (`pathfacts.FEED_OR_API_PATH`)."""
+    browser_fetched: bool = False
+    """An icon or manifest browsers ask for by name (`pathfacts.BROWSER_FETCHED`)."""
 
 
 @dataclass
@@ -116,6 +124,8 @@ class EventRows:
     """The path, when it is a scanner target the site does not have (`target_probes`)."""
     script_miss: str | None = None
     """The path, when it is a script the site does not have (`missing_scripts`)."""
+    library_page: str | None = None
+    """The page, when an HTTP library asked for it and it is no feed or API path."""
 
     @property
     def is_lookup(self) -> bool:
@@ -140,6 +150,7 @@ class Deriver:
         self.traps = [compile_pattern(glob_regex(g)) for g in policy.traps]
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
+        self._assets = sitefacts.AssetWitness()
         self._linked: dict[str, None] = {}
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
         self._served: dict[str, None] = {}
@@ -187,6 +198,11 @@ class Deriver:
         if 200 <= status < 300 or status == 304:  # served (`lookups.served_paths`)
             _remember(self._served, path)
         is_post = method == "POST"
+        # Judged on the addresses that loaded assets before this event (`sitefacts.py`).
+        assets_expected = self._assets.expected
+        self._assets.saw(ip, static and not info.browser_fetched)
+        is_page = not static and is_read
+        library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
         common = {
             "is_static": int(static),
             "has_referer": int(has_referer),
@@ -202,7 +218,10 @@ class Deriver:
             "is_author": int(info.author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_error": int(is_error),
-            "is_page": int(not static and is_read),
+            "is_page": int(is_page),
+            "is_library_page": int(library_page),
+            "is_blind_form": int((info.form or (info.site_form and 0 < status < 400))
+                                 and assets_expected),
             "is_catalogue": int(catalogue is not None),
             "is_error_page": int(unlinked_error_page),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
@@ -241,6 +260,7 @@ class Deriver:
             catalogue=catalogue,
             target_miss=path if target_miss else None,
             script_miss=path if script_miss else None,
+            library_page=path if library_page else None,
         )
 
     def _rows(self, subjects: list[str] | None, route_index: int | None,
@@ -287,6 +307,11 @@ class Deriver:
                                  "xmlrpc": bool(pathfacts.XMLRPC_REGEX.search(path_only)),
                                  "target": bool(pathfacts.target_regex().search(path_only)),
                                  "script": bool(pathfacts.SCRIPT_REGEX.search(path_only))}
+                                 "form": bool(pathfacts.FORM_REGEX.search(path)),
+                                 "site_form": bool(pathfacts.SITE_FORM_REGEX.search(path_only)),
+                                 "feed_or_api": bool(pathfacts.FEED_OR_API_REGEX.search(path_only)),
+                                 "browser_fetched": bool(
+                                     pathfacts.BROWSER_FETCHED_REGEX.search(path_only))}
         for index, (route, pattern, query) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:

@@ -156,6 +156,10 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> ir.Table:
         is_xmlrpc=path_only.re_search(pathfacts.XMLRPC_PATH).fill_null(False),
         is_target=path_only.re_search(pathfacts.target_pattern()).fill_null(False),
         is_script=path_only.re_search(pathfacts.SCRIPT_PATH).fill_null(False),
+        is_form=distinct.path.re_search(pathfacts.FORM_PATH).fill_null(False),
+        is_site_form=path_only.re_search(pathfacts.SITE_FORM_PATH).fill_null(False),
+        is_feed_or_api=path_only.re_search(pathfacts.FEED_OR_API_PATH).fill_null(False),
+        is_browser_fetched=path_only.re_search(pathfacts.BROWSER_FETCHED).fill_null(False),
         author_id=distinct.path.re_extract(pathfacts.AUTHOR_ID, 1),
     )
     return materialize(backend, table, "_paths")
@@ -212,7 +216,7 @@ def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -
 
 
 def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
-    """Per distinct user agent: class, bot and tool flags, fingerprint."""
+    """Per distinct user agent: class, bot, tool and library flags, fingerprint."""
     uas: list[str] = [row[0] for row in con.execute(
         f"SELECT DISTINCT coalesce(ua, '') FROM {table}").fetchall()]
     classes = uaclass.classify_many(uas)
@@ -225,12 +229,12 @@ def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
         "is_browser_ua": [uaclass.is_browser_agent(ua) for ua in uas],
         "is_feed_ua": [classes[ua] == "feed-reader" for ua in uas],
         "is_attack_ua": [pathfacts.ua_attack(ua) for ua in uas],
+        "is_library_ua": [uaclass.is_library(ua) for ua in uas],
         "fp": fingerprints,
     }
     schema = {"ua_text": "string", "ua_class": "string", "is_bot_ua": "boolean",
               "is_tool_ua": "boolean", "is_browser_ua": "boolean", "is_feed_ua": "boolean",
-              "is_attack_ua": "boolean",
-              "fp": "string"}
+              "is_attack_ua": "boolean", "is_library_ua": "boolean", "fp": "string"}
     return ibis.memtable(rows, schema=schema), uas
 
 

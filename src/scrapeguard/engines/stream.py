@@ -61,6 +61,7 @@ _DISTINCT_SOURCE = {
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
     "target_key": "target_miss", "script_key": "script_miss",
+    "library_page_key": "library_page",
 }
 
 
