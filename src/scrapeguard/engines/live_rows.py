@@ -306,7 +306,7 @@ class Deriver:
                                  "login_form": bool(pathfacts.LOGIN_FORM_REGEX.search(path_only)),
                                  "xmlrpc": bool(pathfacts.XMLRPC_REGEX.search(path_only)),
                                  "target": bool(pathfacts.target_regex().search(path_only)),
-                                 "script": bool(pathfacts.SCRIPT_REGEX.search(path_only))}
+                                 "script": bool(pathfacts.SCRIPT_REGEX.search(path_only)),
                                  "form": bool(pathfacts.FORM_REGEX.search(path)),
                                  "site_form": bool(pathfacts.SITE_FORM_REGEX.search(path_only)),
                                  "feed_or_api": bool(pathfacts.FEED_OR_API_REGEX.search(path_only)),
