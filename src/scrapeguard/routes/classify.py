@@ -59,14 +59,17 @@ class TemplateStats:
 
 
 def classify(rows: list[TemplateStats], policy: Policy) -> RouteTable:
-    routes = [_route(s, policy) for s in rows]
+    """The route table of a log's per-template counts (`learn.py`)."""
+    routes = [judge(s, policy) for s in rows]
     # Record routes first, people before items: what the operator must confirm.
     routes.sort(key=lambda r: (r.klass != "record", r.kind != "person", -r.requests,
                                r.template, r.methods))
     return RouteTable(routes)
 
 
-def _route(s: TemplateStats, policy: Policy) -> LearnedRoute:
+def judge(s: TemplateStats, policy: Policy) -> LearnedRoute:
+    """One template's class from its counts: the one definition the batch step (`learn.py`)
+    and the live learner (`live.py`) both call, so they cannot disagree on what a route is."""
     klass, kind, evidence, confidence, declared = _decide(s, policy)
     return LearnedRoute(
         template=s.template, methods=s.mgroup,  # type: ignore[arg-type]
