@@ -50,6 +50,9 @@ class TemplateStats:
     ids: int
     paths: int
     asset_paths: int
+    asset_clients: int
+    """Clients that fetched one of those paths: a harvester adding `?w=200` to every profile
+    it takes writes many such paths, but is one client."""
     static_share: float
     error_share: float
     after_page_clients: int
@@ -104,7 +107,8 @@ def _decide(
     # Mostly refused or missing: a scanner's guesses (`/uploads/x.php`), not an asset every
     # visitor loads; never a sub-resource, so that probing still counts it.
     loaded = s.error_share < 0.5
-    if loaded and s.paths and s.asset_paths / s.paths >= 0.5:
+    if (loaded and s.paths and s.asset_paths / s.paths >= 0.5
+            and s.asset_clients / max(s.clients, 1) >= 0.5):
         return "subresource", None, ["query names an image size or file", behaviour], \
             0.9 + 0.09 * share, False
     api = bool(_API.search(s.template))
