@@ -143,6 +143,20 @@ def test_a_harvester_adding_an_image_size_to_each_profile_cannot_make_it_an_imag
     assert f"ip:{harvester}" in {d.actor for d in result.decisions if d.action != "allow"}
 
 
+def test_a_search_is_a_page_though_q_can_be_an_images_quality(tmp_path: Path) -> None:
+    """`?q=80` sets an image's quality; `?q=lamp` is what someone searched for."""
+    log = Log()
+    _shoppers(log, count=8)
+    for c in range(8):
+        log.hit(900 + c * 30.0, f"198.51.100.{10 + c}", f"/search?q=lamp+{c}",
+                referer=SITE + "/")
+        log.hit(901 + c * 30.0, f"198.51.100.{10 + c}", f"/img/p/{c}?w=200&q=80",
+                referer=SITE + "/search")
+    table, _ = learn_routes([str(log.write(tmp_path / "q.log"))])
+    assert _route(table, "/search").klass == "page"
+    assert _route(table, "/img/p/{n}").klass == "subresource"
+
+
 def test_phone_enumeration_in_a_query_string_is_seen_in_a_plain_combined_log(
         tmp_path: Path) -> None:
     log = Log()

@@ -25,7 +25,6 @@ address, as in the batch step), so one client, however many requests it sends, i
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from array import array
 from collections import OrderedDict
@@ -59,7 +58,7 @@ RECENT_PAGES = 16
 """Pages remembered per client."""
 _REJUDGE_EVERY = 64
 
-_ASSET_QUERY = re.compile(ASSET_QUERY)
+_ASSET_QUERY = compile_pattern(ASSET_QUERY)
 _REFERER = compile_pattern(REFERER_PATH)
 
 
