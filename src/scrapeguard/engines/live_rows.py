@@ -146,12 +146,13 @@ class Deriver:
         """Add what the live route learner (`routes/live.py`) found to the calibration's
         templates. Every path's cached analysis is dropped: a template's class changed, and
         with it what its paths count as. Classes change a few times per template at most, so
-        the cache refills at once."""
+        the cache refills at once. A new cache rather than a cleared one: an analysis another
+        thread began under the old templates lands in the old cache, never in the new."""
         person, items, assets = self._calibrated
         self.subject_templates = person | subject_templates
         self.catalogue_templates = items | catalogue_templates
         self.asset_templates = assets | asset_templates
-        self._path.cache_clear()
+        self._path = lru_cache(maxsize=100_000)(self._path_uncached)
 
     def _link(self, path: str) -> None:
         if path in self._linked:
