@@ -227,6 +227,31 @@ def test_an_enumerator_alone_on_a_fresh_node_waits_out_at_most_the_warm_up_reque
     assert walk.served <= live.WARMUP_REQUESTS + SEQ_RULE + LAG
 
 
+@pytest.mark.parametrize("client", ["fast crawler", "prober"])
+def test_per_address_rules_act_during_the_warm_up(client: str) -> None:
+    """A fresh node has learned no record route yet; a crawler taking pages by the second and
+    a scanner guessing paths are refused all the same, by rules that need no routes."""
+    engine = StreamEngine(None, secret=SECRET)
+    s = site(engine=engine)
+    who = Visitor("203.0.113.20", "Mozilla/5.0 (compatible; SomeCrawler/1.0)")
+    if client == "fast crawler":
+        paths = [f"/search?q=p{n}" if n % 2 else f"/user/{n}" for n in range(1, 80)]
+    else:
+        paths = [f"/{name}.php" for name in ("admin", "wp-login", "setup", "config", "shell",
+                                             "phpinfo", "db", "test", "info", "install",
+                                             "backup", "old", "upload", "cmd", "x")]
+    for n, path in enumerate(paths):
+        s.at(n * 0.5, lambda p=path: s.get(who, p))
+    s.run()
+    assert engine.learner is not None
+    assert not engine.learner.warm
+    assert engine.learner.person_templates == frozenset()
+    assert who.refused, f"the {client} was never refused"
+    assert len(who.refused) < len(paths) - 5
+    (decided,) = [d for d in engine.decisions() if d.actor == f"ip:{who.ip}"]
+    assert decided.rules == ["fast-crawl" if client == "fast crawler" else "probing"]
+
+
 def test_images_telemetry_and_preflights_of_the_example_are_never_record_routes() -> None:
     engine = StreamEngine(None, secret=SECRET)
     s = site(engine=engine)
