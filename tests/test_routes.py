@@ -121,6 +121,42 @@ def test_a_harvester_imitating_a_subresource_cannot_reclassify_a_person_route(
     assert f"ip:{harvester}" in acted
 
 
+def test_a_harvester_adding_an_image_size_to_each_profile_cannot_make_it_an_image(
+        tmp_path: Path) -> None:
+    """`/user/7?w=200` names an image size; written on 3,000 profiles by one harvester it is
+    3,000 such paths, but one client of the 26 who read profiles."""
+    log = Log()
+    rng = random.Random(9)
+    for c in range(25):
+        ip, at = f"198.51.100.{10 + c}", c * 50.0
+        for _ in range(4):
+            log.hit(at, ip, "/search", referer=SITE + "/")
+            at += rng.uniform(15, 60)
+            log.hit(at, ip, f"/user/{rng.randrange(10_000, 99_999)}", referer=SITE + "/search")
+            at += rng.uniform(15, 60)
+    harvester = "203.0.113.66"
+    for n in range(3000):
+        log.hit(10 + 1.2 * n, harvester, f"/user/{20_000 + n * 7}?w=200")
+    result = analyze([str(log.write(tmp_path / "sized.log"))])
+    profile = _route(result.enrich.routes, "/user/{n}")
+    assert (profile.klass, profile.kind) == ("record", "person"), profile
+    assert f"ip:{harvester}" in {d.actor for d in result.decisions if d.action != "allow"}
+
+
+def test_a_search_is_a_page_though_q_can_be_an_images_quality(tmp_path: Path) -> None:
+    """`?q=80` sets an image's quality; `?q=lamp` is what someone searched for."""
+    log = Log()
+    _shoppers(log, count=8)
+    for c in range(8):
+        log.hit(900 + c * 30.0, f"198.51.100.{10 + c}", f"/search?q=lamp+{c}",
+                referer=SITE + "/")
+        log.hit(901 + c * 30.0, f"198.51.100.{10 + c}", f"/img/p/{c}?w=200&q=80",
+                referer=SITE + "/search")
+    table, _ = learn_routes([str(log.write(tmp_path / "q.log"))])
+    assert _route(table, "/search").klass == "page"
+    assert _route(table, "/img/p/{n}").klass == "subresource"
+
+
 def test_phone_enumeration_in_a_query_string_is_seen_in_a_plain_combined_log(
         tmp_path: Path) -> None:
     log = Log()
@@ -246,7 +282,7 @@ def test_media_words_and_file_queries_do_not_hide_a_scanner(tmp_path: Path) -> N
 def _stats(template: str, **given: Any) -> TemplateStats:
     base: dict[str, Any] = {
         "template": template, "mgroup": "read", "requests": 900, "clients": 250, "ids": 120,
-        "paths": 120, "asset_paths": 0, "static_share": 0.0, "error_share": 0.0,
+        "paths": 120, "asset_paths": 0, "asset_clients": 0, "static_share": 0.0, "error_share": 0.0,
         "after_page_clients": 3, "list_share": 0.0, "names_people": False, "route_index": None}
     return TemplateStats(**{**base, **given})
 

@@ -82,6 +82,14 @@ class PathInfo(NamedTuple):
     """A feed, sitemap or API path (`pathfacts.FEED_OR_API_PATH`)."""
     browser_fetched: bool = False
     """An icon or manifest browsers ask for by name (`pathfacts.BROWSER_FETCHED`)."""
+    declared: int | None = None
+    """The 1-based declared route the path matched, whatever its kind (`lookups.paths`'
+    `route_index`), for the route learner."""
+    by_extension: bool = False
+    """Static by its file extension alone, before any learned sub-resource template."""
+    record: str = ""
+    """The record the path would name on a record route: the path, with the query value that
+    names a record (`lookups.paths`' `record_item`)."""
 
 
 @dataclass
@@ -142,6 +150,8 @@ class Deriver:
         self.subject_templates = frozenset(subject_templates)
         self.catalogue_templates = frozenset(catalogue_templates)
         self.asset_templates = frozenset(asset_templates)
+        self._calibrated = (self.subject_templates, self.catalogue_templates,
+                            self.asset_templates)
         self.allower = Allowlister(policy)
         self.static = compile_pattern(static_pattern(policy))
         self.routes = [(route, compile_pattern(route_regex(route)),
@@ -155,6 +165,19 @@ class Deriver:
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
         self._served: dict[str, None] = {}
         """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
+
+    def learn(self, subject_templates: frozenset[str], catalogue_templates: frozenset[str],
+              asset_templates: frozenset[str]) -> None:
+        """Add what the live route learner (`routes/live.py`) found to the calibration's
+        templates. Every path's cached analysis is dropped: a template's class changed, and
+        with it what its paths count as. Classes change a few times per template at most, so
+        the cache refills at once. A new cache rather than a cleared one: an analysis another
+        thread began under the old templates lands in the old cache, never in the new."""
+        person, items, assets = self._calibrated
+        self.subject_templates = person | subject_templates
+        self.catalogue_templates = items | catalogue_templates
+        self.asset_templates = assets | asset_templates
+        self._path = lru_cache(maxsize=100_000)(self._path_uncached)
 
     def _link(self, path: str) -> None:
         _remember(self._linked, path)
@@ -312,21 +335,22 @@ class Deriver:
                                  "feed_or_api": bool(pathfacts.FEED_OR_API_REGEX.search(path_only)),
                                  "browser_fetched": bool(
                                      pathfacts.BROWSER_FETCHED_REGEX.search(path_only))}
+        bare = infer_template(path_only)
+        query_key = query_key_py(path)
+        record = path_only + (f"?{query_key}={query_value_py(path, query_key)}"
+                              if query_key else "")
+        facts |= {"by_extension": static, "record": record}
         for index, (route, pattern, query) in enumerate(self.routes, 1):
             match = pattern.search(path_only)
             if match:
                 item = _route_item(route, path, match, query)
                 if route.kind == "item":
-                    return PathInfo(static, route.path, None, None, robots, trap,
-                                    infer_template(path_only), item, **facts)
-                return PathInfo(static, route.path, index, item, robots, trap,
-                                infer_template(path_only), **facts)
-        bare = infer_template(path_only)
-        query_key = query_key_py(path)
+                    return PathInfo(static, route.path, None, None, robots, trap, bare, item,
+                                    declared=index, **facts)
+                return PathInfo(static, route.path, index, item, robots, trap, bare,
+                                declared=index, **facts)
         template = with_query_py(bare, query_key)
         static = static or template in self.asset_templates
-        record = path_only + (f"?{query_key}={query_value_py(path, query_key)}"
-                              if query_key else "")
         if template in self.subject_templates and not static:
             return PathInfo(static, template, 0, record, robots, trap, bare, **facts)
         if template in self.catalogue_templates and not static:

@@ -33,6 +33,9 @@ from scrapeguard.features import BY_NAME, Distinct, Ratio, Sum
 from scrapeguard.policy.expr import Condition, parse
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy, Rule
+from scrapeguard.routes.live import RouteLearner, method_group
+from scrapeguard.routes.live import Seen as RouteSeen
+from scrapeguard.routes.model import RouteTable
 from scrapeguard.stores import EventUpdate, GroupUpdate, Store, open_store
 from scrapeguard.stores.keys import StateHasher, load_secret
 from scrapeguard.types import ACTOR_KINDS, ActorKind, action_rank
@@ -78,6 +81,7 @@ class StreamEngine:
         secret_file: str | Path | None = None,
         fail_open: bool = True,
         budget: float | None = None,
+        learn_routes: bool = True,
     ) -> None:
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
         if not isinstance(calibration, Calibration):
@@ -96,6 +100,11 @@ class StreamEngine:
         self.fail_open = fail_open
         self.deriver = Deriver(self.policy, calibration.subject_templates,
                                calibration.catalogue_templates, calibration.asset_templates)
+        self.learner = RouteLearner(self.policy, self._hash) if learn_routes else None
+        """What each route is, learned from the requests served (`routes/live.py`); None
+        when only declared routes, the calibration and `X-Subjects` say."""
+        if self.learner is not None:
+            self._learned()
         self.groups: dict[tuple[ActorKind, int], list[tuple[Rule, Condition]]] = defaultdict(list)
         for rule in self.policy.active_rules():
             condition = parse(rule.when)
@@ -234,7 +243,11 @@ class StreamEngine:
     # -- after the response ---------------------------------------------------------------
     def record(self, event: dict[str, Any]) -> list[Decision]:
         """Count one served event; return the decisions that newly applied because of it."""
-        rows = self.deriver.derive(self._with_history(_with_utc(event)))
+        event = self._with_history(_with_utc(event))
+        rows = self.deriver.derive(event)
+        if self.learner is not None and self.learner.observe(self._route_seen(event, rows)):
+            self._learned()
+            rows = self.deriver.derive(event)  # this very request may be the one that taught it
         if rows.allow_reason:
             return []
         update = self._update(rows)
@@ -265,6 +278,24 @@ class StreamEngine:
                         if decision is not None:
                             fired.append(decision)
         return fired
+
+    def routes(self) -> RouteTable:
+        """What this node has learned each route to be (empty without a learner)."""
+        return self.learner.table() if self.learner is not None else RouteTable()
+
+    def _learned(self) -> None:
+        assert self.learner is not None
+        self.deriver.learn(self.learner.person_templates, self.learner.item_templates,
+                           self.learner.asset_templates)
+
+    def _route_seen(self, event: dict[str, Any], rows: EventRows) -> RouteSeen:
+        info = self.deriver.path_info(rows.path)
+        return RouteSeen(
+            ts_ms=rows.ts_ms, client=rows.identity, template=rows.template,
+            methods=method_group(event.get("method")), path=rows.path,
+            by_extension=info.by_extension, declared=info.declared, record=info.record,
+            status=int(event.get("status") or 0), subjects=event.get("subjects"),
+            referer=event.get("referer"))
 
     def _with_history(self, event: dict[str, Any]) -> dict[str, Any]:
         """The event with its session's first sighting (`session_since`), for `clients.py`.

@@ -50,6 +50,9 @@ class TemplateStats:
     ids: int
     paths: int
     asset_paths: int
+    asset_clients: int
+    """Clients that fetched one of those paths: a harvester adding `?w=200` to every profile
+    it takes writes many such paths, but is one client."""
     static_share: float
     error_share: float
     after_page_clients: int
@@ -59,14 +62,17 @@ class TemplateStats:
 
 
 def classify(rows: list[TemplateStats], policy: Policy) -> RouteTable:
-    routes = [_route(s, policy) for s in rows]
+    """The route table of a log's per-template counts (`learn.py`)."""
+    routes = [judge(s, policy) for s in rows]
     # Record routes first, people before items: what the operator must confirm.
     routes.sort(key=lambda r: (r.klass != "record", r.kind != "person", -r.requests,
                                r.template, r.methods))
     return RouteTable(routes)
 
 
-def _route(s: TemplateStats, policy: Policy) -> LearnedRoute:
+def judge(s: TemplateStats, policy: Policy) -> LearnedRoute:
+    """One template's class from its counts: the one definition the batch step (`learn.py`)
+    and the live learner (`live.py`) both call, so they cannot disagree on what a route is."""
     klass, kind, evidence, confidence, declared = _decide(s, policy)
     return LearnedRoute(
         template=s.template, methods=s.mgroup,  # type: ignore[arg-type]
@@ -101,7 +107,8 @@ def _decide(
     # Mostly refused or missing: a scanner's guesses (`/uploads/x.php`), not an asset every
     # visitor loads; never a sub-resource, so that probing still counts it.
     loaded = s.error_share < 0.5
-    if loaded and s.paths and s.asset_paths / s.paths >= 0.5:
+    if (loaded and s.paths and s.asset_paths / s.paths >= 0.5
+            and s.asset_clients / max(s.clients, 1) >= 0.5):
         return "subresource", None, ["query names an image size or file", behaviour], \
             0.9 + 0.09 * share, False
     api = bool(_API.search(s.template))

@@ -68,6 +68,7 @@ totals AS (
            count(DISTINCT item) AS ids,
            count(DISTINCT path) AS paths,
            count(DISTINCT path) FILTER (WHERE asset_q) AS asset_paths,
+           count(DISTINCT client) FILTER (WHERE asset_q) AS asset_clients,
            avg(CASE WHEN is_static THEN 1 ELSE 0 END) AS static_share,
            avg(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS error_share,
            avg(CASE WHEN has_list THEN 1 ELSE 0 END) AS list_share,

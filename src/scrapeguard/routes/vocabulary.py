@@ -56,10 +56,12 @@ API_PREFIX = r"(?i)(^|/)(api|rest|graphql|ajax|rpc|json|v[0-9]+)(/|$)|\.json$"
 """A path that names an API rather than a page."""
 
 ASSET_QUERY = (
-    r"(?i)[?&](w|h|width|height|size|resize|fit|crop|dpr|quality|q|fm|format|thumb|scale)"
-    r"=[0-9a-z]+(&|$)|[?&][^=&#]+=[^&#]*\.(jpe?g|png|gif|webp|avif|svg|ico|css|js|woff2?)(&|$)"
+    r"(?i)[?&](w|h|width|height|size|resize|fit|crop|dpr|quality|fm|format|thumb|scale)"
+    r"=[0-9a-z]+(&|$)|[?&]q=[0-9]{1,3}(&|$)"
+    r"|[?&][^=&#]+=[^&#]*\.(jpe?g|png|gif|webp|avif|svg|ico|css|js|woff2?)(&|$)"
 )
-"""A query value naming an image size or a file: `?w=200`, `?src=a/b.png`."""
+"""A query value naming an image size or a file: `?w=200`, `?src=a/b.png`. `q` is an
+image's quality only as a number: `/search?q=lamp` is a search."""
 
 
 def word_pattern(words: tuple[str, ...]) -> str:
