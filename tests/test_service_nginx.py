@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from scrapeguard.analysis import analyze
-from scrapeguard.decisions import parse_ts
 from service_support import (
     ADMIN_TOKEN,
     POLICY,
@@ -45,6 +44,7 @@ class Site:
     closed_url: str
     service: ServiceProcess
     log: Path
+    policy: Path
 
     def admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.service.url, timeout=5,
@@ -80,7 +80,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                     nginx(base / "closed", {**ports, "nginx": free_ports("n")["n"]},
                           fail="closed") as closed_url:
                 warm_up(open_url)
-                yield Site(open_url, closed_url, service, base / "open/logs/scrapeguard.log")
+                yield Site(open_url, closed_url, service, base / "open/logs/scrapeguard.log",
+                           base / "policy.yaml")
         finally:
             service.stop()
 
@@ -104,26 +105,16 @@ def client(url: str, address: str, ua: str = BROWSER) -> httpx.Client:
                         transport=httpx.HTTPTransport(local_address=address))
 
 
-def analyze_fires_at(log: Path, ip: str) -> tuple[int, float]:
+def analyze_fires_at(site: Site, ip: str) -> tuple[int, float]:
     """(index among `ip`'s logged requests, epoch time) where analyze's decision on `ip`
-    first applied, over the access log nginx wrote."""
-    result = analyze([str(log)], policy=POLICY_PATH[0], fmt="jsonl")
+    first applied, over the access log nginx wrote, with the service's policy."""
+    result = analyze([str(site.log)], policy=str(site.policy), fmt="jsonl")
     decision = next(d for d in result.decisions if d.actor == f"ip:{ip}")
-    times = [json.loads(line)["ts"] for line in log.read_text().splitlines()
-             if json.loads(line)["ip"] == ip]
+    lines = [json.loads(line) for line in site.log.read_text().splitlines()]
+    times = [line["ts"] for line in lines if line["ip"] == ip]
     fired = decision.first_action_ts.timestamp()
     index = next(i for i, ts in enumerate(times) if abs(ts - fired) < 0.0015)
     return index, times[index]
-
-
-POLICY_PATH: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def _policy_path(tmp_path: Path) -> None:
-    path = tmp_path / "policy.yaml"
-    path.write_text(POLICY)
-    POLICY_PATH[:] = [str(path)]
 
 
 def test_a_harvester_is_refused_where_analyze_fires(site: Site) -> None:
@@ -139,7 +130,7 @@ def test_a_harvester_is_refused_where_analyze_fires(site: Site) -> None:
                 break
     assert statuses[-1] in REFUSED, f"never refused in {len(statuses)} requests"
     refused_at = len(statuses) - 1
-    fires_at, fired_ts = analyze_fires_at(site.log, "127.0.0.5")
+    fires_at, fired_ts = analyze_fires_at(site, "127.0.0.5")
     assert abs(refused_at - fires_at) <= WITHIN_REQUESTS, (refused_at, fires_at)
     assert sent[refused_at] - fired_ts <= WITHIN_SECONDS, (sent[refused_at], fired_ts)
     # What nginx logged for scrapeguard carries the upstream's keyed hash, never the id.
