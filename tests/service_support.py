@@ -184,3 +184,33 @@ class ServiceProcess:
 
 def free_ports(*names: str) -> dict[str, int]:
     return {name: free_port() for name in names}
+
+
+@contextlib.contextmanager
+def serve_app(app: Starlette) -> Iterator[str]:
+    """The service app under uvicorn in a thread, lifespan on (the syslog listener starts and
+    the engine closes as in `scrapeguard serve`); yields its URL."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none",
+                            loop="asyncio", proxy_headers=False, timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -69,7 +70,7 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document(request.app.routes))
 
 
-def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, object]:
+def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     return SCHEMA.get_schema(list(routes))
 
 

@@ -144,12 +144,12 @@ def nginx_line(record: Any) -> NginxLine:
     if not isinstance(record, dict):
         raise BadEvent("not a JSON object")
     remote = _ip(record.get("ip"))
-    subjects_text = record.get("subjects", "")
+    subjects_text = record.get("x_subjects", "")
     if not isinstance(subjects_text, str):
-        raise BadEvent("subjects: not text")
+        raise BadEvent("x_subjects: not text")
     subjects = None if subjects_text == "" else [] if subjects_text == "-" else items(
         subjects_text)
-    fields = _text(record, "fields")
+    fields = _text(record, "x_fields")
     event = {"ts": _time(record.get("ts")), "ip": remote,
              "method": _text(record, "method") or "GET", "path": _text(record, "path"),
              "status": _int(record, "status", 0), "bytes": _int(record, "bytes", 0),
