@@ -22,6 +22,7 @@ from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.service.config import ServiceConfig
 from scrapeguard.service.events import BadEvent, NginxLine, nginx_line
 from scrapeguard.service.metrics import Metrics
+from scrapeguard.textsafe import inert
 
 log = logging.getLogger("scrapeguard.service")
 
@@ -54,7 +55,7 @@ class Service:
         try:
             fired = self.engine.record(event)
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
-            log.warning("scrapeguard: recording an event failed: %s", exc)
+            log.warning("scrapeguard: recording an event failed: %s", inert(exc))
             return
         for decision in fired:
             self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
