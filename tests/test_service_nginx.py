@@ -18,6 +18,7 @@ from random import Random
 import httpx
 import pytest
 
+from conftest import empty_redis
 from scrapeguard.analysis import analyze
 from service_support import (
     ADMIN_TOKEN,
@@ -53,16 +54,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import os
-
-    import redis
-
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("REDIS_URL is not set: .ci/run must start redis-server")
-        pytest.skip("REDIS_URL not set (start redis-server and export REDIS_URL)")
-    redis.Redis.from_url(url).flushdb()
+    url = empty_redis()
     base = tmp_path_factory.mktemp("service")
     (base / "policy.yaml").write_text(POLICY)
     ports = free_ports("service", "udp")
