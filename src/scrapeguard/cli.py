@@ -289,4 +289,4 @@ class _progress:
 
 
 # Commands defined in their own modules register on `app` when imported.
-from scrapeguard import cli_canary, cli_routes, cli_traffic  # noqa: E402, F401
+from scrapeguard import cli_canary, cli_routes, cli_serve, cli_traffic  # noqa: E402, F401

@@ -38,7 +38,7 @@ from scrapeguard.routes.live import Seen as RouteSeen
 from scrapeguard.routes.model import RouteTable
 from scrapeguard.stores import EventUpdate, GroupUpdate, Store, open_store
 from scrapeguard.stores.keys import StateHasher, load_secret
-from scrapeguard.types import ACTOR_KINDS, ActorKind, action_rank
+from scrapeguard.types import ACTOR_KINDS, Action, ActorKind, action_rank
 
 log = logging.getLogger("scrapeguard.stream")
 
@@ -52,6 +52,10 @@ SINCE = "since:"
 """Prefix of the store's first sightings of sessions the guard did not sign (a log's, an app
 hook's), by keyed hash: their history, which `clients.py` asks of a session."""
 _SINCE_CACHE = 100_000
+MANUAL = "manual:"
+"""Prefix of the store's operator decisions (`set_manual`), by the actor's keyed hash: kept
+apart from the rules' decisions, so a manual allow stands over a block without erasing it, and
+each lapses at its own time to live."""
 SEP = "\x1f"
 MAX_NAMES = 100_000
 """Clear actor keys this process remembers for the decisions it made or met (oldest first
@@ -150,13 +154,21 @@ class StreamEngine:
                      (f"campaign:{link}:{template}", self._membership(link, template, client))
                      for link in CAMPAIGN_LINKS}
         marks = [mark for _, mark in campaigns.values()]
+        manual = {MANUAL + ref: ref for ref in clear}
         asked = time.monotonic()
         try:
-            found = self.store.get_decisions([*clear, *campaigns, *marks])
+            found = self.store.get_decisions([*clear, *campaigns, *marks, *manual])
         except Exception as exc:
             if self.budget is not None and time.monotonic() - asked >= self.budget:
                 self.back_off()
             return self._degraded(exc, keys)
+        operator = [(found.pop(key), manual[key]) for key in manual if key in found]
+        if operator:  # the operator's latest word on any of the request's keys wins
+            stored, ref = max(operator, key=lambda pair: pair[0]["first_action_ts"])
+            record = self._named(stored, clear[ref])
+            return Verdict(action=record["action"], actor=record["actor"],
+                           score=record["score"], reasons=tuple(record["reasons"]),
+                           rules=tuple(record["rules"]), keys=keys)
         for ref, (name, mark) in campaigns.items():
             campaign, member = found.pop(ref, None), found.pop(mark, None)
             if campaign and member is not None:
@@ -474,15 +486,55 @@ class StreamEngine:
             before = result.exposure_before.get(ref, 0)
             record = _merge(stored, rule, kind, ref, rows.ts, reason, before,
                             result.requests.get(ref, 0))
+            # What the actor looked like when the rule fired, for the service's actor view.
+            record["features"] = {name: round(value, 4) for name, value in features.items()
+                                  if math.isfinite(value)}
             self.store.put_decision(ref, record, self.decision_ttl[record["action"]])
         return _decision(self._named(record, f"{kind}:{actor}"))
+
+    def set_manual(self, actor: str, action: Action, ttl: int, reason: str,
+                   now: datetime | None = None) -> dict[str, Any]:
+        """Store an operator's allow or block on `actor` (`kind:value`) for `ttl` seconds.
+
+        It overrides whatever the rules decided on that key, both ways, until it lapses;
+        the rules' own decision is kept and applies again afterwards if it still stands.
+        Returns the record as the caller knows the actor (by clear key)."""
+        kind, sep, value = actor.partition(":")
+        if not sep or kind not in ACTOR_KINDS or not value:
+            raise ValueError(f"actor must be kind:value with a kind of "
+                             f"{', '.join(ACTOR_KINDS)}, not {actor!r}")
+        if kind == "ip":
+            value = canonical_ip(value)
+        if action not in ("allow", "block", "throttle", "challenge"):
+            raise ValueError(f"a manual action is allow, throttle, challenge or block, "
+                             f"not {action!r}")
+        if ttl < 1:
+            raise ValueError(f"ttl must be at least 1 second, not {ttl!r}")
+        ref = self._ref(kind, value)
+        ts = now or datetime.now(UTC)
+        record = {"actor": ref, "kind": kind, "action": action,
+                  "score": 1.0 if action != "allow" else 0.0, "first_action_ts": format_ts(ts),
+                  "requests": 0, "subjects": 0, "subjects_before_action": 0,
+                  "rules": ["manual"], "reasons": [f"manual {action}: {reason}"],
+                  "expires": format_ts(datetime.fromtimestamp(ts.timestamp() + ttl, UTC))}
+        self.store.put_decision(MANUAL + ref, record, ttl)
+        return self._named(record, f"{kind}:{value}")
+
+    def manual_decisions(self) -> list[dict[str, Any]]:
+        """The operator decisions standing now, named where this process knows the actor."""
+        out = []
+        for key, stored in self.store.all_decisions().items():
+            if key.startswith(MANUAL):
+                name = self._names.get(stored["actor"])
+                out.append(self._named(stored, name) if name else stored)
+        return sorted(out, key=lambda record: record["actor"])
 
     def decisions(self) -> list[Decision]:
         """Every decision in the store, as the decisions file has them: by clear key where
         this process made or met the decision, else by the keyed hash the store knows."""
         out = []
         for key, stored in self.store.all_decisions().items():
-            if key.startswith((MEMBERSHIP, SINCE)):
+            if key.startswith((MEMBERSHIP, SINCE, MANUAL)):
                 continue
             name = self._names.get(stored["actor"])
             out.append(_decision(self._named(stored, name) if name else stored))
@@ -547,7 +599,10 @@ def _merge(stored: dict[str, Any] | None, rule: Rule, kind: str, key: str, ts: d
 
 
 def _decision(record: dict[str, Any]) -> Decision:
-    return Decision.from_json(record)
+    decision = Decision.from_json(record)
+    if "features" in record:
+        decision.extra["features"] = record["features"]
+    return decision
 
 
 __all__ = ["ACTOR_KINDS", "StoreError", "StreamEngine"]

@@ -1,0 +1,254 @@
+"""What `scrapeguard serve` behind nginx `auth_request` costs nginx, measured with wrk.
+
+```
+python bench/service.py                       # 10 s per run, fixed rate 400 req/s
+python bench/service.py --seconds 20 --rate 800 --json bench/out/service.json
+python bench/service.py --no-events           # decisions only, no event recording
+```
+
+Two nginx processes run examples/nginx/nginx.conf (fail-open) in the same run, in front of
+the same static upstream (a third nginx serving one small file for every path): one with
+`auth_request /_scrapeguard`, one with that line removed, everything else equal (the
+syslog log line included). The service runs as `scrapeguard serve` on a real Redis
+(`REDIS_URL`, else a throwaway redis-server this script starts).
+
+wrk (Debian's 4.1, which has no rate option) runs twice against each: at saturation
+(`--connections` connections, no pauses) and at a fixed rate, where each connection pauses
+so that all together ask `--rate` requests a second; p99 at the fixed rate is the latency a
+visitor sees. Requests are a browsing mix (pages, assets, profiles) from many addresses
+(X-Forwarded-For, believed from wrk on 127.0.0.1 as from a load balancer), so no rule fires:
+this is the price of the path every request takes. Targets printed beside the figures: the
+service costs nginx at most half its throughput; p99 at the fixed rate under 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "nginx"
+SNIPPETS = ("scrapeguard-http.conf", "scrapeguard-locations.conf",
+            "scrapeguard-fail-open.conf", "scrapeguard-fail-closed.conf")
+
+WRK_SCRIPT = """
+local paths = {"/", "/about", "/product/17", "/static/app.js", "/static/site.css",
+               "/static/logo.svg", "/user/%d"}
+local pause = tonumber(os.getenv("BENCH_PAUSE_MS") or "0")
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  local path = paths[math.random(#paths)]
+  if path:find("%%d") then path = string.format(path, math.random(1, 400000)) end
+  local ip = string.format("10.%d.%d.%d", math.random(0, 255), math.random(0, 255),
+                           math.random(1, 254))
+  return wrk.format("GET", path, {["X-Forwarded-For"] = ip,
+    ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36"})
+end
+delay = function() return pause end
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %d, "seconds": %.3f, "p50_us": %d, "p99_us": %d, ' ..
+    '"non_2xx": %d, "socket_errors": %d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50),
+    latency:percentile(99), errors.status, errors.connect + errors.read + errors.write +
+    errors.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} stopped: "
+                             + (process.stderr.read().decode() if process.stderr else ""))
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running(command: list[str], port: int, what: str, env: dict[str, str] | None = None,
+            stop: int = signal.SIGTERM) -> Iterator[None]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=env)
+    try:
+        wait_port(port, process, what)
+        yield
+    finally:
+        process.send_signal(stop)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def render(text: str, base: Path, ports: dict[str, int]) -> str:
+    return (text.replace("/etc/nginx/scrapeguard/", f"{base}/")
+            .replace("include /etc/nginx/mime.types;", "")
+            .replace("/var/log/nginx/", f"{base}/")
+            .replace("pid /run/nginx.pid;", f"pid {base}/nginx.pid;")
+            .replace("worker_processes auto;", "worker_processes 1;")
+            .replace("listen 80;", f"listen 127.0.0.1:{ports['nginx']};")
+            .replace("127.0.0.1:7480", f"127.0.0.1:{ports['service']}")
+            .replace("127.0.0.1:7481", f"127.0.0.1:{ports['udp']}")
+            .replace("127.0.0.1:8000", f"127.0.0.1:{ports['upstream']}"))
+
+
+def nginx_command(nginx: str, base: Path, conf: str) -> list[str]:
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o777)
+    temp = "".join(f"    {kind}_temp_path {base}/{kind};\n"
+                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (base / "nginx.conf").write_text(conf.replace("http {\n", "http {\n" + temp, 1))
+    return [nginx, "-p", str(base), "-c", str(base / "nginx.conf"), "-g", "daemon off;"]
+
+
+def front(nginx: str, base: Path, ports: dict[str, int], auth: bool) -> list[str]:
+    """examples/nginx/nginx.conf on this run's ports; without auth_request when not `auth`."""
+    base.mkdir(parents=True, exist_ok=True)
+    for name in SNIPPETS:
+        (base / name).write_text(render((EXAMPLES / name).read_text(), base, ports))
+    conf = render((EXAMPLES / "nginx.conf").read_text(), base, ports)
+    if not auth:
+        conf = conf.replace("            auth_request /_scrapeguard;\n", "")
+    return nginx_command(nginx, base, conf)
+
+
+def static_upstream(nginx: str, base: Path, port: int) -> list[str]:
+    """One small page for every path: the cheapest upstream, so the comparison isolates
+    what the decision adds."""
+    (base / "www").mkdir(parents=True, exist_ok=True)
+    (base / "www" / "index.html").write_text("<html>" + "shop " * 200 + "</html>\n")
+    conf = f"""worker_processes 1;
+pid {base}/nginx.pid;
+error_log {base}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    server {{
+        listen 127.0.0.1:{port};
+        root {base}/www;
+        location / {{ try_files /index.html =404; }}
+    }}
+}}
+"""
+    return nginx_command(nginx, base, conf)
+
+
+@contextlib.contextmanager
+def redis_url() -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("no Redis: set REDIS_URL or install redis-server")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory, running(
+            [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no", "--dir", directory], port, "redis-server"):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int, pause_ms: int) -> dict[str, float]:
+    env = {**os.environ, "BENCH_PAUSE_MS": str(pause_ms)}
+    threads = min(2, connections)
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+                          "-s", str(script), url], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    result: dict[str, float] = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
+    parser.add_argument("--rate", type=int, default=400, help="requests/s of the fixed-rate run")
+    parser.add_argument("--connections", type=int, default=32, help="at saturation")
+    parser.add_argument("--no-events", action="store_true",
+                        help="the service ignores nginx's log lines: the decision path alone")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists() or not shutil.which("wrk"):
+        raise SystemExit("needs nginx and wrk (apt-get install nginx wrk)")
+    fixed_connections = 8
+    pause_ms = max(1, round(fixed_connections * 1000 / args.rate))
+    ports = {"service": free_port(), "udp": free_port(), "upstream": free_port()}
+    with tempfile.TemporaryDirectory(prefix="sg-bench-") as tmp, redis_url() as redis:
+        base = Path(tmp)
+        base.chmod(0o755)
+        script = base / "mix.lua"
+        script.write_text(WRK_SCRIPT)
+        env = {**os.environ, "SCRAPEGUARD_STORE": redis,
+               "SCRAPEGUARD_EVENTS_UDP": "" if args.no_events else f"127.0.0.1:{ports['udp']}",
+               "SCRAPEGUARD_SECRET": "benchmark secret",
+               "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])}
+        guarded = {**ports, "nginx": free_port()}
+        bare = {**ports, "nginx": free_port()}
+        quit_nginx = signal.SIGQUIT
+        with running(static_upstream(nginx, base / "upstream", ports["upstream"]),
+                     ports["upstream"], "upstream nginx", stop=quit_nginx), \
+                running([sys.executable, "-c", "from scrapeguard.cli import app; app()",
+                         "serve", "--port", str(ports["service"])], ports["service"],
+                        "scrapeguard serve", env=env), \
+                running(front(nginx, base / "guarded", guarded, auth=True), guarded["nginx"],
+                        "guarded nginx", stop=quit_nginx), \
+                running(front(nginx, base / "bare", bare, auth=False), bare["nginx"],
+                        "bare nginx", stop=quit_nginx):
+            urls = {"bare": f"http://127.0.0.1:{bare['nginx']}",
+                    "auth_request": f"http://127.0.0.1:{guarded['nginx']}"}
+            wrk(urls["auth_request"], script, 2, 4, 0)  # warm the service's first use
+            figures: dict[str, dict[str, dict[str, float]]] = {}
+            for mode, connections, pause in (("saturation", args.connections, 0),
+                                             ("fixed", fixed_connections, pause_ms)):
+                for name in ("bare", "auth_request"):  # same run, one after the other
+                    figures.setdefault(mode, {})[name] = wrk(
+                        urls[name], script, args.seconds, connections, pause)
+    report(figures, args.rate)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def report(figures: dict[str, dict[str, dict[str, float]]], rate: int) -> None:
+    print(f"{'run':<12}{'nginx':<14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'non-2xx':>9}{'sock err':>9}")
+    for mode, runs in figures.items():
+        for name, r in runs.items():
+            print(f"{mode:<12}{name:<14}{r['rps']:>10.0f}{r['p50_us'] / 1000:>9.2f}"
+                  f"{r['p99_us'] / 1000:>9.2f}{r['non_2xx']:>9.0f}{r['socket_errors']:>9.0f}")
+    ratio = figures["saturation"]["auth_request"]["rps"] / figures["saturation"]["bare"]["rps"]
+    p99 = figures["fixed"]["auth_request"]["p99_us"] / 1000
+    print(f"\nthroughput with auth_request / without: {ratio:.2f} (target >= 0.50) "
+          f"{'ok' if ratio >= 0.5 else 'MISSED'}")
+    print(f"p99 at the fixed rate (asked {rate}/s) with auth_request: {p99:.2f} ms "
+          f"(target < 5 ms) {'ok' if p99 < 5 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

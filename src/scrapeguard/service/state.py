@@ -1,0 +1,128 @@
+"""`Service`: what every endpoint (and a mounted dashboard) shares: guard, engine, lanes, metrics.
+
+Built once per app from a `ServiceConfig`. The guard is the same one the middleware uses
+(`enforce/guard.py`): its options, trusted proxies, client cookie and actions apply to nginx's
+requests exactly as to a Python app's, so a site can move between the two without its
+decisions changing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapeguard.enforce.base import Engine
+from scrapeguard.enforce.guard import Guard
+from scrapeguard.enforce.recorder import Recorder
+from scrapeguard.engines.stream import StreamEngine
+from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.service.config import ServiceConfig
+from scrapeguard.service.events import BadEvent, NginxLine, nginx_line
+from scrapeguard.service.metrics import Metrics
+from scrapeguard.textsafe import inert
+
+log = logging.getLogger("scrapeguard.service")
+
+SETTLE_SECONDS = 0.1
+"""Longest a decision waits for its address's reported events to be counted: past it the
+record lane is overloaded, and the decision goes ahead on what is counted."""
+
+
+class Service:
+    """The live engine behind the HTTP endpoints; one per process."""
+
+    def __init__(self, config: ServiceConfig, *, engine: Engine | None = None) -> None:
+        self.config = config
+        self.guard = Guard(store=config.store, policy=config.policy,
+                           trusted_proxies=config.trusted_proxies, fail_open=config.fail_open,
+                           engine=engine, throttle_rate=config.throttle_rate,
+                           budget=config.budget)
+        if not isinstance(self.guard.engine, StreamEngine):
+            raise ScrapeGuardError("the service needs the stream engine")
+        self.engine: StreamEngine = self.guard.engine
+        self.metrics = Metrics()
+        self.recorder = Recorder(self._record, self.engine.routine)
+        self._pending: dict[str, int] = {}
+        """Events per address queued and not yet counted (touched on the event loop only)."""
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self.metrics.watch_backlog(lambda: self.recorder.backlog,
+                                   lambda: self.recorder.shed)
+
+    def _record(self, event: dict[str, Any]) -> None:
+        try:
+            fired = self.engine.record(event)
+        except Exception as exc:  # a bug or a store outage: logged, the lane goes on
+            log.warning("scrapeguard: recording an event failed: %s", inert(exc))
+            return
+        for decision in fired:
+            self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
+
+    def submit(self, event: dict[str, Any], source: str) -> None:
+        """Queue a contract event for the engine (it is counted in the record lane); call
+        on the event loop. Until it is counted, the address's decisions wait (`settled`)."""
+        self.metrics.events.labels(source=source, outcome="queued").inc()
+        address = str(event.get("ip"))
+        loop = asyncio.get_running_loop()
+        self._pending[address] = self._pending.get(address, 0) + 1
+
+        def done() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(self._counted, address)
+
+        self.recorder.submit(event, done)
+
+    def _counted(self, address: str) -> None:
+        left = self._pending.get(address, 1) - 1
+        if left > 0:
+            self._pending[address] = left
+            return
+        self._pending.pop(address, None)
+        for waiter in self._waiters.pop(address, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def settled(self, address: str) -> None:
+        """Wait (at most `SETTLE_SECONDS`) until what nginx reported this address was
+        served is counted, so its next decision sees it.
+
+        The middleware makes a request wait until its own event is counted; behind nginx the
+        report comes apart from the request, so the wait moves to the next decision. A client
+        that asks faster than its answers are counted is held back by as much, and no more
+        than its own backlog; everyone else never waits."""
+        if not self._pending.get(address):
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(address, []).append(waiter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter, SETTLE_SECONDS)
+
+    def submit_nginx(self, record: Any) -> str:
+        """Take one decoded nginx log line; the outcome: queued, refused (skipped) or bad."""
+        try:
+            line = nginx_line(record)
+        except BadEvent:
+            self.metrics.events.labels(source="syslog", outcome="malformed").inc()
+            return "malformed"
+        if line.refused:
+            self.metrics.events.labels(source="syslog", outcome="refused").inc()
+            return "refused"
+        self.submit(self.resolve(line), "syslog")
+        return "queued"
+
+    def resolve(self, line: NginxLine) -> dict[str, Any]:
+        """The line's event with its client resolved as the decision endpoint resolved it:
+        address through trusted proxies, session from the guard's signed cookie only."""
+        event = dict(line.event)
+        event["ip"] = self.guard.client(line.remote, line.xff)
+        now = datetime.now(UTC).timestamp()
+        session = self.guard.client_cookies.read(line.cookie, now) if line.cookie else None
+        if session is not None:
+            event["session"], event["session_since"] = session.session, session.since
+        return event
+
+    def close(self) -> None:
+        self.recorder.close()
+        self.guard.close()
