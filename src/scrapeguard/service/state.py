@@ -9,6 +9,7 @@ decisions changing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,9 @@ class Service:
             raise ScrapeGuardError("the service needs the stream engine")
         self.engine: StreamEngine = self.guard.engine
         self.metrics = Metrics()
+        self.taps: list[Callable[[dict[str, Any]], None]] = []
+        """Called on the record lane with each event the engine counted: how a dashboard
+        follows actors over time without a second pass over the traffic."""
         self.recorder = Recorder(self._record, self.engine.routine)
         self.metrics.watch_backlog(lambda: self.recorder.backlog,
                                    lambda: self.recorder.shed)
@@ -47,6 +51,11 @@ class Service:
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
             log.warning("scrapeguard: recording an event failed: %s", exc)
             return
+        for tap in self.taps:
+            try:
+                tap(event)
+            except Exception as exc:  # a tap's bug must not stop the counting
+                log.warning("scrapeguard: a record tap failed: %s", exc)
         for decision in fired:
             self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
 
