@@ -185,35 +185,43 @@ def test_the_block_button_refuses_the_actor_at_the_decision_endpoint(
 
 def test_timelines_stay_within_their_bounds() -> None:
     deriver = Deriver(load_policy(None))
-    timelines = Timelines(deriver, bucket_seconds=10, max_actors=10, max_buckets=5)
+    timelines = Timelines(deriver, max_actors=10, max_buckets=8)
     start = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
     for n in range(30):
         timelines.tap({"ts": datetime.fromtimestamp(start + 60 * n, UTC),
                        "ip": f"192.0.2.{n}", "path": "/", "status": 200})
-    for n in range(20):
-        timelines.tap({"ts": datetime.fromtimestamp(start + 60 * n, UTC),
-                       "ip": "192.0.2.200", "path": "/", "status": 200})
+    for n in range(100):  # one request a second for 100 s: 1 s buckets cannot hold it
+        timelines.tap({"ts": datetime.fromtimestamp(start + n, UTC), "ip": "192.0.2.200",
+                       "path": f"/api/people/{n}", "status": 200, "subjects": [f"h{n}", "x"]})
     assert len(timelines.top(100, kinds=("ip", "net", "fp"))) <= 10
+    assert timelines.get("ip:192.0.2.0") is None  # the least recently seen went first
     track = timelines.get("ip:192.0.2.200")
     assert track is not None
-    assert track.requests == 20
-    assert len(track.buckets) == 5  # the newest five minutes' buckets
-    assert min(track.buckets) == int(start + 60 * 15)
-    assert timelines.get("ip:192.0.2.0") is None  # the least recently seen went first
+    assert len(track.buckets) <= 8
+    assert track.width == 12_800  # 0.1 s doubled until 100 s fit in 8 buckets (7 of them)
+    assert sum(r for r, _ in track.buckets.values()) == track.requests == 100
+    assert sum(n for _, n in track.buckets.values()) == track.records == 200
+    assert min(track.buckets) <= start * 1000  # the whole span kept, at a coarser grain
 
 
 def test_bars_keep_a_pause_and_place_the_first_action() -> None:
-    timelines = Timelines(Deriver(load_policy(None)), bucket_seconds=10)
+    timelines = Timelines(Deriver(load_policy(None)))
     start = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
-    for second in [*range(0, 100, 5), *range(500, 600, 5)]:
+    for second in [*range(0, 100), *range(500, 600)]:
         timelines.tap({"ts": datetime.fromtimestamp(start + second, UTC), "ip": "192.0.2.1",
                        "path": "/", "status": 200})
     track = timelines.get("ip:192.0.2.1")
     assert track is not None
-    drawn = bars(track, 10)
-    assert len(drawn) == 20  # 60 slots of 10 s, ten busy at each end, the pause empty
-    assert max(b.x for b in drawn) > 80 > 20 > min(b.x for b in drawn if b.x > 10)
-    assert all(b.requests == 40 for b in drawn)
-    middle = position(track, 10, datetime.fromtimestamp(start + 300, UTC))
-    assert middle == 50.0
-    assert position(track, 10, datetime.fromtimestamp(start - 1, UTC)) is None
+    drawn = bars(track)
+    span = max(track.buckets) + track.width - min(track.buckets)
+    assert span >= 599_000  # first to last request, 0 s to 599 s
+    busy = [b for b in drawn if b.count_requests]
+    assert sum(b.count_requests for b in busy) == 200
+    assert max(b.x for b in drawn) > 80
+    assert not [b for b in drawn if 20 < b.x < 80], "the pause shows as no bars"
+    assert max(b.requests for b in drawn) == 40
+    assert all(b.records == 0 for b in drawn)  # "/" carries nobody's record
+    middle = position(track, datetime.fromtimestamp(start + 300, UTC))
+    assert middle is not None
+    assert 45 < middle < 55
+    assert position(track, datetime.fromtimestamp(start - 600, UTC)) is None

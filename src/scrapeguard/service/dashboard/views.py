@@ -44,12 +44,11 @@ def actor_page(service: Service, timelines: Timelines, name: str) -> dict[str, A
     rules = [d for d in admin.rule_decisions(service) if d["actor"] == name]
     manual = [d for d in service.engine.manual_decisions() if d["actor"] == name]
     track = timelines.get(name)
-    seconds = timelines.bucket_seconds
     first_action = None
     if track is not None and rules:
         first = min(parse_ts(d["first_action_ts"]) for d in rules)
-        first_action = position(track, seconds, first)
+        first_action = position(track, first)
     members = _members(service, timelines, name) if name.startswith(CAMPAIGN) else []
     return {"name": name, "decisions": rules, "manual": manual, "track": track,
-            "bars": bars(track, seconds) if track is not None else [],
-            "first_action": first_action, "bucket_seconds": seconds, "members": members}
+            "bars": bars(track) if track is not None else [],
+            "first_action": first_action, "members": members}
