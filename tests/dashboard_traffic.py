@@ -99,6 +99,7 @@ def feed(url: str) -> Fed:
         for n in ids:
             if not request(fed, nginx, HARVESTER, f"/user/{n}", ua=HARVESTER_UA):
                 break
+            time.sleep(0.01)  # a script's pace, so its timeline has a width to draw
         wait_refused(nginx, HARVESTER, "/user/1500", HARVESTER_UA)
         for _ in range(8):
             request(fed, nginx, MARKUP_ACCOUNT_IP, f"/user/{rng.randint(1, 400_000)}",
