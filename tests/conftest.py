@@ -7,10 +7,9 @@ import os
 import pytest
 
 
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis `.ci/run` started (REDIS_URL), emptied for the test; in CI its absence is a
-    failure, elsewhere a skip."""
+def empty_redis() -> str:
+    """The Redis `.ci/run` started (REDIS_URL), emptied; in CI its absence is a failure,
+    elsewhere a skip. For fixtures of a wider scope than `redis_url`'s."""
     url = os.environ.get("REDIS_URL")
     if not url:
         if os.environ.get("CI"):
@@ -20,3 +19,9 @@ def redis_url() -> str:
 
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """`empty_redis()` for one test."""
+    return empty_redis()

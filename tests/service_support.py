@@ -48,6 +48,17 @@ def subject_hash(n: int) -> str:
 
 
 async def _profile(request: Request) -> Response:
+    """A declared route (`/user/{id}`): the path names the person, so no header is needed,
+    and the ids' sequence stays visible to the rules (a keyed hash would hide it)."""
+    n = request.path_params["n"]
+    if not _exists(n):
+        return JSONResponse({"error": "no such person"}, status_code=404)
+    return JSONResponse({"id": n, "name": f"Person {n}", "phone": f"+1555{n:07d}"})
+
+
+async def _api_person(request: Request) -> Response:
+    """An API by opaque handle: only the upstream knows whose record it served, and says so
+    in X-Subjects as a keyed hash (a miss as `-`)."""
     n = request.path_params["n"]
     if not _exists(n):
         return JSONResponse({"error": "no such person"}, status_code=404,
@@ -62,6 +73,7 @@ def demo_upstream() -> Starlette:
     return Starlette(routes=[
         Route("/", _page), Route("/about", _page), Route("/product/{n:int}", _page),
         Route("/static/{name}", _asset), Route("/user/{n:int}", _profile),
+        Route("/api/people/{n:int}", _api_person),
         Route("/trap-{rest}", _page),
     ])
 

@@ -106,15 +106,27 @@ def test_forwarded_for_is_believed_from_trusted_peers_only(service: str) -> None
     assert decide(service, HARVESTER, peer="127.0.0.2").status_code == 204
 
 
-def test_syslog_lines_from_nginx_are_counted(service: str, udp_port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for n in range(3):
+def test_syslog_lines_from_nginx_are_counted_with_their_subjects(
+        tmp_path: Path, udp_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three people's records from a path that names nobody: only the upstream's
+    x_subjects can make `subjects >= 3` hold."""
+    monkeypatch.setenv("SCRAPEGUARD_SECRET", SECRET.decode())
+    path = tmp_path / "policy.yaml"
+    path.write_text(json.dumps(one_rule_policy("block", "subjects >= 3").model_dump(
+        mode="json", exclude_defaults=True)))
+    config = load_config(env={}, policy=str(path), events_udp=f"127.0.0.1:{udp_port}")
+    with serve_app(build_app(config)) as url, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for n in range(4):
             line = {"ts": time.time(), "ip": "192.0.2.55", "method": "GET",
-                    "path": f"/user/{n}", "status": 200, "bytes": 10, "ua": "curl/8",
-                    "x_subjects": f"h{n}", "sg_action": ""}
+                    "path": "/api/search", "status": 200, "bytes": 10, "ua": "curl/8",
+                    "x_subjects": "-" if n == 3 else f"h{n}", "sg_action": ""}
             sock.sendto(b"<190>Dec  7 00:00:00 scrapeguard: " + json.dumps(line).encode(),
                         ("127.0.0.1", udp_port))
-    wait_refused(service, "192.0.2.55")
+            if n == 1:
+                time.sleep(0.3)
+                assert decide(url, "192.0.2.55").status_code == 204  # two people so far
+        wait_refused(url, "192.0.2.55")
 
 
 def test_admin_endpoints_need_the_token(service: str, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from random import Random
 import httpx
 import pytest
 
+from conftest import empty_redis
 from scrapeguard.analysis import analyze
 from service_support import (
     ADMIN_TOKEN,
@@ -53,16 +54,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import os
-
-    import redis
-
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("REDIS_URL is not set: .ci/run must start redis-server")
-        pytest.skip("REDIS_URL not set (start redis-server and export REDIS_URL)")
-    redis.Redis.from_url(url).flushdb()
+    url = empty_redis()
     base = tmp_path_factory.mktemp("service")
     (base / "policy.yaml").write_text(POLICY)
     ports = free_ports("service", "udp")
@@ -134,11 +126,23 @@ def test_a_harvester_is_refused_where_analyze_fires(site: Site) -> None:
     assert abs(refused_at - fires_at) <= WITHIN_REQUESTS, (refused_at, fires_at)
     assert sent[refused_at] - fired_ts <= WITHIN_SECONDS, (sent[refused_at], fired_ts)
     # What nginx logged for scrapeguard carries the upstream's keyed hash, never the id.
-    lines = [json.loads(line) for line in site.log.read_text().splitlines()]
-    first = next(line for line in lines if line["path"] == "/user/5000")
-    assert first["x_subjects"] == subject_hash(5000)
     print(f"refused at request {refused_at}, analyze fires at {fires_at}, "
           f"{sent[refused_at] - fired_ts:.3f} s later")
+
+
+def test_subjects_reach_the_log_as_keyed_hashes_and_never_the_client(site: Site) -> None:
+    with client(site.open_url, "127.0.0.10") as person:
+        found, missed = person.get("/api/people/7001"), person.get("/api/people/23")
+    assert found.status_code == 200
+    assert missed.status_code == 404
+    for answer in (found, missed):
+        assert "x-subjects" not in answer.headers
+        assert "x-subject-fields" not in answer.headers
+    lines = {line["path"]: line for line in map(json.loads, site.log.read_text().splitlines())}
+    assert lines["/api/people/7001"]["x_subjects"] == subject_hash(7001)
+    assert lines["/api/people/7001"]["x_fields"] == "name,phone"
+    assert lines["/api/people/23"]["x_subjects"] == "-"
+    assert "7001" not in lines["/api/people/7001"]["x_subjects"]
 
 
 def browse(url: str, address: str, rng: Random, visits: int) -> list[int]:

@@ -21,8 +21,9 @@ def refused(request: Request, token: str | None, setting: str) -> JSONResponse |
         service.metrics.admin_refused.inc()
         return JSONResponse({"error": f"disabled: set {setting} to use this endpoint"},
                             status_code=403)
+    # Starlette decodes header bytes as latin-1: encoding back gives the bytes as sent.
     given = request.headers.get("authorization", "").encode("latin-1")
-    if not hmac.compare_digest(given, f"Bearer {token}".encode("latin-1")):
+    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
         service.metrics.admin_refused.inc()
         return JSONResponse({"error": "a valid bearer token is required"}, status_code=401,
                             headers={"www-authenticate": "Bearer"})

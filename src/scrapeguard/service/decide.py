@@ -8,6 +8,14 @@ loopback is by default. The answer is 204 to let the request through, or 403 wit
 `X-Scrapeguard-Action` (throttle, challenge, block) that nginx maps to 429, the challenge page
 or 403 (auth_request itself passes only 2xx, 401 and 403). A client without the guard's signed
 cookie gets one in `X-Scrapeguard-Cookie`, which nginx sets on its answer.
+
+The decision runs on the event loop, not in a worker thread as in the middleware. There the
+loop also serves the app, which must not wait on Redis; here deciding is all the process
+does, and the thread hop (two context switches and a GIL handover per request) cost more
+than the decision itself: 2.8 ms median in process against 1.4 ms inline, measured one after
+the other on a loaded machine. A stalled Redis still cannot hold the loop for long: every
+call gives up after `budget` seconds, and the engine then stops asking the store for a
+second (`back_off`).
 """
 
 from __future__ import annotations
@@ -82,7 +90,8 @@ async def decide(request: Request) -> Response:
     service: Service = request.app.state.service
     started = time.perf_counter()
     seen = seen_from(service, request)
-    verdict, outcome = await service.guard.judge_async(seen)
+    await service.settled(seen.ip)
+    verdict, outcome = service.guard.decide(seen)
     headers = _cookie_headers(seen)
     degraded = "true" if verdict is not None and verdict.degraded else "false"
     action: str

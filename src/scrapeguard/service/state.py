@@ -8,6 +8,8 @@ decisions changing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,8 +23,13 @@ from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.service.config import ServiceConfig
 from scrapeguard.service.events import BadEvent, NginxLine, nginx_line
 from scrapeguard.service.metrics import Metrics
+from scrapeguard.textsafe import inert
 
 log = logging.getLogger("scrapeguard.service")
+
+SETTLE_SECONDS = 0.1
+"""Longest a decision waits for its address's reported events to be counted: past it the
+record lane is overloaded, and the decision goes ahead on what is counted."""
 
 
 class Service:
@@ -42,6 +49,9 @@ class Service:
         """Called on the record lane with each event the engine counted: how a dashboard
         follows actors over time without a second pass over the traffic."""
         self.recorder = Recorder(self._record, self.engine.routine)
+        self._pending: dict[str, int] = {}
+        """Events per address queued and not yet counted (touched on the event loop only)."""
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self.metrics.watch_backlog(lambda: self.recorder.backlog,
                                    lambda: self.recorder.shed)
 
@@ -49,7 +59,7 @@ class Service:
         try:
             fired = self.engine.record(event)
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
-            log.warning("scrapeguard: recording an event failed: %s", exc)
+            log.warning("scrapeguard: recording an event failed: %s", inert(exc))
             return
         for tap in self.taps:
             try:
@@ -60,9 +70,43 @@ class Service:
             self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
 
     def submit(self, event: dict[str, Any], source: str) -> None:
-        """Queue a contract event for the engine (it is counted in the record lane)."""
+        """Queue a contract event for the engine (it is counted in the record lane); call
+        on the event loop. Until it is counted, the address's decisions wait (`settled`)."""
         self.metrics.events.labels(source=source, outcome="queued").inc()
-        self.recorder.submit(event)
+        address = str(event.get("ip"))
+        loop = asyncio.get_running_loop()
+        self._pending[address] = self._pending.get(address, 0) + 1
+
+        def done() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(self._counted, address)
+
+        self.recorder.submit(event, done)
+
+    def _counted(self, address: str) -> None:
+        left = self._pending.get(address, 1) - 1
+        if left > 0:
+            self._pending[address] = left
+            return
+        self._pending.pop(address, None)
+        for waiter in self._waiters.pop(address, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def settled(self, address: str) -> None:
+        """Wait (at most `SETTLE_SECONDS`) until what nginx reported this address was
+        served is counted, so its next decision sees it.
+
+        The middleware makes a request wait until its own event is counted; behind nginx the
+        report comes apart from the request, so the wait moves to the next decision. A client
+        that asks faster than its answers are counted is held back by as much, and no more
+        than its own backlog; everyone else never waits."""
+        if not self._pending.get(address):
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(address, []).append(waiter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter, SETTLE_SECONDS)
 
     def submit_nginx(self, record: Any) -> str:
         """Take one decoded nginx log line; the outcome: queued, refused (skipped) or bad."""
