@@ -91,6 +91,19 @@ def test_without_an_admin_token_nobody_logs_in(tmp_path: object) -> None:
         assert httpx.post(f"{url}/dashboard/login", data={"token": "None"}).status_code == 401
 
 
+def test_the_dashboard_can_be_left_out() -> None:
+    app = build_app(load_config(env={"SCRAPEGUARD_DASHBOARD": "false"}, events_udp=""))
+    with serve_app(app) as url:
+        assert httpx.get(f"{url}/dashboard/login").status_code == 404
+        assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_an_unknown_actor_is_a_404_page(admin: httpx.Client) -> None:
+    answer = admin.get("/actor", params={"name": "ip:192.0.2.254"})
+    assert answer.status_code == 404
+    assert "Nothing is known of this actor" in answer.text
+
+
 def test_every_answer_carries_the_csp(admin: httpx.Client) -> None:
     for path in ("/", "/login", f"/actor?name=ip:{HARVESTER}", "/static/dashboard.css"):
         answer = admin.get(path)
