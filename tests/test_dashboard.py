@@ -5,9 +5,11 @@ button's effect on `/v1/decide`. The browser's view is test_dashboard_browser.py
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
@@ -238,3 +240,36 @@ def test_bars_keep_a_pause_and_place_the_first_action() -> None:
     assert middle is not None
     assert 45 < middle < 55
     assert position(track, datetime.fromtimestamp(start - 600, UTC)) is None
+
+
+def test_a_failing_tap_does_not_stop_the_counting(tmp_path: object) -> None:
+    """The dashboard's tap runs on the record lane after the engine: its bug must cost the
+    dashboard, not the decisions or their count (the fired counter follows the taps)."""
+    import json
+
+    from service_support import POLICY
+
+    policy = Path(str(tmp_path)) / "policy.yaml"
+    policy.write_text(POLICY)
+    app = build_app(load_config(env={}, policy=str(policy), admin_token=ADMIN_TOKEN,
+                                events_udp="", dashboard=False))
+
+    def broken(event: dict[str, object]) -> None:
+        raise RuntimeError("a tap's bug")
+
+    app.state.service.taps.append(broken)
+    with serve_app(app) as url, httpx.Client(base_url=url, timeout=10) as nginx:
+        lines = [json.dumps({"ts": datetime.now(UTC).isoformat(), "ip": "192.0.2.44",
+                             "path": f"/user/{2000 + n}", "status": 200, "ua": "curl/8"})
+                 for n in range(40)]
+        assert nginx.post("/v1/events", content="\n".join(lines),
+                          headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+                          ).status_code == 200
+        deadline = time.monotonic() + 10
+        while decide(nginx, "192.0.2.44", "/user/1", "curl/8") == 204:
+            assert time.monotonic() < deadline, "the broken tap stopped the counting"
+            time.sleep(0.05)
+        fired = re.search(r'scrapeguard_decisions_fired_total\{action="block",kind="ip"\} '
+                          r'(\d+)', nginx.get("/metrics").text)
+        assert fired is not None
+        assert int(fired.group(1)) >= 1

@@ -65,7 +65,7 @@ class Service:
             try:
                 tap(event)
             except Exception as exc:  # a tap's bug must not stop the counting
-                log.warning("scrapeguard: a record tap failed: %s", exc)
+                log.warning("scrapeguard: a record tap failed: %s", inert(exc))
         for decision in fired:
             self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
 
