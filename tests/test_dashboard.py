@@ -84,6 +84,16 @@ def test_the_dashboard_asks_for_the_admin_token(fed_service: Fed) -> None:
         assert client.get("/").status_code == 200
 
 
+def test_logging_out_needs_the_csrf_token(fed_service: Fed) -> None:
+    with httpx.Client(base_url=f"{fed_service.url}/dashboard", timeout=10) as client:
+        client.post("/login", data={"token": ADMIN_TOKEN})
+        token = csrf(client.get("/").text)
+        client.post("/logout", data={})  # forged: no token, the session stands
+        assert client.get("/").status_code == 200
+        client.post("/logout", data={"csrf": token})
+        assert client.get("/").status_code == 303
+
+
 def test_without_an_admin_token_nobody_logs_in(tmp_path: object) -> None:
     app = build_app(load_config(env={}, events_udp=""))
     with serve_app(app) as url:
