@@ -529,6 +529,19 @@ class StreamEngine:
                 out.append(self._named(stored, name) if name else stored)
         return sorted(out, key=lambda record: record["actor"])
 
+    def campaign_members(self, campaign: str, identities: list[str]) -> list[str]:
+        """Which of `identities` (`clients.identity`: `ip:…` or `account:…`) the store marks
+        now as members of `campaign` (`enum:/user/{id}`, its actor key without `campaign:`).
+
+        The store keeps marks by keyed hash only, so members can be named only by a caller
+        that brings the candidates in clear (a dashboard that saw their requests)."""
+        link, _, template = campaign.partition(":")
+        marks = {self._membership(link, template, who): who for who in identities}
+        if not marks:
+            return []
+        found = self.store.get_decisions(list(marks))
+        return sorted(marks[mark] for mark in found)
+
     def decisions(self) -> list[Decision]:
         """Every decision in the store, as the decisions file has them: by clear key where
         this process made or met the decision, else by the keyed hash the store knows."""

@@ -28,9 +28,23 @@ def _service(request: Request) -> Service:
     return service
 
 
-def _rule_decisions(service: Service) -> list[dict[str, Any]]:
+def rule_decisions(service: Service) -> list[dict[str, Any]]:
+    """The rules' decisions as JSON, each with the features it fired on (blocking: a thread)."""
     return [d.to_json() | ({"features": d.extra["features"]} if "features" in d.extra else {})
             for d in service.engine.decisions()]
+
+
+def ranked(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Most people's records received first: the harm done, not the noise made."""
+    return sorted(decisions, key=lambda d: (-d["subjects"], -d["requests"], d["actor"]))
+
+
+def set_manual(service: Service, actor: str, action: str, ttl: int,
+               reason: str) -> dict[str, Any]:
+    """Store an operator's decision and count it (blocking: call it from a thread)."""
+    record = service.engine.set_manual(actor, action, ttl, reason)  # type: ignore[arg-type]
+    service.metrics.manual.labels(action=action).inc()
+    return record
 
 
 async def list_decisions(request: Request) -> Response:
@@ -45,11 +59,12 @@ async def list_decisions(request: Request) -> Response:
         return refusal
     service = _service(request)
     rules, manual = await anyio.to_thread.run_sync(
-        lambda: (_rule_decisions(service), service.engine.manual_decisions()))
+        lambda: (rule_decisions(service), service.engine.manual_decisions()))
     return JSONResponse({"decisions": rules, "manual": manual})
 
 
-def _manual_request(body: Any) -> tuple[str, str, int, str]:
+def manual_request(body: Any) -> tuple[str, str, int, str]:
+    """(actor, action, ttl, reason) from an operator's request; BadEvent names a bad field."""
     if not isinstance(body, dict):
         raise BadEvent("the body must be a JSON object")
     actor, action = body.get("actor"), body.get("action")
@@ -89,12 +104,11 @@ async def set_decision(request: Request) -> Response:
         return refusal
     service = _service(request)
     try:
-        actor, action, ttl, reason = _manual_request(decode(await request.body()))
+        actor, action, ttl, reason = manual_request(decode(await request.body()))
         record = await anyio.to_thread.run_sync(
-            lambda: service.engine.set_manual(actor, action, ttl, reason))  # type: ignore[arg-type]
+            lambda: set_manual(service, actor, action, ttl, reason))
     except (BadEvent, ValueError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    service.metrics.manual.labels(action=action).inc()
     return JSONResponse(record, status_code=201)
 
 
@@ -114,9 +128,9 @@ async def list_actors(request: Request) -> Response:
         limit = max(1, min(10_000, int(request.query_params.get("limit", "100"))))
     except ValueError:
         return JSONResponse({"error": "limit: a whole number"}, status_code=400)
-    rules = await anyio.to_thread.run_sync(lambda: _rule_decisions(service))
-    ranked = sorted(rules, key=lambda d: (-d["subjects"], -d["requests"], d["actor"]))
-    return JSONResponse({"actors": ranked[:limit], "total": len(ranked)})
+    rules = await anyio.to_thread.run_sync(lambda: rule_decisions(service))
+    order = ranked(rules)
+    return JSONResponse({"actors": order[:limit], "total": len(order)})
 
 
 async def actor(request: Request) -> Response:
@@ -132,7 +146,7 @@ async def actor(request: Request) -> Response:
     service = _service(request)
     name = request.path_params["actor"]
     rules, manual = await anyio.to_thread.run_sync(
-        lambda: (_rule_decisions(service), service.engine.manual_decisions()))
+        lambda: (rule_decisions(service), service.engine.manual_decisions()))
     mine = [d for d in rules if d["actor"] == name]
     overrides = [d for d in manual if d["actor"] == name]
     if not mine and not overrides:

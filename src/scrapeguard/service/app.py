@@ -25,6 +25,7 @@ from scrapeguard import __version__
 from scrapeguard.enforce.base import Engine
 from scrapeguard.service import admin, decide
 from scrapeguard.service.config import ServiceConfig
+from scrapeguard.service.dashboard import dashboard
 from scrapeguard.service.state import Service
 from scrapeguard.service.syslog import listen
 
@@ -104,6 +105,7 @@ def build_app(config: ServiceConfig, *, engine: Engine | None = None,
                 transport.close()
             service.close()
 
+    mounts = [*mounts, *([("/dashboard", dashboard)] if config.dashboard else [])]
     routes = [*ROUTES, *(Mount(path, app=factory(service)) for path, factory in mounts)]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service

@@ -45,6 +45,8 @@ class ServiceConfig(BaseModel):
     """Seconds a decision may wait on the store before `fail_open` applies."""
     max_ingest_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
     throttle_rate: str = "1/5second"
+    dashboard: bool = True
+    """Serve the operator's dashboard at /dashboard (it asks for the admin token)."""
 
     def env_names(self) -> dict[str, str]:
         return {name: ENV_PREFIX + name.upper() for name in type(self).model_fields}

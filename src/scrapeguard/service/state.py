@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,9 @@ class Service:
             raise ScrapeGuardError("the service needs the stream engine")
         self.engine: StreamEngine = self.guard.engine
         self.metrics = Metrics()
+        self.taps: list[Callable[[dict[str, Any]], None]] = []
+        """Called on the record lane with each event the engine counted: how a dashboard
+        follows actors over time without a second pass over the traffic."""
         self.recorder = Recorder(self._record, self.engine.routine)
         self._pending: dict[str, int] = {}
         """Events per address queued and not yet counted (touched on the event loop only)."""
@@ -57,6 +61,11 @@ class Service:
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
             log.warning("scrapeguard: recording an event failed: %s", inert(exc))
             return
+        for tap in self.taps:
+            try:
+                tap(event)
+            except Exception as exc:  # a tap's bug must not stop the counting
+                log.warning("scrapeguard: a record tap failed: %s", inert(exc))
         for decision in fired:
             self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
 
