@@ -7,9 +7,11 @@ import ibis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scrapeguard.allowlist import Allowlister
 from scrapeguard.engines.networks import address_table
 from scrapeguard.events import network_of
 from scrapeguard.policy.load import load_policy
+from scrapeguard.policy.model import Policy
 
 TRICKY = [
     "1.2.3.4", "0.0.0.0", "255.255.255.255", "10.0.0.255", "192.168.001.1", "01.2.3.4",
@@ -28,14 +30,19 @@ ADDRESSES = st.one_of(
 )
 
 
-def _networks(addresses: list[str]) -> dict[str, str]:
+def _rows(addresses: list[str], policy: Policy) -> list[dict[str, str | None]]:
     con = duckdb.connect(":memory:")
     con.execute("CREATE TABLE events (ip VARCHAR NOT NULL)")
     con.executemany("INSERT INTO events VALUES (?)", [(ip,) for ip in addresses])
     backend = ibis.duckdb.from_connection(con)
-    frame = address_table(backend, "events", load_policy(None)).to_pyarrow().to_pylist()
-    assert len(frame) == len(set(addresses)), "one row per distinct address"
-    return {row["ip_text"]: row["net"] for row in frame}
+    rows: list[dict[str, str | None]] = (address_table(backend, "events", policy)
+                                          .to_pyarrow().to_pylist())
+    assert len(rows) == len(set(addresses)), "one row per distinct address"
+    return rows
+
+
+def _networks(addresses: list[str]) -> dict[str, str | None]:
+    return {str(row["ip_text"]): row["net"] for row in _rows(addresses, load_policy(None))}
 
 
 def test_tricky_spellings_get_the_network_python_gives() -> None:
@@ -49,3 +56,14 @@ def test_any_address_gets_the_network_python_gives(addresses: list[str]) -> None
     addresses = [ip.replace("\x00", "") for ip in addresses]
     got = _networks(addresses)
     assert got == {ip: network_of(ip) for ip in addresses}
+
+
+def test_allowlisted_networks_give_their_reason() -> None:
+    policy = Policy.model_validate({"allowlist": {"cidrs": ["10.0.0.0/8", "2001:db8::/32"]}})
+    addresses = ["10.2.3.4", "11.0.0.1", "2001:db8:1::5", "unknown", "10.2.3.9"]
+    rows = _rows(addresses, policy)
+    allower = Allowlister(policy)
+    assert {row["ip_text"]: row["cidr_reason"] for row in rows} == {
+        ip: allower.allows(ip, None) for ip in addresses}
+    assert {row["ip_text"]: row["net"] for row in rows} == {ip: network_of(ip) for ip in addresses}
+    assert sum(row["cidr_reason"] is not None for row in rows) == 3
