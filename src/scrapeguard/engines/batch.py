@@ -23,7 +23,12 @@ import ibis.expr.types as ir
 from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.firing import Firing
 from scrapeguard.engines.lookups import materialize
-from scrapeguard.engines.running import final_features, interval_bounds, running_features
+from scrapeguard.engines.running import (
+    expand,
+    final_features,
+    interval_bounds,
+    running_features,
+)
 from scrapeguard.features import BY_NAME
 from scrapeguard.policy.expr import Condition, Percentile, any_of, parse
 from scrapeguard.policy.model import Policy, Rule
@@ -41,13 +46,32 @@ KIND_COLUMN: dict[ActorKind, str] = {
 }
 
 
-def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int) -> ir.Table:
-    """The rows one actor kind counts, with `actor` and window `bucket`; allowlisted left out."""
-    column = rows[KIND_COLUMN[kind]]
-    return rows.filter(column.notnull() & rows.allow_reason.isnull()).mutate(
-        actor=column,
-        bucket=rows.ts_ms // (window_seconds * 1000),
-    )
+ROW_COLUMNS = ("ts", "ts_ms", "eid", "item_pos", "one", "is_subject_route",
+               *(KIND_COLUMN[k] for k in MEMBER_KINDS))  # type: ignore[index]
+"""What every group reads besides its features' columns: the replay order, gaps, members."""
+
+
+def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int,
+               columns: set[str] | None = None) -> ir.Table:
+    """The rows one actor kind counts, with `actor` and window `bucket`; allowlisted left out.
+
+    With `columns`, only those are kept: a group's replay table is written with what its rules
+    read, not the whole enriched row.
+    """
+    column = KIND_COLUMN[kind]
+    kept = rows.filter(rows[column].notnull() & rows.allow_reason.isnull())
+    if columns is not None:
+        kept = kept.select(*sorted(c for c in columns | {column} if c in rows.columns))
+    return kept.mutate(actor=kept[column], bucket=kept.ts_ms // (window_seconds * 1000))
+
+
+def feature_columns(names: set[str]) -> set[str]:
+    """The row columns the named features (and those they are computed from) read."""
+    out: set[str] = set()
+    for name in expand(names):
+        shape = BY_NAME[name].shape
+        out |= {v for v in vars(shape).values() if isinstance(v, str)}
+    return out
 
 
 def evaluate(
@@ -60,7 +84,9 @@ def evaluate(
     firings: list[Firing] = []
     calibration = Calibration()
     for (kind, seconds), rules in sorted(groups.items()):
-        scoped = actor_rows(sources[kind], kind, seconds)
+        named = {n for rule in rules for n in parse(rule.when).features} | _explained(rules)
+        scoped = actor_rows(sources[kind], kind, seconds,
+                            set(ROW_COLUMNS) | feature_columns(named))
         firings.extend(_evaluate_group(scoped, kind, rules, calibration))
     return firings, calibration
 
