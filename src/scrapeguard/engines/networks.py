@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from scrapeguard.allowlist import Allowlister
+from scrapeguard.engines.lookups import materialize
 from scrapeguard.events import network_of
 from scrapeguard.policy.model import Policy
 
@@ -33,7 +34,9 @@ def address_table(backend: Any, table: str, policy: Policy) -> ir.Table:
     """Per distinct address: its network (/24, /64), and why it is allowlisted, if it is."""
     events = backend.table(table)
     distinct = events.select(ip_text=events.ip).distinct()
-    spelled = distinct.mutate(net=network_v4(distinct.ip_text))
+    # Written once: the log is scanned for its distinct addresses once, not once per half.
+    spelled = materialize(backend, distinct.mutate(net=network_v4(distinct.ip_text)),
+                          "_address_nets")
     in_sql = spelled.filter(spelled.net.notnull())
     others: list[str] = [ip for ip in spelled.filter(spelled.net.isnull()).ip_text.to_pyarrow()
                          .to_pylist() if ip is not None]
