@@ -96,6 +96,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="verify every line is nginx combined before measuring")
     p.add_argument("--no-numpy", action="store_true", help="generate with the standard library")
     p.add_argument("--analyze-args", default="", help="extra arguments for scrapeguard analyze")
+    p.add_argument("--baseline", default=None,
+                   help="another scrapeguard command (e.g. an older checkout) measured in the"
+                   " same loop, run for run, as `baseline analyze`")
     p.add_argument("--fixed-repeat", type=int, default=5,
                    help="runs of analyze on an empty log and of `import duckdb` (0: skip)")
     args = p.parse_args(argv)
@@ -155,12 +158,17 @@ def commands(args: argparse.Namespace, log: Path) -> dict[str, list[str] | None]
         decisions = args.out / "decisions.jsonl"
         analyze = [*sg, "analyze", str(log), "--decisions", str(decisions),
                    *shlex.split(args.analyze_args)]
-    return {
+    cmds: dict[str, list[str] | None] = {
         "wc -l": ["wc", "-l", str(log)],
         "python loop": [sys.executable, "-c", PY_LOOP, str(log)],
         "reference query": [sys.executable, "-c", REFERENCE, str(log)],
         "scrapeguard analyze": analyze,
     }
+    if args.baseline:
+        cmds["baseline analyze"] = [*shlex.split(args.baseline), "analyze", str(log),
+                                    "--decisions", str(args.out / "baseline-decisions.jsonl"),
+                                    *shlex.split(args.analyze_args)]
+    return cmds
 
 
 def fixed_commands(args: argparse.Namespace) -> dict[str, list[str] | None]:
@@ -170,10 +178,15 @@ def fixed_commands(args: argparse.Namespace) -> dict[str, list[str] | None]:
     empty.write_bytes(b"")
     analyze = None if sg is None else [*sg, "analyze", str(empty), "--quiet", "--decisions",
                                        str(args.out / "empty-decisions.jsonl")]
-    return {"import duckdb": [sys.executable, "-c", IMPORT_DUCKDB], "analyze empty log": analyze}
+    cmds = {"import duckdb": [sys.executable, "-c", IMPORT_DUCKDB], "analyze empty log": analyze}
+    if args.baseline:
+        cmds["baseline empty log"] = [*shlex.split(args.baseline), "analyze", str(empty),
+                                      "--quiet", "--decisions",
+                                      str(args.out / "empty-baseline-decisions.jsonl")]
+    return cmds
 
 
-KEPT_STDOUT = ("scrapeguard analyze", "reference query")
+KEPT_STDOUT = ("scrapeguard analyze", "reference query", "baseline analyze")
 
 
 def measure(cmds: dict[str, list[str] | None], repeat: int, out: Path) -> dict[str, list[Run]]:
@@ -237,15 +250,17 @@ def print_table(rows: dict[str, dict[str, Any]], lines: int) -> None:
         return
     print()
     for name, row in rows.items():
-        if name not in ("scrapeguard analyze", "reference query") and row["ok"]:
+        if name in ("wc -l", "python loop") and row["ok"]:
             ratio = sg["lines_per_s"] / row["lines_per_s"]
             print(f"analyze / {name:<12} {ratio:6.3f}x the lines/s")
     speed, rss = sg["lines_per_s"], sg["peak_rss_bytes"]
     ref = rows.get("reference query", {})
     if ref.get("ok"):
-        ratio = sg["wall_s"] / ref["wall_s"]
-        print(f"analyze / reference query  {ratio:6.2f}x the time"
-              f" ({sg['wall_s']:.2f} s / {ref['wall_s']:.2f} s)")
+        for name in ("scrapeguard analyze", "baseline analyze"):
+            row = rows.get(name, {})
+            if row.get("ok"):
+                print(f"{name} / reference query  {row['wall_s'] / ref['wall_s']:6.2f}x the time"
+                      f" ({row['wall_s']:.2f} s / {ref['wall_s']:.2f} s)")
     print()
     targets = [
         (f"analyze >= {TARGET_LINES_PER_S:,} lines/s", speed >= TARGET_LINES_PER_S, f"{speed:,}"),
@@ -270,6 +285,10 @@ def print_fixed(rows: dict[str, dict[str, Any]]) -> None:
     print(f"\nfixed cost, medians of {empty['runs']}: analyze of an empty log"
           f" {empty['wall_s']:.2f} s, python -c 'import duckdb' {floor['wall_s']:.2f} s:"
           f" {above:.2f} s above")
+    base = rows.get("baseline empty log", {})
+    if base.get("ok"):
+        print(f"baseline: analyze of an empty log {base['wall_s']:.2f} s:"
+              f" {base['wall_s'] - floor['wall_s']:.2f} s above")
     print(f"target  {'fixed cost <= import duckdb + ' + str(TARGET_FIXED_S) + ' s':<30}"
           f" {'met' if above <= TARGET_FIXED_S else 'MISSED':<7} ({above:.2f} s)")
 
