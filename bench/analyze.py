@@ -1,10 +1,15 @@
-"""Benchmark `scrapeguard analyze` on a synthetic nginx log against `wc -l` and a Python loop.
+"""Benchmark `scrapeguard analyze` on a synthetic nginx log against DuckDB's own speed.
 
     python bench/analyze.py                    # 10M lines (~2.4 GB in bench/out/), 3 runs each
+    python bench/analyze.py --lines 1000000    # the figure issue #12 tracks
     python bench/analyze.py --lines 200000 --repeat 1 --check
 
-Each command runs as its own child process; its wall time and peak memory (from wait4) are
-taken per run and the medians reported. Targets are printed beside the figures, not asserted.
+Baselines, each run as its own child process in the same run: `wc -l`, a Python line loop,
+and the reference query (`REFERENCE_SQL`: DuckDB on 2 threads reads the file with
+`read_csv(delim=' ')` and counts requests and distinct paths per address), the speed of the
+database under analyze. Then the fixed cost: analyze of an empty log beside
+`python -c 'import duckdb'` (medians of `--fixed-repeat`). Wall time and peak memory (from
+wait4) are taken per run and the medians reported; targets are printed, not asserted.
 Exits 1 if `scrapeguard analyze` is missing or fails.
 """
 
@@ -35,6 +40,35 @@ from _common import (
 
 HERE = Path(__file__).resolve().parent
 TARGET_LINES_PER_S = 1_000_000
+TARGET_REFERENCE_RATIO = 2.5
+"""analyze's wall time over the reference query's on the same file (issue #12)."""
+TARGET_FIXED_S = 1.0
+"""analyze of an empty log at most this much above `import duckdb` (issue #12)."""
+REFERENCE_THREADS = 2
+REFERENCE_SQL = """
+SELECT count(*) AS addresses, sum(requests) AS requests, sum(paths) AS paths FROM (
+    SELECT column00 AS ip, count(*) AS requests,
+           count(DISTINCT split_part(column05, ' ', 2)) AS paths
+    FROM read_csv(?, delim = ' ', quote = '"', escape = '"', header = false,
+                  auto_detect = false, null_padding = true, ignore_errors = true,
+                  strict_mode = false,
+                  columns = {'column00': 'VARCHAR', 'column01': 'VARCHAR',
+                             'column02': 'VARCHAR', 'column03': 'VARCHAR',
+                             'column04': 'VARCHAR', 'column05': 'VARCHAR',
+                             'column06': 'VARCHAR', 'column07': 'VARCHAR',
+                             'column08': 'VARCHAR', 'column09': 'VARCHAR'})
+    GROUP BY ip
+)
+"""
+"""The reference: one scan of the combined log, split on spaces (the quoted request, referer
+and agent stay one field each), requests and distinct paths per address. It is what any
+per-address feature costs at the least in the database analyze runs on."""
+REFERENCE = (
+    "import sys, duckdb\n"
+    f"con = duckdb.connect(config={{'threads': {REFERENCE_THREADS}}})\n"
+    f"print(con.execute({REFERENCE_SQL!r}, [sys.argv[1]]).fetchall())\n"
+)
+IMPORT_DUCKDB = "import duckdb"
 TARGET_RSS_BYTES = 3 * 1024**3
 BYTES_PER_LINE = 250
 PY_LOOP = "import sys\nn = 0\nfor line in open(sys.argv[1], 'rb'):\n    n += 1\nprint(n)\n"
@@ -62,9 +96,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="verify every line is nginx combined before measuring")
     p.add_argument("--no-numpy", action="store_true", help="generate with the standard library")
     p.add_argument("--analyze-args", default="", help="extra arguments for scrapeguard analyze")
+    p.add_argument("--baseline", default=None,
+                   help="another scrapeguard command (e.g. an older checkout) measured in the"
+                   " same loop, run for run, as `baseline analyze`")
+    p.add_argument("--fixed-repeat", type=int, default=5,
+                   help="runs of analyze on an empty log and of `import duckdb` (0: skip)")
     args = p.parse_args(argv)
-    if args.lines < 10_000 or args.repeat < 1:
-        p.error("--lines must be >= 10000 and --repeat >= 1")
+    if args.lines < 10_000 or args.repeat < 1 or args.fixed_repeat < 0:
+        p.error("--lines must be >= 10000, --repeat >= 1 and --fixed-repeat >= 0")
     return args
 
 
@@ -119,11 +158,35 @@ def commands(args: argparse.Namespace, log: Path) -> dict[str, list[str] | None]
         decisions = args.out / "decisions.jsonl"
         analyze = [*sg, "analyze", str(log), "--decisions", str(decisions),
                    *shlex.split(args.analyze_args)]
-    return {
+    cmds: dict[str, list[str] | None] = {
         "wc -l": ["wc", "-l", str(log)],
         "python loop": [sys.executable, "-c", PY_LOOP, str(log)],
+        "reference query": [sys.executable, "-c", REFERENCE, str(log)],
         "scrapeguard analyze": analyze,
     }
+    if args.baseline:
+        cmds["baseline analyze"] = [*shlex.split(args.baseline), "analyze", str(log),
+                                    "--decisions", str(args.out / "baseline-decisions.jsonl"),
+                                    *shlex.split(args.analyze_args)]
+    return cmds
+
+
+def fixed_commands(args: argparse.Namespace) -> dict[str, list[str] | None]:
+    """analyze of an empty log (imports, policy, compiling: what every run pays) and its floor."""
+    sg = scrapeguard_cmd(args)
+    empty = args.out / "empty.log"
+    empty.write_bytes(b"")
+    analyze = None if sg is None else [*sg, "analyze", str(empty), "--quiet", "--decisions",
+                                       str(args.out / "empty-decisions.jsonl")]
+    cmds = {"import duckdb": [sys.executable, "-c", IMPORT_DUCKDB], "analyze empty log": analyze}
+    if args.baseline:
+        cmds["baseline empty log"] = [*shlex.split(args.baseline), "analyze", str(empty),
+                                      "--quiet", "--decisions",
+                                      str(args.out / "empty-baseline-decisions.jsonl")]
+    return cmds
+
+
+KEPT_STDOUT = ("scrapeguard analyze", "reference query", "baseline analyze")
 
 
 def measure(cmds: dict[str, list[str] | None], repeat: int, out: Path) -> dict[str, list[Run]]:
@@ -137,11 +200,11 @@ def measure(cmds: dict[str, list[str] | None], repeat: int, out: Path) -> dict[s
                 runs[name].append(Run(0.0, 0, 127, "scrapeguard not found: pip install -e ."))
                 failed.add(name)
                 continue
-            stdout = out / f"{name.replace(' ', '-')}.stdout" if name.startswith("scrape") else None
+            stdout = out / f"{name.replace(' ', '-')}.stdout" if name in KEPT_STDOUT else None
             run = run_measured(cmd, stdout)
             runs[name].append(run)
             state = "ok" if run.returncode == 0 else f"FAILED (exit {run.returncode})"
-            print(f"  run {i + 1}/{repeat}  {name:<20} {run.wall_s:8.2f} s"
+            print(f"  run {i + 1}/{repeat}  {name:<20} {run.wall_s:8.3f} s"
                   f"  {fmt_bytes(run.max_rss_kib * 1024):>9}  {state}", flush=True)
             if run.returncode != 0:
                 failed.add(name)
@@ -187,16 +250,47 @@ def print_table(rows: dict[str, dict[str, Any]], lines: int) -> None:
         return
     print()
     for name, row in rows.items():
-        if name != "scrapeguard analyze" and row["ok"]:
+        if name in ("wc -l", "python loop") and row["ok"]:
             ratio = sg["lines_per_s"] / row["lines_per_s"]
             print(f"analyze / {name:<12} {ratio:6.3f}x the lines/s")
     speed, rss = sg["lines_per_s"], sg["peak_rss_bytes"]
+    ref = rows.get("reference query", {})
+    if ref.get("ok"):
+        for name in ("scrapeguard analyze", "baseline analyze"):
+            row = rows.get(name, {})
+            if row.get("ok"):
+                print(f"{name} / reference query  {row['wall_s'] / ref['wall_s']:6.2f}x the time"
+                      f" ({row['wall_s']:.2f} s / {ref['wall_s']:.2f} s)")
     print()
-    for label, met, figure in (
+    targets = [
         (f"analyze >= {TARGET_LINES_PER_S:,} lines/s", speed >= TARGET_LINES_PER_S, f"{speed:,}"),
         (f"peak memory < {fmt_bytes(TARGET_RSS_BYTES)}", rss < TARGET_RSS_BYTES, fmt_bytes(rss)),
-    ):
+    ]
+    if ref.get("ok"):
+        ratio = sg["wall_s"] / ref["wall_s"]
+        targets.append((f"analyze <= {TARGET_REFERENCE_RATIO}x reference",
+                        ratio <= TARGET_REFERENCE_RATIO, f"{ratio:.2f}x"))
+    for label, met, figure in targets:
         print(f"target  {label:<30} {'met' if met else 'MISSED':<7} ({figure})")
+
+
+def print_fixed(rows: dict[str, dict[str, Any]]) -> None:
+    """The fixed cost: what analyze of nothing costs above loading DuckDB in Python."""
+    floor, empty = rows["import duckdb"], rows["analyze empty log"]
+    if not (floor["ok"] and empty["ok"]):
+        failed = "import duckdb" if not floor["ok"] else "analyze empty log"
+        print(f"\nfixed cost: {failed} FAILED")
+        return
+    above = empty["wall_s"] - floor["wall_s"]
+    print(f"\nfixed cost, medians of {empty['runs']}: analyze of an empty log"
+          f" {empty['wall_s']:.2f} s, python -c 'import duckdb' {floor['wall_s']:.2f} s:"
+          f" {above:.2f} s above")
+    base = rows.get("baseline empty log", {})
+    if base.get("ok"):
+        print(f"baseline: analyze of an empty log {base['wall_s']:.2f} s:"
+              f" {base['wall_s'] - floor['wall_s']:.2f} s above")
+    print(f"target  {'fixed cost <= import duckdb + ' + str(TARGET_FIXED_S) + ' s':<30}"
+          f" {'met' if above <= TARGET_FIXED_S else 'MISSED':<7} ({above:.2f} s)")
 
 
 # ---------------------------------------------------------------- what analyze found
@@ -271,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
           f" (warm page cache; peak RSS by {rss_method()})")
     rows = summarize(measure(commands(args, log), args.repeat, args.out), lines)
     print_table(rows, lines)
+    fixed: dict[str, dict[str, Any]] = {}
+    if args.fixed_repeat:
+        print(f"\nmeasuring {args.fixed_repeat} run(s) of the fixed cost")
+        fixed = summarize(measure(fixed_commands(args), args.fixed_repeat, args.out), 1)
+        print_fixed(fixed)
     sg = rows["scrapeguard analyze"]
     decisions = None
     if sg["ok"]:
@@ -284,13 +383,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
     if args.json:
         report = {"log": info | {"path": str(log), "lines": lines, "bytes": log.stat().st_size},
-                  "machine": machine(), "commands": rows, "decisions": decisions,
+                  "machine": machine(), "commands": rows, "fixed_cost": fixed,
+                  "decisions": decisions, "reference_sql": REFERENCE_SQL,
+                  "reference_threads": REFERENCE_THREADS,
                   "targets": {"lines_per_s": TARGET_LINES_PER_S,
-                              "peak_rss_bytes": TARGET_RSS_BYTES}}
+                              "peak_rss_bytes": TARGET_RSS_BYTES,
+                              "reference_ratio": TARGET_REFERENCE_RATIO,
+                              "fixed_s_above_import_duckdb": TARGET_FIXED_S}}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nfigures saved to {args.json}")
-    return 0 if all(row["ok"] for row in rows.values()) else 1
+    return 0 if all(row["ok"] for row in [*rows.values(), *fixed.values()]) else 1
 
 
 if __name__ == "__main__":

@@ -99,3 +99,25 @@ def test_millisecond_times_fall_in_their_own_window(tmp_path: Path) -> None:
     batch, stream = _both(path)
     assert batch["ip:203.0.113.7"][1] == "2026-03-02T08:09:59.700Z"
     assert batch == stream
+
+
+def test_reasons_quote_the_row_at_which_the_rule_first_held(tmp_path: Path) -> None:
+    """Sixty pages in one second: `fast-crawl` (`pages >= 40`) first holds at the fortieth, so
+    both engines must quote 40, not the count at some later line stamped the same second."""
+    lines = [json.dumps({
+        "ts": "2026-03-02T08:09:30Z", "ip": "203.0.113.9", "method": "GET",
+        "path": f"/user/{100 + n}" if n % 2 == 0 else f"/product/{n}", "status": 200,
+        "bytes": 900, "ua": FIREFOX, "referer": None, "account": None, "session": None,
+        "subjects": None, "fields": None}) for n in range(60)]
+    path = tmp_path / "one-second.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    batch = analyze([str(path)])
+    engine = StreamEngine(None, "memory://", calibration=batch.calibration, secret=b"test")
+    stream = replay([str(path)], engine)
+
+    def crawl_reasons(decisions: list[Decision]) -> list[str]:
+        return [r for d in decisions if d.actor == "ip:203.0.113.9" for r in d.reasons
+                if "distinct pages" in r]
+
+    assert crawl_reasons(batch.decisions) == ["requested 40 distinct pages within 1m"]
+    assert crawl_reasons(stream) == crawl_reasons(batch.decisions)

@@ -166,12 +166,12 @@ def _crawlers() -> _FirstMatch:
 
 @lru_cache(maxsize=1)
 def _ua_matchers() -> list[Matcher[UserAgent]]:
-    return ua_parser.load_builtins()[0]
+    return ua_parser.load_lazy_builtins()[0]
 
 
 @lru_cache(maxsize=1)
 def _device_matchers() -> list[Matcher[Device]]:
-    return ua_parser.load_builtins()[2]
+    return ua_parser.load_lazy_builtins()[2]
 
 
 @lru_cache(maxsize=1)
@@ -206,8 +206,9 @@ class _FirstMatch:
     """
 
     def __init__(self, patterns: Sequence[tuple[str, int]], corpus: Iterable[str]) -> None:
-        self._compiled = [re.compile(source, flags) for source, flags in patterns]
-        common = Counter(g for text in corpus for g in _grams(text.casefold()))
+        self._sources = list(patterns)
+        self._compiled: list[re.Pattern[str] | None] = [None] * len(patterns)
+        common = _gram_counts(tuple(corpus))
         by_gram: dict[str, set[int]] = {}
         always: list[int] = []
 
@@ -232,6 +233,15 @@ class _FirstMatch:
         self._always = frozenset(always)
         self._always_sorted: tuple[int, ...] = tuple(sorted(always))
 
+    def pattern(self, number: int) -> re.Pattern[str]:
+        """Pattern `number`, compiled on first use: the index wakes few of the thousands of
+        patterns for a given log, and compiling them all cost a second of every run."""
+        compiled = self._compiled[number]
+        if compiled is None:
+            source, flags = self._sources[number]
+            compiled = self._compiled[number] = re.compile(source, flags)
+        return compiled
+
     @property
     def unindexed(self) -> int:
         """How many patterns are tried on every input (for tests and tuning)."""
@@ -255,9 +265,15 @@ class _FirstMatch:
     def first(self, text: str, grams: set[str] | None = None) -> int | None:
         """Number of the first pattern that matches `text`, or None."""
         for number in self.candidates(text, grams):
-            if self._compiled[number].search(text):
+            if self.pattern(number).search(text):
                 return number
         return None
+
+
+@lru_cache(maxsize=4)
+def _gram_counts(corpus: tuple[str, ...]) -> Counter[str]:
+    """How many corpus agents hold each trigram; the four indexes share one corpus."""
+    return Counter(g for text in corpus for g in _grams(text.casefold()))
 
 
 def _grams(text: str) -> set[str]:

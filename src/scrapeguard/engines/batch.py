@@ -10,17 +10,25 @@ features and finds the first event at which each rule held — as if it had been
 from __future__ import annotations
 
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC
+from functools import reduce
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.firing import Firing
 from scrapeguard.engines.lookups import materialize
-from scrapeguard.engines.running import final_features, interval_bounds, running_features
+from scrapeguard.engines.running import (
+    expand,
+    final_features,
+    interval_bounds,
+    running_features,
+)
 from scrapeguard.features import BY_NAME
 from scrapeguard.policy.expr import Condition, Percentile, any_of, parse
 from scrapeguard.policy.model import Policy, Rule
@@ -38,13 +46,32 @@ KIND_COLUMN: dict[ActorKind, str] = {
 }
 
 
-def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int) -> ir.Table:
-    """The rows one actor kind counts, with `actor` and window `bucket`; allowlisted left out."""
-    column = rows[KIND_COLUMN[kind]]
-    return rows.filter(column.notnull() & rows.allow_reason.isnull()).mutate(
-        actor=column,
-        bucket=rows.ts_ms // (window_seconds * 1000),
-    )
+ROW_COLUMNS = ("ts", "ts_ms", "eid", "item_pos", "one", "is_subject_route",
+               *(KIND_COLUMN[k] for k in MEMBER_KINDS))  # type: ignore[index]
+"""What every group reads besides its features' columns: the replay order, gaps, members."""
+
+
+def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int,
+               columns: set[str] | None = None) -> ir.Table:
+    """The rows one actor kind counts, with `actor` and window `bucket`; allowlisted left out.
+
+    With `columns`, only those are kept: a group's replay table is written with what its rules
+    read, not the whole enriched row.
+    """
+    column = KIND_COLUMN[kind]
+    kept = rows.filter(rows[column].notnull() & rows.allow_reason.isnull())
+    if columns is not None:
+        kept = kept.select(*sorted(c for c in columns | {column} if c in rows.columns))
+    return kept.mutate(actor=kept[column], bucket=kept.ts_ms // (window_seconds * 1000))
+
+
+def feature_columns(names: set[str]) -> set[str]:
+    """The row columns the named features (and those they are computed from) read."""
+    out: set[str] = set()
+    for name in expand(names):
+        shape = BY_NAME[name].shape
+        out |= {v for v in vars(shape).values() if isinstance(v, str)}
+    return out
 
 
 def evaluate(
@@ -57,7 +84,9 @@ def evaluate(
     firings: list[Firing] = []
     calibration = Calibration()
     for (kind, seconds), rules in sorted(groups.items()):
-        scoped = actor_rows(sources[kind], kind, seconds)
+        named = {n for rule in rules for n in parse(rule.when).features} | _explained(rules)
+        scoped = actor_rows(sources[kind], kind, seconds,
+                            set(ROW_COLUMNS) | feature_columns(named))
         firings.extend(_evaluate_group(scoped, kind, rules, calibration))
     return firings, calibration
 
@@ -81,12 +110,21 @@ def _evaluate_group(
                               f"_replay_{kind}_{rules[0].window_seconds}")
     if replay_rows.count().execute() == 0:
         return []
-    replay = running_features(replay_rows, keys, used | _explained(rules))
-    firings: list[Firing] = []
-    for rule in rules:
-        held = replay.filter(resolved[rule.id].to_ibis(replay).fill_null(False))
-        firings.extend(_first_firings(held, replay_rows, rule, kind, used | _explained(rules)))
-    return firings
+    quoted = used | _explained(rules)
+    replay = running_features(replay_rows, keys, quoted)
+    # Every rule of the group is tested on one pass of the running features: each rule's
+    # flag is a column, and only rows where some rule held are kept (few).
+    flags = {_held(i): resolved[rule.id].to_ibis(replay).fill_null(False)
+             for i, rule in enumerate(rules)}
+    marked = replay.mutate(**flags)
+    held = materialize(backend, marked.filter(reduce(operator.or_, [marked[c] for c in flags])),
+                       f"_held_{kind}_{rules[0].window_seconds}")
+    return _first_firings(held, replay_rows, rules, kind, quoted)
+
+
+def _held(index: int) -> str:
+    """The column that says rule `index` of its group held at this row."""
+    return f"_held_{index}"
 
 
 def _calibrate(
@@ -121,28 +159,40 @@ def _explained(rules: list[Rule]) -> set[str]:
 
 
 def _first_firings(
-    held: ir.Table, replay_rows: ir.Table, rule: Rule, kind: ActorKind, used: set[str]
+    held: ir.Table, replay_rows: ir.Table, rules: list[Rule], kind: ActorKind, used: set[str]
 ) -> list[Firing]:
-    """The earliest row per actor at which the rule held, with the features then."""
+    """The earliest row per actor at which each rule held, with the features then.
+
+    One aggregation for the whole group: per rule a `FILTER`ed minimum and arg-minimum. The
+    order is the replay's own (time, event, item), so of two rows in one second the earlier
+    event's values are quoted.
+    """
     present = [n for n in sorted(used) if n in held.columns]
-    metrics: dict[str, Any] = {"first_ts": held.ts.min()}
-    for name in present:
-        metrics[name] = held[name].argmin(held.ts_ms * 1000 + held.item_pos)
-    firsts = held.group_by("actor").aggregate(**metrics).execute()
-    members = _members(held, replay_rows) if kind in ("fp", "campaign") else None
+    order = ibis.struct({"ts_ms": held.ts_ms, "eid": held.eid, "item_pos": held.item_pos})
+    metrics: dict[str, Any] = {}
+    for i in range(len(rules)):
+        where = held[_held(i)]
+        metrics[f"_first_ts_{i}"] = held.ts.min(where=where)
+        for name in present:
+            metrics[f"_{name}_{i}"] = held[name].argmin(order, where=where)
+    records = held.group_by("actor").aggregate(**metrics).to_pyarrow().to_pylist()
     out = []
-    for record in firsts.to_dict("records"):
-        ts = record["first_ts"]
-        first_ts = ts.to_pydatetime() if hasattr(ts, "to_pydatetime") else ts
-        actor = int(record["actor"])
-        out.append(Firing(
-            rule=rule,
-            actor=actor,
-            kind=kind,
-            first_ts=first_ts.astimezone(UTC),
-            values={n: _number(record[n]) for n in present},
-            members=members.get(actor, {}) if members is not None else None,
-        ))
+    for i, rule in enumerate(rules):
+        members = (_members(held.filter(held[_held(i)]), replay_rows)
+                   if kind in ("fp", "campaign") else None)
+        for record in records:
+            first_ts = record[f"_first_ts_{i}"]
+            if first_ts is None:
+                continue  # this rule never held for this actor
+            actor = int(record["actor"])
+            out.append(Firing(
+                rule=rule,
+                actor=actor,
+                kind=kind,
+                first_ts=first_ts.astimezone(UTC),
+                values={n: _number(record[f"_{n}_{i}"]) for n in present},
+                members=members.get(actor, {}) if members is not None else None,
+            ))
     return out
 
 

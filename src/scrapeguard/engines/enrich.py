@@ -22,6 +22,7 @@ import pyarrow as pa
 from scrapeguard import canonical, clients, pathfacts, sitefacts
 from scrapeguard.engines import lookups
 from scrapeguard.engines.lookups import INFERRED, key
+from scrapeguard.engines.networks import address_table as address_table_of
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes.learn import learn
 from scrapeguard.routes.model import RouteTable
@@ -101,7 +102,7 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     path_table = lookups.path_lookup(backend, backend.table("_paths"), policy, routes)
     agent_table, uas = lookups.agents(con, table)
     agent_table = lookups.materialize(backend, agent_table, "_agents")
-    address_table = lookups.materialize(backend, lookups.addresses(con, table, policy),
+    address_table = lookups.materialize(backend, address_table_of(backend, table, policy),
                                         "_addresses")
     verified = lookups.verified_crawlers(con, table, policy, uas)
 

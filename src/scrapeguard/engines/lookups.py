@@ -1,4 +1,4 @@
-"""Lookup tables built once per distinct value: paths, user agents, addresses.
+"""Lookup tables built once per distinct value: paths, user agents (addresses: `networks.py`).
 
 A big log repeats a few thousand agents, some hundred thousand addresses and paths millions of
 times. Everything that needs a regex or a Python library is derived here per distinct value
@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 
 from scrapeguard import pathfacts, uaclass
 from scrapeguard.allowlist import Allowlister
-from scrapeguard.events import fingerprint, network_of
+from scrapeguard.events import fingerprint
 from scrapeguard.policy.model import Policy, Route
 from scrapeguard.policy.patterns import glob_regex, query_regex, route_regex, static_regex
 from scrapeguard.routes import templates as route_templates
@@ -236,16 +236,6 @@ def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
               "is_tool_ua": "boolean", "is_browser_ua": "boolean", "is_feed_ua": "boolean",
               "is_attack_ua": "boolean", "is_library_ua": "boolean", "fp": "string"}
     return ibis.memtable(rows, schema=schema), uas
-
-
-def addresses(con: Any, table: str, policy: Policy) -> ir.Table:
-    """Per distinct address: its network (/24, /64), and why it is allowlisted, if it is."""
-    ips = [row[0] for row in con.execute(f"SELECT DISTINCT ip FROM {table}").fetchall()]
-    allower = Allowlister(policy) if policy.allowlist.cidrs else None
-    reasons = [allower.allows(ip, None) if allower else None for ip in ips]
-    rows = {"ip_text": ips, "net": [network_of(ip) for ip in ips], "cidr_reason": reasons}
-    return ibis.memtable(rows, schema={"ip_text": "string", "net": "string",
-                                       "cidr_reason": "string"})
 
 
 def verified_crawlers(con: Any, table: str, policy: Policy, uas: list[str]) -> ir.Table:
