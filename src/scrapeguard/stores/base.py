@@ -73,6 +73,9 @@ class EventUpdate:
     exposure_link: dict[str, str] = field(default_factory=dict)
     """Exposure counted only for members: actor → `enum` or `thin`."""
     exposure_ttl: int = 86400 * 30
+    mark: tuple[str, int] | None = None
+    """(key, position): set in the same atomic step as the counters, so a log follower that
+    is killed knows exactly which of its events the store has counted (see `watch`)."""
 
 
 @dataclass
@@ -112,6 +115,10 @@ class Store(ABC):
     @abstractmethod
     def all_decisions(self) -> dict[str, dict[str, Any]]:
         """Every current decision, for listing and for the decisions file."""
+
+    @abstractmethod
+    def get_mark(self, key: str) -> int | None:
+        """The position last set through `EventUpdate.mark` under `key`, or None."""
 
     def read_timeout(self, seconds: float) -> None:  # noqa: B027 - optional hook
         """Bound how long `get_decisions` may wait (a networked store; memory never waits)."""
