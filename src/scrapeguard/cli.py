@@ -289,4 +289,10 @@ class _progress:
 
 
 # Commands defined in their own modules register on `app` when imported.
-from scrapeguard import cli_canary, cli_routes, cli_traffic  # noqa: E402, F401
+from scrapeguard import (  # noqa: E402, F401
+    cli_canary,
+    cli_export,
+    cli_routes,
+    cli_traffic,
+    cli_watch,
+)
