@@ -237,3 +237,70 @@ def test_state_saved_atomically(tmp_path: Path) -> None:
     assert state.load(path) == position
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
     assert json.loads(path.read_text())["offset"] == 10
+
+
+def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_rotations_while_following(tmp_path: Path) -> None:
+    """The watcher running all along: lines appended, renamed away (with more lines written
+    to the old file before the server reopens its log), copied and truncated in place."""
+    lines = _traffic(tmp_path)
+    expected, calibration = _expected(tmp_path)
+    engine = StreamEngine(POLICY, "memory://", calibration=calibration, secret=b"test")
+    log = tmp_path / "access.log"
+    log.write_bytes(b"")
+    watcher = Watcher(log, engine, tmp_path / "state.json", grace=0.3, poll=0.01)
+    stop = threading.Event()
+    runner = threading.Thread(target=watcher.run, args=(stop,))
+    runner.start()
+    n = len(lines)
+    cuts = [0, n // 4, n // 4 + 5, n // 2, 3 * n // 4, n]
+
+    def counted() -> int:
+        return watcher.follower.position.seq
+
+    def append(target: Path, a: int, b: int) -> None:
+        with target.open("ab") as out:
+            out.write(b"".join(lines[cuts[a]:cuts[b]]))
+
+    try:
+        append(log, 0, 1)
+        _until(lambda: counted() >= cuts[1] - 3, "first quarter not counted")
+        log.rename(tmp_path / "access.log.1")
+        append(tmp_path / "access.log.1", 1, 2)  # the server still writes to the old file
+        log.write_bytes(b"")
+        append(log, 2, 3)
+        _until(lambda: counted() >= cuts[3] - 3, "lines around the rename not counted")
+        append(log, 3, 4)
+        _until(lambda: counted() >= cuts[4] - 3, "third quarter not counted")
+        (tmp_path / "access.log.2").write_bytes(log.read_bytes())  # copytruncate's copy
+        with log.open("r+b") as out:
+            out.truncate(0)
+        append(log, 4, 5)
+        _until(lambda: counted() >= cuts[5] - 3, "lines after copytruncate not counted")
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+        watcher.close()
+    assert _view(engine.decisions()) == expected
+
+
+def test_sigterm_stops_cleanly_and_saves(tmp_path: Path,
+                                         spawn: Callable[..., subprocess.Popen[bytes]]) -> None:
+    lines = _traffic(tmp_path)[:50]
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(lines))
+    child = spawn("watch", str(log), "--policy", POLICY)
+    state_path = log.with_name("access.log.scrapeguard-watch")
+    _until(lambda: (state.load(state_path) or state.Position(0, 0, "", 0, 0, 0, 0, 0)).offset
+           == log.stat().st_size, "the log was not read")
+    child.send_signal(signal.SIGTERM)
+    _, errors = child.communicate(timeout=60)
+    assert child.returncode == 0, errors.decode()
+    assert b"50 lines, 50 events counted" in errors
