@@ -137,7 +137,8 @@ def test_watch_killed_across_rotations_matches_analyze(
     secret.write_text(SECRET)
     secret.chmod(0o600)
     args = ["watch", str(log), "--store", redis_url, "--policy", POLICY, "--calibration",
-            str(calibration), "--secret-file", str(secret), "-q"]
+            str(calibration), "--secret-file", str(secret), "-q",
+            "--decisions", str(tmp_path / "journal.jsonl")]
 
     # 1. Killed mid-file: SIGKILL after part of the first quarter is in the store.
     first = spawn(*args)
@@ -173,6 +174,10 @@ def test_watch_killed_across_rotations_matches_analyze(
     assert b"already counted before a restart" in errors
 
     assert _stored(redis_url, expected, bytes.fromhex(SECRET)) == expected
+    # The journal names what the store keeps only by hash, each with its expiry, for exports.
+    journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    assert {r["actor"] for r in journal} <= set(expected)
+    assert all(r["expires_ts"] > r["first_action_ts"] for r in journal)
 
 
 def _watch_once(log: Path, engine: StreamEngine, state_path: Path) -> None:
