@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from _common import generate_log
-
 from scrapeguard.engines.replay import replay
 from scrapeguard.engines.stream import StreamEngine
 from scrapeguard.watch.run import Watcher
