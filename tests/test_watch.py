@@ -113,7 +113,8 @@ def _wait_mark(store_uri: str, log: Path, at_least: int, proc: subprocess.Popen[
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             saved = state.load(log.with_name("access.log.scrapeguard-watch"))
-            mark = max(store.get_mark(mark_key(log)) or 0, saved.seq if saved else 0)
+            marked = store.get_mark(mark_key(log, saved.run)) if saved else None
+            mark = max(marked or 0, saved.seq if saved else 0)
             if mark >= at_least:
                 return mark
             assert proc.poll() is None, proc.communicate()
@@ -207,7 +208,9 @@ def test_follower_rename_and_copytruncate_in_process(tmp_path: Path) -> None:
     log.write_bytes(b"".join(lines[2 * third + 7:]))  # emptied in place: same inode
     _watch_once(log, engine, state_path)
     assert _view(engine.decisions()) == expected
-    assert engine.store.get_mark(mark_key(log)) is not None
+    saved = state.load(state_path)
+    assert saved is not None
+    assert engine.store.get_mark(mark_key(log, saved.run)) is not None
 
 
 def test_malformed_lines_located_in_the_followed_file(tmp_path: Path) -> None:
@@ -237,7 +240,7 @@ def test_damaged_state_file_is_a_located_error(tmp_path: Path) -> None:
 
 def test_state_saved_atomically(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    position = state.Position(1, 2, "ab", 2, 10, 10, 3, 4, "combined")
+    position = state.Position(1, 2, "ab", 2, 10, 10, 3, 4, "combined", "0f1e")
     state.save(path, position)
     assert state.load(path) == position
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import socket
 import threading
 import time
@@ -39,9 +40,9 @@ class WatchStats:
     """Events of a re-read chunk the store had already counted (after a kill)."""
 
 
-def mark_key(path: Path) -> str:
-    """Where the store keeps this watcher's mark: one per host and log path."""
-    text = f"{socket.gethostname()}:{path.resolve()}"
+def mark_key(path: Path, run: str) -> str:
+    """Where the store keeps this watcher's mark: one per host, log path and run."""
+    text = f"{socket.gethostname()}:{path.resolve()}:{run}"
     return "watch:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -62,8 +63,9 @@ class Watcher:
         self.on_decision = on_decision
         self.on_problem = on_problem
         self.stats = WatchStats()
-        self.key = mark_key(path)
         saved = state.load(state_path)
+        self.run_id = saved.run if saved and saved.run else secrets.token_hex(8)
+        self.key = mark_key(path, self.run_id)
         self.follower = Follower(path, saved, from_end=from_end, grace=grace)
         self.follower.on_switch = self._save  # type: ignore[method-assign]
         name = fmt if fmt is not None else (saved.fmt if saved else None)
@@ -79,6 +81,7 @@ class Watcher:
                         "resuming at the saved offset, counting afresh from there")
 
     def _save(self) -> None:
+        self.follower.position.run = self.run_id
         state.save(self.state_path, self.follower.position)
 
     def run(self, stop: threading.Event, *, once: bool = False,

@@ -38,6 +38,9 @@ class Position:
     seq: int
     """Events numbered before `offset`."""
     fmt: str | None = None
+    run: str = ""
+    """Names this watch's marks in the store: a new state file starts a new run, so marks
+    left by an earlier one (its state file deleted) can never make it skip events."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
