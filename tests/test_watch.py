@@ -312,3 +312,14 @@ def test_sigterm_stops_cleanly_and_saves(tmp_path: Path,
     _, errors = child.communicate(timeout=60)
     assert child.returncode == 0, errors.decode()
     assert b"50 lines, 50 events counted" in errors
+
+
+def test_a_directory_is_a_clear_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scrapeguard.cli import app
+
+    result = CliRunner().invoke(app, ["watch", str(tmp_path), "--once", "-q",
+                                      "--state", str(tmp_path / "s.json")])
+    assert result.exit_code == 2
+    assert "not a regular file" in result.output

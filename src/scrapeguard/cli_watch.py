@@ -89,6 +89,8 @@ def watch(
     line = _StatusLine(log, disabled=quiet or not sys.stderr.isatty())
     try:
         stats = watcher.run(stop, once=once, status=line.show)
+    except ScrapeGuardError as exc:
+        raise _fail(exc) from None
     finally:
         line.clear()
         watcher.close()

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from scrapeguard.errors import SourceError
 from scrapeguard.watch.state import HEAD_BYTES, Position, head_matches, head_of
 
 log = logging.getLogger("scrapeguard.watch")
@@ -60,10 +62,16 @@ class Follower:
     def _open_path(self, *, seq: int, fmt: str | None, at_end: bool = False) -> bool:
         try:
             fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise SourceError(f"{self.path}: not a regular file; watch follows a log "
+                                  f"file (a pipe or stdin: use analyze -)")
+        except FileNotFoundError:  # between a rename and the new file: wait for it
             self._fd = None
             self.position = Position(0, 0, "", 0, 0, 0, 0, seq, fmt)
             return False
+        except OSError as exc:
+            raise SourceError(f"{self.path}: cannot read: {exc.strerror}") from None
         self._adopt(fd, Position(0, 0, "", 0, 0, 0, 0, seq, fmt), draining=False)
         size = os.fstat(fd).st_size
         self.position.head, self.position.head_len = head_of(fd, min(size, HEAD_BYTES))

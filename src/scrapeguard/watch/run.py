@@ -22,7 +22,7 @@ from typing import Any
 
 from scrapeguard.decisions import Decision
 from scrapeguard.engines.stream import STORE_BACKOFF_SECONDS, StreamEngine
-from scrapeguard.sources import Sample
+from scrapeguard.sources import REGISTRY, Sample
 from scrapeguard.watch import state
 from scrapeguard.watch.chunks import ChunkParser
 from scrapeguard.watch.follow import Follower
@@ -68,7 +68,8 @@ class Watcher:
         self.key = mark_key(path, self.run_id)
         self.follower = Follower(path, saved, from_end=from_end, grace=grace)
         self.follower.on_switch = self._save  # type: ignore[method-assign]
-        name = fmt if fmt is not None else (saved.fmt if saved else None)
+        remembered = saved.fmt if saved and saved.fmt in REGISTRY else None
+        name = fmt if fmt is not None else remembered
         self.parser = ChunkParser(str(path), name, trusted_proxies)
         self._check_store(saved)
 
