@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from scrapeguard.errors import StoreError
+
 STORES: dict[str, type[Store]] = {}
 
 
@@ -116,9 +118,12 @@ class Store(ABC):
     def all_decisions(self) -> dict[str, dict[str, Any]]:
         """Every current decision, for listing and for the decisions file."""
 
-    @abstractmethod
     def get_mark(self, key: str) -> int | None:
-        """The position last set through `EventUpdate.mark` under `key`, or None."""
+        """The position last set through `EventUpdate.mark` under `key`, or None.
+
+        A store that cannot keep marks cannot be followed into exactly once: it says so."""
+        raise StoreError(f"{type(self).__name__} keeps no marks, so `watch` cannot resume "
+                         f"into it exactly once")
 
     def read_timeout(self, seconds: float) -> None:  # noqa: B027 - optional hook
         """Bound how long `get_decisions` may wait (a networked store; memory never waits)."""
