@@ -97,6 +97,11 @@ def analyze(
     unredacted: Annotated[bool, typer.Option(
         "--unredacted", help="Quote log lines in the report unmasked: contains personal data.")]
     = False,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only events from this time: ISO 8601 (UTC unless an offset is "
+        "given) or a duration back from now (2h, 7d).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Only events before this time; same forms as --since.")] = None,
 ) -> None:
     """Reconstruct a harvest from access logs: who received how many people's records, when
     a rule would first have acted, and why."""
@@ -107,6 +112,7 @@ def analyze(
     from scrapeguard.report.terminal import render
     from scrapeguard.routes.render import assumed_people
     from scrapeguard.sources.malformed import parse_share
+    from scrapeguard.timebounds import parse_bound
 
     threshold = _action_option(fail_on)
     console = Console(stderr=quiet)
@@ -114,6 +120,8 @@ def analyze(
     try:
         chosen = _chosen_format(fmt, log_format, nginx_conf)
         share = parse_share(max_malformed)
+        window = {name: parse_bound(f"--{name}", value)
+                  for name, value in (("since", since), ("until", until)) if value}
         loaded = load_policy(policy)
         with _progress(disabled=quiet) as callback:
             result = run_analysis(
@@ -124,6 +132,8 @@ def analyze(
                 max_malformed=share,
                 progress=callback,
                 keep_connection=wants_report,
+                since=window.get("since"),
+                until=window.get("until"),
             )
         if wants_report:
             _write_report(result, loaded, report, report_json, unredacted)
@@ -289,4 +299,11 @@ class _progress:
 
 
 # Commands defined in their own modules register on `app` when imported.
-from scrapeguard import cli_canary, cli_routes, cli_serve, cli_traffic  # noqa: E402, F401
+from scrapeguard import (  # noqa: E402, F401
+    cli_canary,
+    cli_export,
+    cli_routes,
+    cli_serve,
+    cli_traffic,
+    cli_watch,
+)

@@ -253,8 +253,12 @@ class StreamEngine:
         return info.route_index is None and not info.trap and not info.robots
 
     # -- after the response ---------------------------------------------------------------
-    def record(self, event: dict[str, Any]) -> list[Decision]:
-        """Count one served event; return the decisions that newly applied because of it."""
+    def record(self, event: dict[str, Any], *,
+               mark: tuple[str, int] | None = None) -> list[Decision]:
+        """Count one served event; return the decisions that newly applied because of it.
+
+        `mark` (key, position) is set in the store with the event's counters, atomically: a
+        log follower reads it back after a crash to know what was counted."""
         event = self._with_history(_with_utc(event))
         rows = self.deriver.derive(event)
         if self.learner is not None and self.learner.observe(self._route_seen(event, rows)):
@@ -263,6 +267,7 @@ class StreamEngine:
         if rows.allow_reason:
             return []
         update = self._update(rows)
+        update.mark = mark
         if time.monotonic() < self._down_until:
             self._degraded(StoreError("store marked down"), {})
             return []

@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from scrapeguard.errors import StoreError
+
 STORES: dict[str, type[Store]] = {}
 
 
@@ -73,6 +75,9 @@ class EventUpdate:
     exposure_link: dict[str, str] = field(default_factory=dict)
     """Exposure counted only for members: actor → `enum` or `thin`."""
     exposure_ttl: int = 86400 * 30
+    mark: tuple[str, int] | None = None
+    """(key, position): set in the same atomic step as the counters, so a log follower that
+    is killed knows exactly which of its events the store has counted (see `watch`)."""
 
 
 @dataclass
@@ -112,6 +117,13 @@ class Store(ABC):
     @abstractmethod
     def all_decisions(self) -> dict[str, dict[str, Any]]:
         """Every current decision, for listing and for the decisions file."""
+
+    def get_mark(self, key: str) -> int | None:
+        """The position last set through `EventUpdate.mark` under `key`, or None.
+
+        A store that cannot keep marks cannot be followed into exactly once: it says so."""
+        raise StoreError(f"{type(self).__name__} keeps no marks, so `watch` cannot resume "
+                         f"into it exactly once")
 
     def read_timeout(self, seconds: float) -> None:  # noqa: B027 - optional hook
         """Bound how long `get_decisions` may wait (a networked store; memory never waits)."""

@@ -126,6 +126,7 @@ class MemoryStore(Store):
         self._thin: _Table[tuple[int, int]] = _Table()
         self._exposure: dict[int, _Table[_Exposure]] = {}
         self._decisions: _Table[tuple[dict[str, Any], float]] = _Table()
+        self._marks: dict[str, int] = {}
         self._ops = 0
 
     # -- counting -------------------------------------------------------------------------
@@ -145,6 +146,8 @@ class MemoryStore(Store):
                     continue
                 values[group.key] = self._apply(group, is_step, now)
             before, requests = self._expose(update, links, now)
+            if update.mark is not None:
+                self._marks[update.mark[0]] = update.mark[1]
             return EventResult(is_step, member, thin, values, before, requests)
 
     def _step(self, update: EventUpdate, now: int) -> int:
@@ -277,6 +280,10 @@ class MemoryStore(Store):
             return sum(len(t) for t in self._tables())
 
     # -- decisions ------------------------------------------------------------------------
+    def get_mark(self, key: str) -> int | None:
+        with self._lock:
+            return self._marks.get(key)
+
     def get_decisions(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         now = self.clock()
         with self._lock:

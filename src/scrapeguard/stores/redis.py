@@ -65,6 +65,8 @@ class RedisStore(Store):
                                  "min": update.member_min, "ratio": update.member_ratio,
                                  "min_misses": update.member_min_misses,
                                  "ttl": update.member_ttl * 1000}
+        if update.mark is not None:
+            payload["mark"] = {"key": update.mark[0], "value": update.mark[1]}
         raw = self._record(args=[json.dumps(payload)])
         result = json.loads(raw)
         return EventResult(
@@ -75,6 +77,10 @@ class RedisStore(Store):
             exposure_before={k: int(v) for k, v in _dict(result["before"]).items()},
             requests={k: int(v) for k, v in _dict(result["requests"]).items()},
         )
+
+    def get_mark(self, key: str) -> int | None:
+        value = self.client.get(f"{self.prefix}w:{key}")
+        return None if value is None else int(value)
 
     def read_timeout(self, seconds: float) -> None:
         """Give up on `get_decisions` after `seconds` (a request's budget), counted from when

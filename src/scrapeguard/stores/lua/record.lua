@@ -102,5 +102,10 @@ for actor, items in pairs(p.exposure) do
   end
 end
 
+-- A log follower's position, counted in the same atomic step as the event it follows.
+if p.mark then
+  redis.call('SET', prefix .. 'w:' .. p.mark.key, string.format('%d', p.mark.value))
+end
+
 return cjson.encode({step = step, member = member, thin = thin, groups = groups,
                      before = before, requests = requests})
