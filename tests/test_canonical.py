@@ -118,3 +118,12 @@ def test_a_canonical_path_is_its_own_spelling_and_decodes_no_control(text: str) 
     once = canonical_path(path)
     assert canonical_path(once) == once
     assert not any(ord(c) < 0x20 for c in once) or "\t" in path
+
+
+@pytest.mark.parametrize(("raw", "canonical"), [
+    ("/%3%30", "/%2530"), ("/a%", "/a%25"), ("/%zz", "/%25zz"), ("/%25", "/%25"),
+])
+def test_a_percent_that_starts_no_escape_is_spelled_as_one(raw: str, canonical: str) -> None:
+    """Decoding `%30` next to a stray `%3` must not form a new escape for the next pass."""
+    assert canonical_path(raw) == canonical
+    assert canonical_path(canonical) == canonical

@@ -9,7 +9,8 @@ the middleware for the address it resolves), so every count, key and rule sees o
 
 Paths (RFC 3986 section 6.2.2, plus what frameworks route alike):
 - escapes of unreserved characters are decoded (`%35` → `5`, `%7E` → `~`), other escapes
-  upper-cased (`%2f` → `%2F`); nothing else is decoded, so no control character appears;
+  upper-cased (`%2f` → `%2F`), a `%` that starts no escape written `%25`; nothing else is
+  decoded, so no control character appears;
 - `.` and `..` segments are resolved, empty segments dropped (`//a/./b/../c/` → `/a/c`);
 - a segment of digits loses its leading zeros (`/user/005` → `/user/5`): numeric ids are
   numbers to the apps that serve them; so does a query value of digits (`?id=007`).
@@ -52,7 +53,9 @@ def _unescape(text: str) -> str:
     out = [head]
     for part in parts:
         code = _ESCAPES.get(part[:2])
-        out.append(code + part[2:] if code is not None else "%" + part)
+        # A `%` that starts no escape is the character itself, spelled `%25`: left bare, it
+        # could form an escape with what decoding brings next to it (`%3%30` → `%30`).
+        out.append(code + part[2:] if code is not None else "%25" + part)
     return "".join(out)
 
 
