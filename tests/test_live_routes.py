@@ -158,9 +158,14 @@ class Walk:
     refused_at: int = -1
 
 
-def enumerate_profiles(site: Site, begin: float, pace: float = 1.0,
-                       ua: str = "python-requests/2.31") -> Walk:
-    """Every profile in order, one a `pace` seconds, no assets, no referer."""
+BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/120.0.0.0 Safari/537.36")
+
+
+def enumerate_profiles(site: Site, begin: float, pace: float = 1.0, ua: str = BROWSER) -> Walk:
+    """Every profile in order, one a `pace` seconds, no assets, no referer; under a browser's
+    name, since an HTTP library's reading 20 pages a day is refused by `library-page-walk`
+    whatever the routes are."""
     harvester, walk = Visitor("203.0.113.9", ua), Walk()
 
     def step(n: int) -> None:
@@ -247,9 +252,13 @@ def test_per_address_rules_act_during_the_warm_up(client: str) -> None:
     assert not engine.learner.warm
     assert engine.learner.person_templates == frozenset()
     assert who.refused, f"the {client} was never refused"
-    assert len(who.refused) < len(paths) - 5
     (decided,) = [d for d in engine.decisions() if d.actor == f"ip:{who.ip}"]
-    assert decided.rules == ["fast-crawl" if client == "fast crawler" else "probing"]
+    if client == "fast crawler":
+        assert len(who.refused) < len(paths) - 5
+        assert decided.rules == ["fast-crawl"]
+    else:  # its first guess is an admin script this site does not have
+        assert len(who.refused) == len(paths) - 1
+        assert decided.rules == ["known-target-probe"]
 
 
 def test_images_telemetry_and_preflights_of_the_example_are_never_record_routes() -> None:
