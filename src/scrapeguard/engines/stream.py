@@ -244,15 +244,24 @@ class StreamEngine:
     # -- after the response ---------------------------------------------------------------
     def record(self, event: dict[str, Any]) -> list[Decision]:
         """Count one served event; return the decisions that newly applied because of it."""
-        rows = self.deriver.derive(self._with_history(_with_utc(event)))
-        if rows.allow_reason:
+        return self.record_many([event])
+
+    def record_many(self, events: list[dict[str, Any]]) -> list[Decision]:
+        """Count events in order, their store updates in one round trip (`Store.record_many`);
+        return the decisions that newly applied. Each event's rules see the counts just
+        after it, exactly as if recorded one by one."""
+        prepared: list[tuple[EventRows, EventUpdate]] = []
+        for event in events:
+            rows = self.deriver.derive(self._with_history(_with_utc(event)))
+            if not rows.allow_reason:
+                prepared.append((rows, self._update(rows)))
+        if not prepared:
             return []
-        update = self._update(rows)
         if time.monotonic() < self._down_until:
             self._degraded(StoreError("store marked down"), {})
             return []
         try:
-            result = self.store.record(update)
+            results = self.store.record_many([update for _, update in prepared])
         except Exception as exc:
             self._degraded(exc, {})
             return []
@@ -260,6 +269,13 @@ class StreamEngine:
             with self._lock:
                 self._warned = False
                 log.warning("scrapeguard store reachable again")
+        fired: list[Decision] = []
+        for (rows, update), result in zip(prepared, results, strict=True):
+            fired.extend(self._apply_rules(rows, update, result))
+        return fired
+
+    def _apply_rules(self, rows: EventRows, update: EventUpdate, result: Any) -> list[Decision]:
+        """The rules on one event's counts; a rule that holds writes its decision."""
         self._join_campaigns(rows, result)
         fired: list[Decision] = []
         for (kind, seconds), rules in self.groups.items():

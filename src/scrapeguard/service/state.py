@@ -44,7 +44,8 @@ class Service:
             raise ScrapeGuardError("the service needs the stream engine")
         self.engine: StreamEngine = self.guard.engine
         self.metrics = Metrics()
-        self.recorder = Recorder(self._record, self.engine.routine)
+        self.recorder = Recorder(self._record, self.engine.routine,
+                                 record_many=self._record_many)
         self._pending: dict[str, int] = {}
         """Events per address queued and not yet counted (touched on the event loop only)."""
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -52,10 +53,14 @@ class Service:
                                    lambda: self.recorder.shed)
 
     def _record(self, event: dict[str, Any]) -> None:
+        self._record_many([event])
+
+    def _record_many(self, events: list[dict[str, Any]]) -> None:
+        """Count a batch of the lane's events in one store round trip (`record_many`)."""
         try:
-            fired = self.engine.record(event)
+            fired = self.engine.record_many(events)
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
-            log.warning("scrapeguard: recording an event failed: %s", inert(exc))
+            log.warning("scrapeguard: recording events failed: %s", inert(exc))
             return
         for decision in fired:
             self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()

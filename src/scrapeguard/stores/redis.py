@@ -40,6 +40,19 @@ class RedisStore(Store):
         self._record = self.client.register_script(script)
 
     def record(self, update: EventUpdate) -> EventResult:
+        return _result(self._record(args=[self._payload(update)]))
+
+    def record_many(self, updates: list[EventUpdate]) -> list[EventResult]:
+        """The events' scripts in one pipeline (not a transaction: each script is atomic on
+        its own, and Redis runs them in order), so a batch costs one round trip."""
+        if len(updates) == 1:
+            return [self.record(updates[0])]
+        pipe = self.client.pipeline(transaction=False)
+        for update in updates:
+            self._record(args=[self._payload(update)], client=pipe)
+        return [_result(raw) for raw in pipe.execute()]
+
+    def _payload(self, update: EventUpdate) -> str:
         payload: dict[str, Any] = {
             "prefix": self.prefix,
             "groups": [
@@ -65,16 +78,7 @@ class RedisStore(Store):
                                  "min": update.member_min, "ratio": update.member_ratio,
                                  "min_misses": update.member_min_misses,
                                  "ttl": update.member_ttl * 1000}
-        raw = self._record(args=[json.dumps(payload)])
-        result = json.loads(raw)
-        return EventResult(
-            is_seq_step=int(result["step"]),
-            member=bool(result["member"]),
-            thin=bool(result["thin"]),
-            groups=_dict(result["groups"]),
-            exposure_before={k: int(v) for k, v in _dict(result["before"]).items()},
-            requests={k: int(v) for k, v in _dict(result["requests"]).items()},
-        )
+        return json.dumps(payload)
 
     def read_timeout(self, seconds: float) -> None:
         """Give up on `get_decisions` after `seconds` (a request's budget), counted from when
@@ -111,3 +115,15 @@ class RedisStore(Store):
 def _dict(value: Any) -> dict[str, Any]:
     """cjson encodes an empty table as `{}` or `[]`; both mean no entries."""
     return value if isinstance(value, dict) else {}
+
+
+def _result(raw: Any) -> EventResult:
+    result = json.loads(raw)
+    return EventResult(
+        is_seq_step=int(result["step"]),
+        member=bool(result["member"]),
+        thin=bool(result["thin"]),
+        groups=_dict(result["groups"]),
+        exposure_before={k: int(v) for k, v in _dict(result["before"]).items()},
+        requests={k: int(v) for k, v in _dict(result["requests"]).items()},
+    )
