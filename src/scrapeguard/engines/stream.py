@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,22 @@ _DISTINCT_SOURCE = {
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
 }
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """One request's store keys for `check`: its actor refs (to clear names), its
+    campaigns (ref to name and membership mark) and the operator's keys (to actor ref)."""
+
+    keys: dict[str, str]
+    clear: dict[str, str]
+    campaigns: dict[str, tuple[str, str]]
+    manual: dict[str, str]
+
+    @property
+    def wanted(self) -> list[str]:
+        marks = [mark for _, mark in self.campaigns.values()]
+        return [*self.clear, *self.campaigns, *marks, *self.manual]
 
 
 class StreamEngine:
@@ -128,6 +144,29 @@ class StreamEngine:
     # -- before the response -------------------------------------------------------------
     def check(self, request: Request) -> Verdict:
         """The strongest decision standing on any of the request's actor keys."""
+        return self.check_many([request])[0]
+
+    def check_many(self, requests: list[Request]) -> list[Verdict]:
+        """`check` for several requests with one store lookup for all of them: a service
+        deciding concurrent requests pays one round trip per batch, not per request."""
+        plans: list[_Lookup | Verdict] = [self._plan(request) for request in requests]
+        lookups = [plan for plan in plans if isinstance(plan, _Lookup)]
+        if not lookups:
+            return [plan for plan in plans if isinstance(plan, Verdict)]
+        wanted = list(dict.fromkeys(key for plan in lookups for key in plan.wanted))
+        asked = time.monotonic()
+        try:
+            found = self.store.get_decisions(wanted)
+        except Exception as exc:
+            if self.budget is not None and time.monotonic() - asked >= self.budget:
+                self.back_off()
+            return [self._degraded(exc, plan.keys) if isinstance(plan, _Lookup) else plan
+                    for plan in plans]
+        return [self._conclude(plan, found) if isinstance(plan, _Lookup) else plan
+                for plan in plans]
+
+    def _plan(self, request: Request) -> _Lookup | Verdict:
+        """What to ask the store about one request, or its verdict if no need to ask."""
         request = replace(request, ip=canonical_ip(request.ip))  # as `record` will count it
         keys = self._request_keys(request)
         reason = self.deriver.allower.allows(request.ip, request.ua, request.account)
@@ -142,15 +181,12 @@ class StreamEngine:
         campaigns = {self._ref("campaign", f"{link}:{template}"):
                      (f"campaign:{link}:{template}", self._membership(link, template, client))
                      for link in CAMPAIGN_LINKS}
-        marks = [mark for _, mark in campaigns.values()]
-        manual = {MANUAL + ref: ref for ref in clear}
-        asked = time.monotonic()
-        try:
-            found = self.store.get_decisions([*clear, *campaigns, *marks, *manual])
-        except Exception as exc:
-            if self.budget is not None and time.monotonic() - asked >= self.budget:
-                self.back_off()
-            return self._degraded(exc, keys)
+        return _Lookup(keys, clear, campaigns, {MANUAL + ref: ref for ref in clear})
+
+    def _conclude(self, plan: _Lookup, stored_records: dict[str, dict[str, Any]]) -> Verdict:
+        """One request's verdict from what the store holds under its keys."""
+        keys, clear, campaigns, manual = plan.keys, dict(plan.clear), plan.campaigns, plan.manual
+        found = {key: stored_records[key] for key in plan.wanted if key in stored_records}
         operator = [(found.pop(key), manual[key]) for key in manual if key in found]
         if operator:  # the operator's latest word on any of the request's keys wins
             stored, ref = max(operator, key=lambda pair: pair[0]["first_action_ts"])

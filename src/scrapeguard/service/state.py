@@ -19,6 +19,7 @@ from scrapeguard.enforce.guard import Guard
 from scrapeguard.enforce.recorder import Recorder
 from scrapeguard.engines.stream import StreamEngine
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.service.batch import DecisionBatcher
 from scrapeguard.service.config import ServiceConfig
 from scrapeguard.service.events import BadEvent, NginxLine, nginx_line
 from scrapeguard.service.metrics import Metrics
@@ -44,6 +45,7 @@ class Service:
             raise ScrapeGuardError("the service needs the stream engine")
         self.engine: StreamEngine = self.guard.engine
         self.metrics = Metrics()
+        self.decisions = DecisionBatcher(self.guard)
         self.recorder = Recorder(self._record, self.engine.routine,
                                  record_many=self._record_many)
         self._pending: dict[str, int] = {}
@@ -130,4 +132,5 @@ class Service:
 
     def close(self) -> None:
         self.recorder.close()
+        self.decisions.close()
         self.guard.close()
