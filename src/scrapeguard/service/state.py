@@ -23,9 +23,13 @@ from scrapeguard.service.batch import DecisionBatcher
 from scrapeguard.service.config import ServiceConfig
 from scrapeguard.service.events import BadEvent, NginxLine, nginx_line
 from scrapeguard.service.metrics import Metrics
+from scrapeguard.service.record_process import RecordProcess, Report
 from scrapeguard.textsafe import inert
 
 log = logging.getLogger("scrapeguard.service")
+
+SHARED_STORES = ("redis://", "rediss://")
+"""Stores every process sees alike: with one, events are counted in a child process."""
 
 SETTLE_SECONDS = 0.1
 """Longest a decision waits for its address's reported events to be counted: past it the
@@ -48,11 +52,17 @@ class Service:
         self.decisions = DecisionBatcher(self.guard)
         self.recorder = Recorder(self._record, self.engine.routine,
                                  record_many=self._record_many)
+        self.record_process: RecordProcess | None = None
+        """The record lane in a child process, when the store is shared (`record_process.py`);
+        else events are counted here, by `recorder`."""
+        if engine is None and config.store.startswith(SHARED_STORES):
+            self.record_process = RecordProcess(config, self._reported)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, int] = {}
         """Events per address queued and not yet counted (touched on the event loop only)."""
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self.metrics.watch_backlog(lambda: self.recorder.backlog,
-                                   lambda: self.recorder.shed)
+        lane: RecordProcess | Recorder = self.record_process or self.recorder
+        self.metrics.watch_backlog(lambda: lane.backlog, lambda: lane.shed)
 
     def _record(self, event: dict[str, Any]) -> None:
         self._record_many([event])
@@ -72,14 +82,31 @@ class Service:
         on the event loop. Until it is counted, the address's decisions wait (`settled`)."""
         self.metrics.events.labels(source=source, outcome="queued").inc()
         address = str(event.get("ip"))
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._pending[address] = self._pending.get(address, 0) + 1
+        if self.record_process is not None:
+            self.record_process.submit(event)
+            return
 
         def done() -> None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
                 loop.call_soon_threadsafe(self._counted, address)
 
         self.recorder.submit(event, done)
+
+    def _reported(self, report: Report) -> None:
+        """The record process counted these (called on its receiving thread)."""
+        addresses, fired, _, _ = report
+        for action, kind in fired:
+            self.metrics.fired.labels(action=action, kind=kind).inc()
+        loop = self._loop
+        if addresses and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(self._counted_many, addresses)
+
+    def _counted_many(self, addresses: list[str]) -> None:
+        for address in addresses:
+            self._counted(address)
 
     def _counted(self, address: str) -> None:
         left = self._pending.get(address, 1) - 1
@@ -131,6 +158,8 @@ class Service:
         return event
 
     def close(self) -> None:
+        if self.record_process is not None:
+            self.record_process.close()
         self.recorder.close()
         self.decisions.close()
         self.guard.close()
