@@ -31,14 +31,24 @@ CLOSE_SECONDS = 10.0
 """How long closing waits for the child to count what it holds."""
 
 
-def _child(config: ServiceConfig, conn: multiprocessing.connection.Connection) -> None:
-    """The child's main: record what arrives, report what was counted, until told to stop."""
+def _child(config: ServiceConfig, secret: bytes,
+           conn: multiprocessing.connection.Connection) -> None:
+    """The child's main: record what arrives, report what was counted, until the parent
+    closes the pipe. It ignores SIGINT and SIGTERM: the parent stops it, after it has
+    counted what it holds (a signal to the whole group would lose those events)."""
+    import signal
+
     from scrapeguard.enforce.guard import Guard
     from scrapeguard.enforce.recorder import Recorder
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # The parent's state key, not one of the child's own: without a configured secret each
+    # process would draw a random one, and the decisions the child writes would sit under
+    # hashes the parent never asks for.
     guard = Guard(store=config.store, policy=config.policy,
                   trusted_proxies=config.trusted_proxies, fail_open=config.fail_open,
-                  throttle_rate=config.throttle_rate, budget=config.budget)
+                  throttle_rate=config.throttle_rate, budget=config.budget, secret=secret)
     engine = guard.engine
     cond = threading.Condition()
     counted: list[str] = []
@@ -101,11 +111,12 @@ def _child(config: ServiceConfig, conn: multiprocessing.connection.Connection) -
 class RecordProcess:
     """The parent's end: `submit` queues (never blocks); `on_report` hears what was counted."""
 
-    def __init__(self, config: ServiceConfig, on_report: Callable[[Report], None]) -> None:
+    def __init__(self, config: ServiceConfig, secret: bytes,
+                 on_report: Callable[[Report], None]) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe(duplex=True)
-        self.process = context.Process(target=_child, args=(config, child_conn), daemon=True,
-                                       name="scrapeguard-record")
+        self.process = context.Process(target=_child, args=(config, secret, child_conn),
+                                       daemon=True, name="scrapeguard-record")
         self.process.start()
         child_conn.close()
         self._on_report = on_report

@@ -56,7 +56,7 @@ class Service:
         """The record lane in a child process, when the store is shared (`record_process.py`);
         else events are counted here, by `recorder`."""
         if engine is None and config.store.startswith(SHARED_STORES):
-            self.record_process = RecordProcess(config, self._reported)
+            self.record_process = RecordProcess(config, self.engine.secret, self._reported)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, int] = {}
         """Events per address queued and not yet counted (touched on the event loop only)."""
