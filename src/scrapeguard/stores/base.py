@@ -104,7 +104,7 @@ class Store(ABC):
     def record_many(self, updates: list[EventUpdate]) -> list[EventResult]:
         """`record` for several events, in order. A networked store overrides it to send
         them in one round trip: per event, the wait on the network cost more than the
-        counting (see docs/service.md, 'Where the time goes')."""
+        counting (see docs/service.md, 'Cost')."""
         return [self.record(update) for update in updates]
 
     @abstractmethod
