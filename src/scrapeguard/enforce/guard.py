@@ -30,6 +30,7 @@ from scrapeguard.enforce.base import Clock, Enforcer, Engine, Outcome, Reply, Se
 from scrapeguard.enforce.client_cookie import ClientCookies, ClientSession
 from scrapeguard.enforce.pow import MAX_BITS, PASS_COOKIE, Passes, Refusal
 from scrapeguard.enforce.storage import WarnOnce, check_uri, limits_storage
+from scrapeguard.engines.batching import batch_method
 from scrapeguard.engines.verdict import Verdict
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.policy.load import load_policy
@@ -201,7 +202,7 @@ class Guard:
     def decide_many(self, seens: list[Seen]) -> list[tuple[Verdict | None, Outcome]]:
         """`decide` for several requests, with one store lookup when the engine can
         (`check_many`): the decision service batches the requests that arrive together."""
-        check_many = getattr(self.engine, "check_many", None)
+        check_many = batch_method(self.engine, "check", "check_many")
         try:
             requests = [seen.request() for seen in seens]
             verdicts = (check_many(requests) if check_many is not None

@@ -17,6 +17,7 @@ from typing import Any
 from scrapeguard.enforce.base import Engine
 from scrapeguard.enforce.guard import Guard
 from scrapeguard.enforce.recorder import Recorder
+from scrapeguard.engines.batching import batch_method
 from scrapeguard.engines.stream import StreamEngine
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.service.batch import DecisionBatcher
@@ -69,8 +70,10 @@ class Service:
 
     def _record_many(self, events: list[dict[str, Any]]) -> None:
         """Count a batch of the lane's events in one store round trip (`record_many`)."""
+        record_many = batch_method(self.engine, "record", "record_many")
         try:
-            fired = self.engine.record_many(events)
+            fired = (record_many(events) if record_many is not None
+                     else [d for event in events for d in self.engine.record(event)])
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
             log.warning("scrapeguard: recording events failed: %s", inert(exc))
             return
