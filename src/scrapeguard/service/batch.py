@@ -34,7 +34,7 @@ class DecisionBatcher:
         self._waiting: list[tuple[Seen, asyncio.Future[Decided]]] = []
         self._busy = False
         self.batches = 0
-        """Lookups sent since start (with `decided`: the mean batch size, for the bench)."""
+        """Lookups sent since start (with `decided`: the mean batch size, when profiling)."""
         self.decided = 0
 
     async def decide(self, seen: Seen) -> Decided:
