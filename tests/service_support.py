@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from test_middleware_servers import free_port
 from test_middleware_support import _asset, _exists, _page
@@ -199,7 +200,7 @@ def free_ports(*names: str) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def serve_app(app: Starlette) -> Iterator[str]:
+def serve_app(app: ASGIApp) -> Iterator[str]:
     """The service app under uvicorn in a thread, lifespan on (the syslog listener starts and
     the engine closes as in `scrapeguard serve`); yields its URL."""
     import socket

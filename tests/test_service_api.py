@@ -16,7 +16,7 @@ import pytest
 
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.service import build_app, load_config
-from scrapeguard.service.app import openapi_document
+from scrapeguard.service.app import decide_first, openapi_document
 from scrapeguard.service.events import nginx_line
 from service_support import ADMIN_TOKEN, ROOT, serve_app
 from test_middleware_support import BROWSER, SECRET, one_rule_policy
@@ -44,7 +44,7 @@ def service(tmp_path: Path, udp_port: int, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("SCRAPEGUARD_SECRET", SECRET.decode())
     config = load_config(env={}, policy=policy_file(tmp_path), admin_token=ADMIN_TOKEN,
                          events_udp=f"127.0.0.1:{udp_port}", max_ingest_bytes=4096)
-    with serve_app(build_app(config)) as url:
+    with serve_app(decide_first(build_app(config))) as url:  # as `scrapeguard serve` runs it
         yield url
 
 
@@ -97,6 +97,21 @@ def test_ingested_events_make_a_decision_nginx_enforces(service: str) -> None:
     refused = wait_refused(service, HARVESTER)
     assert refused.headers["x-scrapeguard-action"] == "block"
     assert decide(service, "198.51.100.4").status_code == 204
+
+
+def test_the_router_decides_as_the_fast_path_does(tmp_path: Path, udp_port: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`decide_first` only skips Starlette's layers: the plain app's route gives the same
+    answers (a cookie for a new client; a refusal once the rule fires)."""
+    monkeypatch.setenv("SCRAPEGUARD_SECRET", SECRET.decode())
+    config = load_config(env={}, policy=policy_file(tmp_path), admin_token=ADMIN_TOKEN,
+                         events_udp="")
+    with serve_app(build_app(config)) as url:
+        first = decide(url, "198.51.100.9")
+        assert first.status_code == 204
+        assert first.headers["x-scrapeguard-cookie"]
+        assert ingest(url, [json.dumps(event(HARVESTER, n)) for n in range(3)]).status_code < 300
+        assert wait_refused(url, HARVESTER).headers["x-scrapeguard-action"] == "block"
 
 
 def test_forwarded_for_is_believed_from_trusted_peers_only(service: str) -> None:

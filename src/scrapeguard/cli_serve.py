@@ -32,6 +32,7 @@ def serve(
     import uvicorn
 
     from scrapeguard.service import build_app, load_config
+    from scrapeguard.service.app import decide_first
 
     try:
         settings = load_config(config, store=store, policy=policy, host=host, port=port,
@@ -40,5 +41,7 @@ def serve(
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
     # proxy_headers off: the service resolves X-Forwarded-For itself, from trusted peers only.
-    uvicorn.run(service_app, host=settings.host, port=settings.port, proxy_headers=False,
-                access_log=False, log_level="warning", lifespan="on", ws="none")
+    # uvicorn picks uvloop and httptools (the serve extra installs both) on its own.
+    uvicorn.run(decide_first(service_app), host=settings.host, port=settings.port,
+                proxy_headers=False, access_log=False, log_level="warning", lifespan="on",
+                ws="none")

@@ -30,6 +30,7 @@ from scrapeguard.enforce.base import Clock, Enforcer, Engine, Outcome, Reply, Se
 from scrapeguard.enforce.client_cookie import ClientCookies, ClientSession
 from scrapeguard.enforce.pow import MAX_BITS, PASS_COOKIE, Passes, Refusal
 from scrapeguard.enforce.storage import WarnOnce, check_uri, limits_storage
+from scrapeguard.engines.batching import batch_method
 from scrapeguard.engines.verdict import Verdict
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.policy.load import load_policy
@@ -196,12 +197,23 @@ class Guard:
 
     def decide(self, seen: Seen) -> tuple[Verdict | None, Outcome]:
         """The verdict and action without a budget (it may wait on the store)."""
+        return self.decide_many([seen])[0]
+
+    def decide_many(self, seens: list[Seen]) -> list[tuple[Verdict | None, Outcome]]:
+        """`decide` for several requests, with one store lookup when the engine can
+        (`check_many`): the decision service batches the requests that arrive together."""
+        check_many = batch_method(self.engine, "check", "check_many")
         try:
-            verdict = self.engine.check(seen.request())
+            requests = [seen.request() for seen in seens]
+            verdicts = (check_many(requests) if check_many is not None
+                        else [self.engine.check(request) for request in requests])
         except Exception as exc:  # the engine handles store outages; this is a bug or worse
             self._engine_health.failed(exc)
-            return None, None if self.fail_open else _UNAVAILABLE
+            return [(None, None if self.fail_open else _UNAVAILABLE)] * len(seens)
         self._engine_health.succeeded()
+        return [self._act(verdict, seen) for verdict, seen in zip(verdicts, seens, strict=True)]
+
+    def _act(self, verdict: Verdict, seen: Seen) -> tuple[Verdict | None, Outcome]:
         if verdict.allowlisted or verdict.action == "allow":
             return verdict, None
         return verdict, self.enforcers[verdict.action](verdict, seen)

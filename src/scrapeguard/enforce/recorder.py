@@ -29,6 +29,10 @@ MAX_BACKLOG = 10_000
 """Events waiting at most; at about a millisecond each, ten seconds of the lane's work."""
 ROUTINE_RUN = 64
 """Routine events a client hands over per turn."""
+BATCH = 64
+"""Events handed to `record_many` at once at most: turns are taken (in the same fair order)
+until this many are in hand or nothing waits, so a busy lane pays one store round trip per
+batch, and an idle one still counts each event as soon as it comes."""
 
 Event = dict[str, Any]
 Done = Callable[[], None]
@@ -39,8 +43,10 @@ class Recorder:
 
     def __init__(self, record: Callable[[Event], object],
                  routine: Callable[[Event], bool] | None = None,
-                 limit: int = MAX_BACKLOG) -> None:
+                 limit: int = MAX_BACKLOG,
+                 record_many: Callable[[list[Event]], object] | None = None) -> None:
         self._record = record
+        self._record_many = record_many
         self._routine = routine
         self.limit = limit
         self.shed = 0
@@ -174,10 +180,22 @@ class Recorder:
                 if not self._pending:
                     return
                 batch = self._next()
-            for event, done in batch:
+                while self._record_many is not None and self._pending and len(batch) < BATCH:
+                    batch.extend(self._next())
+            self._count(batch)
+
+    def _count(self, batch: list[tuple[Event, Done | None]]) -> None:
+        if self._record_many is not None:
+            try:
+                self._record_many([event for event, _ in batch])
+            except Exception:  # the engine logs store failures; this thread must live on
+                log.exception("scrapeguard: recording events failed")
+        else:
+            for event, _ in batch:
                 try:
                     self._record(event)
                 except Exception:  # the guard logs engine failures; this thread must live on
                     log.exception("scrapeguard: recording an event failed")
-                if done is not None:
-                    done()
+        for _, done in batch:
+            if done is not None:
+                done()

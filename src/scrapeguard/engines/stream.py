@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,22 @@ _DISTINCT_SOURCE = {
     "target_key": "target_miss", "script_key": "script_miss",
     "library_page_key": "library_page",
 }
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """One request's store keys for `check`: its actor refs (to clear names), its
+    campaigns (ref to name and membership mark) and the operator's keys (to actor ref)."""
+
+    keys: dict[str, str]
+    clear: dict[str, str]
+    campaigns: dict[str, tuple[str, str]]
+    manual: dict[str, str]
+
+    @property
+    def wanted(self) -> list[str]:
+        marks = [mark for _, mark in self.campaigns.values()]
+        return [*self.clear, *self.campaigns, *marks, *self.manual]
 
 
 class StreamEngine:
@@ -139,6 +155,29 @@ class StreamEngine:
     # -- before the response -------------------------------------------------------------
     def check(self, request: Request) -> Verdict:
         """The strongest decision standing on any of the request's actor keys."""
+        return self.check_many([request])[0]
+
+    def check_many(self, requests: list[Request]) -> list[Verdict]:
+        """`check` for several requests with one store lookup for all of them: a service
+        deciding concurrent requests pays one round trip per batch, not per request."""
+        plans: list[_Lookup | Verdict] = [self._plan(request) for request in requests]
+        lookups = [plan for plan in plans if isinstance(plan, _Lookup)]
+        if not lookups:
+            return [plan for plan in plans if isinstance(plan, Verdict)]
+        wanted = list(dict.fromkeys(key for plan in lookups for key in plan.wanted))
+        asked = time.monotonic()
+        try:
+            found = self.store.get_decisions(wanted)
+        except Exception as exc:
+            if self.budget is not None and time.monotonic() - asked >= self.budget:
+                self.back_off()
+            return [self._degraded(exc, plan.keys) if isinstance(plan, _Lookup) else plan
+                    for plan in plans]
+        return [self._conclude(plan, found) if isinstance(plan, _Lookup) else plan
+                for plan in plans]
+
+    def _plan(self, request: Request) -> _Lookup | Verdict:
+        """What to ask the store about one request, or its verdict if no need to ask."""
         request = replace(request, ip=canonical_ip(request.ip))  # as `record` will count it
         keys = self._request_keys(request)
         reason = self.deriver.allower.allows(request.ip, request.ua, request.account)
@@ -153,15 +192,12 @@ class StreamEngine:
         campaigns = {self._ref("campaign", f"{link}:{template}"):
                      (f"campaign:{link}:{template}", self._membership(link, template, client))
                      for link in CAMPAIGN_LINKS}
-        marks = [mark for _, mark in campaigns.values()]
-        manual = {MANUAL + ref: ref for ref in clear}
-        asked = time.monotonic()
-        try:
-            found = self.store.get_decisions([*clear, *campaigns, *marks, *manual])
-        except Exception as exc:
-            if self.budget is not None and time.monotonic() - asked >= self.budget:
-                self.back_off()
-            return self._degraded(exc, keys)
+        return _Lookup(keys, clear, campaigns, {MANUAL + ref: ref for ref in clear})
+
+    def _conclude(self, plan: _Lookup, stored_records: dict[str, dict[str, Any]]) -> Verdict:
+        """One request's verdict from what the store holds under its keys."""
+        keys, clear, campaigns, manual = plan.keys, dict(plan.clear), plan.campaigns, plan.manual
+        found = {key: stored_records[key] for key in plan.wanted if key in stored_records}
         operator = [(found.pop(key), manual[key]) for key in manual if key in found]
         if operator:  # the operator's latest word on any of the request's keys wins
             stored, ref = max(operator, key=lambda pair: pair[0]["first_action_ts"])
@@ -259,20 +295,32 @@ class StreamEngine:
 
         `mark` (key, position) is set in the store with the event's counters, atomically: a
         log follower reads it back after a crash to know what was counted."""
-        event = self._with_history(_with_utc(event))
-        rows = self.deriver.derive(event)
-        if self.learner is not None and self.learner.observe(self._route_seen(event, rows)):
-            self._learned()
-            rows = self.deriver.derive(event)  # this very request may be the one that taught it
-        if rows.allow_reason:
+        return self.record_many([event], marks=[mark])
+
+    def record_many(self, events: list[dict[str, Any]], *,
+                    marks: list[tuple[str, int] | None] | None = None) -> list[Decision]:
+        """Count events in order, their store updates in one round trip (`Store.record_many`);
+        return the decisions that newly applied. Each event's rules see the counts just
+        after it, exactly as if recorded one by one. `marks`, one per event, as `record`'s."""
+        prepared: list[tuple[EventRows, EventUpdate]] = []
+        for index, raw in enumerate(events):
+            event = self._with_history(_with_utc(raw))
+            rows = self.deriver.derive(event)
+            if self.learner is not None and self.learner.observe(self._route_seen(event, rows)):
+                self._learned()
+                rows = self.deriver.derive(event)  # this very request may have taught it
+            if rows.allow_reason:
+                continue
+            update = self._update(rows)
+            update.mark = marks[index] if marks else None
+            prepared.append((rows, update))
+        if not prepared:
             return []
-        update = self._update(rows)
-        update.mark = mark
         if time.monotonic() < self._down_until:
             self._degraded(StoreError("store marked down"), {})
             return []
         try:
-            result = self.store.record(update)
+            results = self.store.record_many([update for _, update in prepared])
         except Exception as exc:
             self._degraded(exc, {})
             return []
@@ -280,6 +328,13 @@ class StreamEngine:
             with self._lock:
                 self._warned = False
                 log.warning("scrapeguard store reachable again")
+        fired: list[Decision] = []
+        for (rows, update), result in zip(prepared, results, strict=True):
+            fired.extend(self._apply_rules(rows, update, result))
+        return fired
+
+    def _apply_rules(self, rows: EventRows, update: EventUpdate, result: Any) -> list[Decision]:
+        """The rules on one event's counts; a rule that holds writes its decision."""
         self._join_campaigns(rows, result)
         fired: list[Decision] = []
         for (kind, seconds), rules in self.groups.items():

@@ -9,13 +9,12 @@ loopback is by default. The answer is 204 to let the request through, or 403 wit
 or 403 (auth_request itself passes only 2xx, 401 and 403). A client without the guard's signed
 cookie gets one in `X-Scrapeguard-Cookie`, which nginx sets on its answer.
 
-The decision runs on the event loop, not in a worker thread as in the middleware. There the
-loop also serves the app, which must not wait on Redis; here deciding is all the process
-does, and the thread hop (two context switches and a GIL handover per request) cost more
-than the decision itself: 2.8 ms median in process against 1.4 ms inline, measured one after
-the other on a loaded machine. A stalled Redis still cannot hold the loop for long: every
-call gives up after `budget` seconds, and the engine then stops asking the store for a
-second (`back_off`).
+The decision's store lookup runs in one worker thread, for all the requests that arrived
+while the previous lookup was out (`batch.py`): deciding inline on the event loop held the
+loop for every round trip to Redis, so concurrent requests queued one by one behind it. A
+stalled Redis still cannot hold a request long: every call gives up after `budget` seconds
+(the engine then stops asking the store for a second, `back_off`), and a batch that overruns
+the guard's `wait_limit` answers as an outage.
 """
 
 from __future__ import annotations
@@ -91,7 +90,7 @@ async def decide(request: Request) -> Response:
     started = time.perf_counter()
     seen = seen_from(service, request)
     await service.settled(seen.ip)
-    verdict, outcome = service.guard.decide(seen)
+    verdict, outcome = await service.decisions.decide(seen)
     headers = _cookie_headers(seen)
     degraded = "true" if verdict is not None and verdict.degraded else "false"
     action: str

@@ -18,14 +18,20 @@ from typing import Any
 from scrapeguard.enforce.base import Engine
 from scrapeguard.enforce.guard import Guard
 from scrapeguard.enforce.recorder import Recorder
+from scrapeguard.engines.batching import batch_method
 from scrapeguard.engines.stream import StreamEngine
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.service.batch import DecisionBatcher
 from scrapeguard.service.config import ServiceConfig
 from scrapeguard.service.events import BadEvent, NginxLine, nginx_line
 from scrapeguard.service.metrics import Metrics
+from scrapeguard.service.record_process import RecordProcess, Report
 from scrapeguard.textsafe import inert
 
 log = logging.getLogger("scrapeguard.service")
+
+SHARED_STORES = ("redis://", "rediss://")
+"""Stores every process sees alike: with one, events are counted in a child process."""
 
 SETTLE_SECONDS = 0.1
 """Longest a decision waits for its address's reported events to be counted: past it the
@@ -46,42 +52,80 @@ class Service:
         self.engine: StreamEngine = self.guard.engine
         self.metrics = Metrics()
         self.taps: list[Callable[[dict[str, Any]], None]] = []
-        """Called on the record lane with each event the engine counted: how a dashboard
-        follows actors over time without a second pass over the traffic."""
-        self.recorder = Recorder(self._record, self.engine.routine)
+        """Called with each event the service counts: how a dashboard follows actors over
+        time without a second pass over the traffic. On the record lane when events are
+        counted in this process; when a child process counts them (`record_process`), as
+        they are handed to it."""
+        self.decisions = DecisionBatcher(self.guard)
+        self.recorder = Recorder(self._record, self.engine.routine,
+                                 record_many=self._record_many)
+        self.record_process: RecordProcess | None = None
+        """The record lane in a child process, when the store is shared (`record_process.py`);
+        else events are counted here, by `recorder`."""
+        if engine is None and config.store.startswith(SHARED_STORES):
+            self.record_process = RecordProcess(config, self.engine.secret, self._reported)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, int] = {}
         """Events per address queued and not yet counted (touched on the event loop only)."""
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self.metrics.watch_backlog(lambda: self.recorder.backlog,
-                                   lambda: self.recorder.shed)
+        lane: RecordProcess | Recorder = self.record_process or self.recorder
+        self.metrics.watch_backlog(lambda: lane.backlog, lambda: lane.shed)
 
     def _record(self, event: dict[str, Any]) -> None:
+        self._record_many([event])
+
+    def _record_many(self, events: list[dict[str, Any]]) -> None:
+        """Count a batch of the lane's events in one store round trip (`record_many`)."""
+        record_many = batch_method(self.engine, "record", "record_many")
         try:
-            fired = self.engine.record(event)
+            fired = (record_many(events) if record_many is not None
+                     else [d for event in events for d in self.engine.record(event)])
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
-            log.warning("scrapeguard: recording an event failed: %s", inert(exc))
+            log.warning("scrapeguard: recording events failed: %s", inert(exc))
             return
+        for event in events:
+            self._tap(event)
+        for decision in fired:
+            self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
+
+    def _tap(self, event: dict[str, Any]) -> None:
         for tap in self.taps:
             try:
                 tap(event)
             except Exception as exc:  # a tap's bug must not stop the counting
                 log.warning("scrapeguard: a record tap failed: %s", inert(exc))
-        for decision in fired:
-            self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
 
     def submit(self, event: dict[str, Any], source: str) -> None:
         """Queue a contract event for the engine (it is counted in the record lane); call
         on the event loop. Until it is counted, the address's decisions wait (`settled`)."""
         self.metrics.events.labels(source=source, outcome="queued").inc()
         address = str(event.get("ip"))
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._pending[address] = self._pending.get(address, 0) + 1
+        if self.record_process is not None:
+            self._tap(event)
+            self.record_process.submit(event)
+            return
 
         def done() -> None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
                 loop.call_soon_threadsafe(self._counted, address)
 
         self.recorder.submit(event, done)
+
+    def _reported(self, report: Report) -> None:
+        """The record process counted these (called on its receiving thread)."""
+        addresses, fired, _, _ = report
+        for action, kind in fired:
+            self.metrics.fired.labels(action=action, kind=kind).inc()
+        loop = self._loop
+        if addresses and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(self._counted_many, addresses)
+
+    def _counted_many(self, addresses: list[str]) -> None:
+        for address in addresses:
+            self._counted(address)
 
     def _counted(self, address: str) -> None:
         left = self._pending.get(address, 1) - 1
@@ -133,5 +177,8 @@ class Service:
         return event
 
     def close(self) -> None:
+        if self.record_process is not None:
+            self.record_process.close()
         self.recorder.close()
+        self.decisions.close()
         self.guard.close()

@@ -40,6 +40,19 @@ class RedisStore(Store):
         self._record = self.client.register_script(script)
 
     def record(self, update: EventUpdate) -> EventResult:
+        return _result(self._record(args=[self._payload(update)]))
+
+    def record_many(self, updates: list[EventUpdate]) -> list[EventResult]:
+        """The events' scripts in one pipeline (not a transaction: each script is atomic on
+        its own, and Redis runs them in order), so a batch costs one round trip."""
+        if len(updates) == 1:
+            return [self.record(updates[0])]
+        pipe = self.client.pipeline(transaction=False)
+        for update in updates:
+            self._record(args=[self._payload(update)], client=pipe)
+        return [_result(raw) for raw in pipe.execute()]
+
+    def _payload(self, update: EventUpdate) -> str:
         payload: dict[str, Any] = {
             "prefix": self.prefix,
             "groups": [
@@ -67,16 +80,7 @@ class RedisStore(Store):
                                  "ttl": update.member_ttl * 1000}
         if update.mark is not None:
             payload["mark"] = {"key": update.mark[0], "value": update.mark[1]}
-        raw = self._record(args=[json.dumps(payload)])
-        result = json.loads(raw)
-        return EventResult(
-            is_seq_step=int(result["step"]),
-            member=bool(result["member"]),
-            thin=bool(result["thin"]),
-            groups=_dict(result["groups"]),
-            exposure_before={k: int(v) for k, v in _dict(result["before"]).items()},
-            requests={k: int(v) for k, v in _dict(result["requests"]).items()},
-        )
+        return json.dumps(payload)
 
     def get_mark(self, key: str) -> int | None:
         value = self.client.get(f"{self.prefix}w:{key}")
@@ -117,3 +121,15 @@ class RedisStore(Store):
 def _dict(value: Any) -> dict[str, Any]:
     """cjson encodes an empty table as `{}` or `[]`; both mean no entries."""
     return value if isinstance(value, dict) else {}
+
+
+def _result(raw: Any) -> EventResult:
+    result = json.loads(raw)
+    return EventResult(
+        is_seq_step=int(result["step"]),
+        member=bool(result["member"]),
+        thin=bool(result["thin"]),
+        groups=_dict(result["groups"]),
+        exposure_before={k: int(v) for k, v in _dict(result["before"]).items()},
+        requests={k: int(v) for k, v in _dict(result["requests"]).items()},
+    )
