@@ -29,7 +29,11 @@ from service_support import ADMIN_TOKEN, POLICY, serve_app
 from test_middleware_support import BROWSER, SECRET
 
 HARVESTER = "203.0.113.7"
-HARVESTER_UA = "python-requests/2.31 <script>alert('ua')</script>"
+HARVESTER_UA = ("Mozilla/5.0 (X11; Linux x86_64) <b>bold</b> <i onmouseover=alert('ua')>x</i> "
+                "[red]markup[/red]")
+"""Markup a page must show as text. Not `<script>`: that is an injection payload, and
+`attack-payload` would refuse the harvester at its first request; nor an HTTP library's
+name, which `library-page-walk` refuses at 20 pages before the sequence rule can."""
 MARKUP_PATH = "/user/<script>alert('path')</script>"
 CAMPAIGN = ("198.51.100.1", "198.51.100.2", "198.51.100.3")
 PERSON = "198.51.100.20"
@@ -107,8 +111,8 @@ def feed(url: str) -> Fed:
         # A probe with markup in its path: an attack pattern, refused from then on.
         request(fed, nginx, MARKUP_ACCOUNT_IP, MARKUP_PATH, ua="curl/8",
                 account=MARKUP_ACCOUNT, status=404)
-        for n in range(90):
-            request(fed, nginx, CAMPAIGN[n % 3], f"/user/{5000 + n}", ua="curl/8")
+        for n in range(90):  # a browser's name: curl's would be refused at 20 pages each
+            request(fed, nginx, CAMPAIGN[n % 3], f"/user/{5000 + n}")
         time.sleep(0.5)  # let the record lane finish the last events
     return fed
 
