@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from test_middleware_servers import free_port
+from test_middleware_servers import free_port, serve
 from test_middleware_support import _asset, _exists, _page
 
 ROOT = Path(__file__).parent.parent
@@ -203,27 +203,5 @@ def free_ports(*names: str) -> dict[str, int]:
 def serve_app(app: ASGIApp) -> Iterator[str]:
     """The service app under uvicorn in a thread, lifespan on (the syslog listener starts and
     the engine closes as in `scrapeguard serve`); yields its URL."""
-    import socket
-    import threading
-
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none",
-                            loop="asyncio", proxy_headers=False, timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve(app, warm=False, lifespan="on") as url:
+        yield url

@@ -47,11 +47,12 @@ def warm_engine() -> None:
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, warm: bool = True) -> Iterator[str]:
+def serve(app: Any, *, warm: bool = True, lifespan: str = "off") -> Iterator[str]:
     """Run an ASGI app under uvicorn in a thread on a free loopback port; yields its URL.
 
     `warm` first makes one engine decision in this process, so tests that time decisions do
-    not pay the engine's first-use costs inside their measurement.
+    not pay the engine's first-use costs inside their measurement; `lifespan="on"` runs the
+    app's startup and shutdown as a real server would.
     """
     if warm:
         warm_engine()
@@ -62,7 +63,7 @@ def serve(app: Any, *, warm: bool = True) -> Iterator[str]:
     port = sock.getsockname()[1]
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback and
     # rewrite the peer itself; the middleware's own trusted-proxy resolution is under test.
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan,
                             ws="none", loop="asyncio", timeout_graceful_shutdown=2,
                             proxy_headers=False)
     server = uvicorn.Server(config)
