@@ -60,6 +60,17 @@ def main(
         raise typer.Exit()
 
 
+PolicyOption = Annotated[Path | None, typer.Option(
+    "--policy", help="Rule pack (YAML); default: the shipped pack.")]
+FormatOption = Annotated[str | None, typer.Option(
+    "--format", help="Log format; default: detected from the first lines.")]
+LogFormatOption = Annotated[str | None, typer.Option(
+    "--log-format", help="The server's nginx log_format string, or its name in --nginx-conf.")]
+NginxConfOption = Annotated[Path | None, typer.Option(
+    "--nginx-conf", help="nginx configuration to read the log_format from.")]
+"""Options every command that reads logs takes, spelled once."""
+
+
 @app.command()
 def analyze(
     inputs: Annotated[list[str], typer.Argument(
@@ -68,15 +79,10 @@ def analyze(
         "--decisions", help="Write one JSON decision per acted-on actor to this file.")] = None,
     summary_json: Annotated[Path | None, typer.Option(
         "--summary-json", help="Write the summary (counts, top actors) as JSON.")] = None,
-    policy: Annotated[Path | None, typer.Option(
-        "--policy", help="Rule pack (YAML); default: the shipped pack.")] = None,
-    fmt: Annotated[str | None, typer.Option(
-        "--format", help="Log format; default: detected from the first lines.")] = None,
-    log_format: Annotated[str | None, typer.Option(
-        "--log-format", help="The server's nginx log_format string, or its name in "
-        "--nginx-conf.")] = None,
-    nginx_conf: Annotated[Path | None, typer.Option(
-        "--nginx-conf", help="nginx configuration to read the log_format from.")] = None,
+    policy: PolicyOption = None,
+    fmt: FormatOption = None,
+    log_format: LogFormatOption = None,
+    nginx_conf: NginxConfOption = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
     max_malformed: Annotated[str, typer.Option(
@@ -194,13 +200,9 @@ def report_affected(
     policy: Annotated[Path | None, typer.Option(
         "--policy", help="Rule pack the decisions were made with; default: the shipped pack.")]
     = None,
-    fmt: Annotated[str | None, typer.Option(
-        "--format", help="Log format; default: detected from the first lines.")] = None,
-    log_format: Annotated[str | None, typer.Option(
-        "--log-format", help="The server's nginx log_format string, or its name in "
-        "--nginx-conf.")] = None,
-    nginx_conf: Annotated[Path | None, typer.Option(
-        "--nginx-conf", help="nginx configuration to read the log_format from.")] = None,
+    fmt: FormatOption = None,
+    log_format: LogFormatOption = None,
+    nginx_conf: NginxConfOption = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scrapeguard.cli import _fail, app, err
+from scrapeguard.cli import FormatOption, _fail, app, err
 from scrapeguard.errors import ScrapeGuardError
 
 
@@ -23,8 +23,7 @@ def routes(
     policy: Annotated[Path | None, typer.Option(
         "--policy", help="Rule pack whose declared routes win; default: the shipped pack.")]
     = None,
-    fmt: Annotated[str | None, typer.Option(
-        "--format", help="Log format; default: detected from the first lines.")] = None,
+    fmt: FormatOption = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
     top: Annotated[int, typer.Option(help="Rows in the table (0: all).")] = 40,

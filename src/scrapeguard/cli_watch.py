@@ -12,7 +12,16 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from scrapeguard.cli import _chosen_format, _fail, app, err
+from scrapeguard.cli import (
+    FormatOption,
+    LogFormatOption,
+    NginxConfOption,
+    PolicyOption,
+    _chosen_format,
+    _fail,
+    app,
+    err,
+)
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.textsafe import inert, labelled, text
 
@@ -26,20 +35,15 @@ def watch(
     state_file: Annotated[Path | None, typer.Option(
         "--state", help="Where the position is saved; default: LOG's name + .scrapeguard-"
         "watch beside it.")] = None,
-    policy: Annotated[Path | None, typer.Option(
-        "--policy", help="Rule pack (YAML); default: the shipped pack.")] = None,
+    policy: PolicyOption = None,
     calibration: Annotated[Path | None, typer.Option(
         "--calibration", help="From `scrapeguard calibrate` over past logs.")] = None,
     secret_file: Annotated[Path | None, typer.Option(
         "--secret-file", help="Key the store's hashes are made with (also "
         "SCRAPEGUARD_SECRET_FILE); needed with a store that outlives this process.")] = None,
-    fmt: Annotated[str | None, typer.Option(
-        "--format", help="Log format; default: detected from the first lines.")] = None,
-    log_format: Annotated[str | None, typer.Option(
-        "--log-format", help="The server's nginx log_format string, or its name in "
-        "--nginx-conf.")] = None,
-    nginx_conf: Annotated[Path | None, typer.Option(
-        "--nginx-conf", help="nginx configuration to read the log_format from.")] = None,
+    fmt: FormatOption = None,
+    log_format: LogFormatOption = None,
+    nginx_conf: NginxConfOption = None,
     decisions: Annotated[Path | None, typer.Option(
         "--decisions", help="Append each decision as it is made (JSON lines with its "
         "expires_ts), for `scrapeguard export`.")] = None,
