@@ -51,13 +51,17 @@ def evaluate(
     sources: Mapping[ActorKind, ir.Table], policy: Policy
 ) -> tuple[list[Firing], Calibration]:
     """Every firing of every active rule; `sources` gives the rows each kind counts over."""
-    groups: dict[tuple[ActorKind, int], list[Rule]] = defaultdict(list)
+    groups: dict[tuple[ActorKind, int, tuple[str, ...]], list[Rule]] = defaultdict(list)
     for rule in policy.active_rules():
-        groups[(rule.kind, rule.window_seconds)].append(rule)
+        links = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
+        groups[(rule.kind, rule.window_seconds, links)].append(rule)
     firings: list[Firing] = []
     calibration = Calibration()
-    for (kind, seconds), rules in sorted(groups.items()):
-        scoped = actor_rows(sources[kind], kind, seconds)
+    for (kind, seconds, links), rules in sorted(groups.items()):
+        source = sources[kind]
+        if links:  # a campaign rule judges only the links it names (`Rule.links`)
+            source = source.filter(source.campaign_link.isin(links))
+        scoped = actor_rows(source, kind, seconds)
         firings.extend(_evaluate_group(scoped, kind, rules, calibration))
     return firings, calibration
 
@@ -77,8 +81,9 @@ def _evaluate_group(
         return []
     candidates = (steps if possible is True else steps.filter(possible)).select(keys).distinct()
     backend = scoped._find_backend()
+    links = "_".join(sorted(rules[0].links)) if kind == "campaign" else ""
     replay_rows = materialize(backend, scoped.semi_join(candidates, keys),
-                              f"_replay_{kind}_{rules[0].window_seconds}")
+                              f"_replay_{kind}_{rules[0].window_seconds}{links}")
     if replay_rows.count().execute() == 0:
         return []
     replay = running_features(replay_rows, keys, used | _explained(rules))
@@ -129,7 +134,9 @@ def _first_firings(
     for name in present:
         metrics[name] = held[name].argmin(held.ts_ms * 1000 + held.item_pos)
     firsts = held.group_by("actor").aggregate(**metrics).execute()
-    members = _members(held, replay_rows) if kind in ("fp", "campaign") else None
+    # A referral campaign's members are its clients whatever they asked for (`campaigns.py`).
+    every = kind == "campaign" and "ref" in rule.links
+    members = _members(held, replay_rows, every) if kind in ("fp", "campaign") else None
     out = []
     for record in firsts.to_dict("records"):
         ts = record["first_ts"]
@@ -146,17 +153,24 @@ def _first_firings(
     return out
 
 
-def _members(held: ir.Table, replay_rows: ir.Table) -> dict[int, dict[str, dict[int, int]]]:
+def _members(held: ir.Table, replay_rows: ir.Table,
+             every: bool = False) -> dict[int, dict[str, dict[int, int]]]:
     """ip/account/session keys behind each fingerprint or campaign actor that fired, each with
     the time (ms) of its first personal-data request under that actor: a client that joins a
     campaign late is covered by the campaign's decision only from then.
 
     Members come from the personal-data requests of the windows in which the rule held, so an
-    innocent who shares a common user agent on another day is not listed.
+    innocent who shares a common user agent on another day is not listed. With `every`, all
+    of a member's requests count, not only its personal-data ones (referral campaigns).
     """
     windows = held.select("actor", "bucket").distinct()
-    lookups = replay_rows.filter(replay_rows.is_subject_route == 1)
+    lookups = (replay_rows if every
+               else replay_rows.filter(replay_rows.is_subject_route == 1))
     listed = lookups.semi_join(windows, ["actor", "bucket"])
+    if every:  # a member that loaded an asset behaved like a browser: it is spared
+        browsers = listed.filter(listed.is_static == 1).select("actor", "bucket",
+                                                               "identity_key").distinct()
+        listed = listed.anti_join(browsers, ["actor", "bucket", "identity_key"])
     out: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)
     for kind in MEMBER_KINDS:
         column = KIND_COLUMN[kind]  # type: ignore[index]

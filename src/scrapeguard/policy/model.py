@@ -52,6 +52,11 @@ class Rule(_Strict):
     explain: str = ""
     doc: str = ""
     enabled: bool = True
+    links: list[Literal["enum", "thin", "ref"]] = Field(
+        default_factory=lambda: ["enum", "thin"])
+    """Campaign rules: the campaign links they judge (`engines/campaigns.py`). A referral
+    campaign (`ref`) counts every request of its members, so a rule written for harvests
+    spread over clients (`enum`, `thin`) must not judge it, nor the other way round."""
 
     @field_validator("window")
     @classmethod
