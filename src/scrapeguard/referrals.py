@@ -50,7 +50,7 @@ def referer_host(referer: str | None) -> str | None:
 def referer_host_expr(referer: ir.StringValue) -> ir.StringValue:
     """The batch twin of `referer_host`: null where the referer names no http(s) host."""
     host = referer.lower().re_extract(HOST_PATTERN, 1)
-    return (host != "").ifelse(host, None)  # type: ignore[no-any-return]
+    return (host != "").ifelse(host, None)
 
 
 def own_hosts_since(assets: ir.Table, need: int = OWN_HOST_ADDRESSES) -> ir.Table:

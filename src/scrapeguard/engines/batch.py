@@ -53,7 +53,7 @@ def evaluate(
     """Every firing of every active rule; `sources` gives the rows each kind counts over."""
     groups: dict[tuple[ActorKind, int, tuple[str, ...]], list[Rule]] = defaultdict(list)
     for rule in policy.active_rules():
-        links = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
+        links: tuple[str, ...] = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
         groups[(rule.kind, rule.window_seconds, links)].append(rule)
     firings: list[Firing] = []
     calibration = Calibration()

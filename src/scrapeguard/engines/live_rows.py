@@ -137,6 +137,10 @@ class EventRows:
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
+    campaign_host: str | None = None
+    """The referral campaign this event counts under (set by the stream engine, which keeps
+    each client's day), and the sums of the assets its client loaded before joining it."""
+    campaign_prior: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_lookup(self) -> bool:
@@ -164,7 +168,7 @@ class Deriver:
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
         self._assets = sitefacts.AssetWitness()
-        self._own_hosts = referrals.OwnHosts()
+        self.own_hosts = referrals.OwnHosts()
         self._linked: dict[str, None] = {}
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
         self._served: dict[str, None] = {}
@@ -231,8 +235,8 @@ class Deriver:
         is_page = not static and is_read
         host = referrals.referer_host(referer)
         referral = referrals.arrival_host(host, is_page, assets_expected,
-                                          host is not None and self._own_hosts.is_own(host))
-        self._own_hosts.saw(host, ip, static and not info.browser_fetched)
+                                          host is not None and self.own_hosts.is_own(host))
+        self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
         common = {
             "is_static": int(static),
