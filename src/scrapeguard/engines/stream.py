@@ -142,8 +142,9 @@ class StreamEngine:
         self._lock = threading.Lock()
         self._since: dict[str, datetime] = {}
         """First sightings by session hash, so a node asks the store once per session."""
-        self._referred: dict[tuple[str, int], str | None] = {}
-        """(client hash, day) → the external host its first page came from, or None."""
+        self._referred: dict[tuple[str, int], tuple[str | None, bool]] = {}
+        """(client hash, day) → the external host its first page came from (or None), and
+        whether it has loaded an asset (spared by its campaign's decision)."""
         self._early: dict[tuple[str, int], dict[str, int]] = {}
         """(client hash, day) → sums of the assets it loaded before its first page."""
         # Load the user-agent and range data now: a first request should not pay for it, and
@@ -168,7 +169,7 @@ class StreamEngine:
         campaigns = {self._ref("campaign", f"{link}:{template}"):
                      (f"campaign:{link}:{template}", self._membership(link, template, client))
                      for link in CAMPAIGN_LINKS}
-        host = self._referred.get((self._hash(client), _day(None)))
+        host, _ = self._referred.get((self._hash(client), _day(None)), (None, False))
         if host is not None:
             campaigns[self._ref("campaign", f"ref:{host}")] = (
                 f"campaign:ref:{host}", self._membership("ref", host, client))
@@ -391,21 +392,22 @@ class StreamEngine:
         first = rows.rows[0].flags
         key = (client, day)
         if key in self._referred:
-            host = self._referred[key]
-            if host is not None and first.get("is_static"):
+            host, spared = self._referred[key]
+            if host is not None and not spared and first.get("is_static"):
+                self._referred[key] = (host, True)  # marked once, not at every asset
                 self.store.put_decision(self._membership("ref", host, rows.identity),
                                         {"member": False}, 2 * REFERRAL_WINDOW_SECONDS)
         elif first.get("is_page") and first.get("one"):
             host = rows.referral
             if len(self._referred) >= MAX_REFERRED:
                 self._referred.clear()
-            self._referred[key] = host
             prior = self._early.pop(key, {})
+            spared = bool(prior.get("is_static"))
+            self._referred[key] = (host, spared)
             if host is not None:
                 rows.campaign_prior = prior
-                member = {"member": not prior.get("is_static")}
                 self.store.put_decision(self._membership("ref", host, rows.identity),
-                                        member, 2 * REFERRAL_WINDOW_SECONDS)
+                                        {"member": not spared}, 2 * REFERRAL_WINDOW_SECONDS)
         else:
             if first.get("is_static"):
                 if len(self._early) >= MAX_REFERRED:
