@@ -308,6 +308,26 @@ def _form_without_assets(log: Log) -> str:
     return form_spam(log)
 
 
+SPAM_HOST = "seo-traffic.example"
+
+
+def referer_spam(log: Log) -> str:
+    """Bots advertising a site: six addresses on six networks each ask for the home page
+    twice with the site's address as referer, and load nothing else."""
+    for n in range(6):
+        ip = f"{192 + n}.0.2.{40 + n}"  # six different networks
+        for visit in range(2):
+            log.hit(900 + 30 * n + 400 * visit, ip, "/", referer=f"http://{SPAM_HOST}/",
+                    ua=FORM_BOT, size=24_000)
+    return f"campaign:ref:{SPAM_HOST}"
+
+
+@sample("referer-spam")
+def _referer_spam(log: Log) -> str:
+    readers(log)
+    return referer_spam(log)
+
+
 @sample("library-page-walk")
 def _library_page_walk(log: Log) -> str:
     for n in range(30):  # one archive page every twenty minutes: slow, but every page
@@ -424,3 +444,34 @@ def test_libraries_on_feeds_and_apis_are_left_alone(tmp_path: Path) -> None:
                 size=24_000)
     decided = _decided(log, tmp_path, "libraries.log")
     assert not {"ip:203.0.113.170", "ip:203.0.113.171", "ip:203.0.113.172"} & set(decided), decided
+
+
+def test_referer_spam_spares_a_referral_of_browsers(tmp_path: Path) -> None:
+    """The near miss of referer-spam: a search engine's bare-root referer brings browsers
+    that load the page's assets, and a few whose cache already holds them; readers move on
+    through the site with its own pages as referers. No referral campaign is acted on, nor
+    any visitor it brought."""
+    log = Log()
+    readers(log)
+    for n in range(4):  # returning readers: the page only, twice, assets from the cache
+        ip = f"{100 + n}.51.7.{10 + n}"
+        log.hit(900 + 40 * n, ip, "/2016/02/a-post/", referer="https://www.google.com/")
+        log.hit(960 + 40 * n, ip, "/2016/01/older/", referer="https://blog.example/2016/02/a-post/")
+    decided = _decided(log, tmp_path, "referral.log")
+    assert not [actor for actor in decided if str(actor).startswith("campaign:ref:")], decided
+    assert not [actor for actor in decided if str(actor).startswith("ip:")], decided
+
+
+def test_referer_spam_switches_off_behind_a_cdn(tmp_path: Path) -> None:
+    """Behind a CDN the origin sees no assets from anyone, so a group that loaded none
+    proves nothing: the same spam is left alone there, and caught where assets are served."""
+    log = Log()
+    readers(log, assets=False)
+    campaign = referer_spam(log)
+    assert campaign not in _decided(log, tmp_path, "cdn-referer.log")
+    log = Log()
+    readers(log)
+    referer_spam(log)
+    decided = _decided(log, tmp_path, "origin-referer.log")
+    assert campaign in decided, decided
+    assert decided[campaign].members, "the spam's addresses are the campaign's members"  # type: ignore[attr-defined]

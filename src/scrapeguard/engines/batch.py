@@ -78,15 +78,21 @@ def evaluate(
     sources: Mapping[ActorKind, ir.Table], policy: Policy
 ) -> tuple[list[Firing], Calibration]:
     """Every firing of every active rule; `sources` gives the rows each kind counts over."""
-    groups: dict[tuple[ActorKind, int], list[Rule]] = defaultdict(list)
+    groups: dict[tuple[ActorKind, int, tuple[str, ...]], list[Rule]] = defaultdict(list)
     for rule in policy.active_rules():
-        groups[(rule.kind, rule.window_seconds)].append(rule)
+        links: tuple[str, ...] = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
+        groups[(rule.kind, rule.window_seconds, links)].append(rule)
     firings: list[Firing] = []
     calibration = Calibration()
-    for (kind, seconds), rules in sorted(groups.items()):
+    for (kind, seconds, links), rules in sorted(groups.items()):
+        source = sources[kind]
+        if links:  # a campaign rule judges only the links it names (`Rule.links`)
+            source = source.filter(source.campaign_link.isin(links))
         named = {n for rule in rules for n in parse(rule.when).features} | _explained(rules)
-        scoped = actor_rows(sources[kind], kind, seconds,
-                            set(ROW_COLUMNS) | feature_columns(named))
+        wanted = set(ROW_COLUMNS) | feature_columns(named)
+        if "ref" in links:  # referral members are judged on all they asked (`_members`)
+            wanted |= {"is_static", "identity_key"}
+        scoped = actor_rows(source, kind, seconds, wanted)
         firings.extend(_evaluate_group(scoped, kind, rules, calibration))
     return firings, calibration
 
@@ -106,8 +112,9 @@ def _evaluate_group(
         return []
     candidates = (steps if possible is True else steps.filter(possible)).select(keys).distinct()
     backend = scoped._find_backend()
+    links = "_".join(sorted(rules[0].links)) if kind == "campaign" else ""
     replay_rows = materialize(backend, scoped.semi_join(candidates, keys),
-                              f"_replay_{kind}_{rules[0].window_seconds}")
+                              f"_replay_{kind}_{rules[0].window_seconds}{links}")
     if replay_rows.count().execute() == 0:
         return []
     quoted = used | _explained(rules)
@@ -118,7 +125,7 @@ def _evaluate_group(
              for i, rule in enumerate(rules)}
     marked = replay.mutate(**flags)
     held = materialize(backend, marked.filter(reduce(operator.or_, [marked[c] for c in flags])),
-                       f"_held_{kind}_{rules[0].window_seconds}")
+                       f"_held_{kind}_{rules[0].window_seconds}{links}")
     return _first_firings(held, replay_rows, rules, kind, quoted)
 
 
@@ -178,7 +185,9 @@ def _first_firings(
     records = held.group_by("actor").aggregate(**metrics).to_pyarrow().to_pylist()
     out = []
     for i, rule in enumerate(rules):
-        members = (_members(held.filter(held[_held(i)]), replay_rows)
+        # A referral campaign's members are its clients whatever they asked (`campaigns.py`).
+        every = kind == "campaign" and "ref" in rule.links
+        members = (_members(held.filter(held[_held(i)]), replay_rows, every)
                    if kind in ("fp", "campaign") else None)
         for record in records:
             first_ts = record[f"_first_ts_{i}"]
@@ -196,17 +205,24 @@ def _first_firings(
     return out
 
 
-def _members(held: ir.Table, replay_rows: ir.Table) -> dict[int, dict[str, dict[int, int]]]:
+def _members(held: ir.Table, replay_rows: ir.Table,
+             every: bool = False) -> dict[int, dict[str, dict[int, int]]]:
     """ip/account/session keys behind each fingerprint or campaign actor that fired, each with
     the time (ms) of its first personal-data request under that actor: a client that joins a
     campaign late is covered by the campaign's decision only from then.
 
     Members come from the personal-data requests of the windows in which the rule held, so an
-    innocent who shares a common user agent on another day is not listed.
+    innocent who shares a common user agent on another day is not listed. With `every`, all
+    of a member's requests count, not only its personal-data ones (referral campaigns).
     """
     windows = held.select("actor", "bucket").distinct()
-    lookups = replay_rows.filter(replay_rows.is_subject_route == 1)
+    lookups = (replay_rows if every
+               else replay_rows.filter(replay_rows.is_subject_route == 1))
     listed = lookups.semi_join(windows, ["actor", "bucket"])
+    if every:  # a member that loaded an asset behaved like a browser: it is spared
+        browsers = listed.filter(listed.is_static == 1).select("actor", "bucket",
+                                                               "identity_key").distinct()
+        listed = listed.anti_join(browsers, ["actor", "bucket", "identity_key"])
     out: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)
     for kind in MEMBER_KINDS:
         column = KIND_COLUMN[kind]  # type: ignore[index]

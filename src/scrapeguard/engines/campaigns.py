@@ -16,6 +16,15 @@ decided from what a client had done *up to* each event, the way a live engine se
   moves on to other pages, so people leave this pattern within a request or two. Referers do
   not count either way: a bot can send a search engine's as easily as a person arrives with
   one, and a cookie kept all day proves nothing about a client that never loads an asset.
+
+A third link is by where clients came from:
+
+- `ref:<host>` — referer spam. A client (its `clients.identity`) whose first page of the day
+  was reached from an external host (`referrals.py`: on a site whose browsers load assets,
+  from a host not the site's own) joins that host's campaign for the day, with every request
+  it makes from then on. The campaign is judged as a group (`referer-spam` in the default
+  policy): a referral brings browsers, which load the page's assets; a spam host brings bots,
+  which load none. Rules say which links they judge (`Rule.links`).
 """
 
 from __future__ import annotations
@@ -25,11 +34,14 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from scrapeguard import referrals
 from scrapeguard.engines.lookups import materialize
 from scrapeguard.policy.model import Policy
 
 CAMPAIGN_WINDOW_SECONDS = 3600
 THIN_WINDOW_SECONDS = 86400
+REFERRAL_WINDOW_SECONDS = 86400
+"""A client belongs to the campaign of the host it first arrived from, for the day."""
 ORDER = ("ts_ms", "eid", "item_pos")
 
 
@@ -39,9 +51,49 @@ def campaign_rows(backend: Any, rows: ir.Table, policy: Policy) -> ir.Table:
     parts = []
     for link, members in (("enum", _enumerating(rows, policy)), ("thin", _thin(rows, policy))):
         named = members.left_join(templates, "template_key").drop("template_key_right")
-        parts.append(named.mutate(campaign_key=(link + ":" + named.template).hash())
-                     .drop("template"))
-    return materialize(backend, parts[0].union(parts[1]), "_campaign_rows")
+        name = link + ":" + named.template
+        parts.append(named.mutate(campaign_key=name.hash(), campaign_link=ibis.literal(link),
+                                  campaign_name=name).drop("template"))
+    referred = _referred(rows)
+    # A host found to be the site's own stops counting from then (`referrals.py`).
+    own = backend.table(referrals.OWN_HOSTS_TABLE)
+    referred = referred.left_join(own, referred._host == own.own_host)
+    referred = referred.filter(referred.own_since_ms.isnull()
+                               | (referred.own_since_ms >= referred.ts_ms)).drop(
+        "own_host", "own_since_ms")
+    name = "ref:" + referred._host
+    parts.append(referred.mutate(campaign_key=name.hash(), campaign_link=ibis.literal("ref"),
+                                 campaign_name=name).drop("_host"))
+    union = parts[0].union(parts[1]).union(parts[2])
+    return materialize(backend, union, "_campaign_rows")
+
+
+def _referred(rows: ir.Table) -> ir.Table:
+    """The rows of each client's day whose first page was reached from an external host,
+    with that host (`_host`): from that page on, and the assets it loaded before it.
+
+    A browser's assets can be logged before its page (servers log at completion, and a page
+    is done after its small assets), so assets that came before the client's first page
+    count as loaded at that page (`ts_ms` and `eid` moved there, just before it)."""
+    dated = rows.mutate(_day=rows.ts_ms // (REFERRAL_WINDOW_SECONDS * 1000))
+    pages = dated.filter((dated.is_page == 1) & (dated.one == 1))
+    window = ibis.window(group_by=[pages.identity_key, pages._day],
+                         order_by=[pages[c] for c in ORDER])
+    firsts = pages.mutate(_n=ibis.row_number().over(window))
+    firsts = firsts.filter((firsts._n == 0) & firsts.referral_host.notnull()).select(
+        _id=firsts.identity_key, _jday=firsts._day, _host=firsts.referral_host,
+        _jts=firsts.ts_ms, _jeid=firsts.eid, _jtime=firsts.ts)
+    joined = dated.inner_join(firsts, [dated.identity_key == firsts._id,
+                                       dated._day == firsts._jday])
+    after = (joined.ts_ms > joined._jts) | ((joined.ts_ms == joined._jts)
+                                            & (joined.eid >= joined._jeid))
+    early = ~after & (joined.is_static == 1)
+    kept = joined.filter(after | early).mutate(
+        ts_ms=early.ifelse(joined._jts, joined.ts_ms),
+        ts=early.ifelse(joined._jtime, joined.ts),
+        eid=early.ifelse(joined._jeid, joined.eid),
+        item_pos=early.ifelse(ibis.literal(-1).cast(joined.item_pos.type()), joined.item_pos))
+    return kept.drop("_id", "_jday", "_jts", "_jeid", "_jtime", "_day")
 
 
 def _enumerating(rows: ir.Table, policy: Policy) -> ir.Table:

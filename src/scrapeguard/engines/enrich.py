@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from scrapeguard import canonical, clients, pathfacts, sitefacts
+from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts
 from scrapeguard.engines import lookups
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
@@ -126,6 +126,11 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     assets = t.filter(t.is_static.fill_null(False) & ~t.is_browser_fetched.fill_null(False))
     since = sitefacts.assets_expected_since_ms(assets.select(ip=assets.ip,
                                                              ts_ms=_ts_ms(assets.ts)))
+    t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
+    own = lookups.materialize(backend, referrals.own_hosts_since(assets.select(
+        host=referrals.referer_host_expr(assets.referer), ip=assets.ip,
+        ts_ms=_ts_ms(assets.ts))), referrals.OWN_HOSTS_TABLE)
+    t = t.left_join(own, t._ref_host == own.own_host)
     rows = lookups.materialize(backend, _columns(t, policy, since), "enriched")
     _mark_seq_steps(backend, rows, policy)
     return backend.table("enriched"), EnrichStats(
@@ -204,6 +209,10 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         session_key=key(t.session),
         fp_key=key(t.fp),
         identity_key=key(identity),
+        referral_host=ibis.ifelse(
+            one & is_page & assets_expected
+            & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms)), t._ref_host, ibis.null()
+        ).cast("string"),
         client_key=key(client),
         ua_key=key(t.ua),
         template_key=t.template_key,
@@ -340,6 +349,13 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
                                  v="enum:" + templates.template).union(
             templates.select(k=key("thin:" + templates.template),
                              v="thin:" + templates.template))
+        exists = con.execute("SELECT 1 FROM duckdb_tables() "
+                             "WHERE table_name = '_campaign_rows'").fetchall()
+        if exists:  # referral campaigns are named by host, found only in their rows
+            named = backend.table("_campaign_rows")
+            named = named.filter(named.campaign_link == "ref")
+            pairs = pairs.union(named.select(k=named.campaign_key,
+                                             v=named.campaign_name).distinct())
     else:
         raise ValueError(f"unknown actor kind {kind!r}")
     if kind != "campaign":

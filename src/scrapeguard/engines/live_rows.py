@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from scrapeguard import clients, pathfacts, sitefacts, uaclass
+from scrapeguard import clients, pathfacts, referrals, sitefacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES, REDIRECTS, TARGET_ERRORS
@@ -134,6 +134,13 @@ class EventRows:
     """The path, when it is a script the site does not have (`missing_scripts`)."""
     library_page: str | None = None
     """The page, when an HTTP library asked for it and it is no feed or API path."""
+    referral: str | None = None
+    """The external host this page was reached from, on a site whose browsers load assets
+    (`referrals.arrival_host`): the client joins that host's referral campaign."""
+    campaign_host: str | None = None
+    """The referral campaign this event counts under (set by the stream engine, which keeps
+    each client's day), and the sums of the assets its client loaded before joining it."""
+    campaign_prior: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_lookup(self) -> bool:
@@ -161,6 +168,7 @@ class Deriver:
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
         self._assets = sitefacts.AssetWitness()
+        self.own_hosts = referrals.OwnHosts()
         self._linked: dict[str, None] = {}
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
         self._served: dict[str, None] = {}
@@ -225,6 +233,10 @@ class Deriver:
         assets_expected = self._assets.expected
         self._assets.saw(ip, static and not info.browser_fetched)
         is_page = not static and is_read
+        host = referrals.referer_host(referer)
+        referral = referrals.arrival_host(host, is_page, assets_expected,
+                                          host is not None and self.own_hosts.is_own(host))
+        self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
         common = {
             "is_static": int(static),
@@ -284,6 +296,7 @@ class Deriver:
             target_miss=path if target_miss else None,
             script_miss=path if script_miss else None,
             library_page=path if library_page else None,
+            referral=referral,
         )
 
     def _rows(self, subjects: list[str] | None, route_index: int | None,

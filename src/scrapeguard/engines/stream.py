@@ -22,7 +22,11 @@ from scrapeguard import clients
 from scrapeguard.canonical import canonical_ip
 from scrapeguard.decisions import Decision, format_ts, parse_ts
 from scrapeguard.engines.calibration import Calibration, load_calibration
-from scrapeguard.engines.campaigns import CAMPAIGN_WINDOW_SECONDS, THIN_WINDOW_SECONDS
+from scrapeguard.engines.campaigns import (
+    CAMPAIGN_WINDOW_SECONDS,
+    REFERRAL_WINDOW_SECONDS,
+    THIN_WINDOW_SECONDS,
+)
 from scrapeguard.engines.firing import Firing, explain
 from scrapeguard.engines.live_rows import Deriver, EventRows
 from scrapeguard.engines.running import MIN_GAPS, expand
@@ -44,6 +48,10 @@ log = logging.getLogger("scrapeguard.stream")
 
 EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp")
 CAMPAIGN_LINKS = ("enum", "thin")
+"""Links decided by the store, by route template; `ref` is decided here, by client day."""
+MAX_REFERRED = 100_000
+"""Client days whose referral campaign this process remembers (`_referred`), and clients
+whose assets before their first page it holds (`_early`): past this, it starts over."""
 MEMBERSHIP = "member:"
 """Prefix of the store's campaign-membership marks, kept beside the decisions: a client
 marked when its evidence makes it a member (by keyed hash, like everything the store keeps),
@@ -125,7 +133,8 @@ class StreamEngine:
         when only declared routes, the calibration and `X-Subjects` say."""
         if self.learner is not None:
             self._learned()
-        self.groups: dict[tuple[ActorKind, int], list[tuple[Rule, Condition]]] = defaultdict(list)
+        self.groups: dict[tuple[ActorKind, int, tuple[str, ...]],
+                          list[tuple[Rule, Condition]]] = defaultdict(list)
         for rule in self.policy.active_rules():
             condition = parse(rule.when)
             known = calibration.percentiles_for(rule.id)
@@ -135,7 +144,9 @@ class StreamEngine:
                             "absolute floors apply (run `scrapeguard calibrate` on history)",
                             rule.id, ", ".join(f"p{p.q:g}({p.feature})" for p in missing))
             values = {**dict.fromkeys(missing, 0.0), **known}
-            self.groups[(rule.kind, rule.window_seconds)].append((rule, condition.resolve(values)))
+            links = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
+            self.groups[(rule.kind, rule.window_seconds, links)].append(
+                (rule, condition.resolve(values)))
         self.features = {
             group: expand({n for _, c in rules for n in c.features} | _explained(rules))
             for group, rules in self.groups.items()
@@ -147,6 +158,11 @@ class StreamEngine:
         self._lock = threading.Lock()
         self._since: dict[str, datetime] = {}
         """First sightings by session hash, so a node asks the store once per session."""
+        self._referred: dict[tuple[str, int], tuple[str | None, bool]] = {}
+        """(client hash, day) → the external host its first page came from (or None), and
+        whether it has loaded an asset (spared by its campaign's decision)."""
+        self._early: dict[tuple[str, int], dict[str, int]] = {}
+        """(client hash, day) → sums of the assets it loaded before its first page."""
         # Load the user-agent and range data now: a first request should not pay for it, and
         # a fresh node must decide as promptly as a warm one.
         self.deriver.derive({"ts": datetime.now(UTC), "ip": "192.0.2.1", "path": "/",
@@ -192,6 +208,10 @@ class StreamEngine:
         campaigns = {self._ref("campaign", f"{link}:{template}"):
                      (f"campaign:{link}:{template}", self._membership(link, template, client))
                      for link in CAMPAIGN_LINKS}
+        host, _ = self._referred.get((self._hash(client), _day(None)), (None, False))
+        if host is not None:
+            campaigns[self._ref("campaign", f"ref:{host}")] = (
+                f"campaign:ref:{host}", self._membership("ref", host, client))
         return _Lookup(keys, clear, campaigns, {MANUAL + ref: ref for ref in clear})
 
     def _conclude(self, plan: _Lookup, stored_records: dict[str, dict[str, Any]]) -> Verdict:
@@ -207,7 +227,7 @@ class StreamEngine:
                            rules=tuple(record["rules"]), keys=keys)
         for ref, (name, mark) in campaigns.items():
             campaign, member = found.pop(ref, None), found.pop(mark, None)
-            if campaign and member is not None:
+            if campaign and member is not None and member.get("member", True):
                 found[ref] = campaign
                 clear[ref] = name
         if not found:
@@ -311,6 +331,7 @@ class StreamEngine:
                 rows = self.deriver.derive(event)  # this very request may have taught it
             if rows.allow_reason:
                 continue
+            self._referral(rows)
             update = self._update(rows)
             update.mark = marks[index] if marks else None
             prepared.append((rows, update))
@@ -337,13 +358,13 @@ class StreamEngine:
         """The rules on one event's counts; a rule that holds writes its decision."""
         self._join_campaigns(rows, result)
         fired: list[Decision] = []
-        for (kind, seconds), rules in self.groups.items():
-            for actor in self._actors(kind, rows):
+        for (kind, seconds, links), rules in self.groups.items():
+            for actor in self._actors(kind, rows, links):
                 key = self._group_key(kind, seconds, actor, rows.ts_ms)
                 values = result.groups.get(key)
                 if values is None:
                     continue
-                features = self._features(values, self.features[(kind, seconds)])
+                features = self._features(values, self.features[(kind, seconds, links)])
                 for rule, condition in rules:
                     if _holds(condition, features):
                         decision = self._fire(rule, kind, actor, rows, features, result, update)
@@ -412,11 +433,52 @@ class StreamEngine:
                 mark = self._membership(link, rows.template, rows.identity)
                 self.store.put_decision(mark, {"member": True}, ttl)
 
-    def _actors(self, kind: ActorKind, rows: EventRows) -> list[str]:
+    def _actors(self, kind: ActorKind, rows: EventRows, links: tuple[str, ...]) -> list[str]:
         if kind == "campaign":
-            return [f"{link}:{rows.template}" for link in self._links(rows)]
+            actors = [f"{link}:{rows.template}" for link in self._links(rows) if link in links]
+            if "ref" in links and rows.campaign_host is not None:
+                actors.append(f"ref:{rows.campaign_host}")
+            return actors
         value = rows.keys.get(kind)
         return [value] if value else []
+
+    def _referral(self, rows: EventRows) -> None:
+        """Which referral campaign the event counts under (`campaigns.py`, `ref:<host>`): the
+        host its client's first page of the day came from, from that page on, with the
+        assets the client loaded before it counted at that page. A member that loads an
+        asset is marked as spared: the campaign's decision is for the clients like bots."""
+        client = self._hash(rows.identity)
+        day = rows.ts_ms // (REFERRAL_WINDOW_SECONDS * 1000)
+        first = rows.rows[0].flags
+        key = (client, day)
+        if key in self._referred:
+            host, spared = self._referred[key]
+            if host is not None and not spared and first.get("is_static"):
+                self._referred[key] = (host, True)  # marked once, not at every asset
+                self.store.put_decision(self._membership("ref", host, rows.identity),
+                                        {"member": False}, 2 * REFERRAL_WINDOW_SECONDS)
+        elif first.get("is_page") and first.get("one"):
+            host = rows.referral
+            if len(self._referred) >= MAX_REFERRED:
+                self._referred.clear()
+            prior = self._early.pop(key, {})
+            spared = bool(prior.get("is_static"))
+            self._referred[key] = (host, spared)
+            if host is not None:
+                rows.campaign_prior = prior
+                self.store.put_decision(self._membership("ref", host, rows.identity),
+                                        {"member": not spared}, 2 * REFERRAL_WINDOW_SECONDS)
+        else:
+            if first.get("is_static"):
+                if len(self._early) >= MAX_REFERRED:
+                    self._early.clear()
+                early = self._early.setdefault(key, {})
+                for column, value in first.items():
+                    early[column] = early.get(column, 0) + int(value)
+            return
+        # A host found to be the site's own stops counting from then (`referrals.py`).
+        if host is not None and not self.deriver.own_hosts.is_own(host):
+            rows.campaign_host = host
 
     def _links(self, rows: EventRows) -> list[str]:
         """Campaign links this event could count under; the store decides membership."""
@@ -469,12 +531,12 @@ class StreamEngine:
         if first.numeric_id is not None:
             self._seq_ids(update, first.numeric_id)
         items = [(self._hash(r.item), r.item_weight) for r in rows.rows if r.item is not None]
-        for (kind, seconds), names in self.features.items():
-            for actor in self._actors(kind, rows):
+        for (kind, seconds, links), names in self.features.items():
+            for actor in self._actors(kind, rows, links):
                 update.groups.append(self._group_update(kind, seconds, actor, rows, names))
                 ref = self._ref(kind, actor)
                 update.exposure[ref] = items
-                if kind == "campaign":
+                if kind == "campaign" and not actor.startswith("ref:"):
                     update.exposure_link[ref] = actor.split(":", 1)[0]
         return update
 
@@ -492,11 +554,14 @@ class StreamEngine:
         sums: dict[str, int] = defaultdict(int)
         distinct: list[tuple[str, str, int]] = []
         campaign_rows = rows.rows[:1] if kind == "campaign" else rows.rows
+        referral = kind == "campaign" and actor.startswith("ref:")
         for name in sorted(names):
             shape = BY_NAME[name].shape
             if isinstance(shape, Sum) and shape.column != "is_seq_step":
                 for row in campaign_rows:
                     sums[shape.column] += _column(row, shape.column)
+                if referral:  # the assets its client loaded before joining
+                    sums[shape.column] += rows.campaign_prior.get(shape.column, 0)
             elif isinstance(shape, Distinct):
                 for row in campaign_rows:
                     value = _distinct_value(rows, row, shape.column)
@@ -508,7 +573,8 @@ class StreamEngine:
         return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms),
                            ttl=seconds * 2, sums=dict(sums), distinct=distinct, gap_ts=gap,
                            tracked=tracked,
-                           campaign=actor.split(":", 1)[0] if kind == "campaign" else None)
+                           campaign=(actor.split(":", 1)[0]
+                                     if kind == "campaign" and not referral else None))
 
     def _features(self, values: dict[str, float], names: set[str]) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -644,6 +710,12 @@ def _distinct_value(rows: EventRows, row: Any, column: str) -> str | None:
 
 def _explained(rules: list[tuple[Rule, Condition]]) -> set[str]:
     return {name for rule, _ in rules for name in BY_NAME if "{" + name in rule.explain}
+
+
+def _day(ts: datetime | None) -> int:
+    """The referral campaigns' day of a moment (now when none is given)."""
+    moment = (ts or datetime.now(UTC)).timestamp()
+    return int(moment * 1000) // (REFERRAL_WINDOW_SECONDS * 1000)
 
 
 def _with_utc(event: dict[str, Any]) -> dict[str, Any]:

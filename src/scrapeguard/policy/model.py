@@ -38,6 +38,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+CampaignLink = Literal["enum", "thin", "ref"]
+DEFAULT_LINKS: tuple[CampaignLink, ...] = ("enum", "thin")
+
+
 class Rule(_Strict):
     """One detection: count by `kind` over fixed `window`s; act when `when` first holds."""
 
@@ -52,6 +56,10 @@ class Rule(_Strict):
     explain: str = ""
     doc: str = ""
     enabled: bool = True
+    links: list[CampaignLink] = Field(default_factory=lambda: list(DEFAULT_LINKS))
+    """Campaign rules: the campaign links they judge (`engines/campaigns.py`). A referral
+    campaign (`ref`) counts every request of its members, so a rule written for harvests
+    spread over clients (`enum`, `thin`) must not judge it, nor the other way round."""
 
     @field_validator("window")
     @classmethod
