@@ -102,8 +102,8 @@ def learn(backend: Any, events: str, paths: ir.Table, policy: Policy) -> RouteTa
                       key_ref=_key("ref_path"))
     cursor = backend.con.execute(sql)
     names = [column[0] for column in cursor.description]
-    stats = [TemplateStats(**{k: _plain(v) for k, v in zip(names, row, strict=True)})
-             for row in cursor.fetchall()]
+    # DuckDB's cursor gives Python values (no NaN: every group has rows to average).
+    stats = [TemplateStats(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
     return classify(stats, policy)
 
 
@@ -112,13 +112,3 @@ def _key(column: str) -> str:
     hashes null to a value, which would count as one more distinct id)."""
     return f"CASE WHEN {column} IS NULL THEN NULL ELSE hash({column}) END"
 
-
-def _plain(value: Any) -> Any:
-    """pandas' NaN and numpy scalars to Python values."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
