@@ -123,9 +123,9 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
+    since = sitefacts.assets_expected_since_ms(_linked_assets(events, path_table))
+    # The site's own hosts: those that refer its assets (`referrals.py`).
     assets = t.filter(t.is_static.fill_null(False) & ~t.is_browser_fetched.fill_null(False))
-    since = sitefacts.assets_expected_since_ms(assets.select(ip=assets.ip,
-                                                             ts_ms=_ts_ms(assets.ts)))
     t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
     own = lookups.materialize(backend, referrals.own_hosts_since(assets.select(
         host=referrals.referer_host_expr(assets.referer), ip=assets.ip,
@@ -259,6 +259,17 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         is_seq_step=ibis.literal(0, type="int8"),
         allow_reason=allow_reason,
     )
+
+
+def _linked_assets(events: ir.Table, path_table: ir.Table) -> ir.Table:
+    """`ip`, `ts_ms` of each request for a linked asset: the events and their paths' flags
+    alone, not the whole enriched join, which would be compiled and run once more for it."""
+    keyed = events.select("ip", "ts", _pk=key(events.path))
+    rows = keyed.join(path_table.select("path_key", "is_static", "is_browser_fetched"),
+                      keyed._pk == path_table.path_key)
+    assets = rows.filter(rows.is_static.fill_null(False)
+                         & ~rows.is_browser_fetched.fill_null(False))
+    return assets.select(ip=assets.ip, ts_ms=_ts_ms(assets.ts))
 
 
 def _is_form(t: ir.Table) -> Any:

@@ -24,50 +24,53 @@ longer than this to read a page and click a link on it."""
 
 _SQL = """
 WITH paths AS (
-    SELECT path, path_only, template, is_static, route_index, coalesce(route_item, record_item)
-               AS item,
+    -- Per distinct path, not per event: its strings become 64-bit keys here, once.
+    SELECT path, hash(template) AS template_key, {key_page} AS page_key, is_static,
+           route_index, {key_item} AS item_key, hash(path) AS path_key,
            regexp_matches(path, '{asset_query}') AS asset_q
     FROM "{paths}"
 ),
 refs AS (
-    SELECT referer, nullif(regexp_extract(referer, '^{referer}', 1), '') AS ref_path
-    FROM (SELECT DISTINCT referer FROM "{events}" WHERE referer IS NOT NULL)
+    SELECT referer, {key_ref} AS ref_page_key
+    FROM (SELECT referer, nullif(regexp_extract(referer, '^{referer}', 1), '') AS ref_path
+          FROM (SELECT DISTINCT referer FROM "{events}" WHERE referer IS NOT NULL))
 ),
 ev AS (
     SELECT e.ts,
-           coalesce(e.account, e.ip) AS client,
-           CASE WHEN upper(e.method) IN ('GET', 'HEAD') OR e.method IS NULL THEN 'read'
-                WHEN upper(e.method) = 'OPTIONS' THEN 'preflight'
-                ELSE 'write' END AS mgroup,
-           p.template, p.path_only, p.is_static, p.route_index, p.item, p.asset_q, e.path,
-           e.status, e.subjects IS NOT NULL AS has_list,
+           {key_client} AS client,
+           CASE WHEN upper(e.method) IN ('GET', 'HEAD') OR e.method IS NULL THEN 0
+                WHEN upper(e.method) = 'OPTIONS' THEN 1
+                ELSE 2 END AS mgroup,
+           p.template_key, p.page_key, p.is_static, p.route_index, p.item_key, p.asset_q,
+           p.path_key, e.status, e.subjects IS NOT NULL AS has_list,
            coalesce(len(e.subjects), 0) > 0 AS names_people,
-           r.ref_path
+           r.ref_page_key
     FROM "{events}" e JOIN paths p ON e.path = p.path
     LEFT JOIN refs r ON e.referer = r.referer
 ),
 pages AS (
-    SELECT client, path_only AS page, ts FROM ev WHERE mgroup = 'read' AND NOT is_static
+    SELECT client, page_key, ts FROM ev WHERE mgroup = 0 AND NOT is_static
 ),
 followers AS (
     -- Only reads that name another page as referer can be a browser's sub-resource fetch.
-    SELECT client, ts, template, ref_path FROM ev
-    WHERE mgroup = 'read' AND NOT is_static AND ref_path IS NOT NULL AND ref_path <> path_only
+    SELECT client, ts, template_key, ref_page_key FROM ev
+    WHERE mgroup = 0 AND NOT is_static AND ref_page_key IS NOT NULL
+      AND ref_page_key <> page_key
 ),
 after_page AS (
-    SELECT f.template, count(DISTINCT f.client) AS after_page_clients
+    SELECT f.template_key, count(DISTINCT f.client) AS after_page_clients
     FROM followers f ASOF JOIN pages p
-      ON f.client = p.client AND f.ref_path = p.page AND f.ts >= p.ts
+      ON f.client = p.client AND f.ref_page_key = p.page_key AND f.ts >= p.ts
     WHERE f.ts - p.ts <= INTERVAL {after} SECOND
-    GROUP BY f.template
+    GROUP BY f.template_key
 ),
 totals AS (
-    SELECT template, mgroup,
+    SELECT template_key, mgroup,
            count(*) AS requests,
            count(DISTINCT client) AS clients,
-           count(DISTINCT item) AS ids,
-           count(DISTINCT path) AS paths,
-           count(DISTINCT path) FILTER (WHERE asset_q) AS asset_paths,
+           count(DISTINCT item_key) AS ids,
+           count(DISTINCT path_key) AS paths,
+           count(DISTINCT path_key) FILTER (WHERE asset_q) AS asset_paths,
            count(DISTINCT client) FILTER (WHERE asset_q) AS asset_clients,
            avg(CASE WHEN is_static THEN 1 ELSE 0 END) AS static_share,
            avg(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS error_share,
@@ -75,11 +78,17 @@ totals AS (
            bool_or(names_people) AS names_people,
            min(route_index) AS route_index
     FROM ev
-    GROUP BY template, mgroup
+    GROUP BY template_key, mgroup
+),
+names AS (
+    SELECT DISTINCT hash(template) AS template_key, template FROM "{paths}"
 )
-SELECT t.*, CASE WHEN t.mgroup = 'read' THEN coalesce(a.after_page_clients, 0) ELSE 0 END
+SELECT n.template, ['read', 'preflight', 'write'][t.mgroup + 1] AS mgroup,
+       t.* EXCLUDE (template_key, mgroup),
+       CASE WHEN t.mgroup = 0 THEN coalesce(a.after_page_clients, 0) ELSE 0 END
            AS after_page_clients
-FROM totals t LEFT JOIN after_page a ON t.template = a.template
+FROM totals t JOIN names n ON t.template_key = n.template_key
+LEFT JOIN after_page a ON t.template_key = a.template_key
 """
 
 
@@ -87,20 +96,19 @@ def learn(backend: Any, events: str, paths: ir.Table, policy: Policy) -> RouteTa
     """The route table of the log in table `events`, given the per-path table of lookups."""
     paths_name = paths.get_name().rsplit(".", 1)[-1]
     sql = _SQL.format(events=events, paths=paths_name, referer=REFERER_PATH,
-                      asset_query=ASSET_QUERY.replace("'", "''"), after=AFTER_PAGE_SECONDS)
+                      asset_query=ASSET_QUERY.replace("'", "''"), after=AFTER_PAGE_SECONDS,
+                      key_client=_key("coalesce(e.account, e.ip)"), key_page=_key("path_only"),
+                      key_item=_key("coalesce(route_item, record_item)"),
+                      key_ref=_key("ref_path"))
     cursor = backend.con.execute(sql)
     names = [column[0] for column in cursor.description]
-    stats = [TemplateStats(**{k: _plain(v) for k, v in zip(names, row, strict=True)})
-             for row in cursor.fetchall()]
+    # DuckDB's cursor gives Python values (no NaN: every group has rows to average).
+    stats = [TemplateStats(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
     return classify(stats, policy)
 
 
-def _plain(value: Any) -> Any:
-    """pandas' NaN and numpy scalars to Python values."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
+def _key(column: str) -> str:
+    """`lookups.key` in SQL: a 64-bit hash standing for the string; null stays null (DuckDB
+    hashes null to a value, which would count as one more distinct id)."""
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE hash({column}) END"
+
