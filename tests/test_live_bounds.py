@@ -126,8 +126,11 @@ def test_memory_bytes_per_address() -> None:
     figures = json.loads(out.stdout)
     # 8,365 before; 3,510 to 4,226 since, from run to run (an RSS delta of about 12 MB, read
     # in pages, on a machine doing other work); the path cache (100,000 paths at most) is
-    # part of it at this size
-    assert figures["bytes_per_address"] < 5000, figures
+    # part of it at this size. 5,205 since the rules of 2026-12-07 (per-address windows for
+    # scanner targets, missing scripts, library pages, and the referral day): the entry cap
+    # still holds 1 M addresses under 1 GB (`python bench/live_state.py`: 971 MiB, flat from
+    # 400,000 addresses on)
+    assert figures["bytes_per_address"] < 6000, figures
 
 
 @pytest.mark.redis
