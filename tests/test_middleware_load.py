@@ -174,11 +174,22 @@ def test_a_flood_of_cheap_requests_does_not_delay_enforcement(own_redis: RedisSe
     """An enumerator is refused about as early beside 50 clients flooding plain pages as it
     is alone: their backlog of page hits must not stand between it and its own counts."""
     with node({"SG_STORE": own_redis.url}) as url:
+        # First use compiles the user-agent patterns and the rules' scripts on the record
+        # lane; a person's few requests pay for it, so "alone" measures lag, not start-up.
+        with httpx.Client(base_url=url, timeout=10, headers={
+                "user-agent": BROWSER, "x-forwarded-for": "10.9.9.9"}) as person:
+            for path in ("/", "/about", "/user/1", "/about"):
+                person.get(path)
+        time.sleep(1.0)
         alone, _ = asyncio.run(_refused_at(url, "203.0.113.50", 5000, 0))
         flooded, flood = asyncio.run(_refused_at(url, "203.0.113.60", 8000, 50))
     figures = f"refused at {alone} alone, at {flooded} beside {flood} flood requests"
     print(figures)  # shown with -rP
-    assert 0 < alone <= 30, figures
+    # The answer goes before the count (the record lane runs after the response), so an
+    # enumerator at full speed is refused some requests after the rule's 20 steps: 24 to 35
+    # on main of 2026-12-06 from run to run on this 2-core machine, 29 to 31 with the rules
+    # of 2026-12-07 (each event costs more to count). The issue's measure is the ratio below.
+    assert 0 < alone <= 40, figures
     assert 0 < flooded <= 2 * alone, figures
 
 
