@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from scrapeguard.sources import REGISTRY, load_events, xff
@@ -107,6 +107,8 @@ def slow_path(con: Any, texts: list[str]) -> tuple[list[tuple[Any, ...]], int]:
 
 @SETTINGS
 @given(texts=st.lists(mutated(), min_size=1, max_size=8))
+@example(texts=['203.0.113.7 - u_1 [17/May/2015:10:05:03 +0200] "GET /user/42?x=1 HTTP/1.1" '
+                '200 512 "https://example.com\\" "Mozilla/5.0 (X11)"'])
 def test_fast_path_agrees_with_the_slow_path(con: Any, texts: list[str]) -> None:
     texts = [t for t in texts if t.strip() and "\r" not in t]
     content = "".join(t + "\n" for t in [LINE, *texts]).encode()

@@ -71,12 +71,13 @@ def _fast(rel: Relation, pairs: bool, xff: bool) -> str:
     for the loader to parse again with `_slow`, so no per-row branching slows the others."""
     n = rel.columns or 0
     line = rel.line_sql()
-    clean = (  # an escaped quote would end a piece with a backslash: c1 and c3 are guarded
-        # by the shape checks (request split, c4 = ' '), the user agent needs its own
+    clean = (  # an escaped quote would end a piece with a backslash: c1 is guarded by the
+        # request's split; the referer and the user agent need their own (a referer ending in
+        # `\` before ` "` is an escaped quote to the escape-aware slow path)
         "len(_h) = 6 AND _h[1] <> '' AND _h[2] <> '' AND _h[3] <> '' AND _h[6] = '' "
         "AND _t IS NOT NULL AND _b.status <> '' "
         "AND (c3 IS NULL OR (c6 IS NOT NULL AND _b.tail = ' ' AND c4 = ' ' "
-        "AND NOT ends_with(c5, '\\'))) "
+        "AND NOT ends_with(c3, '\\') AND NOT ends_with(c5, '\\'))) "
         f"AND len(_r) = 3 AND {_one_of(_METHODS, '_r[1]')} AND {_one_of(_PROTOCOLS, '_r[3]')}"
     )
     ip = "_h[1]"
