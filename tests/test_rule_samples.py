@@ -313,12 +313,12 @@ SPAM_HOST = "seo-traffic.example"
 
 def referer_spam(log: Log) -> str:
     """Bots advertising a site: six addresses on six networks each ask for the home page
-    twice with the site's address as referer, and load nothing else."""
+    once, twenty seconds apart, with the site's address as referer, and load nothing else:
+    none comes back, so only the time their pages have had says they are not browsers."""
     for n in range(6):
         ip = f"{192 + n}.0.2.{40 + n}"  # six different networks
-        for visit in range(2):
-            log.hit(900 + 30 * n + 400 * visit, ip, "/", referer=f"http://{SPAM_HOST}/",
-                    ua=FORM_BOT, size=24_000)
+        log.hit(900 + 20 * n, ip, "/", referer=f"http://{SPAM_HOST}/", ua=FORM_BOT,
+                size=24_000)
     return f"campaign:ref:{SPAM_HOST}"
 
 

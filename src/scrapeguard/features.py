@@ -7,7 +7,8 @@ over per-event columns that the enrichment step derives (see `engines/enrich.py`
 - `Distinct(column, weight)`: how many distinct values of a column the actor has touched, each
   counted with its weight the first time it appears (exposure counts list pages as N records);
 - `Ratio(numerator, denominator)`: two other features divided, 0 when the denominator is 0;
-- `GapStat(which)`: statistics of inter-arrival gaps (machine timing is regular).
+- `GapStat(which)`: statistics of inter-arrival gaps (machine timing is regular), and their
+  sum, the seconds the window has spanned so far.
 
 Engines only walk this catalogue, so adding a feature touches this file and its test.
 """
@@ -44,7 +45,7 @@ class Ratio:
 
 @dataclass(frozen=True)
 class GapStat:
-    which: Literal["mean", "cv"]
+    which: Literal["mean", "cv", "span"]
 
 
 Shape = Sum | Distinct | Ratio | GapStat
@@ -143,6 +144,9 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("gap_mean", GapStat("mean"), "mean seconds between requests"),
     Feature("gap_cv", GapStat("cv"),
             "coefficient of variation of the gaps between requests: low is machine timing"),
+    Feature("span", GapStat("span"),
+            "seconds from the window's first request to this one: how long the first has had "
+            "to be followed by what a browser does next (its page's assets, within seconds)"),
 )
 
 BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOGUE}

@@ -15,7 +15,10 @@ import ibis.expr.types as ir
 from scrapeguard.features import BY_NAME, Distinct, GapStat, Ratio, Sum, dependencies
 
 MIN_GAPS = 10
-"""Gap statistics need this many gaps before they mean anything (and before a rule may use them)."""
+"""Gap statistics need this many gaps before they mean anything (and before a rule may use them).
+`span`, their sum, is an elapsed time and needs none."""
+GAP_FEATURES = frozenset({"gap_mean", "gap_cv", "span"})
+"""Computed together, from one running sum of gaps."""
 
 ORDER = ("ts", "eid", "item_pos")
 
@@ -25,8 +28,8 @@ def expand(names: set[str]) -> set[str]:
     out: set[str] = set()
     for name in names:
         out |= dependencies(name)
-    if out & {"gap_mean", "gap_cv"}:
-        out |= {"gap_mean", "gap_cv"}
+    if out & GAP_FEATURES:
+        out |= GAP_FEATURES
     return out
 
 
@@ -162,6 +165,7 @@ def _with_gaps(table: ir.Table, keys: list[str]) -> ir.Table:
     return table.mutate(
         gap_mean=ibis.ifelse(enough, mean, ibis.null()),
         gap_cv=ibis.ifelse(enough & (mean > 0), variance.sqrt() / mean, ibis.null()),
+        span=total.fill_null(0.0),
     ).drop("_gap")
 
 

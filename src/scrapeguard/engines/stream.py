@@ -29,7 +29,7 @@ from scrapeguard.engines.campaigns import (
 )
 from scrapeguard.engines.firing import Firing, explain
 from scrapeguard.engines.live_rows import Deriver, EventRows
-from scrapeguard.engines.running import MIN_GAPS, expand
+from scrapeguard.engines.running import GAP_FEATURES, MIN_GAPS, expand
 from scrapeguard.engines.verdict import Request, Verdict
 from scrapeguard.errors import StoreError
 from scrapeguard.events import fingerprint, network_of
@@ -568,7 +568,7 @@ class StreamEngine:
                     if value is not None:
                         weight = row.item_weight if shape.weight else 1
                         distinct.append((name, self._hash(value), weight))
-        gap = rows.ts_ms if "gap_cv" in names or "gap_mean" in names else None
+        gap = rows.ts_ms if names & GAP_FEATURES else None
         tracked = tuple(n for n in sorted(names) if isinstance(BY_NAME[n].shape, Distinct))
         return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms),
                            ttl=seconds * 2, sums=dict(sums), distinct=distinct, gap_ts=gap,
@@ -585,6 +585,7 @@ class StreamEngine:
             elif isinstance(shape, Distinct):
                 out[name] = max(values.get(name, 0), shape.floor)
         n, s1, s2 = values.get("_gap_n", 0), values.get("_gap_s1", 0.0), values.get("_gap_s2", 0.0)
+        out["span"] = s1
         if n >= MIN_GAPS:
             mean = s1 / n
             out["gap_mean"] = mean
