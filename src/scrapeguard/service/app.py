@@ -132,6 +132,8 @@ def build_app(config: ServiceConfig, *, engine: Engine | None = None,
         finally:
             if transport is not None:
                 transport.close()
+            with contextlib.suppress(Exception):  # a store already gone has nothing to close
+                await service.engine.store.close_async()
             service.close()
 
     mounts = [*mounts, *([("/dashboard", dashboard)] if config.dashboard else [])]
