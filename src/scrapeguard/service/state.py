@@ -128,7 +128,7 @@ class Service:
     def submit(self, event: dict[str, Any], source: str) -> None:
         """Queue a contract event for the engine (it is counted in the record lane); call
         on the event loop. Until it is counted, the address's decisions wait (`settled`)."""
-        self.metrics.events.labels(source=source, outcome="queued").inc()
+        self.metrics.event(source, "queued")
         address = str(event.get("ip"))
         loop = self._loop = asyncio.get_running_loop()
         self._pending[address] = self._pending.get(address, 0) + 1
@@ -197,10 +197,10 @@ class Service:
         try:
             line = nginx_line(record)
         except BadEvent:
-            self.metrics.events.labels(source="syslog", outcome="malformed").inc()
+            self.metrics.event("syslog", "malformed")
             return "malformed"
         if line.refused:
-            self.metrics.events.labels(source="syslog", outcome="refused").inc()
+            self.metrics.event("syslog", "refused")
             return "refused"
         self.submit(self.resolve(line), "syslog")
         return "queued"
