@@ -58,10 +58,9 @@ class Service:
         self.engine: StreamEngine = self.guard.engine
         self.metrics = Metrics()
         self.taps: list[Callable[[dict[str, Any]], None]] = []
-        """Called with each event the service counts: how a dashboard follows actors over
-        time without a second pass over the traffic. On the record lane when events are
-        counted in this process; when a child process counts them (`record_process`), as
-        they are handed to it."""
+        """Called with each raw event the service counts. On the record lane when events
+        are counted in this process; when a child process counts them (`record_process`),
+        as they are queued, on the event loop: keep them cheap, or follow `counted_taps`."""
         self.counted_taps: list[Callable[[Counted], None]] = []
         """Called with each event as counted (`events.Counted`, from the rows the engine
         derived), where it was counted: the dashboard follows this, so no event is derived
