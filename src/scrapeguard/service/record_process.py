@@ -8,12 +8,10 @@ back which addresses it has counted, so the service's settle wait (`Service.sett
 its meaning: a decision still waits, up to `SETTLE_SECONDS`, for its address's events.
 
 Both sides talk over one duplex pipe: batches of events one way, batches of
-`(counted addresses, fired (action, kind) pairs, backlog, shed, counted events, learned
-route templates)` the other. Counted events (`events.Counted`) come only while the parent
-has someone following them (the dashboard's timelines, which so need no derivation in the
-decision process); the templates only when the child's route learner changed them, since
-the parent plans its decisions' campaign keys by route template and must know the same
-ones. The parent's two threads do the pickling and waiting, never the event loop.
+`(counted addresses, fired (action, kind) pairs, backlog, shed, counted events)` the other
+(the counted events, `events.Counted`, only while the parent has someone following them:
+the dashboard's timelines, which so need no derivation in the decision process). The
+parent's two threads do the pickling and waiting, never the event loop.
 """
 
 from __future__ import annotations
@@ -32,9 +30,7 @@ from scrapeguard.service.events import Counted, counted
 log = logging.getLogger("scrapeguard.service")
 
 Event = dict[str, Any]
-Learned = tuple[frozenset[str], frozenset[str], frozenset[str]]
-"""What the child's route learner holds: person, item and asset templates."""
-Report = tuple[list[str], list[tuple[str, str]], int, int, list[Counted], Learned | None]
+Report = tuple[list[str], list[tuple[str, str]], int, int, list[Counted]]
 REPORT_SECONDS = 0.002
 """How long the child gathers what it counted before it reports it."""
 CLOSE_SECONDS = 10.0
@@ -65,8 +61,6 @@ def _child(config: ServiceConfig, secret: bytes,
     fired: list[tuple[str, str]] = []
     seen: list[Counted] = []
     following = [False]  # whether the parent follows counted events (said with each batch)
-    learned: list[Learned | None] = [None, None]  # [sent last, to send]
-    learner = getattr(engine, "learner", None)
 
     def record_many(events: list[Event]) -> None:
         rows_seen: list[Counted] = []
@@ -79,11 +73,6 @@ def _child(config: ServiceConfig, secret: bytes,
         with cond:
             fired.extend((d.action, d.kind) for d in decisions)
             seen.extend(rows_seen)
-            if learner is not None:
-                now = (learner.person_templates, learner.item_templates,
-                       learner.asset_templates)
-                if now != learned[0]:
-                    learned[0] = learned[1] = now
 
     recorder = Recorder(lambda event: record_many([event]),
                         engine.routine,  # type: ignore[attr-defined]
@@ -93,8 +82,7 @@ def _child(config: ServiceConfig, secret: bytes,
     def report() -> None:
         while True:
             with cond:
-                while (not done_addresses and not fired and not seen and learned[1] is None
-                       and not stopping):
+                while not done_addresses and not fired and not seen and not stopping:
                     cond.wait()
             # What is counted meanwhile goes in the same report: one wake-up of the
             # parent's receiver (and its event loop) per few milliseconds, not per batch.
@@ -103,11 +91,10 @@ def _child(config: ServiceConfig, secret: bytes,
                 addresses, done_addresses[:] = done_addresses[:], []
                 fires, fired[:] = fired[:], []
                 follows, seen[:] = seen[:], []
-                teach, learned[1] = learned[1], None
-                done = stopping and not addresses and not fires and not follows and not teach
+                done = stopping and not addresses and not fires and not follows
             if done:
                 return
-            conn.send((addresses, fires, recorder.backlog, recorder.shed, follows, teach))
+            conn.send((addresses, fires, recorder.backlog, recorder.shed, follows))
 
     reporter = threading.Thread(target=report, daemon=True, name="scrapeguard-report")
     reporter.start()

@@ -152,13 +152,7 @@ class Service:
 
     def _reported(self, report: Report) -> None:
         """The record process counted these (called on its receiving thread)."""
-        addresses, fired, _, _, seen, learned = report
-        if learned is not None:
-            # The routes the child learned: this process plans its decisions' campaign keys
-            # by route template, so it must know the same ones (docs/service.md, 'Known
-            # limits'). `learn` swaps in a new path cache; a decision planning meanwhile
-            # finishes on the old one.
-            self.engine.deriver.learn(*learned)
+        addresses, fired, _, _, seen = report
         for action, kind in fired:
             self.metrics.fired.labels(action=action, kind=kind).inc()
         if seen:
