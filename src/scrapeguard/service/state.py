@@ -36,8 +36,9 @@ SHARED_STORES = ("redis://", "rediss://")
 
 HAND_OVER_SECONDS = 0.002
 """How long events gather before they go to the record process together: handing each one
-over woke the sender thread, and the GIL went back and forth with the event loop for every
-event nginx reported (a fifth of the decision process's samples under bench/service.py)."""
+over woke the sender thread, a GIL hand-off with the event loop for every line nginx
+reported (py-spy under bench/service.py put a fifth of the decision process's samples
+there, counting the threads that waited for the GIL)."""
 
 SETTLE_SECONDS = 0.1
 """Longest a decision waits for its address's reported events to be counted: past it the
