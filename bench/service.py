@@ -9,8 +9,15 @@ python bench/service.py --no-events           # decisions only, no event recordi
 Two nginx processes run examples/nginx/nginx.conf (fail-open) in the same run, in front of
 the same static upstream (a third nginx serving one small file for every path): one with
 `auth_request /_scrapeguard`, one with that line removed, everything else equal (the
-syslog log line included). The service runs as `scrapeguard serve` on a real Redis
-(`REDIS_URL`, else a throwaway redis-server this script starts).
+syslog log line included: the bare nginx sends it to a socket this script holds and never
+reads, so it pays for sending it, and the service counts none of its traffic). The service
+runs as `scrapeguard serve` on a real Redis (`REDIS_URL`, else a throwaway redis-server
+this script starts).
+
+At the end the service's own counters say what became of the guarded nginx's log lines
+at saturation: received, shed by the record lane under the flood, still waiting, and lost
+before the service read them (UDP): a service that keeps nginx fast by not counting is no
+answer, so the report shows both.
 
 wrk (Debian's 4.1, which has no rate option) runs twice against each: at saturation
 (`--connections` connections, no pauses) and at a fixed rate, where each connection pauses
@@ -36,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,6 +183,21 @@ def redis_url() -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
 
 
+def service_counters(port: int) -> dict[str, float]:
+    """The record lane's counters from the service's /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    out: dict[str, float] = {}
+    for line in text.decode().splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == 'scrapeguard_events_total{outcome="queued",source="syslog"}':
+            out["received"] = float(value)
+        elif name == "scrapeguard_record_shed":
+            out["shed"] = float(value)
+        elif name == "scrapeguard_record_backlog":
+            out["backlog"] = float(value)
+    return out
+
+
 def wrk(url: str, script: Path, seconds: int, connections: int, pause_ms: int) -> dict[str, float]:
     env = {**os.environ, "BENCH_PAUSE_MS": str(pause_ms)}
     threads = min(2, connections)
@@ -212,7 +235,9 @@ def main() -> None:
                "SCRAPEGUARD_SECRET": "benchmark secret",
                "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])}
         guarded = {**ports, "nginx": free_port()}
-        bare = {**ports, "nginx": free_port()}
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind(("127.0.0.1", 0))
+        bare = {**ports, "nginx": free_port(), "udp": sink.getsockname()[1]}
         quit_nginx = signal.SIGQUIT
         with running(static_upstream(nginx, base / "upstream", ports["upstream"]),
                      ports["upstream"], "upstream nginx", stop=quit_nginx), \
@@ -226,12 +251,21 @@ def main() -> None:
             urls = {"bare": f"http://127.0.0.1:{bare['nginx']}",
                     "auth_request": f"http://127.0.0.1:{guarded['nginx']}"}
             wrk(urls["auth_request"], script, 2, 4, 0)  # warm the service's first use
+            time.sleep(2)  # let the warm-up's lines be counted
+            before = service_counters(ports["service"])
             figures: dict[str, dict[str, dict[str, float]]] = {}
             for mode, connections, pause in (("saturation", args.connections, 0),
                                              ("fixed", fixed_connections, pause_ms)):
                 for name in ("bare", "auth_request"):  # same run, one after the other
                     figures.setdefault(mode, {})[name] = wrk(
                         urls[name], script, args.seconds, connections, pause)
+                    if (mode, name) == ("saturation", "auth_request"):
+                        after = service_counters(ports["service"])
+                        figures[mode]["lines"] = {
+                            key: after.get(key, 0) - (before.get(key, 0) if key != "backlog"
+                                                      else 0)
+                            for key in ("received", "shed", "backlog")}
+        sink.close()
     report(figures, args.rate)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -243,6 +277,8 @@ def report(figures: dict[str, dict[str, dict[str, float]]], rate: int) -> None:
           f"{'non-2xx':>9}{'sock err':>9}")
     for mode, runs in figures.items():
         for name, r in runs.items():
+            if name == "lines":
+                continue
             print(f"{mode:<12}{name:<14}{r['rps']:>10.0f}{r['p50_us'] / 1000:>9.2f}"
                   f"{r['p99_us'] / 1000:>9.2f}{r['non_2xx']:>9.0f}{r['socket_errors']:>9.0f}")
     ratio = figures["saturation"]["auth_request"]["rps"] / figures["saturation"]["bare"]["rps"]
@@ -252,6 +288,14 @@ def report(figures: dict[str, dict[str, dict[str, float]]], rate: int) -> None:
         print(f"\nmix: {assets} of {len(PATHS)} paths are /static/ assets, which "
               "examples/nginx/nginx.conf serves without auth_request (still logged and "
               "counted); the other requests each ask the service")
+    lines = figures["saturation"].get("lines")
+    if lines is not None:
+        served = figures["saturation"]["auth_request"]["requests"]
+        print(f"\nlog lines of the guarded nginx at saturation: {served:.0f} requests served, "
+              f"{lines['received']:.0f} lines received by the service "
+              f"({max(served - lines['received'], 0):.0f} lost before it read them), "
+              f"{lines['shed']:.0f} shed by the record lane, {lines['backlog']:.0f} waiting "
+              "at the end of the run")
     print(f"\nthroughput with auth_request / without: {ratio:.2f} (target >= 0.50) "
           f"{'ok' if ratio >= 0.5 else 'MISSED'}")
     print(f"p99 at the fixed rate (asked {rate}/s) with auth_request: {p99:.2f} ms "

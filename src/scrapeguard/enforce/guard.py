@@ -213,6 +213,35 @@ class Guard:
         self._engine_health.succeeded()
         return [self._act(verdict, seen) for verdict, seen in zip(verdicts, seens, strict=True)]
 
+    @property
+    def decides_async(self) -> bool:
+        """Whether `decide_many_async` can decide on the event loop without blocking it."""
+        return (batch_method(self.engine, "check", "check_many_async") is not None
+                and bool(getattr(self.engine, "reads_async", False)))
+
+    async def decide_many_async(self, seens: list[Seen]) -> list[tuple[Verdict | None,
+                                                                      Outcome]]:
+        """`decide_many` on the event loop, the store read awaited (only when
+        `decides_async`). A refusal is acted on in a worker thread: a throttle counts in
+        the rate limiter's store, which would block the loop."""
+        import anyio.to_thread
+
+        try:
+            requests = [seen.request() for seen in seens]
+            verdicts = await self.engine.check_many_async(  # type: ignore[attr-defined]
+                requests)
+        except Exception as exc:  # the engine handles store outages; this is a bug or worse
+            self._engine_health.failed(exc)
+            return [(None, None if self.fail_open else _UNAVAILABLE)] * len(seens)
+        self._engine_health.succeeded()
+        decided: list[tuple[Verdict | None, Outcome]] = []
+        for verdict, seen in zip(verdicts, seens, strict=True):
+            if verdict.allowlisted or verdict.action == "allow":
+                decided.append((verdict, None))
+            else:
+                decided.append(await anyio.to_thread.run_sync(self._act, verdict, seen))
+        return decided
+
     def _act(self, verdict: Verdict, seen: Seen) -> tuple[Verdict | None, Outcome]:
         if verdict.allowlisted or verdict.action == "allow":
             return verdict, None

@@ -13,6 +13,7 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,47 @@ _DISTINCT_SOURCE = {
     "target_key": "target_miss", "script_key": "script_miss",
     "library_page_key": "library_page",
 }
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One rule group's features, resolved from `features.BY_NAME` once: what each event
+    counts for the group, and how its counts read back as features (`_features`)."""
+
+    sums: tuple[str, ...]
+    """Columns the event adds to (a Sum feature's, `is_seq_step` aside: the store finds
+    that one), in feature-name order, a column repeated as often as features share it."""
+    distinct: tuple[tuple[str, str, bool], ...]
+    """(feature, column, weighted) of each Distinct feature, in feature-name order."""
+    gap: bool
+    tracked: tuple[str, ...]
+    read: tuple[tuple[str, str, int | None], ...]
+    """(feature, column, None) of a Sum, (feature, feature, floor) of a Distinct."""
+    ratios: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def of(cls, names: set[str]) -> _Shape:
+        ordered = sorted(names)
+        sums: list[str] = []
+        distinct: list[tuple[str, str, bool]] = []
+        read: list[tuple[str, str, int | None]] = []
+        ratios: list[tuple[str, str, str]] = []
+        for name in ordered:
+            shape = BY_NAME[name].shape
+            if isinstance(shape, Sum) and shape.column != "is_seq_step":
+                sums.append(shape.column)
+            elif isinstance(shape, Distinct):
+                distinct.append((name, shape.column, bool(shape.weight)))
+        for name in names:  # the set's own order, as the features were read before
+            shape = BY_NAME[name].shape
+            if isinstance(shape, Sum):
+                read.append((name, shape.column, None))
+            elif isinstance(shape, Distinct):
+                read.append((name, name, shape.floor))
+            elif isinstance(shape, Ratio):
+                ratios.append((name, shape.numerator, shape.denominator))
+        return cls(tuple(sums), tuple(distinct), bool(names & GAP_FEATURES),
+                   tuple(name for name, _, _ in distinct), tuple(read), tuple(ratios))
 
 
 @dataclass(frozen=True)
@@ -151,6 +193,7 @@ class StreamEngine:
             group: expand({n for _, c in rules for n in c.features} | _explained(rules))
             for group, rules in self.groups.items()
         }
+        self._shapes = {group: _Shape.of(names) for group, names in self.features.items()}
         self.store_errors = 0
         self._warned = False
         self._down_until = 0.0
@@ -176,20 +219,59 @@ class StreamEngine:
     def check_many(self, requests: list[Request]) -> list[Verdict]:
         """`check` for several requests with one store lookup for all of them: a service
         deciding concurrent requests pays one round trip per batch, not per request."""
-        plans: list[_Lookup | Verdict] = [self._plan(request) for request in requests]
-        lookups = [plan for plan in plans if isinstance(plan, _Lookup)]
-        if not lookups:
-            return [plan for plan in plans if isinstance(plan, Verdict)]
-        wanted = list(dict.fromkeys(key for plan in lookups for key in plan.wanted))
+        plans, wanted = self._plan_many(requests)
+        if not wanted:
+            return self._concluded(plans, {})
         asked = time.monotonic()
         try:
             found = self.store.get_decisions(wanted)
         except Exception as exc:
-            if self.budget is not None and time.monotonic() - asked >= self.budget:
-                self.back_off()
-            return [self._degraded(exc, plan.keys) if isinstance(plan, _Lookup) else plan
-                    for plan in plans]
+            return self._failed(plans, exc, asked)
+        return self._concluded(plans, found)
+
+    @property
+    def reads_async(self) -> bool:
+        """Whether `check_many_async` reads the store on the event loop (a networked store
+        with an asyncio client); else it would block the loop, and callers use a thread."""
+        return self.store.get_decisions_async is not None
+
+    async def check_many_async(self, requests: list[Request]) -> list[Verdict]:
+        """`check_many` on an event loop: the same plan and verdicts, the store read awaited.
+
+        The decision service sent each batch's lookup to a worker thread: a thread hop and
+        two GIL hand-offs per batch. Awaited here, nothing leaves the loop, and the decision
+        process spent about a tenth less CPU per request under bench/service.py
+        (docs/service.md, 'Cost'). Call only when `reads_async`."""
+        read = self.store.get_decisions_async
+        assert read is not None
+        plans, wanted = self._plan_many(requests)
+        if not wanted:
+            return self._concluded(plans, {})
+        asked = time.monotonic()
+        try:
+            found = await read(wanted)
+        except Exception as exc:
+            return self._failed(plans, exc, asked)
+        return self._concluded(plans, found)
+
+    def _plan_many(self, requests: list[Request]) -> tuple[list[_Lookup | Verdict], list[str]]:
+        plans: list[_Lookup | Verdict] = [self._plan(request) for request in requests]
+        wanted = list(dict.fromkeys(key for plan in plans if isinstance(plan, _Lookup)
+                                    for key in plan.wanted))
+        return plans, wanted
+
+    def _concluded(self, plans: list[_Lookup | Verdict],
+                   found: dict[str, dict[str, Any]]) -> list[Verdict]:
         return [self._conclude(plan, found) if isinstance(plan, _Lookup) else plan
+                for plan in plans]
+
+    def _failed(self, plans: list[_Lookup | Verdict], exc: Exception,
+                asked: float) -> list[Verdict]:
+        """A lookup that failed: every request that needed it answers as the store were down,
+        and a lookup that failed only after waiting out the budget backs the engine off."""
+        if self.budget is not None and time.monotonic() - asked >= self.budget:
+            self.back_off()
+        return [self._degraded(exc, plan.keys) if isinstance(plan, _Lookup) else plan
                 for plan in plans]
 
     def _plan(self, request: Request) -> _Lookup | Verdict:
@@ -318,10 +400,13 @@ class StreamEngine:
         return self.record_many([event], marks=[mark])
 
     def record_many(self, events: list[dict[str, Any]], *,
-                    marks: list[tuple[str, int] | None] | None = None) -> list[Decision]:
+                    marks: list[tuple[str, int] | None] | None = None,
+                    seen: Callable[[EventRows], None] | None = None) -> list[Decision]:
         """Count events in order, their store updates in one round trip (`Store.record_many`);
         return the decisions that newly applied. Each event's rules see the counts just
-        after it, exactly as if recorded one by one. `marks`, one per event, as `record`'s."""
+        after it, exactly as if recorded one by one. `marks`, one per event, as `record`'s.
+        `seen` gets each event's rows as derived here (allowlisted ones too): what a caller
+        that follows the traffic needs, without deriving every event a second time."""
         prepared: list[tuple[EventRows, EventUpdate]] = []
         for index, raw in enumerate(events):
             event = self._with_history(_with_utc(raw))
@@ -329,6 +414,8 @@ class StreamEngine:
             if self.learner is not None and self.learner.observe(self._route_seen(event, rows)):
                 self._learned()
                 rows = self.deriver.derive(event)  # this very request may have taught it
+            if seen is not None:
+                seen(rows)
             if rows.allow_reason:
                 continue
             self._referral(rows)
@@ -364,7 +451,7 @@ class StreamEngine:
                 values = result.groups.get(key)
                 if values is None:
                     continue
-                features = self._features(values, self.features[(kind, seconds, links)])
+                features = self._features(values, self._shapes[(kind, seconds, links)])
                 for rule, condition in rules:
                     if _holds(condition, features):
                         decision = self._fire(rule, kind, actor, rows, features, result, update)
@@ -531,9 +618,11 @@ class StreamEngine:
         if first.numeric_id is not None:
             self._seq_ids(update, first.numeric_id)
         items = [(self._hash(r.item), r.item_weight) for r in rows.rows if r.item is not None]
-        for (kind, seconds, links), names in self.features.items():
+        hashed: dict[str, str] = {}
+        for (kind, seconds, links), shape in self._shapes.items():
             for actor in self._actors(kind, rows, links):
-                update.groups.append(self._group_update(kind, seconds, actor, rows, names))
+                update.groups.append(self._group_update(kind, seconds, actor, rows, shape,
+                                                        hashed))
                 ref = self._ref(kind, actor)
                 update.exposure[ref] = items
                 if kind == "campaign" and not actor.startswith("ref:"):
@@ -550,40 +639,41 @@ class StreamEngine:
                            for d in range(-step, step + 1) if d and numeric_id + d >= 0]
 
     def _group_update(self, kind: ActorKind, seconds: int, actor: str, rows: EventRows,
-                      names: set[str]) -> GroupUpdate:
-        sums: dict[str, int] = defaultdict(int)
+                      shape: _Shape, hashed: dict[str, str]) -> GroupUpdate:
+        """One group's counters for this event. `hashed` memoizes the keyed hashes of the
+        event's distinct values across its groups (the same path counts under every window
+        of every actor): the same hashes, computed once per event."""
+        sums: dict[str, int] = {}
         distinct: list[tuple[str, str, int]] = []
         campaign_rows = rows.rows[:1] if kind == "campaign" else rows.rows
         referral = kind == "campaign" and actor.startswith("ref:")
-        for name in sorted(names):
-            shape = BY_NAME[name].shape
-            if isinstance(shape, Sum) and shape.column != "is_seq_step":
-                for row in campaign_rows:
-                    sums[shape.column] += _column(row, shape.column)
-                if referral:  # the assets its client loaded before joining
-                    sums[shape.column] += rows.campaign_prior.get(shape.column, 0)
-            elif isinstance(shape, Distinct):
-                for row in campaign_rows:
-                    value = _distinct_value(rows, row, shape.column)
-                    if value is not None:
-                        weight = row.item_weight if shape.weight else 1
-                        distinct.append((name, self._hash(value), weight))
-        gap = rows.ts_ms if names & GAP_FEATURES else None
-        tracked = tuple(n for n in sorted(names) if isinstance(BY_NAME[n].shape, Distinct))
+        for column in shape.sums:
+            total = sums.get(column, 0)
+            for row in campaign_rows:
+                total += _column(row, column)
+            if referral:  # the assets its client loaded before joining
+                total += rows.campaign_prior.get(column, 0)
+            sums[column] = total
+        for name, column, weighted in shape.distinct:
+            for row in campaign_rows:
+                value = _distinct_value(rows, row, column)
+                if value is not None:
+                    digest = hashed.get(value)
+                    if digest is None:
+                        digest = hashed[value] = self._hash(value)
+                    distinct.append((name, digest, row.item_weight if weighted else 1))
+        gap = rows.ts_ms if shape.gap else None
         return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms),
-                           ttl=seconds * 2, sums=dict(sums), distinct=distinct, gap_ts=gap,
-                           tracked=tracked,
+                           ttl=seconds * 2, sums=sums, distinct=distinct, gap_ts=gap,
+                           tracked=shape.tracked,
                            campaign=(actor.split(":", 1)[0]
                                      if kind == "campaign" and not referral else None))
 
-    def _features(self, values: dict[str, float], names: set[str]) -> dict[str, float]:
+    def _features(self, values: dict[str, float], shape: _Shape) -> dict[str, float]:
         out: dict[str, float] = {}
-        for name in names:
-            shape = BY_NAME[name].shape
-            if isinstance(shape, Sum):
-                out[name] = values.get(shape.column, 0)
-            elif isinstance(shape, Distinct):
-                out[name] = max(values.get(name, 0), shape.floor)
+        for name, column, floor in shape.read:
+            out[name] = values.get(column, 0) if floor is None else max(values.get(name, 0),
+                                                                        floor)
         n, s1, s2 = values.get("_gap_n", 0), values.get("_gap_s1", 0.0), values.get("_gap_s2", 0.0)
         out["span"] = s1
         if n >= MIN_GAPS:
@@ -593,11 +683,9 @@ class StreamEngine:
             out["gap_cv"] = math.sqrt(variance) / mean if mean > 0 else math.nan
         else:
             out["gap_mean"] = out["gap_cv"] = math.nan
-        for name in names:
-            shape = BY_NAME[name].shape
-            if isinstance(shape, Ratio):
-                denominator = out.get(shape.denominator, 0)
-                out[name] = out.get(shape.numerator, 0) / denominator if denominator else 0.0
+        for name, numerator, denominator_name in shape.ratios:
+            denominator = out.get(denominator_name, 0)
+            out[name] = out.get(numerator, 0) / denominator if denominator else 0.0
         return out
 
     def _fire(self, rule: Rule, kind: ActorKind, actor: str, rows: EventRows,

@@ -100,21 +100,25 @@ def decide_first(app: Starlette) -> ASGIApp:
     nginx asks this once per request; py-spy under bench/service.py put a quarter of the
     service's samples in Starlette's layers around the handler (error middleware, exception
     middleware, router, request_response), which do nothing for this route: the handler
-    catches its engine's failures itself. Every other path goes through the full stack.
-    An unexpected error still answers 500, which nginx turns into its fail mode."""
+    catches its engine's failures itself. Nor does it build a Request or a Response: the
+    answer is a status and a few raw headers (`decide.decision`). Every other path goes
+    through the full stack. An unexpected error still answers 500, which nginx turns into
+    its fail mode."""
+
+    service: Service = app.state.service
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["path"] != "/v1/decide"
                 or scope["method"] not in ("GET", "HEAD")):
             await app(scope, receive, send)
             return
-        scope["app"] = app
         try:
-            response = await decide.decide(Request(scope, receive))
+            status, headers = await decide.decision(service, scope)
         except Exception as exc:
             log.error("scrapeguard: deciding failed: %s", inert(exc))
-            response = Response(status_code=500)
-        await response(scope, receive, send)
+            status, headers = 500, [(b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
     return asgi
 
@@ -132,6 +136,8 @@ def build_app(config: ServiceConfig, *, engine: Engine | None = None,
         finally:
             if transport is not None:
                 transport.close()
+            with contextlib.suppress(Exception):  # a store already gone has nothing to close
+                await service.engine.store.close_async()
             service.close()
 
     mounts = [*mounts, *([("/dashboard", dashboard)] if config.dashboard else [])]

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from scrapeguard.enforce.base import Reply, Seen
 from scrapeguard.enforce.exchange import engine_headers, parse_cookies
@@ -32,46 +33,57 @@ from scrapeguard.service.state import Service
 
 ACTION_HEADER = "x-scrapeguard-action"
 COOKIE_HEADER = "x-scrapeguard-cookie"
+ACTION_HEADER_RAW = ACTION_HEADER.encode()
+COOKIE_HEADER_RAW = COOKIE_HEADER.encode()
 _NGINX_HEADERS = frozenset({"x-original-method", "x-original-uri", "x-original-user"})
 MAX_FORM = 4096
 
 
+_FIRST = frozenset({"x-original-method", "x-original-uri", "x-original-user", "user-agent",
+                    "referer"})
+
+
 def seen_from(service: Service, request: Request) -> Seen:
     """The original request, as nginx described it in the subrequest's headers."""
+    return seen_from_scope(service, request.scope)
+
+
+def seen_from_scope(service: Service, scope: Scope) -> Seen:
+    """`seen_from` on the ASGI scope itself: one pass over the raw headers, no Request or
+    Headers object (the decision endpoint is asked once per request nginx serves)."""
     guard = service.guard
     cookie = xff = None
     pairs = []
-    for raw_name, raw_value in request.headers.raw:
+    first: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
         if name == "cookie":
             cookie = value if cookie is None else f"{cookie}; {value}"
         elif name == "x-forwarded-for":
             xff = value if xff is None else f"{xff}, {value}"
+        if name in _FIRST and name not in first:
+            first[name] = value
         if name not in _NGINX_HEADERS:
             pairs.append((name, value))
-    headers = request.headers
-    peer = request.client.host if request.client else None
+    client = scope.get("client")
+    peer = client[0] if client else None
     trusted = peer is not None and guard.proxies.is_trusted(peer)
     cookies = parse_cookies(cookie)
     session = guard.session(cookies, None)
     return Seen(
         ip=guard.client(peer, xff),
-        method=headers.get("x-original-method") or "GET",
-        path=headers.get("x-original-uri") or "/",
+        method=first.get("x-original-method") or "GET",
+        path=first.get("x-original-uri") or "/",
         started=guard.clock(),
-        ua=headers.get("user-agent"),
-        referer=headers.get("referer"),
-        account=(headers.get("x-original-user") or None) if trusted else None,
+        ua=first.get("user-agent"),
+        referer=first.get("referer"),
+        account=(first.get("x-original-user") or None) if trusted else None,
         session=session.session,
         headers=engine_headers(pairs),
         cookies=cookies,
         session_since=session.since,
         set_cookie=session.set_cookie,
     )
-
-
-def _cookie_headers(seen: Seen) -> dict[str, str]:
-    return {COOKIE_HEADER: seen.set_cookie} if seen.set_cookie else {}
 
 
 async def decide(request: Request) -> Response:
@@ -87,26 +99,38 @@ async def decide(request: Request) -> Response:
       403: {description: "refused; X-Scrapeguard-Action says throttle, challenge or block"}
     """
     service: Service = request.app.state.service
+    status, headers = await decision(service, request.scope)
+    return Response(status_code=status,
+                    headers={name.decode("latin-1"): value.decode("latin-1")
+                             for name, value in headers})
+
+
+async def decision(service: Service, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """The status and raw headers of the answer to one decision request (see `decide`;
+    `app.decide_first` sends them without building a Response)."""
     started = time.perf_counter()
-    seen = seen_from(service, request)
+    seen = seen_from_scope(service, scope)
     await service.settled(seen.ip)
     verdict, outcome = await service.decisions.decide(seen)
-    headers = _cookie_headers(seen)
-    degraded = "true" if verdict is not None and verdict.degraded else "false"
+    headers: list[tuple[bytes, bytes]] = []
+    if seen.set_cookie:
+        headers.append((COOKIE_HEADER_RAW, seen.set_cookie.encode("latin-1")))
+    degraded = verdict is not None and verdict.degraded
     action: str
     if isinstance(outcome, Reply):
         action = verdict.action if verdict is not None and verdict.action != "allow" else "block"
         if outcome.status == 429:
             action = "throttle"
-        headers[ACTION_HEADER] = action
-        headers.update((k, v) for k, v in outcome.headers if k == "retry-after")
-        response = Response(status_code=403, headers=headers)
+        headers.append((ACTION_HEADER_RAW, action.encode("latin-1")))
+        headers.extend((k.encode("latin-1"), v.encode("latin-1"))
+                       for k, v in outcome.headers if k == "retry-after")
+        headers.append((b"content-length", b"0"))
+        status = 403
     else:
         action = "allow"
-        response = Response(status_code=204, headers=headers)
-    service.metrics.decisions.labels(action=action, degraded=degraded).inc()
-    service.metrics.decide_seconds.observe(time.perf_counter() - started)
-    return response
+        status = 204
+    service.metrics.decided(action, degraded, time.perf_counter() - started)
+    return status, headers
 
 
 def _full(reply: Reply, seen: Seen) -> Response:

@@ -19,12 +19,13 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from scrapeguard.allowlist import parse_ip
 from scrapeguard.decisions import parse_ts
 from scrapeguard.enforce.client_cookie import CLIENT_COOKIE
 from scrapeguard.enforce.exchange import items
+from scrapeguard.engines.live_rows import EventRows
 
 _TEXT = ("method", "path", "ua", "referer", "account", "session")
 _LISTS = ("subjects", "fields")
@@ -177,3 +178,32 @@ def syslog_payload(datagram: bytes) -> bytes:
     if start < 0:
         raise BadEvent("no JSON object in the syslog message")
     return datagram[start:].rstrip(b"\r\n\0")
+
+
+COUNTED_KINDS = ("ip", "net", "account", "session", "fp")
+"""The actor kinds a counted event is followed under; campaigns are named from members."""
+
+
+class Counted(NamedTuple):
+    """One event as the record lane counted it, for whoever follows the traffic (the
+    dashboard's timelines): built from the rows the engine derived, so a follower needs no
+    derivation of its own, and small, since the record process sends it back by pipe."""
+
+    seconds: float
+    actors: tuple[str, ...]
+    """`kind:value` of each actor the event counts under (`COUNTED_KINDS`)."""
+    records: int
+    """People's records the response carried, as the engine counts exposure."""
+    ua: str | None
+    path: str
+    template: str | None
+    """The route template, when the event was a lookup on a personal-data route."""
+    identity: str
+
+
+def counted(rows: EventRows) -> Counted:
+    return Counted(
+        rows.ts.timestamp(),
+        tuple(f"{kind}:{value}" for kind in COUNTED_KINDS if (value := rows.keys.get(kind))),
+        sum(row.item_weight for row in rows.rows if row.item is not None),
+        rows.ua, rows.path, rows.template if rows.is_lookup else None, rows.identity)

@@ -8,6 +8,7 @@ own registry, so two in one process (tests, a dashboard's) do not collide.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
@@ -33,9 +34,29 @@ class Metrics:
         self.manual = Counter(
             "scrapeguard_manual_decisions_total", "Operator decisions set, by action",
             ["action"], registry=self.registry)
+        self._decided: dict[tuple[str, bool], Any] = {}
+        self._events: dict[tuple[str, str], Any] = {}
         self.admin_refused = Counter(
             "scrapeguard_admin_refused_total", "Admin or ingest requests refused for their "
             "token", registry=self.registry)
+
+    def decided(self, action: str, degraded: bool, seconds: float) -> None:
+        """Count one decision; its labelled counter looked up once, not per request."""
+        key = (action, degraded)
+        counter = self._decided.get(key)
+        if counter is None:
+            counter = self._decided[key] = self.decisions.labels(
+                action=action, degraded="true" if degraded else "false")
+        counter.inc()
+        self.decide_seconds.observe(seconds)
+
+    def event(self, source: str, outcome: str) -> None:
+        """Count one event received; as `decided`, the labelled counter is kept."""
+        key = (source, outcome)
+        counter = self._events.get(key)
+        if counter is None:
+            counter = self._events[key] = self.events.labels(source=source, outcome=outcome)
+        counter.inc()
 
     def watch_backlog(self, backlog: Callable[[], int], shed: Callable[[], int]) -> None:
         Gauge("scrapeguard_record_backlog", "Events waiting for the engine",

@@ -8,8 +8,10 @@ back which addresses it has counted, so the service's settle wait (`Service.sett
 its meaning: a decision still waits, up to `SETTLE_SECONDS`, for its address's events.
 
 Both sides talk over one duplex pipe: batches of events one way, batches of
-`(counted addresses, fired (action, kind) pairs, backlog, shed)` the other. The parent's two
-threads do the pickling and waiting, never the event loop.
+`(counted addresses, fired (action, kind) pairs, backlog, shed, counted events)` the other
+(the counted events, `events.Counted`, only while the parent has someone following them:
+the dashboard's timelines, which so need no derivation in the decision process). The
+parent's two threads do the pickling and waiting, never the event loop.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from scrapeguard.service.config import ServiceConfig
+from scrapeguard.service.events import Counted, counted
 
 log = logging.getLogger("scrapeguard.service")
 
 Event = dict[str, Any]
-Report = tuple[list[str], list[tuple[str, str]], int, int]
+Report = tuple[list[str], list[tuple[str, str]], int, int, list[Counted]]
+REPORT_SECONDS = 0.002
+"""How long the child gathers what it counted before it reports it."""
 CLOSE_SECONDS = 10.0
 """How long closing waits for the child to count what it holds."""
 
@@ -51,17 +57,22 @@ def _child(config: ServiceConfig, secret: bytes,
                   throttle_rate=config.throttle_rate, budget=config.budget, secret=secret)
     engine = guard.engine
     cond = threading.Condition()
-    counted: list[str] = []
+    done_addresses: list[str] = []
     fired: list[tuple[str, str]] = []
+    seen: list[Counted] = []
+    following = [False]  # whether the parent follows counted events (said with each batch)
 
     def record_many(events: list[Event]) -> None:
+        rows_seen: list[Counted] = []
+        follow = (lambda rows: rows_seen.append(counted(rows))) if following[0] else None
         try:
-            decisions = engine.record_many(events)  # type: ignore[attr-defined]
+            decisions = engine.record_many(events, seen=follow)  # type: ignore[attr-defined]
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
             log.warning("scrapeguard: recording events failed: %s", type(exc).__name__)
             return
         with cond:
             fired.extend((d.action, d.kind) for d in decisions)
+            seen.extend(rows_seen)
 
     recorder = Recorder(lambda event: record_many([event]),
                         engine.routine,  # type: ignore[attr-defined]
@@ -71,14 +82,19 @@ def _child(config: ServiceConfig, secret: bytes,
     def report() -> None:
         while True:
             with cond:
-                while not counted and not fired and not stopping:
+                while not done_addresses and not fired and not seen and not stopping:
                     cond.wait()
-                addresses, counted[:] = counted[:], []
+            # What is counted meanwhile goes in the same report: one wake-up of the
+            # parent's receiver (and its event loop) per few milliseconds, not per batch.
+            time.sleep(REPORT_SECONDS)
+            with cond:
+                addresses, done_addresses[:] = done_addresses[:], []
                 fires, fired[:] = fired[:], []
-                done = stopping and not addresses and not fires
+                follows, seen[:] = seen[:], []
+                done = stopping and not addresses and not fires and not follows
             if done:
                 return
-            conn.send((addresses, fires, recorder.backlog, recorder.shed))
+            conn.send((addresses, fires, recorder.backlog, recorder.shed, follows))
 
     reporter = threading.Thread(target=report, daemon=True, name="scrapeguard-report")
     reporter.start()
@@ -86,17 +102,18 @@ def _child(config: ServiceConfig, secret: bytes,
     def done_for(address: str) -> Callable[[], None]:
         def done() -> None:
             with cond:
-                counted.append(address)
+                done_addresses.append(address)
                 cond.notify()
         return done
 
     while True:
         try:
-            batch = conn.recv()
+            message = conn.recv()
         except EOFError:
             break
-        if batch is None:
+        if message is None:
             break
+        following[0], batch = message
         for event in batch:
             recorder.submit(event, done_for(str(event.get("ip"))))
     recorder.close(CLOSE_SECONDS)
@@ -112,7 +129,8 @@ class RecordProcess:
     """The parent's end: `submit` queues (never blocks); `on_report` hears what was counted."""
 
     def __init__(self, config: ServiceConfig, secret: bytes,
-                 on_report: Callable[[Report], None]) -> None:
+                 on_report: Callable[[Report], None],
+                 wants_counted: Callable[[], bool] = lambda: False) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe(duplex=True)
         self.process = context.Process(target=_child, args=(config, secret, child_conn),
@@ -120,6 +138,7 @@ class RecordProcess:
         self.process.start()
         child_conn.close()
         self._on_report = on_report
+        self._wants_counted = wants_counted
         self._cond = threading.Condition()
         self._outbox: list[Event] = []
         self._closed = False
@@ -134,8 +153,11 @@ class RecordProcess:
         self._receiver.start()
 
     def submit(self, event: Event) -> None:
+        self.submit_many([event])
+
+    def submit_many(self, events: list[Event]) -> None:
         with self._cond:
-            self._outbox.append(event)
+            self._outbox.extend(events)
             self._cond.notify()
 
     def _send(self) -> None:
@@ -147,7 +169,7 @@ class RecordProcess:
                 closed = self._closed
             try:
                 if batch:
-                    self._conn.send(batch)
+                    self._conn.send((self._wants_counted(), batch))
                 if closed:
                     self._conn.send(None)
                     return

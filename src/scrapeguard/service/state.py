@@ -19,11 +19,12 @@ from scrapeguard.enforce.base import Engine
 from scrapeguard.enforce.guard import Guard
 from scrapeguard.enforce.recorder import Recorder
 from scrapeguard.engines.batching import batch_method
-from scrapeguard.engines.stream import StreamEngine
+from scrapeguard.engines.live_rows import EventRows
+from scrapeguard.engines.stream import StreamEngine, _with_utc
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.service.batch import DecisionBatcher
 from scrapeguard.service.config import ServiceConfig
-from scrapeguard.service.events import BadEvent, NginxLine, nginx_line
+from scrapeguard.service.events import BadEvent, Counted, NginxLine, counted, nginx_line
 from scrapeguard.service.metrics import Metrics
 from scrapeguard.service.record_process import RecordProcess, Report
 from scrapeguard.textsafe import inert
@@ -32,6 +33,12 @@ log = logging.getLogger("scrapeguard.service")
 
 SHARED_STORES = ("redis://", "rediss://")
 """Stores every process sees alike: with one, events are counted in a child process."""
+
+HAND_OVER_SECONDS = 0.002
+"""How long events gather before they go to the record process together: handing each one
+over woke the sender thread, a GIL hand-off with the event loop for every line nginx
+reported (py-spy under bench/service.py put a fifth of the decision process's samples
+there, counting the threads that waited for the GIL)."""
 
 SETTLE_SECONDS = 0.1
 """Longest a decision waits for its address's reported events to be counted: past it the
@@ -52,10 +59,13 @@ class Service:
         self.engine: StreamEngine = self.guard.engine
         self.metrics = Metrics()
         self.taps: list[Callable[[dict[str, Any]], None]] = []
-        """Called with each event the service counts: how a dashboard follows actors over
-        time without a second pass over the traffic. On the record lane when events are
-        counted in this process; when a child process counts them (`record_process`), as
-        they are handed to it."""
+        """Called with each raw event the service counts. On the record lane when events
+        are counted in this process; when a child process counts them (`record_process`),
+        as they are queued, on the event loop: keep them cheap, or follow `counted_taps`."""
+        self.counted_taps: list[Callable[[Counted], None]] = []
+        """Called with each event as counted (`events.Counted`, from the rows the engine
+        derived), where it was counted: the dashboard follows this, so no event is derived
+        twice and the decision process, with a record process, derives none."""
         self.decisions = DecisionBatcher(self.guard)
         self.recorder = Recorder(self._record, self.engine.routine,
                                  record_many=self._record_many)
@@ -63,11 +73,14 @@ class Service:
         """The record lane in a child process, when the store is shared (`record_process.py`);
         else events are counted here, by `recorder`."""
         if engine is None and config.store.startswith(SHARED_STORES):
-            self.record_process = RecordProcess(config, self.engine.secret, self._reported)
+            self.record_process = RecordProcess(config, self.engine.secret, self._reported,
+                                                wants_counted=lambda: bool(self.counted_taps))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, int] = {}
         """Events per address queued and not yet counted (touched on the event loop only)."""
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._outgoing: list[dict[str, Any]] = []
+        """Events for the record process, gathered on the event loop (`HAND_OVER_SECONDS`)."""
         lane: RecordProcess | Recorder = self.record_process or self.recorder
         self.metrics.watch_backlog(lambda: lane.backlog, lambda: lane.shed)
 
@@ -77,9 +90,15 @@ class Service:
     def _record_many(self, events: list[dict[str, Any]]) -> None:
         """Count a batch of the lane's events in one store round trip (`record_many`)."""
         record_many = batch_method(self.engine, "record", "record_many")
+        follow = self._follow if self.counted_taps else None
         try:
-            fired = (record_many(events) if record_many is not None
-                     else [d for event in events for d in self.engine.record(event)])
+            if record_many is not None:
+                fired = record_many(events, seen=follow)
+            else:  # an engine that records one by one: follow what it would derive
+                fired = [d for event in events for d in self.engine.record(event)]
+                if follow is not None:
+                    for event in events:
+                        follow(self.engine.deriver.derive(_with_utc(event)))
         except Exception as exc:  # a bug or a store outage: logged, the lane goes on
             log.warning("scrapeguard: recording events failed: %s", inert(exc))
             return
@@ -87,6 +106,17 @@ class Service:
             self._tap(event)
         for decision in fired:
             self.metrics.fired.labels(action=decision.action, kind=decision.kind).inc()
+
+    def _follow(self, rows: EventRows) -> None:
+        self._tell_counted([counted(rows)])
+
+    def _tell_counted(self, events: list[Counted]) -> None:
+        for tap in self.counted_taps:
+            for event in events:
+                try:
+                    tap(event)
+                except Exception as exc:  # a tap's bug must not stop the counting
+                    log.warning("scrapeguard: a record tap failed: %s", inert(exc))
 
     def _tap(self, event: dict[str, Any]) -> None:
         for tap in self.taps:
@@ -98,13 +128,16 @@ class Service:
     def submit(self, event: dict[str, Any], source: str) -> None:
         """Queue a contract event for the engine (it is counted in the record lane); call
         on the event loop. Until it is counted, the address's decisions wait (`settled`)."""
-        self.metrics.events.labels(source=source, outcome="queued").inc()
+        self.metrics.event(source, "queued")
         address = str(event.get("ip"))
         loop = self._loop = asyncio.get_running_loop()
         self._pending[address] = self._pending.get(address, 0) + 1
         if self.record_process is not None:
-            self._tap(event)
-            self.record_process.submit(event)
+            if self.taps:
+                self._tap(event)
+            self._outgoing.append(event)
+            if len(self._outgoing) == 1:
+                loop.call_later(HAND_OVER_SECONDS, self._hand_over)
             return
 
         def done() -> None:
@@ -113,11 +146,18 @@ class Service:
 
         self.recorder.submit(event, done)
 
+    def _hand_over(self) -> None:
+        events, self._outgoing = self._outgoing, []
+        if self.record_process is not None and events:
+            self.record_process.submit_many(events)
+
     def _reported(self, report: Report) -> None:
         """The record process counted these (called on its receiving thread)."""
-        addresses, fired, _, _ = report
+        addresses, fired, _, _, seen = report
         for action, kind in fired:
             self.metrics.fired.labels(action=action, kind=kind).inc()
+        if seen:
+            self._tell_counted(seen)
         loop = self._loop
         if addresses and loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
@@ -157,10 +197,10 @@ class Service:
         try:
             line = nginx_line(record)
         except BadEvent:
-            self.metrics.events.labels(source="syslog", outcome="malformed").inc()
+            self.metrics.event("syslog", "malformed")
             return "malformed"
         if line.refused:
-            self.metrics.events.labels(source="syslog", outcome="refused").inc()
+            self.metrics.event("syslog", "refused")
             return "refused"
         self.submit(self.resolve(line), "syslog")
         return "queued"
@@ -177,6 +217,7 @@ class Service:
         return event
 
     def close(self) -> None:
+        self._hand_over()
         if self.record_process is not None:
             self.record_process.close()
         self.recorder.close()

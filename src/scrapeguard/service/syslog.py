@@ -26,7 +26,7 @@ class SyslogReceiver(asyncio.DatagramProtocol):
         try:
             record = decode(syslog_payload(data))
         except BadEvent:
-            self.service.metrics.events.labels(source="syslog", outcome="malformed").inc()
+            self.service.metrics.event("syslog", "malformed")
             return
         self.service.submit_nginx(record)
 

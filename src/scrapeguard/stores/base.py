@@ -11,6 +11,7 @@ networked store can apply it in one atomic round trip; checking a request is one
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -130,6 +131,16 @@ class Store(ABC):
         A store that cannot keep marks cannot be followed into exactly once: it says so."""
         raise StoreError(f"{type(self).__name__} keeps no marks, so `watch` cannot resume "
                          f"into it exactly once")
+
+    @property
+    def get_decisions_async(
+            self) -> Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]] | None:
+        """`get_decisions` for an event loop, where the store has an asyncio client (a
+        networked store); None where it has not, and a caller on a loop uses a thread."""
+        return None
+
+    async def close_async(self) -> None:  # noqa: B027 - optional hook
+        """Release what `get_decisions_async` opened, on the loop that opened it."""
 
     def read_timeout(self, seconds: float) -> None:  # noqa: B027 - optional hook
         """Bound how long `get_decisions` may wait (a networked store; memory never waits)."""

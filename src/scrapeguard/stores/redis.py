@@ -9,12 +9,15 @@ with their windows.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import redis
+import redis.asyncio
 
 from scrapeguard.stores.base import EventResult, EventUpdate, Store
 
@@ -36,6 +39,9 @@ class RedisStore(Store):
         )
         self._reader = self.client
         """The client `get_decisions` uses: a request waits on it (see `read_timeout`)."""
+        self._read_seconds = SOCKET_TIMEOUT
+        self._async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
+        """`get_decisions_async`'s client, bound to the loop it was first used on."""
         script = resources.files("scrapeguard.stores").joinpath("lua/record.lua").read_text()
         self._record = self.client.register_script(script)
 
@@ -93,6 +99,30 @@ class RedisStore(Store):
             self._url, socket_timeout=seconds, socket_connect_timeout=seconds,
             retry_on_timeout=False,
         )
+        self._read_seconds = seconds
+
+    @property
+    def get_decisions_async(
+            self) -> Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]] | None:
+        return self._get_decisions_async
+
+    async def _get_decisions_async(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """`get_decisions` awaited on the running loop, with the read timeout of
+        `read_timeout`: one client per loop (an asyncio connection belongs to its loop)."""
+        if not keys:
+            return {}
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            self._async = (loop, redis.asyncio.Redis.from_url(
+                self._url, socket_timeout=self._read_seconds,
+                socket_connect_timeout=self._read_seconds, retry_on_timeout=False))
+        values = await self._async[1].mget([f"{self.prefix}d:{k}" for k in keys])
+        return {k: json.loads(v) for k, v in zip(keys, values, strict=True) if v}
+
+    async def close_async(self) -> None:
+        if self._async is not None and self._async[0] is asyncio.get_running_loop():
+            client, self._async = self._async[1], None
+            await client.aclose()
 
     def get_decisions(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         if not keys:

@@ -73,7 +73,7 @@ class Dashboard:
         self.service = service
         self.sessions = Sessions()
         self.timelines = Timelines(service.engine.deriver)
-        service.taps.append(self.timelines.tap)
+        service.counted_taps.append(self.timelines.count)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

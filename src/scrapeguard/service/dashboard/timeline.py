@@ -22,9 +22,8 @@ from typing import Any
 
 from scrapeguard.decisions import parse_ts
 from scrapeguard.engines.live_rows import Deriver
+from scrapeguard.service.events import Counted, counted
 
-KINDS = ("ip", "net", "account", "session", "fp")
-"""The actor kinds an event counts under; campaign actors are named from their members."""
 RECENT_PATHS = 5
 
 
@@ -72,24 +71,26 @@ class Timelines:
         self._lock = threading.Lock()
 
     def tap(self, event: dict[str, Any]) -> None:
+        """Count one event, deriving its rows here (see `count` for rows already derived)."""
         ts = event["ts"]
         if isinstance(ts, str):
             ts = parse_ts(ts)
         elif ts.tzinfo is None:
             ts = ts.replace(tzinfo=UTC)
-        rows = self.deriver.derive({**event, "ts": ts})
-        records = sum(row.item_weight for row in rows.rows if row.item is not None)
-        seconds = ts.timestamp()
+        self.count(counted(self.deriver.derive({**event, "ts": ts})))
+
+    def count(self, event: Counted) -> None:
+        """Count one event as the record lane counted it (`Service.counted_taps`): the
+        service's dashboard follows this, so deriving each event twice is not paid, and the
+        records are those of the process that counts, routes it learned included."""
         with self._lock:
-            for kind in KINDS:
-                value = rows.keys.get(kind)
-                if value:
-                    self._count(f"{kind}:{value}", seconds, records, rows.ua, rows.path)
-            if rows.is_lookup:
-                clients = self._templates.pop(rows.template, None) or OrderedDict()
-                self._templates[rows.template] = clients
-                clients.pop(rows.identity, None)
-                clients[rows.identity] = None
+            for actor in event.actors:
+                self._count(actor, event.seconds, event.records, event.ua, event.path)
+            if event.template is not None:
+                clients = self._templates.pop(event.template, None) or OrderedDict()
+                self._templates[event.template] = clients
+                clients.pop(event.identity, None)
+                clients[event.identity] = None
                 if len(clients) > self.max_clients:
                     clients.popitem(last=False)
                 if len(self._templates) > self.max_templates:
