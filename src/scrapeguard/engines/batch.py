@@ -41,7 +41,8 @@ MEMBER_KINDS = ("ip", "account", "session")
 """Keys a consumer can read off one event; fingerprint and campaign decisions list these."""
 
 KIND_COLUMN: dict[ActorKind, str] = {
-    "ip": "ip_key", "net": "net_key", "account": "account_key", "session": "session_key",
+    "ip": "ip_key", "net": "net_key", "asn": "asn_key", "prefix": "prefix_key",
+    "account": "account_key", "session": "session_key",
     "fp": "fp_key", "campaign": "campaign_key",
 }
 

@@ -32,8 +32,9 @@ from scrapeguard.engines.live_rows import Deriver, EventRows
 from scrapeguard.engines.running import MIN_GAPS, expand
 from scrapeguard.engines.verdict import Request, Verdict
 from scrapeguard.errors import StoreError
-from scrapeguard.events import fingerprint, network_of
+from scrapeguard.events import fingerprint
 from scrapeguard.features import BY_NAME, Distinct, Ratio, Sum
+from scrapeguard.netinfo import network_keys
 from scrapeguard.policy.expr import Condition, parse
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy, Rule
@@ -46,7 +47,7 @@ from scrapeguard.types import ACTOR_KINDS, Action, ActorKind, action_rank
 
 log = logging.getLogger("scrapeguard.stream")
 
-EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp")
+EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "asn", "prefix", "account", "session", "fp")
 CAMPAIGN_LINKS = ("enum", "thin")
 """Links decided by the store, by route template; `ref` is decided here, by client day."""
 MAX_REFERRED = 100_000
@@ -73,6 +74,7 @@ STORE_BACKOFF_SECONDS = 1.0
 _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
     "error_path_key": "error_path", "ip_key": "ip", "net_key": "net", "ua_key": "ua",
+    "asn_key": "asn", "prefix_key": "prefix",
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
     "target_key": "target_miss", "script_key": "script_miss",
@@ -259,7 +261,8 @@ class StreamEngine:
                 "reasons": [r.replace(ref, actor) for r in stored["reasons"]]}
 
     def _request_keys(self, request: Request) -> dict[str, str]:
-        keys = {"ip": request.ip, "net": network_of(request.ip), "fp": fingerprint(request.ua)}
+        keys = {"ip": request.ip, **network_keys(self.deriver.networks, request.ip),
+                "fp": fingerprint(request.ua)}
         if request.account:
             keys["account"] = request.account
         if request.session:
@@ -702,8 +705,8 @@ def _distinct_value(rows: EventRows, row: Any, column: str) -> str | None:
         return row.item  # type: ignore[no-any-return]
     if source == "lookup":
         return row.lookup  # type: ignore[no-any-return]
-    if source in ("ip", "net", "session"):
-        return rows.keys[source]
+    if source in ("ip", "net", "session", "asn", "prefix"):
+        return rows.keys.get(source)
     value = getattr(rows, source)
     return None if value is None else str(value)
 

@@ -128,6 +128,16 @@ class Allowlist(_Strict):
     """Allow verified crawlers from the shipped, dated published ranges."""
 
 
+class Networks(_Strict):
+    """Where networks beyond /24 come from (`netinfo.py`): unset, `SCRAPEGUARD_ASN_DB` and
+    `SCRAPEGUARD_HOSTING` say; `--asn-db` and `--hosting` override both."""
+
+    asn_db: str | None = None
+    """A MaxMind-format ASN database (GeoLite2-ASN or compatible): `asn:` and `prefix:` keys."""
+    hosting: list[str] = Field(default_factory=list)
+    """Files of hosting networks, one CIDR a line: the `hosting_*` features."""
+
+
 class Settings(_Strict):
     infer_templates: bool = True
     min_template_ids: Annotated[int, Field(ge=2)] = 50
@@ -178,6 +188,7 @@ class Policy(_Strict):
     settings: Settings = Field(default_factory=Settings)
     allowlist: Allowlist = Field(default_factory=Allowlist)
     trusted_proxies: list[str] = Field(default_factory=list)
+    networks: Networks = Field(default_factory=Networks)
     log_format: str | None = None
     """The nginx `log_format` the site's access logs are written with (`analyze` reads logs
     with it unless a format is given on the command line)."""
