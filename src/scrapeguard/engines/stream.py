@@ -135,8 +135,9 @@ class StreamEngine:
         when only declared routes, the calibration and `X-Subjects` say."""
         if self.learner is not None:
             self._learned()
-        self.groups: dict[tuple[ActorKind, int, tuple[str, ...]],
+        self.groups: dict[tuple[ActorKind, int, tuple[str, ...], int],
                           list[tuple[Rule, Condition]]] = defaultdict(list)
+        """(kind, window, campaign links, phase offset) → the rules counted in that group."""
         for rule in self.policy.active_rules():
             condition = parse(rule.when)
             known = calibration.percentiles_for(rule.id)
@@ -147,8 +148,9 @@ class StreamEngine:
                             rule.id, ", ".join(f"p{p.q:g}({p.feature})" for p in missing))
             values = {**dict.fromkeys(missing, 0.0), **known}
             links = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
-            self.groups[(rule.kind, rule.window_seconds, links)].append(
-                (rule, condition.resolve(values)))
+            for offset in rule.phases:  # a sliding window's phases (`Rule.hop`)
+                self.groups[(rule.kind, rule.window_seconds, links, offset)].append(
+                    (rule, condition.resolve(values)))
         self.features = {
             group: expand({n for _, c in rules for n in c.features} | _explained(rules))
             for group, rules in self.groups.items()
@@ -361,13 +363,13 @@ class StreamEngine:
         """The rules on one event's counts; a rule that holds writes its decision."""
         self._join_campaigns(rows, result)
         fired: list[Decision] = []
-        for (kind, seconds, links), rules in self.groups.items():
+        for (kind, seconds, links, offset), rules in self.groups.items():
             for actor in self._actors(kind, rows, links):
-                key = self._group_key(kind, seconds, actor, rows.ts_ms)
+                key = self._group_key(kind, seconds, actor, rows.ts_ms, offset)
                 values = result.groups.get(key)
                 if values is None:
                     continue
-                features = self._features(values, self.features[(kind, seconds, links)])
+                features = self._features(values, self.features[(kind, seconds, links, offset)])
                 for rule, condition in rules:
                     if _holds(condition, features):
                         decision = self._fire(rule, kind, actor, rows, features, result, update)
@@ -502,7 +504,11 @@ class StreamEngine:
         flags = rows.rows[0].flags
         return not flags.get("is_subject_route") or bool(flags.get("is_static"))
 
-    def _group_key(self, kind: ActorKind, seconds: int, actor: str, ts_ms: int) -> str:
+    def _group_key(self, kind: ActorKind, seconds: int, actor: str, ts_ms: int,
+                   offset: int = 0) -> str:
+        if offset:  # a later phase of a sliding window (`Rule.hop`)
+            bucket = (ts_ms - offset * 1000) // (seconds * 1000)
+            return f"g:{self._ref(kind, actor)}:{seconds}@{offset}:{bucket}"
         return f"g:{self._ref(kind, actor)}:{seconds}:{ts_ms // (seconds * 1000)}"
 
     def _update(self, rows: EventRows) -> EventUpdate:
@@ -534,9 +540,10 @@ class StreamEngine:
         if first.numeric_id is not None:
             self._seq_ids(update, first.numeric_id)
         items = [(self._hash(r.item), r.item_weight) for r in rows.rows if r.item is not None]
-        for (kind, seconds, links), names in self.features.items():
+        for (kind, seconds, links, offset), names in self.features.items():
             for actor in self._actors(kind, rows, links):
-                update.groups.append(self._group_update(kind, seconds, actor, rows, names))
+                update.groups.append(self._group_update(kind, seconds, actor, rows, names,
+                                                        offset))
                 ref = self._ref(kind, actor)
                 update.exposure[ref] = items
                 if kind == "campaign" and not actor.startswith("ref:"):
@@ -553,7 +560,7 @@ class StreamEngine:
                            for d in range(-step, step + 1) if d and numeric_id + d >= 0]
 
     def _group_update(self, kind: ActorKind, seconds: int, actor: str, rows: EventRows,
-                      names: set[str]) -> GroupUpdate:
+                      names: set[str], offset: int = 0) -> GroupUpdate:
         sums: dict[str, int] = defaultdict(int)
         distinct: list[tuple[str, str, int]] = []
         campaign_rows = rows.rows[:1] if kind == "campaign" else rows.rows
@@ -573,7 +580,7 @@ class StreamEngine:
                         distinct.append((name, self._hash(value), weight))
         gap = rows.ts_ms if "gap_cv" in names or "gap_mean" in names else None
         tracked = tuple(n for n in sorted(names) if isinstance(BY_NAME[n].shape, Distinct))
-        return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms),
+        return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms, offset),
                            ttl=seconds * 2, sums=dict(sums), distinct=distinct, gap_ts=gap,
                            tracked=tracked,
                            campaign=(actor.split(":", 1)[0]

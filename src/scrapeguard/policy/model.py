@@ -61,6 +61,12 @@ class Rule(_Strict):
     campaign (`ref`) counts every request of its members, so a rule written for harvests
     spread over clients (`enum`, `thin`) must not judge it, nor the other way round."""
 
+    hop: str | None = None
+    """A long window that slides: counted in `window / hop` phases `hop` apart, so any stretch
+    of `window - hop` lies whole inside one of them (`30d` with `hop: 10d`: any 20 days). A
+    fixed month would forget a crawl paced over its boundary; a phase that started before the
+    crawl did sees all of it. Each phase costs one more counter set per actor."""
+
     @field_validator("window")
     @classmethod
     def _window_is_duration(cls, value: str) -> str:
@@ -69,9 +75,26 @@ class Rule(_Strict):
             raise ValueError("window must be at least 1s")
         return value
 
+    @model_validator(mode="after")
+    def _hop_divides_window(self) -> Rule:
+        if self.hop is not None:
+            hop = parse_duration(self.hop).total_seconds()
+            if hop < 1 or hop >= self.window_seconds or self.window_seconds % int(hop):
+                raise ValueError(f"hop {self.hop!r} must be shorter than the window "
+                                 f"{self.window!r} and divide it")
+        return self
+
     @property
     def window_seconds(self) -> int:
         return int(parse_duration(self.window).total_seconds())
+
+    @property
+    def phases(self) -> tuple[int, ...]:
+        """Offsets (seconds) of the window's phases: `(0,)` for a fixed window."""
+        if self.hop is None:
+            return (0,)
+        hop = int(parse_duration(self.hop).total_seconds())
+        return tuple(range(0, self.window_seconds, hop))
 
 
 class Route(_Strict):
