@@ -431,9 +431,10 @@ class StreamEngine:
     def _join_campaigns(self, rows: EventRows, result: Any) -> None:
         """Mark the client as a member of each campaign its evidence put it in, so that
         `check` applies the campaign's decision to its next request — also when the
-        campaign is acted on only later."""
-        for link, member, ttl in (("enum", result.member, 2 * CAMPAIGN_WINDOW_SECONDS),
-                                  ("thin", result.thin, THIN_WINDOW_SECONDS)):
+        campaign is acted on only later, and on later days (`settings.campaign_memory`)."""
+        memory = self.policy.settings.campaign_memory_seconds()
+        for link, member, ttl in (("enum", result.member, max(2 * CAMPAIGN_WINDOW_SECONDS, memory)),
+                                  ("thin", result.thin, max(THIN_WINDOW_SECONDS, memory))):
             if member:
                 mark = self._membership(link, rows.template, rows.identity)
                 self.store.put_decision(mark, {"member": True}, ttl)

@@ -185,10 +185,26 @@ class Settings(_Strict):
     else that day) before it joins the route's thin-client campaign. Two such lookups in a
     day are something people do now and then (two shared links opened from a warm cache);
     three are not."""
+    campaign_memory: str = "7d"
+    """How long a live engine remembers a client as a member of a harvest campaign (`enum`,
+    `thin`) after the last lookup that made it one. A botnet address that joined yesterday is
+    refused from its first lookup today while the campaign's decision stands, not after the
+    three it takes to join again; `analyze` covers a member from its joining on, for the rest
+    of the log (docs/engine.md)."""
     decision_ttl: dict[Action, str] = Field(default_factory=dict)
     """How long a live decision stands, by its action, merged over `DECISION_TTL`: a
     throttle lapses soon, a block after a day; a client that keeps harvesting is decided on
     again. The stream engine's store drops the decision after it."""
+
+    @field_validator("campaign_memory")
+    @classmethod
+    def _memory_is_duration(cls, value: str) -> str:
+        if parse_duration(value).total_seconds() < 1:
+            raise ValueError("campaign_memory must be at least 1s")
+        return value
+
+    def campaign_memory_seconds(self) -> int:
+        return int(parse_duration(self.campaign_memory).total_seconds())
 
     @field_validator("decision_ttl")
     @classmethod
