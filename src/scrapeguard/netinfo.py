@@ -77,6 +77,8 @@ class HostingList:
         self.by_length: dict[tuple[int, int], dict[int, tuple[str, str]]] = {}
         for path in files:
             self._read(Path(path))
+        # Most specific first, so the first hit is the narrowest listed network.
+        self.lengths = sorted(self.by_length.items(), key=lambda kv: -kv[0][1])
 
     def _read(self, path: Path) -> None:
         try:
@@ -104,7 +106,7 @@ class HostingList:
     def find(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, str] | None:
         """(network, list name) of the most specific listed network holding `addr`."""
         value, bits = int(addr), addr.max_prefixlen
-        for (version, length), table in sorted(self.by_length.items(), key=lambda kv: -kv[0][1]):
+        for (version, length), table in self.lengths:
             if version != addr.version:
                 continue
             hit = table.get(value >> (bits - length) << (bits - length))
