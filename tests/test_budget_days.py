@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from logbuilder import START, Log
 from scrapeguard.analysis import analyze
 from scrapeguard.decisions import format_ts
@@ -83,3 +85,18 @@ def test_a_paced_crawl_is_caught_over_the_month_and_both_engines_agree(tmp_path:
     day = (tool.first_action_ts - START).days
     assert day == 1000 // CRAWL_DAILY - 1, "caught on the day its thousandth person was read"
     assert not [a for a in view(batch.decisions) if a.startswith("account:merchant")]
+
+
+def test_a_hop_must_divide_its_window(tmp_path: Path) -> None:
+    from scrapeguard.errors import PolicyError
+    from scrapeguard.policy.load import load_policy
+
+    path = tmp_path / "policy.yaml"
+    path.write_text("rules:\n  - {id: month, kind: account, window: 30d, hop: 7d,\n"
+                    "     when: 'subjects >= 5000', action: block}\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"policy.yaml:2.*hop '7d' must be shorter than the "
+                       r"window '30d' and divide it"):
+        load_policy(path)
+    month = load_policy(None).rules
+    phases = next(r for r in month if r.id == "exposure-monthly-account").phases
+    assert phases == (0, 10 * DAY, 20 * DAY)
