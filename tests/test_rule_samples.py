@@ -116,6 +116,22 @@ def _exposure_daily(log: Log) -> str:
     return "account:slowpoke"
 
 
+@sample("exposure-monthly-account")
+def _exposure_monthly(log: Log) -> str:
+    """About 1,100 new people a day, half the daily bar, for ten days: the month sees 10,000.
+    Beside it, the site's other accounts, whose month sets the relative bar."""
+    rng = random.Random(81)
+    for account in range(150):
+        for n in range(5):
+            log.hit(86400 * (account % 10) + 40 * n, f"10.3.{account}.2",
+                    f"/user/{rng.randrange(10**5)}", user=f"regular{account}")
+    at = 0.0
+    for user_id in rng.sample(range(1_000_000, 9_999_999), 10_300):
+        at += rng.uniform(30, 130)
+        log.hit(at, "203.0.113.61", f"/user/{user_id}", user="patient")
+    return "account:patient"
+
+
 @sample("account-many-addresses")
 def _account_spread(log: Log) -> str:
     rng = random.Random(9)

@@ -68,7 +68,30 @@ LogFormatOption = Annotated[str | None, typer.Option(
     "--log-format", help="The server's nginx log_format string, or its name in --nginx-conf.")]
 NginxConfOption = Annotated[Path | None, typer.Option(
     "--nginx-conf", help="nginx configuration to read the log_format from.")]
+AsnDbOption = Annotated[Path | None, typer.Option(
+    "--asn-db", help="MaxMind-format ASN database (GeoLite2-ASN or compatible) for the asn: and "
+    "prefix: keys; default: the policy's networks.asn_db, else SCRAPEGUARD_ASN_DB.")]
+HostingOption = Annotated[list[Path] | None, typer.Option(
+    "--hosting", help="File of hosting networks, one CIDR a line (repeatable); default: the "
+    "policy's networks.hosting, else SCRAPEGUARD_HOSTING.")]
 """Options every command that reads logs takes, spelled once."""
+
+
+def with_networks(policy: Any, asn_db: Path | None, hosting: list[Path] | None) -> Any:
+    """The policy with `--asn-db` / `--hosting` in its `networks`, the files opened now: a
+    missing or corrupt one stops the command before any log is read (`netinfo.py`)."""
+    from scrapeguard.netinfo import for_policy
+
+    update: dict[str, Any] = {}
+    if asn_db is not None:
+        update["asn_db"] = str(asn_db)
+    if hosting:
+        update["hosting"] = [str(p) for p in hosting]
+    if update:
+        policy = policy.model_copy(
+            update={"networks": policy.networks.model_copy(update=update)})
+    for_policy(policy)
+    return policy
 
 
 @app.command()
@@ -83,6 +106,8 @@ def analyze(
     fmt: FormatOption = None,
     log_format: LogFormatOption = None,
     nginx_conf: NginxConfOption = None,
+    asn_db: AsnDbOption = None,
+    hosting: HostingOption = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
     max_malformed: Annotated[str, typer.Option(
@@ -128,7 +153,7 @@ def analyze(
         share = parse_share(max_malformed)
         window = {name: parse_bound(f"--{name}", value)
                   for name, value in (("since", since), ("until", until)) if value}
-        loaded = load_policy(policy)
+        loaded = with_networks(load_policy(policy), asn_db, hosting)
         with _progress(disabled=quiet) as callback:
             result = run_analysis(
                 inputs,

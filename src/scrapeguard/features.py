@@ -124,6 +124,13 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),
     Feature("networks", Distinct("net_key", "one", present=True),
             "distinct networks (/24, /64): address churn inside one ISP block counts once"),
+    Feature("asns", Distinct("asn_key", "one"),
+            "distinct autonomous systems (with an ASN database, `netinfo.py`): a fleet renting "
+            "addresses from many providers, or one provider's many /24s counted once"),
+    Feature("prefixes", Distinct("prefix_key", "one"),
+            "distinct announced prefixes (or listed hosting networks) the addresses came from"),
+    Feature("hosting_requests", Sum("is_hosting"),
+            "requests from an address in one of the operator's hosting-network lists"),
     Feature("clients", Distinct("client_key", "one", floor=1),
             "distinct clients (people behind a NAT): accounts and sessions with a history "
             "(clients.py), at least 1; a bare cookie is not a client"),
@@ -136,6 +143,9 @@ CATALOGUE: tuple[Feature, ...] = (
             "share of lookups that step to a neighbouring id (sequential enumeration)"),
     Feature("static_ratio", Ratio("static_requests", "requests"),
             "share of requests for assets; browsers load them, most scrapers do not"),
+    Feature("hosting_ratio", Ratio("hosting_requests", "requests"),
+            "share of requests from listed hosting networks: people browse from homes and "
+            "phones, fleets rent servers"),
     Feature("referer_ratio", Ratio("referer_requests", "requests"), "share with a referer"),
     Feature("error_ratio", Ratio("error_requests", "requests"), "share answered 4xx"),
     Feature("bot_ratio", Ratio("bot_ua_requests", "requests"), "share with a bot user agent"),

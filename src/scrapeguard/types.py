@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-ActorKind = Literal["ip", "net", "account", "session", "fp", "campaign"]
+ActorKind = Literal["ip", "net", "asn", "prefix", "account", "session", "fp", "campaign"]
 """The key kinds a rule can count by."""
 
 Action = Literal["allow", "throttle", "challenge", "decoy", "block"]
@@ -13,7 +13,10 @@ Action = Literal["allow", "throttle", "challenge", "decoy", "block"]
 ACTIONS: tuple[Action, ...] = ("allow", "throttle", "challenge", "decoy", "block")
 """Actions in rising severity; the strongest one a rule fired wins."""
 
-ACTOR_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp", "campaign")
+ACTOR_KINDS: tuple[ActorKind, ...] = ("ip", "net", "asn", "prefix", "account", "session", "fp",
+                                      "campaign")
+"""`asn` and `prefix` exist only where an ASN database or hosting list is configured
+(`netinfo.py`)."""
 
 ActorKey = str
 """`kind:value`, e.g. `ip:203.0.113.7` or `account:u_889`."""

@@ -41,7 +41,8 @@ MEMBER_KINDS = ("ip", "account", "session")
 """Keys a consumer can read off one event; fingerprint and campaign decisions list these."""
 
 KIND_COLUMN: dict[ActorKind, str] = {
-    "ip": "ip_key", "net": "net_key", "account": "account_key", "session": "session_key",
+    "ip": "ip_key", "net": "net_key", "asn": "asn_key", "prefix": "prefix_key",
+    "account": "account_key", "session": "session_key",
     "fp": "fp_key", "campaign": "campaign_key",
 }
 
@@ -52,7 +53,7 @@ ROW_COLUMNS = ("ts", "ts_ms", "eid", "item_pos", "one", "is_subject_route",
 
 
 def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int,
-               columns: set[str] | None = None) -> ir.Table:
+               columns: set[str] | None = None, offset: int = 0) -> ir.Table:
     """The rows one actor kind counts, with `actor` and window `bucket`; allowlisted left out.
 
     With `columns`, only those are kept: a group's replay table is written with what its rules
@@ -62,7 +63,9 @@ def actor_rows(rows: ir.Table, kind: ActorKind, window_seconds: int,
     kept = rows.filter(rows[column].notnull() & rows.allow_reason.isnull())
     if columns is not None:
         kept = kept.select(*sorted(c for c in columns | {column} if c in rows.columns))
-    return kept.mutate(actor=kept[column], bucket=kept.ts_ms // (window_seconds * 1000))
+    # A sliding window's phase starts `offset` seconds after the epoch-aligned one (`Rule.hop`).
+    return kept.mutate(actor=kept[column],
+                       bucket=(kept.ts_ms - offset * 1000) // (window_seconds * 1000))
 
 
 def feature_columns(names: set[str]) -> set[str]:
@@ -78,13 +81,14 @@ def evaluate(
     sources: Mapping[ActorKind, ir.Table], policy: Policy
 ) -> tuple[list[Firing], Calibration]:
     """Every firing of every active rule; `sources` gives the rows each kind counts over."""
-    groups: dict[tuple[ActorKind, int, tuple[str, ...]], list[Rule]] = defaultdict(list)
+    groups: dict[tuple[ActorKind, int, tuple[str, ...], int], list[Rule]] = defaultdict(list)
     for rule in policy.active_rules():
         links: tuple[str, ...] = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
-        groups[(rule.kind, rule.window_seconds, links)].append(rule)
+        for offset in rule.phases:
+            groups[(rule.kind, rule.window_seconds, links, offset)].append(rule)
     firings: list[Firing] = []
     calibration = Calibration()
-    for (kind, seconds, links), rules in sorted(groups.items()):
+    for (kind, seconds, links, offset), rules in sorted(groups.items()):
         source = sources[kind]
         if links:  # a campaign rule judges only the links it names (`Rule.links`)
             source = source.filter(source.campaign_link.isin(links))
@@ -92,18 +96,34 @@ def evaluate(
         wanted = set(ROW_COLUMNS) | feature_columns(named)
         if "ref" in links:  # referral members are judged on all they asked (`_members`)
             wanted |= {"is_static", "identity_key"}
-        scoped = actor_rows(source, kind, seconds, wanted)
-        firings.extend(_evaluate_group(scoped, kind, rules, calibration))
-    return firings, calibration
+        scoped = actor_rows(source, kind, seconds, wanted, offset)
+        firings.extend(_evaluate_group(scoped, kind, rules, calibration, offset))
+    return _earliest(firings), calibration
+
+
+def _earliest(firings: list[Firing]) -> list[Firing]:
+    """One firing per rule and actor: a sliding window's phases may each hold the rule, and
+    its decision dates from the first (the stream engine fires once, at that event)."""
+    first: dict[tuple[str, ActorKind, int], Firing] = {}
+    for firing in firings:
+        key = (firing.rule.id, firing.kind, firing.actor)
+        if key not in first or firing.first_ts < first[key].first_ts:
+            first[key] = firing
+    return list(first.values()) if len(first) < len(firings) else firings
 
 
 def _evaluate_group(
-    scoped: ir.Table, kind: ActorKind, rules: list[Rule], calibration: Calibration
+    scoped: ir.Table, kind: ActorKind, rules: list[Rule], calibration: Calibration,
+    offset: int = 0,
 ) -> list[Firing]:
     keys = ["actor", "bucket"]
     conditions = {rule.id: parse(rule.when) for rule in rules}
     percentiles = {p for c in conditions.values() for p in c.percentiles}
-    resolved = _calibrate(scoped, keys, conditions, percentiles, rules, calibration)
+    if offset:  # later phases of a sliding window judge by the first phase's percentiles
+        resolved = {rule.id: conditions[rule.id].resolve(calibration.percentiles_for(rule.id))
+                    for rule in rules}
+    else:
+        resolved = _calibrate(scoped, keys, conditions, percentiles, rules, calibration)
     used = {n for c in resolved.values() for n in c.features}
     step_ms = max(1000, rules[0].window_seconds * 1000 // SUB_STEPS)
     steps, bounds = interval_bounds(scoped, keys, used, step_ms)
@@ -113,6 +133,7 @@ def _evaluate_group(
     candidates = (steps if possible is True else steps.filter(possible)).select(keys).distinct()
     backend = scoped._find_backend()
     links = "_".join(sorted(rules[0].links)) if kind == "campaign" else ""
+    links += f"_at{offset}" if offset else ""
     replay_rows = materialize(backend, scoped.semi_join(candidates, keys),
                               f"_replay_{kind}_{rules[0].window_seconds}{links}")
     if replay_rows.count().execute() == 0:

@@ -6,7 +6,8 @@ counts of requests. Strings become 64-bit keys (`lookups.key`), and everything t
 regex or a library is looked up per distinct value (`lookups.py`), so the table stays small
 enough for a ten-million-line log and the per-row work is integer arithmetic.
 
-Actor columns: `ip_key`, `net_key`, `account_key`, `session_key`, `fp_key`, and `campaign_key`
+Actor columns: `ip_key`, `net_key`, `asn_key` and `prefix_key` (`netinfo.py`), `account_key`,
+`session_key`, `fp_key`, and `campaign_key`
 (see `campaigns.py`); `resolve_names` maps the keys decisions were made on back to text.
 """
 
@@ -205,6 +206,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         ts_ms=ts_ms,
         ip_key=key(t.ip),
         net_key=key(t.net),
+        asn_key=key(t.net_asn),
+        prefix_key=key(t.net_prefix),
         account_key=key(t.account),
         session_key=key(t.session),
         fp_key=key(t.fp),
@@ -233,6 +236,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         is_subject_route=flag(is_route),
         is_miss=flag(is_route & missed),
         is_static=flag(t.is_static.fill_null(False)),
+        is_hosting=flag(t.net_hosting.notnull()),
         has_referer=flag(has_referer),
         is_robots=flag(t.is_robots.fill_null(False)),
         is_trap=flag(t.is_trap.fill_null(False)),
@@ -348,9 +352,9 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
     if kind in ("ip", "account", "session"):
         source = backend.table("_exploded")
         text = source[kind]
-    elif kind == "net":
+    elif kind in ("net", "asn", "prefix"):
         source = backend.table("_addresses")
-        text = source.net
+        text = source[{"net": "net", "asn": "net_asn", "prefix": "net_prefix"}[kind]]
     elif kind == "fp":
         source = backend.table("_agents")
         text = source.fp

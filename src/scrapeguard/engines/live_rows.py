@@ -26,7 +26,8 @@ from scrapeguard.engines.lookups import (
     TOOL_CLASSES,
     static_pattern,
 )
-from scrapeguard.events import fingerprint, network_of
+from scrapeguard.events import fingerprint
+from scrapeguard.netinfo import for_policy, network_keys
 from scrapeguard.policy.model import Policy, Route
 from scrapeguard.policy.patterns import (
     Match,
@@ -160,6 +161,8 @@ class Deriver:
         self._calibrated = (self.subject_templates, self.catalogue_templates,
                             self.asset_templates)
         self.allower = Allowlister(policy)
+        self.networks = for_policy(policy)
+        """The ASN database and hosting lists (`netinfo.py`): `asn`, `prefix`, `is_hosting`."""
         self.static = compile_pattern(static_pattern(policy))
         self.routes = [(route, compile_pattern(route_regex(route)),
                         compile_pattern(query_regex(route.query)) if route.query else None)
@@ -261,6 +264,7 @@ class Deriver:
             "is_error_page": int(unlinked_error_page),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
             "is_tool_ua": int(klass in TOOL_CLASSES),
+            "is_hosting": int(self.networks.lookup(ip).hosting is not None),
             "one": 1,
         }
         rows = self._rows(subjects, route_index, path_item, status, size)
@@ -279,8 +283,8 @@ class Deriver:
         return EventRows(
             ts=ts,
             ts_ms=ts_ms,
-            keys={"ip": ip, "net": network_of(ip), "account": account, "session": session,
-                  "fp": fingerprint(ua)},
+            keys={"ip": ip, **network_keys(self.networks, ip), "account": account,
+                  "session": session, "fp": fingerprint(ua)},
             identity=clients.identity(account, ip),
             client=clients.client(account, session, since, ts),
             template=template,

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.engines.lookups import materialize
 from scrapeguard.events import network_of
+from scrapeguard.netinfo import for_policy
 from scrapeguard.policy.model import Policy
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -31,7 +32,8 @@ def network_v4(ip: ir.StringValue) -> ir.StringValue:
 
 
 def address_table(backend: Any, table: str, policy: Policy) -> ir.Table:
-    """Per distinct address: its network (/24, /64), and why it is allowlisted, if it is."""
+    """Per distinct address: its network (/24, /64), autonomous system, announced prefix and
+    hosting list (`net_asn`, `net_prefix`, `net_hosting`), and why it is allowlisted, if it is."""
     events = backend.table(table)
     distinct = events.select(ip_text=events.ip).distinct()
     # Written once: the log is scanned for its distinct addresses once, not once per half.
@@ -42,7 +44,7 @@ def address_table(backend: Any, table: str, policy: Policy) -> ir.Table:
                          .to_pylist() if ip is not None]
     rest = ibis.memtable({"ip_text": others, "net": [network_of(ip) for ip in others]},
                          schema=in_sql.schema())
-    nets = in_sql.union(rest)
+    nets = _beyond(in_sql.union(rest), policy)
     if not policy.allowlist.cidrs:
         return nets.mutate(cidr_reason=ibis.null().cast("string"))
     # Allowlisted ranges are matched in Python (`allowlist.py`), one address at a time: only
@@ -52,3 +54,20 @@ def address_table(backend: Any, table: str, policy: Policy) -> ir.Table:
     reasons = ibis.memtable({"r_ip": ips, "cidr_reason": [allower.allows(ip, None) for ip in ips]},
                             schema={"r_ip": "string", "cidr_reason": "string"})
     return nets.left_join(reasons, nets.ip_text == reasons.r_ip).drop("r_ip")
+
+
+def _beyond(nets: ir.Table, policy: Policy) -> ir.Table:
+    """`nets` with what `netinfo` knows of each address: null columns without a directory,
+    else one `NetworkDirectory.lookup` per distinct address, the live engines' own call."""
+    found = for_policy(policy)
+    if not found.enabled:
+        null = ibis.null().cast("string")
+        return nets.mutate(net_asn=null, net_prefix=null, net_hosting=null)
+    ips: list[str] = [ip for ip in nets.ip_text.to_pyarrow().to_pylist() if ip is not None]
+    infos = [found.lookup(ip) for ip in ips]
+    known = ibis.memtable(
+        {"k_ip": ips, "net_asn": [i.asn for i in infos], "net_prefix": [i.prefix for i in infos],
+         "net_hosting": [i.hosting for i in infos]},
+        schema={"k_ip": "string", "net_asn": "string", "net_prefix": "string",
+                "net_hosting": "string"})
+    return nets.left_join(known, nets.ip_text == known.k_ip).drop("k_ip")

@@ -33,8 +33,9 @@ from scrapeguard.engines.live_rows import Deriver, EventRows
 from scrapeguard.engines.running import GAP_FEATURES, MIN_GAPS, expand
 from scrapeguard.engines.verdict import Request, Verdict
 from scrapeguard.errors import StoreError
-from scrapeguard.events import fingerprint, network_of
+from scrapeguard.events import fingerprint
 from scrapeguard.features import BY_NAME, Distinct, Ratio, Sum
+from scrapeguard.netinfo import network_keys
 from scrapeguard.policy.expr import Condition, parse
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy, Rule
@@ -47,7 +48,7 @@ from scrapeguard.types import ACTOR_KINDS, Action, ActorKind, action_rank
 
 log = logging.getLogger("scrapeguard.stream")
 
-EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp")
+EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "asn", "prefix", "account", "session", "fp")
 CAMPAIGN_LINKS = ("enum", "thin")
 """Links decided by the store, by route template; `ref` is decided here, by client day."""
 MAX_REFERRED = 100_000
@@ -74,6 +75,7 @@ STORE_BACKOFF_SECONDS = 1.0
 _DISTINCT_SOURCE = {
     "item_key": "item", "path_key": "path", "page_key": "page", "template_key": "template",
     "error_path_key": "error_path", "ip_key": "ip", "net_key": "net", "ua_key": "ua",
+    "asn_key": "asn", "prefix_key": "prefix",
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
     "target_key": "target_miss", "script_key": "script_miss",
@@ -175,8 +177,9 @@ class StreamEngine:
         when only declared routes, the calibration and `X-Subjects` say."""
         if self.learner is not None:
             self._learned()
-        self.groups: dict[tuple[ActorKind, int, tuple[str, ...]],
+        self.groups: dict[tuple[ActorKind, int, tuple[str, ...], int],
                           list[tuple[Rule, Condition]]] = defaultdict(list)
+        """(kind, window, campaign links, phase offset) → the rules counted in that group."""
         for rule in self.policy.active_rules():
             condition = parse(rule.when)
             known = calibration.percentiles_for(rule.id)
@@ -187,8 +190,9 @@ class StreamEngine:
                             rule.id, ", ".join(f"p{p.q:g}({p.feature})" for p in missing))
             values = {**dict.fromkeys(missing, 0.0), **known}
             links = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
-            self.groups[(rule.kind, rule.window_seconds, links)].append(
-                (rule, condition.resolve(values)))
+            for offset in rule.phases:  # a sliding window's phases (`Rule.hop`)
+                self.groups[(rule.kind, rule.window_seconds, links, offset)].append(
+                    (rule, condition.resolve(values)))
         self.features = {
             group: expand({n for _, c in rules for n in c.features} | _explained(rules))
             for group, rules in self.groups.items()
@@ -341,7 +345,8 @@ class StreamEngine:
                 "reasons": [r.replace(ref, actor) for r in stored["reasons"]]}
 
     def _request_keys(self, request: Request) -> dict[str, str]:
-        keys = {"ip": request.ip, "net": network_of(request.ip), "fp": fingerprint(request.ua)}
+        keys = {"ip": request.ip, **network_keys(self.deriver.networks, request.ip),
+                "fp": fingerprint(request.ua)}
         if request.account:
             keys["account"] = request.account
         if request.session:
@@ -445,13 +450,13 @@ class StreamEngine:
         """The rules on one event's counts; a rule that holds writes its decision."""
         self._join_campaigns(rows, result)
         fired: list[Decision] = []
-        for (kind, seconds, links), rules in self.groups.items():
+        for (kind, seconds, links, offset), rules in self.groups.items():
             for actor in self._actors(kind, rows, links):
-                key = self._group_key(kind, seconds, actor, rows.ts_ms)
+                key = self._group_key(kind, seconds, actor, rows.ts_ms, offset)
                 values = result.groups.get(key)
                 if values is None:
                     continue
-                features = self._features(values, self._shapes[(kind, seconds, links)])
+                features = self._features(values, self._shapes[(kind, seconds, links, offset)])
                 for rule, condition in rules:
                     if _holds(condition, features):
                         decision = self._fire(rule, kind, actor, rows, features, result, update)
@@ -513,9 +518,10 @@ class StreamEngine:
     def _join_campaigns(self, rows: EventRows, result: Any) -> None:
         """Mark the client as a member of each campaign its evidence put it in, so that
         `check` applies the campaign's decision to its next request — also when the
-        campaign is acted on only later."""
-        for link, member, ttl in (("enum", result.member, 2 * CAMPAIGN_WINDOW_SECONDS),
-                                  ("thin", result.thin, THIN_WINDOW_SECONDS)):
+        campaign is acted on only later, and on later days (`settings.campaign_memory`)."""
+        memory = self.policy.settings.campaign_memory_seconds()
+        for link, member, ttl in (("enum", result.member, max(2 * CAMPAIGN_WINDOW_SECONDS, memory)),
+                                  ("thin", result.thin, max(THIN_WINDOW_SECONDS, memory))):
             if member:
                 mark = self._membership(link, rows.template, rows.identity)
                 self.store.put_decision(mark, {"member": True}, ttl)
@@ -586,7 +592,11 @@ class StreamEngine:
         flags = rows.rows[0].flags
         return not flags.get("is_subject_route") or bool(flags.get("is_static"))
 
-    def _group_key(self, kind: ActorKind, seconds: int, actor: str, ts_ms: int) -> str:
+    def _group_key(self, kind: ActorKind, seconds: int, actor: str, ts_ms: int,
+                   offset: int = 0) -> str:
+        if offset:  # a later phase of a sliding window (`Rule.hop`)
+            bucket = (ts_ms - offset * 1000) // (seconds * 1000)
+            return f"g:{self._ref(kind, actor)}:{seconds}@{offset}:{bucket}"
         return f"g:{self._ref(kind, actor)}:{seconds}:{ts_ms // (seconds * 1000)}"
 
     def _update(self, rows: EventRows) -> EventUpdate:
@@ -619,10 +629,10 @@ class StreamEngine:
             self._seq_ids(update, first.numeric_id)
         items = [(self._hash(r.item), r.item_weight) for r in rows.rows if r.item is not None]
         hashed: dict[str, str] = {}
-        for (kind, seconds, links), shape in self._shapes.items():
+        for (kind, seconds, links, offset), shape in self._shapes.items():
             for actor in self._actors(kind, rows, links):
                 update.groups.append(self._group_update(kind, seconds, actor, rows, shape,
-                                                        hashed))
+                                                        hashed, offset))
                 ref = self._ref(kind, actor)
                 update.exposure[ref] = items
                 if kind == "campaign" and not actor.startswith("ref:"):
@@ -639,7 +649,7 @@ class StreamEngine:
                            for d in range(-step, step + 1) if d and numeric_id + d >= 0]
 
     def _group_update(self, kind: ActorKind, seconds: int, actor: str, rows: EventRows,
-                      shape: _Shape, hashed: dict[str, str]) -> GroupUpdate:
+                      shape: _Shape, hashed: dict[str, str], offset: int = 0) -> GroupUpdate:
         """One group's counters for this event. `hashed` memoizes the keyed hashes of the
         event's distinct values across its groups (the same path counts under every window
         of every actor): the same hashes, computed once per event."""
@@ -663,7 +673,7 @@ class StreamEngine:
                         digest = hashed[value] = self._hash(value)
                     distinct.append((name, digest, row.item_weight if weighted else 1))
         gap = rows.ts_ms if shape.gap else None
-        return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms),
+        return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms, offset),
                            ttl=seconds * 2, sums=sums, distinct=distinct, gap_ts=gap,
                            tracked=shape.tracked,
                            campaign=(actor.split(":", 1)[0]
@@ -791,8 +801,8 @@ def _distinct_value(rows: EventRows, row: Any, column: str) -> str | None:
         return row.item  # type: ignore[no-any-return]
     if source == "lookup":
         return row.lookup  # type: ignore[no-any-return]
-    if source in ("ip", "net", "session"):
-        return rows.keys[source]
+    if source in ("ip", "net", "session", "asn", "prefix"):
+        return rows.keys.get(source)
     value = getattr(rows, source)
     return None if value is None else str(value)
 

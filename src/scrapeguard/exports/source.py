@@ -86,8 +86,9 @@ def _records(path: Path) -> Iterable[tuple[Decision, datetime | None]]:
 
 
 def _addressed(decision: Decision) -> list[tuple[str, datetime]]:
-    """(ip:… or net:… key, since when) the decision applies to."""
-    if decision.kind in ("ip", "net"):
+    """(ip:…, net:… or prefix:… key, since when) the decision applies to: an announced prefix
+    is a network a firewall can hold as well as a /24; an AS is many, left to its members."""
+    if decision.kind in ("ip", "net", "prefix"):
         return [(decision.actor, decision.first_action_ts)]
     members = decision.members or []
     since = decision.members_first_action_ts or [decision.first_action_ts] * len(members)

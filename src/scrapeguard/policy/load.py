@@ -600,6 +600,7 @@ def _merge(base: _Pack, user: _Pack) -> tuple[Policy, _Locator, list[PolicyIssue
         "allowlist": allowlist,
         "trusted_proxies": concat(("trusted_proxies",), old.trusted_proxies,
                                   new.trusted_proxies),
+        "networks": new.networks if "networks" in user.given else old.networks,
         "log_format": new.log_format if new.log_format is not None else old.log_format,
         "traps": concat(("traps",), old.traps, new.traps),
         "routes": concat(("routes",), old.routes, new.routes,

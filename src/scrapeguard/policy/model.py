@@ -61,6 +61,12 @@ class Rule(_Strict):
     campaign (`ref`) counts every request of its members, so a rule written for harvests
     spread over clients (`enum`, `thin`) must not judge it, nor the other way round."""
 
+    hop: str | None = None
+    """A long window that slides: counted in `window / hop` phases `hop` apart, so any stretch
+    of `window - hop` lies whole inside one of them (`30d` with `hop: 10d`: any 20 days). A
+    fixed month would forget a crawl paced over its boundary; a phase that started before the
+    crawl did sees all of it. Each phase costs one more counter set per actor."""
+
     @field_validator("window")
     @classmethod
     def _window_is_duration(cls, value: str) -> str:
@@ -69,9 +75,26 @@ class Rule(_Strict):
             raise ValueError("window must be at least 1s")
         return value
 
+    @model_validator(mode="after")
+    def _hop_divides_window(self) -> Rule:
+        if self.hop is not None:
+            hop = parse_duration(self.hop).total_seconds()
+            if hop < 1 or hop >= self.window_seconds or self.window_seconds % int(hop):
+                raise ValueError(f"hop {self.hop!r} must be shorter than the window "
+                                 f"{self.window!r} and divide it")
+        return self
+
     @property
     def window_seconds(self) -> int:
         return int(parse_duration(self.window).total_seconds())
+
+    @property
+    def phases(self) -> tuple[int, ...]:
+        """Offsets (seconds) of the window's phases: `(0,)` for a fixed window."""
+        if self.hop is None:
+            return (0,)
+        hop = int(parse_duration(self.hop).total_seconds())
+        return tuple(range(0, self.window_seconds, hop))
 
 
 class Route(_Strict):
@@ -128,6 +151,16 @@ class Allowlist(_Strict):
     """Allow verified crawlers from the shipped, dated published ranges."""
 
 
+class Networks(_Strict):
+    """Where networks beyond /24 come from (`netinfo.py`): unset, `SCRAPEGUARD_ASN_DB` and
+    `SCRAPEGUARD_HOSTING` say; `--asn-db` and `--hosting` override both."""
+
+    asn_db: str | None = None
+    """A MaxMind-format ASN database (GeoLite2-ASN or compatible): `asn:` and `prefix:` keys."""
+    hosting: list[str] = Field(default_factory=list)
+    """Files of hosting networks, one CIDR a line: the `hosting_*` features."""
+
+
 class Settings(_Strict):
     infer_templates: bool = True
     min_template_ids: Annotated[int, Field(ge=2)] = 50
@@ -152,10 +185,26 @@ class Settings(_Strict):
     else that day) before it joins the route's thin-client campaign. Two such lookups in a
     day are something people do now and then (two shared links opened from a warm cache);
     three are not."""
+    campaign_memory: str = "7d"
+    """How long a live engine remembers a client as a member of a harvest campaign (`enum`,
+    `thin`) after the last lookup that made it one. A botnet address that joined yesterday is
+    refused from its first lookup today while the campaign's decision stands, not after the
+    three it takes to join again; `analyze` covers a member from its joining on, for the rest
+    of the log (docs/engine.md)."""
     decision_ttl: dict[Action, str] = Field(default_factory=dict)
     """How long a live decision stands, by its action, merged over `DECISION_TTL`: a
     throttle lapses soon, a block after a day; a client that keeps harvesting is decided on
     again. The stream engine's store drops the decision after it."""
+
+    @field_validator("campaign_memory")
+    @classmethod
+    def _memory_is_duration(cls, value: str) -> str:
+        if parse_duration(value).total_seconds() < 1:
+            raise ValueError("campaign_memory must be at least 1s")
+        return value
+
+    def campaign_memory_seconds(self) -> int:
+        return int(parse_duration(self.campaign_memory).total_seconds())
 
     @field_validator("decision_ttl")
     @classmethod
@@ -178,6 +227,7 @@ class Policy(_Strict):
     settings: Settings = Field(default_factory=Settings)
     allowlist: Allowlist = Field(default_factory=Allowlist)
     trusted_proxies: list[str] = Field(default_factory=list)
+    networks: Networks = Field(default_factory=Networks)
     log_format: str | None = None
     """The nginx `log_format` the site's access logs are written with (`analyze` reads logs
     with it unless a format is given on the command line)."""

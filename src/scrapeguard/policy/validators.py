@@ -15,6 +15,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import ClassVar, Literal, Protocol
 
 from scrapeguard.errors import Location, PolicyIssue
@@ -403,6 +404,27 @@ def _strict_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network 
         return None
 
 
+class NetworkFiles(PolicyValidator):
+    """The ASN database and hosting lists the policy names open and read (`netinfo.py`): a
+    missing or corrupt file is found when the policy is checked, not at the first request."""
+
+    def validate(self, policy: Policy, locate: Locator) -> list[PolicyIssue]:
+        from scrapeguard.netinfo import HostingList, NetworkDataError, NetworkDirectory
+
+        issues = []
+        if policy.networks.asn_db:
+            try:
+                NetworkDirectory(policy.networks.asn_db).close()
+            except NetworkDataError as exc:
+                issues.append(self.issue(locate, ("networks", "asn_db"), str(exc)))
+        for number, path in enumerate(policy.networks.hosting):
+            try:
+                HostingList([Path(path)])
+            except NetworkDataError as exc:
+                issues.append(self.issue(locate, ("networks", "hosting", number), str(exc)))
+        return issues
+
+
 VALIDATORS: tuple[PolicyValidator, ...] = (
     ConditionSyntax(),
     VolumeFloor(),
@@ -415,6 +437,7 @@ VALIDATORS: tuple[PolicyValidator, ...] = (
     NetworkHostBits(),
     LogFormatSyntax(),
     WideNetwork(),
+    NetworkFiles(),
 )
 """Every check `check_policy` runs, in report order."""
 

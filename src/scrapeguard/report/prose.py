@@ -11,7 +11,8 @@ from typing import Any
 
 from scrapeguard.decisions import parse_ts
 
-KIND_WORDS = {"ip": "address", "net": "network", "account": "account", "session": "session",
+KIND_WORDS = {"ip": "address", "net": "network", "asn": "autonomous system",
+              "prefix": "announced prefix", "account": "account", "session": "session",
               "fp": "client fingerprint", "campaign": "campaign"}
 
 

@@ -180,7 +180,7 @@ def syslog_payload(datagram: bytes) -> bytes:
     return datagram[start:].rstrip(b"\r\n\0")
 
 
-COUNTED_KINDS = ("ip", "net", "account", "session", "fp")
+COUNTED_KINDS = ("ip", "net", "asn", "prefix", "account", "session", "fp")
 """The actor kinds a counted event is followed under; campaigns are named from members."""
 
 
