@@ -123,13 +123,12 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
-    since = sitefacts.assets_expected_since_ms(_linked_assets(events, path_table))
+    assets = lookups.materialize(backend, _linked_assets(events, path_table), "_linked_assets")
+    since = sitefacts.assets_expected_since_ms(assets)
     # The site's own hosts: those that refer its assets (`referrals.py`).
-    assets = t.filter(t.is_static.fill_null(False) & ~t.is_browser_fetched.fill_null(False))
     t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
-    own = lookups.materialize(backend, referrals.own_hosts_since(assets.select(
-        host=referrals.referer_host_expr(assets.referer), ip=assets.ip,
-        ts_ms=_ts_ms(assets.ts))), referrals.OWN_HOSTS_TABLE)
+    own = lookups.materialize(backend, referrals.own_hosts_since(assets),
+                              referrals.OWN_HOSTS_TABLE)
     t = t.left_join(own, t._ref_host == own.own_host)
     rows = lookups.materialize(backend, _columns(t, policy, since), "enriched")
     _mark_seq_steps(backend, rows, policy)
@@ -262,14 +261,17 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
 
 
 def _linked_assets(events: ir.Table, path_table: ir.Table) -> ir.Table:
-    """`ip`, `ts_ms` of each request for a linked asset: the events and their paths' flags
-    alone, not the whole enriched join, which would be compiled and run once more for it."""
-    keyed = events.select("ip", "ts", _pk=key(events.path))
+    """`ip`, `ts_ms` and referer `host` of each request for a linked asset: what the asset
+    witness (`sitefacts.py`) and the site's own hosts (`referrals.py`) learn from. The events
+    and their paths' flags alone, written once: the whole enriched join, which both used to
+    read, was compiled and run again for each."""
+    keyed = events.select("ip", "ts", "referer", _pk=key(events.path))
     rows = keyed.join(path_table.select("path_key", "is_static", "is_browser_fetched"),
                       keyed._pk == path_table.path_key)
     assets = rows.filter(rows.is_static.fill_null(False)
                          & ~rows.is_browser_fetched.fill_null(False))
-    return assets.select(ip=assets.ip, ts_ms=_ts_ms(assets.ts))
+    return assets.select(ip=assets.ip, ts_ms=_ts_ms(assets.ts),
+                         host=referrals.referer_host_expr(assets.referer))
 
 
 def _is_form(t: ir.Table) -> Any:
