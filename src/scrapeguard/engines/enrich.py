@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts
-from scrapeguard.engines import lookups
+from scrapeguard.engines import lookups, sqlcache
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
 from scrapeguard.policy.model import Policy
@@ -100,11 +100,10 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     events = backend.table(table)
     routes = learn(backend, table, lookups.paths(backend, events, policy), policy)
     path_table = lookups.path_lookup(backend, backend.table("_paths"), policy, routes)
-    agent_table, uas = lookups.agents(con, table)
-    agent_table = lookups.materialize(backend, agent_table, "_agents")
+    agent_table, uas = lookups.agents(backend, table)
     address_table = lookups.materialize(backend, address_table_of(backend, table, policy),
                                         "_addresses")
-    verified = lookups.verified_crawlers(con, table, policy, uas)
+    verified = lookups.verified_crawlers(backend, table, policy, uas)
 
     t = backend.table(explode_subjects(con, table))
     # Joins on 64-bit keys of the strings: cheaper to hash once than to compare strings.
@@ -124,7 +123,8 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
     assets = lookups.materialize(backend, _linked_assets(events, path_table), "_linked_assets")
-    since = sitefacts.assets_expected_since_ms(assets)
+    nth = sqlcache.arrow(backend, sitefacts.assets_expected_since(assets)).to_pylist()
+    since = int(nth[0]["first_ms"]) if nth else None
     # The site's own hosts: those that refer its assets (`referrals.py`).
     t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
     own = lookups.materialize(backend, referrals.own_hosts_since(assets),
@@ -336,9 +336,10 @@ def _mark_seq_steps(backend: Any, rows: ir.Table, policy: Policy) -> None:
 def _allowlisted(rows: ir.Table) -> dict[str, int]:
     counts = (
         rows.filter(rows.allow_reason.notnull() & (rows.one == 1))
-        .group_by("allow_reason").aggregate(n=lambda x: x.count()).execute()
+        .group_by("allow_reason").aggregate(n=lambda x: x.count())
     )
-    return {str(r): int(n) for r, n in zip(counts["allow_reason"], counts["n"], strict=True)}
+    return {str(r["allow_reason"]): int(r["n"])
+            for r in sqlcache.arrow(rows._find_backend(), counts).to_pylist()}
 
 
 def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
@@ -346,7 +347,7 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
     if not keys:
         return {}
     backend = ibis.duckdb.from_connection(con)
-    wanted = ibis.memtable({"wanted": keys}, schema={"wanted": "int64"})
+    wanted = sqlcache.table_of(backend, "_wanted", {"wanted": keys}, {"wanted": "int64"})
     if kind in ("ip", "account", "session"):
         source = backend.table("_exploded")
         text = source[kind]
@@ -373,5 +374,5 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
         raise ValueError(f"unknown actor kind {kind!r}")
     if kind != "campaign":
         pairs = source.select(k=key(text), v=text).distinct()
-    found = pairs.semi_join(wanted, pairs.k == wanted.wanted).execute()
-    return {int(k): str(v) for k, v in zip(found["k"], found["v"], strict=True)}
+    found = sqlcache.arrow(backend, pairs.semi_join(wanted, pairs.k == wanted.wanted))
+    return {int(r["k"]): str(r["v"]) for r in found.to_pylist()}
