@@ -95,3 +95,19 @@ def test_an_empty_setting_keeps_nothing_on_disk(backend: ibis.BaseBackend, tmp_p
     assert sqlcache.cache_dir() is None
     assert len(sqlcache.arrow(backend, _over(backend, 0))) == 3
     assert not (tmp_path / "sql").exists()
+
+
+def test_small_tables_arrive_the_same_as_json_or_arrow(backend: ibis.BaseBackend,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    ts = datetime.datetime(2026, 3, 2, 1, 2, 3, 456789, tzinfo=datetime.UTC)
+    columns = {"a": ['x"y\\', None, "é"], "n": [1, None, 2**62], "f": [True, False, None],
+               "t": [ts, ts, None]}
+    schema = {"a": "string", "n": "int64", "f": "boolean", "t": "timestamp('UTC')"}
+    as_json = sqlcache.arrow(backend, sqlcache.table_of(backend, "j", columns, schema))
+    monkeypatch.setattr(sqlcache, "ARROW_ROWS", 1)
+    as_arrow = sqlcache.arrow(backend, sqlcache.table_of(backend, "a", columns, schema))
+    assert as_json.to_pydict() == as_arrow.to_pydict()
+    assert as_json.column("t")[0].as_py() == ts
+    assert as_json.column("n").to_pylist() == [1, None, 2**62]

@@ -44,7 +44,7 @@ def address_table(backend: Any, table: str, policy: Policy) -> ir.Table:
                          if ip is not None]
     rest = sqlcache.table_of(backend, "_address_nets_rest",
                              {"ip_text": others, "net": [network_of(ip) for ip in others]},
-                             {"ip_text": "string", "net": "string"})
+                             in_sql.schema())  # the union needs its nullability too
     nets = in_sql.union(rest)
     if not policy.allowlist.cidrs:
         return nets.mutate(cidr_reason=ibis.null().cast("string"))

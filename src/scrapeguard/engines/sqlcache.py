@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -29,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import sqlglot.expressions as sge
 from ibis.common.graph import Graph, Node
+from ibis.formats.pyarrow import PyArrowData
 
 FORMAT = "1"
 """Bumped whenever what is stored, or how it is keyed, changes."""
@@ -156,12 +159,24 @@ def query_sql(backend: Any, expr: ir.Expr) -> str:
 
 def arrow(backend: Any, expr: ir.Expr) -> pa.Table:
     """The rows of `expr` (a table, column or scalar: as a table), as `to_pyarrow` gives them."""
-    from ibis.backends.duckdb.converter import DuckDBPyArrowData
-
     table = expr.as_table()
     backend._run_pre_execute_hooks(table)  # registers in-memory tables, when there are any
     result = backend.con.sql(query_sql(backend, table)).to_arrow_table()
-    return table.__pyarrow_result__(result, data_mapper=DuckDBPyArrowData)
+    return table.__pyarrow_result__(result, data_mapper=_Converter)
+
+
+class _Converter(PyArrowData):  # type: ignore[misc]
+    """Ibis' DuckDB result converter (`ibis.backends.duckdb.converter`), whose module imports
+    pandas, which nothing else here needs: null-typed columns become nulls."""
+
+    @classmethod
+    def convert_scalar(cls, scalar: pa.Scalar, dtype: dt.DataType) -> pa.Scalar:
+        return pa.scalar(None) if dtype.is_null() else super().convert_scalar(scalar, dtype)
+
+    @classmethod
+    def convert_column(cls, column: pa.Array, dtype: dt.DataType) -> pa.Array:
+        return pa.nulls(len(column)) if dtype.is_null() else super().convert_column(column,
+                                                                                     dtype)
 
 
 def materialize(backend: Any, expr: ir.Table, name: str) -> ir.Table:
@@ -185,23 +200,41 @@ def materialize(backend: Any, expr: ir.Table, name: str) -> ir.Table:
     return backend.table(name)
 
 
+ARROW_ROWS = 5_000
+"""From this many rows a small table goes to DuckDB through pyarrow, which is faster but
+imports pandas on first use (about a third of a second); below it, as JSON text."""
+
+
 def table_of(backend: Any, name: str, columns: Mapping[str, list[Any]],
-             schema: Mapping[str, str]) -> ir.Table:
+             schema: Mapping[str, Any]) -> ir.Table:
     """A small table from Python values, written into DuckDB as `name`, so that queries over
     it name it the same way every run (an `ibis.memtable` gets a fresh name each time)."""
-    arrow_schema = ibis.schema(dict(schema)).to_pyarrow()
-    rows = pa.Table.from_arrays([pa.array(list(columns[c]), type=arrow_schema.field(c).type)
-                                 for c in schema], schema=arrow_schema)
+    ibis_schema = ibis.schema(dict(schema))
+    defs = ibis_schema.to_sqlglot_column_defs(backend.dialect)
     target = sge.table_(name, quoted=True)
-    create = sge.Create(kind="TABLE", this=sge.Schema(
-        this=target,
-        expressions=ibis.schema(dict(schema)).to_sqlglot_column_defs(backend.dialect)))
+    create = sge.Create(kind="TABLE", this=sge.Schema(this=target, expressions=defs))
     backend.con.execute(f'DROP TABLE IF EXISTS "{name}"')
     backend.con.execute(create.sql(backend.dialect))
-    staging = f"_{name}_arrow"
-    backend.con.register(staging, rows)
-    try:
-        backend.con.execute(f'INSERT INTO "{name}" SELECT * FROM "{staging}"')
-    finally:
-        backend.con.unregister(staging)
+    size = len(next(iter(columns.values()))) if columns else 0
+    if size >= ARROW_ROWS:
+        arrow_schema = ibis_schema.to_pyarrow()
+        rows = pa.Table.from_arrays([pa.array(list(columns[c]), type=arrow_schema.field(c).type)
+                                     for c in schema], schema=arrow_schema)
+        staging = f"_{name}_arrow"
+        backend.con.register(staging, rows)
+        try:
+            backend.con.execute(f'INSERT INTO "{name}" SELECT * FROM "{staging}"')
+        finally:
+            backend.con.unregister(staging)
+    elif size:
+        # One JSON text per column, unnested side by side: DuckDB parses it in one call.
+        types = [d.args["kind"].sql(backend.dialect) for d in defs]
+        select = ", ".join(f"unnest(from_json(${i + 1}, '[\"{t}\"]'))"
+                           for i, t in enumerate(types))
+        texts = [json.dumps([_json(v) for v in columns[c]]) for c in schema]
+        backend.con.execute(f'INSERT INTO "{name}" SELECT {select}', texts)
     return backend.table(name)
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime.datetime) else value
