@@ -25,3 +25,10 @@ def empty_redis() -> str:
 def redis_url() -> str:
     """`empty_redis()` for one test."""
     return empty_redis()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_sql_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compiled SQL (`engines/sqlcache.py`) kept for this session only: tests read nothing
+    outside the repository, and the CLI they start as a process inherits the setting."""
+    os.environ["SCRAPEGUARD_CACHE_DIR"] = str(tmp_path_factory.mktemp("sql-cache"))

@@ -16,6 +16,7 @@ import duckdb
 import ibis
 
 from scrapeguard.decisions import Decision, format_ts
+from scrapeguard.engines import sqlcache
 from scrapeguard.engines.batch import evaluate
 from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.campaigns import campaign_rows
@@ -133,15 +134,16 @@ def _window(con: Any, load: Any, since: datetime | None, until: datetime | None)
 
 def _totals(rows: Any) -> dict[str, int]:
     first = rows.filter(rows.one == 1)
+    backend = rows._find_backend()
     frame = first.aggregate(
         events=first.count(),
         subject_requests=first.is_subject_route.sum(),
         allowlisted=first.allow_reason.notnull().sum(),
-    ).execute()
-    exposed = rows.filter(rows.item_key.notnull()).item_key.nunique().execute()
-    record = frame.to_dict("records")[0]
+    )
+    exposed = rows.filter(rows.item_key.notnull()).item_key.nunique()
+    record = sqlcache.arrow(backend, frame).to_pylist()[0]
     out = {k: int(v or 0) for k, v in record.items()}
-    out["distinct_items"] = int(exposed or 0)
+    out["distinct_items"] = int(sqlcache.arrow(backend, exposed).column(0)[0].as_py() or 0)
     return out
 
 

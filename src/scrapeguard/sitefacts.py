@@ -25,12 +25,12 @@ behind a CDN sees a handful of addresses fetch origin assets at most (its own st
 crawler following an absolute URL), never a stream of them."""
 
 
-def assets_expected_since_ms(assets: ir.Table, need: int = ASSET_ADDRESSES) -> int | None:
-    """The time (ms) at which the `need`-th address first loaded a linked asset; None if it
-    never happened. `assets` has one row per linked-asset request: `ip`, `ts_ms`."""
+def assets_expected_since(assets: ir.Table, need: int = ASSET_ADDRESSES) -> ir.Table:
+    """The time (ms, `first_ms`) at which the `need`-th address first loaded a linked asset:
+    one row, none if it never happened. `assets` has one row per linked-asset request: `ip`,
+    `ts_ms`. The batch engine runs the query (`enrich.py`)."""
     firsts = assets.group_by("ip").aggregate(first_ms=assets.ts_ms.min())
-    nth = firsts.order_by(firsts.first_ms).limit(1, offset=need - 1).execute()
-    return None if nth.empty else int(nth["first_ms"].iloc[0])
+    return firsts.order_by(firsts.first_ms).limit(1, offset=need - 1)
 
 
 class AssetWitness:

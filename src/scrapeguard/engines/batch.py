@@ -20,6 +20,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from scrapeguard.engines import sqlcache
 from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.firing import Firing
 from scrapeguard.engines.lookups import materialize
@@ -136,7 +137,7 @@ def _evaluate_group(
     links += f"_at{offset}" if offset else ""
     replay_rows = materialize(backend, scoped.semi_join(candidates, keys),
                               f"_replay_{kind}_{rules[0].window_seconds}{links}")
-    if replay_rows.count().execute() == 0:
+    if not backend.con.execute(f'SELECT 1 FROM "{replay_rows.get_name()}" LIMIT 1').fetchone():
         return []
     quoted = used | _explained(rules)
     replay = running_features(replay_rows, keys, quoted)
@@ -170,7 +171,8 @@ def _calibrate(
         aggregates = {
             f"p{i}": finals[p.feature].quantile(p.q / 100) for i, p in enumerate(percentiles)
         }
-        measured = finals.aggregate(**aggregates).execute().iloc[0]
+        measured = sqlcache.arrow(finals._find_backend(),
+                                  finals.aggregate(**aggregates)).to_pylist()[0]
         for i, p in enumerate(percentiles):
             value = measured[f"p{i}"]
             values[p] = 0.0 if value is None or math.isnan(float(value)) else float(value)
@@ -203,7 +205,8 @@ def _first_firings(
         metrics[f"_first_ts_{i}"] = held.ts.min(where=where)
         for name in present:
             metrics[f"_{name}_{i}"] = held[name].argmin(order, where=where)
-    records = held.group_by("actor").aggregate(**metrics).to_pyarrow().to_pylist()
+    records = sqlcache.arrow(held._find_backend(),
+                             held.group_by("actor").aggregate(**metrics)).to_pylist()
     out = []
     for i, rule in enumerate(rules):
         # A referral campaign's members are its clients whatever they asked (`campaigns.py`).
@@ -248,12 +251,13 @@ def _members(held: ir.Table, replay_rows: ir.Table,
     for kind in MEMBER_KINDS:
         column = KIND_COLUMN[kind]  # type: ignore[index]
         pairs = listed.filter(listed[column].notnull()).select("actor", column).distinct()
-        firsts = (lookups.semi_join(pairs, ["actor", column]).group_by(["actor", column])
-                  .aggregate(first_ms=lambda t: t.ts_ms.min()).execute())
+        firsts = sqlcache.arrow(
+            held._find_backend(),
+            lookups.semi_join(pairs, ["actor", column]).group_by(["actor", column])
+            .aggregate(first_ms=lambda t: t.ts_ms.min()))
         grouped: dict[int, dict[int, int]] = defaultdict(dict)
-        for actor, value, first_ms in zip(firsts["actor"], firsts[column], firsts["first_ms"],
-                                          strict=True):
-            grouped[int(actor)][int(value)] = int(first_ms)
+        for record in firsts.to_pylist():
+            grouped[int(record["actor"])][int(record[column])] = int(record["first_ms"])
         for actor, values in grouped.items():
             out[actor][kind] = values
     return out

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 
 from scrapeguard.decisions import Decision
+from scrapeguard.engines import sqlcache
 from scrapeguard.engines.batch import MEMBER_KINDS, actor_rows
 from scrapeguard.engines.firing import Firing, explain
 from scrapeguard.types import ActorKind, action_rank
@@ -105,9 +105,11 @@ def _exposure(
     for kind, key in first_action:
         kinds[kind].append(key)
     for kind, keys in kinds.items():
-        decided = ibis.memtable(
+        backend = sources[kind]._find_backend()
+        decided = sqlcache.table_of(
+            backend, "_decided",
             {"d_actor": keys, "d_first": [first_action[(kind, k)] for k in keys]},
-            schema={"d_actor": "int64", "d_first": "timestamp('UTC')"},
+            {"d_actor": "int64", "d_first": "timestamp('UTC')"},
         )
         scoped = actor_rows(sources[kind], kind, 1).select(
             "actor", "one", "item_key", "item_weight", "ts")
@@ -124,8 +126,8 @@ def _exposure(
                 before=lambda t: (t.w * (t.first < t.d_first).cast("int64")).sum(),
             )
         )
-        frame = requests.left_join(items, "actor").execute()
-        for record in frame.to_dict("records"):
+        frame = sqlcache.arrow(backend, requests.left_join(items, "actor"))
+        for record in frame.to_pylist():
             out[(kind, int(record["actor"]))] = (
                 int(record["requests"]),
                 _count(record.get("subjects")),

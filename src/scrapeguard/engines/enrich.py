@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts
-from scrapeguard.engines import lookups
+from scrapeguard.engines import lookups, sqlcache
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
 from scrapeguard.policy.model import Policy
@@ -101,11 +101,10 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     events = backend.table(table)
     routes = learn(backend, table, lookups.paths(backend, events, policy), policy)
     path_table = lookups.path_lookup(backend, backend.table("_paths"), policy, routes)
-    agent_table, uas = lookups.agents(con, table)
-    agent_table = lookups.materialize(backend, agent_table, "_agents")
+    agent_table, uas = lookups.agents(backend, table)
     address_table = lookups.materialize(backend, address_table_of(backend, table, policy),
                                         "_addresses")
-    verified = lookups.verified_crawlers(con, table, policy, uas)
+    verified = lookups.verified_crawlers(backend, table, policy, uas)
 
     t = backend.table(explode_subjects(con, table))
     # Joins on 64-bit keys of the strings: cheaper to hash once than to compare strings.
@@ -124,13 +123,13 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
-    since = sitefacts.assets_expected_since_ms(_linked_assets(events, path_table))
+    assets = lookups.materialize(backend, _linked_assets(events, path_table), "_linked_assets")
+    nth = sqlcache.arrow(backend, sitefacts.assets_expected_since(assets)).to_pylist()
+    since = int(nth[0]["first_ms"]) if nth else None
     # The site's own hosts: those that refer its assets (`referrals.py`).
-    assets = t.filter(t.is_static.fill_null(False) & ~t.is_browser_fetched.fill_null(False))
     t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
-    own = lookups.materialize(backend, referrals.own_hosts_since(assets.select(
-        host=referrals.referer_host_expr(assets.referer), ip=assets.ip,
-        ts_ms=_ts_ms(assets.ts))), referrals.OWN_HOSTS_TABLE)
+    own = lookups.materialize(backend, referrals.own_hosts_since(assets),
+                              referrals.OWN_HOSTS_TABLE)
     t = t.left_join(own, t._ref_host == own.own_host)
     rows = lookups.materialize(backend, _columns(t, policy, since), "enriched")
     _mark_seq_steps(backend, rows, policy)
@@ -266,14 +265,17 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
 
 
 def _linked_assets(events: ir.Table, path_table: ir.Table) -> ir.Table:
-    """`ip`, `ts_ms` of each request for a linked asset: the events and their paths' flags
-    alone, not the whole enriched join, which would be compiled and run once more for it."""
-    keyed = events.select("ip", "ts", _pk=key(events.path))
+    """`ip`, `ts_ms` and referer `host` of each request for a linked asset: what the asset
+    witness (`sitefacts.py`) and the site's own hosts (`referrals.py`) learn from. The events
+    and their paths' flags alone, written once: the whole enriched join, which both used to
+    read, was compiled and run again for each."""
+    keyed = events.select("ip", "ts", "referer", _pk=key(events.path))
     rows = keyed.join(path_table.select("path_key", "is_static", "is_browser_fetched"),
                       keyed._pk == path_table.path_key)
     assets = rows.filter(rows.is_static.fill_null(False)
                          & ~rows.is_browser_fetched.fill_null(False))
-    return assets.select(ip=assets.ip, ts_ms=_ts_ms(assets.ts))
+    return assets.select(ip=assets.ip, ts_ms=_ts_ms(assets.ts),
+                         host=referrals.referer_host_expr(assets.referer))
 
 
 def _is_form(t: ir.Table) -> Any:
@@ -338,9 +340,10 @@ def _mark_seq_steps(backend: Any, rows: ir.Table, policy: Policy) -> None:
 def _allowlisted(rows: ir.Table) -> dict[str, int]:
     counts = (
         rows.filter(rows.allow_reason.notnull() & (rows.one == 1))
-        .group_by("allow_reason").aggregate(n=lambda x: x.count()).execute()
+        .group_by("allow_reason").aggregate(n=lambda x: x.count())
     )
-    return {str(r): int(n) for r, n in zip(counts["allow_reason"], counts["n"], strict=True)}
+    return {str(r["allow_reason"]): int(r["n"])
+            for r in sqlcache.arrow(rows._find_backend(), counts).to_pylist()}
 
 
 def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
@@ -348,7 +351,7 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
     if not keys:
         return {}
     backend = ibis.duckdb.from_connection(con)
-    wanted = ibis.memtable({"wanted": keys}, schema={"wanted": "int64"})
+    wanted = sqlcache.table_of(backend, "_wanted", {"wanted": keys}, {"wanted": "int64"})
     if kind in ("ip", "account", "session"):
         source = backend.table("_exploded")
         text = source[kind]
@@ -375,5 +378,5 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
         raise ValueError(f"unknown actor kind {kind!r}")
     if kind != "campaign":
         pairs = source.select(k=key(text), v=text).distinct()
-    found = pairs.semi_join(wanted, pairs.k == wanted.wanted).execute()
-    return {int(k): str(v) for k, v in zip(found["k"], found["v"], strict=True)}
+    found = sqlcache.arrow(backend, pairs.semi_join(wanted, pairs.k == wanted.wanted))
+    return {int(r["k"]): str(r["v"]) for r in found.to_pylist()}

@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 
 from scrapeguard import pathfacts, uaclass
 from scrapeguard.allowlist import Allowlister
+from scrapeguard.engines import sqlcache
 from scrapeguard.events import fingerprint
 from scrapeguard.policy.model import Policy, Route
 from scrapeguard.policy.patterns import glob_regex, query_regex, route_regex, static_regex
@@ -174,8 +175,9 @@ def path_lookup(backend: Any, table: ir.Table, policy: Policy, routes: RouteTabl
         classes |= dict.fromkeys(routes.person_templates, "person")
         classes |= dict.fromkeys(routes.item_templates, "item")
     # Joined, not `isin`: a log can have thousands of templates of one class.
-    known = ibis.memtable({"r_template": list(classes), "r_class": list(classes.values())},
-                          schema={"r_template": "string", "r_class": "string"})
+    known = sqlcache.table_of(backend, "_route_classes",
+                              {"r_template": list(classes), "r_class": list(classes.values())},
+                              {"r_template": "string", "r_class": "string"})
     table = table.left_join(known, table.template == known.r_template).drop("r_template")
     is_static = table.is_static | (table.r_class == "asset").fill_null(False)
     undeclared = table.route_index.isnull() & ~is_static
@@ -215,13 +217,13 @@ def _route_item(route: Route, path: ir.StringValue, path_only: ir.StringValue) -
     return route.name + ":" + value
 
 
-def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
-    """Per distinct user agent: class, bot, tool and library flags, fingerprint."""
-    uas: list[str] = [row[0] for row in con.execute(
+def agents(backend: Any, table: str) -> tuple[ir.Table, list[str]]:
+    """Per distinct user agent: class, bot, tool and library flags, fingerprint (`_agents`)."""
+    uas: list[str] = [row[0] for row in backend.con.execute(
         f"SELECT DISTINCT coalesce(ua, '') FROM {table}").fetchall()]
     classes = uaclass.classify_many(uas)
     fingerprints = [fingerprint(ua) for ua in uas]
-    rows = {
+    rows: dict[str, list[Any]] = {
         "ua_text": uas,
         "ua_class": [classes[ua] for ua in uas],
         "is_bot_ua": [uaclass.is_crawler_class(classes[ua]) for ua in uas],
@@ -235,11 +237,12 @@ def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
     schema = {"ua_text": "string", "ua_class": "string", "is_bot_ua": "boolean",
               "is_tool_ua": "boolean", "is_browser_ua": "boolean", "is_feed_ua": "boolean",
               "is_attack_ua": "boolean", "is_library_ua": "boolean", "fp": "string"}
-    return ibis.memtable(rows, schema=schema), uas
+    return sqlcache.table_of(backend, "_agents", rows, schema), uas
 
 
-def verified_crawlers(con: Any, table: str, policy: Policy, uas: list[str]) -> ir.Table:
+def verified_crawlers(backend: Any, table: str, policy: Policy, uas: list[str]) -> ir.Table:
     """(address, agent) pairs of crawlers whose agent *and* published range agree."""
+    con = backend.con
     rows: dict[str, list[Any]] = {"v_ip": [], "v_ua": [], "v_reason": []}
     if policy.allowlist.search_engines:
         allower = Allowlister(policy)
@@ -256,12 +259,11 @@ def verified_crawlers(con: Any, table: str, policy: Policy, uas: list[str]) -> i
                     rows["v_ip"].append(ip)
                     rows["v_ua"].append(ua)
                     rows["v_reason"].append(reason)
-    return ibis.memtable(rows, schema={"v_ip": "string", "v_ua": "string",
-                                       "v_reason": "string"})
+    return sqlcache.table_of(backend, "_verified", rows,
+                             {"v_ip": "string", "v_ua": "string", "v_reason": "string"})
 
 
 def materialize(backend: Any, table: ir.Table, name: str) -> ir.Table:
-    """Compute once into a DuckDB table, so later steps do not redo the work."""
-    # Dropped by hand: ibis' overwrite=True renders an empty DROP with current sqlglot.
-    backend.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-    return backend.create_table(name, table)
+    """Compute once into a DuckDB table, so later steps do not redo the work; the query is
+    compiled once per machine, not once per run (`sqlcache.py`)."""
+    return sqlcache.materialize(backend, table, name)

@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from scrapeguard.allowlist import Allowlister
+from scrapeguard.engines import sqlcache
 from scrapeguard.engines.lookups import materialize
 from scrapeguard.events import network_of
 from scrapeguard.netinfo import for_policy
@@ -40,34 +41,40 @@ def address_table(backend: Any, table: str, policy: Policy) -> ir.Table:
     spelled = materialize(backend, distinct.mutate(net=network_v4(distinct.ip_text)),
                           "_address_nets")
     in_sql = spelled.filter(spelled.net.notnull())
-    others: list[str] = [ip for ip in spelled.filter(spelled.net.isnull()).ip_text.to_pyarrow()
-                         .to_pylist() if ip is not None]
-    rest = ibis.memtable({"ip_text": others, "net": [network_of(ip) for ip in others]},
-                         schema=in_sql.schema())
-    nets = _beyond(in_sql.union(rest), policy)
+    unspelled = spelled.filter(spelled.net.isnull()).select("ip_text")
+    others: list[str] = [ip for ip in sqlcache.arrow(backend, unspelled).column(0).to_pylist()
+                         if ip is not None]
+    rest = sqlcache.table_of(backend, "_address_nets_rest",
+                             {"ip_text": others, "net": [network_of(ip) for ip in others]},
+                             in_sql.schema())  # the union needs its nullability too
+    nets = _beyond(backend, in_sql.union(rest), policy)
     if not policy.allowlist.cidrs:
         return nets.mutate(cidr_reason=ibis.null().cast("string"))
     # Allowlisted ranges are matched in Python (`allowlist.py`), one address at a time: only
     # policies that list ranges pay for it.
     allower = Allowlister(policy)
-    ips: list[str] = nets.ip_text.to_pyarrow().to_pylist()
-    reasons = ibis.memtable({"r_ip": ips, "cidr_reason": [allower.allows(ip, None) for ip in ips]},
-                            schema={"r_ip": "string", "cidr_reason": "string"})
+    ips: list[str] = sqlcache.arrow(backend, nets.select("ip_text")).column(0).to_pylist()
+    reasons = sqlcache.table_of(
+        backend, "_cidr_reasons",
+        {"r_ip": ips, "cidr_reason": [allower.allows(ip, None) for ip in ips]},
+        {"r_ip": "string", "cidr_reason": "string"})
     return nets.left_join(reasons, nets.ip_text == reasons.r_ip).drop("r_ip")
 
 
-def _beyond(nets: ir.Table, policy: Policy) -> ir.Table:
+def _beyond(backend: Any, nets: ir.Table, policy: Policy) -> ir.Table:
     """`nets` with what `netinfo` knows of each address: null columns without a directory,
     else one `NetworkDirectory.lookup` per distinct address, the live engines' own call."""
     found = for_policy(policy)
     if not found.enabled:
         null = ibis.null().cast("string")
         return nets.mutate(net_asn=null, net_prefix=null, net_hosting=null)
-    ips: list[str] = [ip for ip in nets.ip_text.to_pyarrow().to_pylist() if ip is not None]
+    ips: list[str] = [ip for ip in sqlcache.arrow(backend, nets.select("ip_text")).column(0)
+                      .to_pylist() if ip is not None]
     infos = [found.lookup(ip) for ip in ips]
-    known = ibis.memtable(
+    known = sqlcache.table_of(
+        backend, "_address_networks",
         {"k_ip": ips, "net_asn": [i.asn for i in infos], "net_prefix": [i.prefix for i in infos],
          "net_hosting": [i.hosting for i in infos]},
-        schema={"k_ip": "string", "net_asn": "string", "net_prefix": "string",
-                "net_hosting": "string"})
+        {"k_ip": "string", "net_asn": "string", "net_prefix": "string",
+         "net_hosting": "string"})
     return nets.left_join(known, nets.ip_text == known.k_ip).drop("k_ip")
