@@ -1,0 +1,6 @@
+"""`python -m scrapeguard ...`: the same commands as the `scrapeguard` script, for a venv
+whose scripts directory is not on PATH."""
+
+from scrapeguard.cli import app
+
+app(prog_name="scrapeguard")
