@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-ActorKind = Literal["ip", "net", "account", "session", "fp", "campaign"]
+ActorKind = Literal["ip", "net", "account", "session", "fp", "hdr", "tls", "campaign"]
 """The key kinds a rule can count by."""
 
 Action = Literal["allow", "throttle", "challenge", "decoy", "block"]
@@ -13,7 +13,10 @@ Action = Literal["allow", "throttle", "challenge", "decoy", "block"]
 ACTIONS: tuple[Action, ...] = ("allow", "throttle", "challenge", "decoy", "block")
 """Actions in rising severity; the strongest one a rule fired wins."""
 
-ACTOR_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp", "campaign")
+ACTOR_KINDS: tuple[ActorKind, ...] = ("ip", "net", "account", "session", "fp", "hdr", "tls",
+                                      "campaign")
+"""`hdr`: the header shape, `tls`: the TLS fingerprint under the claimed browser family
+(`clientshape.py`); both only where the middleware, the service or the log saw them."""
 
 ActorKey = str
 """`kind:value`, e.g. `ip:203.0.113.7` or `account:u_889`."""

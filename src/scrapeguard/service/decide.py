@@ -33,6 +33,8 @@ from scrapeguard.service.state import Service
 ACTION_HEADER = "x-scrapeguard-action"
 COOKIE_HEADER = "x-scrapeguard-cookie"
 _NGINX_HEADERS = frozenset({"x-original-method", "x-original-uri", "x-original-user"})
+SHAPE_HEADER = "x-scrapeguard-shape"
+TLS_HEADER = "x-scrapeguard-tls"
 MAX_FORM = 4096
 
 
@@ -54,6 +56,7 @@ def seen_from(service: Service, request: Request) -> Seen:
     trusted = peer is not None and guard.proxies.is_trusted(peer)
     cookies = parse_cookies(cookie)
     session = guard.session(cookies, None)
+    hdr, tls = guard.stack(peer, headers.get("user-agent"), pairs, False)
     return Seen(
         ip=guard.client(peer, xff),
         method=headers.get("x-original-method") or "GET",
@@ -67,7 +70,20 @@ def seen_from(service: Service, request: Request) -> Seen:
         cookies=cookies,
         session_since=session.since,
         set_cookie=session.set_cookie,
+        hdr=hdr,
+        tls=tls,
     )
+
+
+def _stack_headers(seen: Seen) -> dict[str, str]:
+    """The request's header shape and trusted TLS fingerprint, for nginx to write into the
+    `scrapeguard` log line (`$scrapeguard_shape`, `$scrapeguard_tls`): the events counted
+    later then carry the very `hdr` and `tls` keys this decision looked up. nginx's log
+    variables cannot give the headers' order; this answer can."""
+    out = {SHAPE_HEADER: seen.hdr} if seen.hdr else {}
+    if seen.tls:
+        out[TLS_HEADER] = seen.tls
+    return out
 
 
 def _cookie_headers(seen: Seen) -> dict[str, str]:
@@ -91,7 +107,7 @@ async def decide(request: Request) -> Response:
     seen = seen_from(service, request)
     await service.settled(seen.ip)
     verdict, outcome = await service.decisions.decide(seen)
-    headers = _cookie_headers(seen)
+    headers = {**_cookie_headers(seen), **_stack_headers(seen)}
     degraded = "true" if verdict is not None and verdict.degraded else "false"
     action: str
     if isinstance(outcome, Reply):

@@ -26,7 +26,7 @@ from scrapeguard.decisions import parse_ts
 from scrapeguard.enforce.client_cookie import CLIENT_COOKIE
 from scrapeguard.enforce.exchange import items
 
-_TEXT = ("method", "path", "ua", "referer", "account", "session")
+_TEXT = ("method", "path", "ua", "referer", "account", "session", "hdr", "tls")
 _LISTS = ("subjects", "fields")
 MAX_LINE = 64 * 1024
 
@@ -155,7 +155,8 @@ def nginx_line(record: Any) -> NginxLine:
              "status": _int(record, "status", 0), "bytes": _int(record, "bytes", 0),
              "ua": _text(record, "ua"), "referer": _text(record, "referer"),
              "account": _text(record, "account"), "session": None,
-             "subjects": subjects, "fields": items(fields) if fields else None}
+             "subjects": subjects, "fields": items(fields) if fields else None,
+             "hdr": _text(record, "hdr"), "tls": _text(record, "tls")}
     if not event["path"]:
         raise BadEvent("path: missing")
     cookie = _text(record, "client_cookie") or _issued(_text(record, "issued_cookie"))
