@@ -19,7 +19,7 @@ from scrapeguard.service import build_app, load_config
 from scrapeguard.service.app import decide_first, openapi_document
 from scrapeguard.service.events import nginx_line
 from service_support import ADMIN_TOKEN, ROOT, serve_app
-from test_middleware_support import BROWSER, SECRET, one_rule_policy
+from test_middleware_support import BROWSER, LANGUAGE, SECRET, one_rule_policy
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 HARVESTER = "203.0.113.7"
@@ -49,7 +49,7 @@ def service(tmp_path: Path, udp_port: int, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def from_address(url: str, address: str = "127.0.0.1", **headers: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=10, headers={"user-agent": BROWSER, **headers},
+    return httpx.Client(base_url=url, timeout=10, headers={"user-agent": BROWSER, "accept-language": LANGUAGE, **headers},
                         transport=httpx.HTTPTransport(local_address=address))
 
 
