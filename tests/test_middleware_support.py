@@ -38,6 +38,7 @@ LANGUAGE = "en-GB,en;q=0.9"
 (`browser-claim-foreign-headers`)."""
 BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/124.0 Safari/537.36")
+BROWSER_HEADERS = {"user-agent": BROWSER, "accept-language": LANGUAGE}
 
 
 def demo_policy() -> Policy:

@@ -93,7 +93,8 @@ def warm_up(url: str) -> None:
 
 def client(url: str, address: str, ua: str = BROWSER) -> httpx.Client:
     """A client whose connections come from `address` (any 127.x.y.z works on Linux)."""
-    return httpx.Client(base_url=url, timeout=10, headers={"user-agent": ua, "accept-language": LANGUAGE},
+    return httpx.Client(base_url=url, timeout=10, headers={"user-agent": ua,
+                                                       "accept-language": LANGUAGE},
                         transport=httpx.HTTPTransport(local_address=address))
 
 
