@@ -8,10 +8,17 @@ header lines in order and the ClientHello's JA4.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
+
 from captured import all_requests, captured
 from logbuilder import FIREFOX
 from scrapeguard import clientshape
+from scrapeguard.analysis import analyze
 from scrapeguard.clientshape import Judgement, judge
+from scrapeguard.sources.loader import load_events
+from scrapeguard.sources.nginx import nginx_format
 
 
 def test_a_real_chromium_passes_every_check() -> None:
@@ -113,3 +120,22 @@ def test_bad_input_is_data() -> None:
     assert judge(ua, text, "not a ja4").tls == ()
     assert clientshape.tls_key(ua, "x" * 300) is not None
     assert judge(None, None, None) == Judgement()
+
+
+def test_a_log_format_carrying_the_fingerprint_gets_the_same_tls_key(tmp_path: Path) -> None:
+    """nginx logging the terminator's header (`$http_x_ja4`): the batch engine reads it as
+    `tls` and keys the python-requests fleet exactly as the middleware does."""
+    fleet = captured("python-requests-chrome-ua")
+    fmt = nginx_format('$remote_addr - $remote_user [$time_local] "$request" $status '
+                       '$body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_ja4"')
+    lines = [f'100.{64 + n}.0.9 - - [02/Mar/2026:08:00:{10 + n:02d} +0000] "GET /product/{n} '
+             f'HTTP/1.1" 200 900 "-" "{fleet.ua}" "{fleet.ja4}"' for n in range(8)]
+    log = tmp_path / "tls.log"
+    log.write_text("\n".join([*lines, lines[0].replace(f'"{fleet.ja4}"', '"-"')]) + "\n")
+    con = duckdb.connect()
+    load_events(con, [str(log)], fmt=fmt, max_malformed=0.0)
+    tls = con.execute("SELECT tls, count(*) FROM events GROUP BY tls ORDER BY tls").fetchall()
+    assert tls == [(fleet.ja4, 8), (None, 1)]
+    assert judge(fleet.ua, None, fleet.ja4).tls == ("foreign-tls",)
+    decided = {d.actor: d.rules for d in analyze([str(log)], fmt=fmt).decisions}
+    assert decided == {f"ip:100.{64 + n}.0.9": ["browser-claim-foreign-tls"] for n in range(8)}
