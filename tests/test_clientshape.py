@@ -139,3 +139,14 @@ def test_a_log_format_carrying_the_fingerprint_gets_the_same_tls_key(tmp_path: P
     assert judge(fleet.ua, None, fleet.ja4).tls == ("foreign-tls",)
     decided = {d.actor: d.rules for d in analyze([str(log)], fmt=fmt).decisions}
     assert decided == {f"ip:100.{64 + n}.0.9": ["browser-claim-foreign-tls"] for n in range(8)}
+
+
+def test_an_apps_webview_agent_on_its_own_http_client_is_not_judged() -> None:
+    """Apps put the WebView's agent on their OkHttp calls too: no language, no hints, and a
+    library's TLS hello, from all of an app's users. It names an app, not a browser stack."""
+    webview = ("Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UQ1A.240105.004; wv) "
+               "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/131.0.6778.135 "
+               "Mobile Safari/537.36")
+    library = captured("python-requests")
+    assert clientshape.claim(webview).family is None
+    assert judge(webview, library.shape(ua=webview), library.ja4) == Judgement()

@@ -65,17 +65,20 @@ class Claim:
 
     family: str | None
     version: int = 0
-    webview: bool = False
 
 
 @lru_cache(maxsize=65536)
 def claim(ua: str | None) -> Claim:
     """What browser the user agent says it is; only agents that read as a browser (or a
-    headless browser, which is one) claim anything: a crawler naming Chrome claims nothing."""
+    headless browser, which is one) claim anything: a crawler naming Chrome claims nothing.
+    Neither does an Android WebView's agent (`; wv)`): apps put it on their own HTTP
+    client's calls (OkHttp, Cronet) beside the WebView's, so it names an app, not a stack."""
     if not ua or uaclass.classify(ua) not in ("browser", "browser-automation"):
         return Claim(None)
+    if _WEBVIEW.search(ua):
+        return Claim(None)
     if found := _CHROMIUM.search(ua):
-        return Claim("chromium", int(found.group(1)), bool(_WEBVIEW.search(ua)))
+        return Claim("chromium", int(found.group(1)))
     if found := _FIREFOX.search(ua):
         return Claim("firefox", int(found.group(1)))
     if _SAFARI.search(ua):
@@ -125,8 +128,8 @@ def shape(ua: str | None, headers: tuple[tuple[str, str], ...] | list[tuple[str,
         "ac=" + _clean(seen.get("accept", "")),
         "ch=" + ",".join(sorted(name.lower() for name, _ in brands)),
     ]
-    if said.family == "chromium":  # the hints' duty depends on the version and WebView
-        due = secure and said.version >= MIN_HINTS_VERSION and not said.webview
+    if said.family == "chromium":  # the hints' duty depends on the version and transport
+        due = secure and said.version >= MIN_HINTS_VERSION
         parts.append("due" if due else "-")
     return _SEP.join(parts)
 
