@@ -12,7 +12,8 @@ from typing import Any
 from scrapeguard.decisions import parse_ts
 
 KIND_WORDS = {"ip": "address", "net": "network", "account": "account", "session": "session",
-              "fp": "client fingerprint", "campaign": "campaign"}
+              "fp": "client fingerprint", "hdr": "header shape", "tls": "TLS fingerprint",
+              "campaign": "campaign"}
 
 
 def when(text: str | None) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from scrapeguard.decisions import parse_ts
 from scrapeguard.engines.live_rows import Deriver
 
-KINDS = ("ip", "net", "account", "session", "fp")
+KINDS = ("ip", "net", "account", "session", "fp", "hdr", "tls")
 """The actor kinds an event counts under; campaign actors are named from their members."""
 RECENT_PATHS = 5
 
