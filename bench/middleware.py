@@ -107,6 +107,7 @@ async def _one(app: Any, path: str, ip: str) -> tuple[float, float]:
              "query_string": b"", "root_path": "", "client": ("127.0.0.1", 40000),
              "server": ("bench", 80),
              "headers": [(b"host", b"bench"), (b"user-agent", UA.encode()),
+                         (b"accept-language", b"en-GB,en;q=0.9"),
                          (b"accept", b"text/html"), (b"x-forwarded-for", ip.encode())]}
     last_byte = 0.0
 
@@ -177,7 +178,8 @@ def _end_to_end(store: str, requests: list[tuple[str, str]], warmup: int,
                 gap: float) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"bare": [], "guarded": []}
     with _uvicorn("bare_app", store) as bare, _uvicorn("guarded_app", store) as guarded, \
-            httpx.Client(headers={"user-agent": UA}, timeout=10) as client:
+            httpx.Client(headers={"user-agent": UA, "accept-language": "en-GB,en;q=0.9"},
+                         timeout=10) as client:
         for index, (path, ip) in enumerate(requests):
             for name, base in (("bare", bare), ("guarded", guarded)):
                 start = time.perf_counter()

@@ -26,7 +26,7 @@ import pytest
 
 from scrapeguard.service import build_app, load_config
 from service_support import ADMIN_TOKEN, POLICY, serve_app
-from test_middleware_support import BROWSER, SECRET
+from test_middleware_support import BROWSER, LANGUAGE, SECRET
 
 HARVESTER = "203.0.113.7"
 HARVESTER_UA = ("Mozilla/5.0 (X11; Linux x86_64) <b>bold</b> <i onmouseover=alert('ua')>x</i> "
@@ -55,7 +55,7 @@ class Fed:
 def decide(nginx: httpx.Client, ip: str, path: str, ua: str, account: str | None = None
            ) -> int:
     headers = {"x-original-method": "GET", "x-original-uri": path, "x-forwarded-for": ip,
-               "user-agent": ua}
+               "user-agent": ua, "accept-language": LANGUAGE}
     if account is not None:
         headers["x-original-user"] = account
     return nginx.get("/v1/decide", headers=headers).status_code

@@ -1,7 +1,12 @@
-"""Build small combined logs in tests: one call per request, times as offsets in seconds."""
+"""Build small combined logs in tests: one call per request, times as offsets in seconds.
+
+A log whose requests carry a header shape or a TLS fingerprint (`hdr`, `tls`) is written as
+JSON lines of the event contract instead, as the middleware and the service see requests.
+"""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,13 +26,22 @@ class Log:
     """Requests collected out of order, written sorted by time as nginx combined lines."""
 
     rows: list[tuple[float, str]] = field(default_factory=list)
+    events: list[dict[str, object]] = field(default_factory=list)
+    stacks: bool = False
+    """Some request carried `hdr` or `tls`: written as JSON lines."""
 
     def hit(self, at: float, ip: str, path: str, *, status: int = 200, size: int = 2048,
-            user: str = "-", referer: str = "-", ua: str = CHROME, method: str = "GET") -> None:
+            user: str = "-", referer: str = "-", ua: str = CHROME, method: str = "GET",
+            hdr: str | None = None, tls: str | None = None) -> None:
         ts = START + timedelta(seconds=at)
         stamp = ts.strftime("%d/%b/%Y:%H:%M:%S +0000")
         self.rows.append((at, f'{ip} - {user} [{stamp}] "{method} {path} HTTP/1.1" {status} '
                               f'{size} "{referer}" "{ua}"'))
+        self.events.append({"at": at, "ts": ts.isoformat(), "ip": ip, "method": method,
+                            "path": path, "status": status, "bytes": size,
+                            "ua": ua, "referer": None if referer == "-" else referer,
+                            "account": None if user == "-" else user, "hdr": hdr, "tls": tls})
+        self.stacks = self.stacks or hdr is not None or tls is not None
 
     def person(self, ip: str = "198.51.100.20", at: float = 0.0, seed: int = 1) -> None:
         """A person: pages with their assets and referers, a few profiles, human pauses."""
@@ -41,6 +55,11 @@ class Log:
             at += rng.uniform(15, 90)
 
     def write(self, path: Path) -> Path:
+        if self.stacks:
+            events = sorted(self.events, key=lambda event: float(event["at"]))  # type: ignore[arg-type]
+            path.write_text("".join(json.dumps({k: v for k, v in e.items() if k != "at"}) + "\n"
+                                    for e in events), encoding="utf-8")
+            return path
         self.rows.sort(key=lambda row: row[0])
         path.write_text("".join(text + "\n" for _, text in self.rows), encoding="utf-8")
         return path

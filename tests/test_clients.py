@@ -24,7 +24,7 @@ import pytest
 from scrapeguard import clients
 from scrapeguard.analysis import analyze
 from scrapeguard.enforce.client_cookie import CLIENT_COOKIE, ClientCookies
-from test_middleware_support import BROWSER, SECRET, FakeClock, demo_site
+from test_middleware_support import BROWSER, BROWSER_HEADERS, SECRET, FakeClock, demo_site
 
 NAT = "203.0.113.80"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -47,7 +47,7 @@ async def enumerate_people(cookie: str | None, store: str = "memory://", limit: 
     served = 0
     async with httpx.AsyncClient(transport=_transport(app, address),
                                  base_url="http://testserver",
-                                 headers={"user-agent": BROWSER}) as client:
+                                 headers=BROWSER_HEADERS) as client:
         for n in range(1000, 1000 + limit):
             client.cookies.clear()  # keeps nothing the guard sets
             headers = {"cookie": f"{cookie}={secrets.token_hex(8)}"} if cookie else {}
@@ -80,7 +80,7 @@ async def _office(keep_cookies: bool, browsers: int = 12, views: int = 30) -> tu
     app = demo_site(clock=clock)
     rng = random.Random(5)
     people = [httpx.AsyncClient(transport=_transport(app, NAT), base_url="http://testserver",
-                                headers={"user-agent": BROWSER}) for _ in range(browsers)]
+                                headers=BROWSER_HEADERS) for _ in range(browsers)]
     served = refused = 0
 
     async def get(client: httpx.AsyncClient, path: str, referer: str | None = None) -> int:

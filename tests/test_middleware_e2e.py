@@ -20,6 +20,7 @@ import pytest
 from test_middleware_servers import enumerate_people, node, serve
 from test_middleware_support import (
     BROWSER,
+    LANGUAGE,
     FakeClock,
     demo_site,
 )
@@ -34,7 +35,8 @@ engine also share one interpreter)."""
 
 
 def client(url: str, ip: str, ua: str = BROWSER) -> httpx.Client:
-    return httpx.Client(base_url=url, headers={"user-agent": ua, "x-forwarded-for": ip},
+    return httpx.Client(base_url=url, headers={"user-agent": ua,
+                                                "accept-language": LANGUAGE, "x-forwarded-for": ip},
                         timeout=10)
 
 

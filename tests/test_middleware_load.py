@@ -21,7 +21,7 @@ import pytest
 
 from test_middleware_redis import RedisServer
 from test_middleware_servers import node
-from test_middleware_support import BROWSER
+from test_middleware_support import BROWSER, BROWSER_HEADERS, LANGUAGE
 
 pytestmark = pytest.mark.redis
 
@@ -53,7 +53,7 @@ async def _browse(url: str, seconds: float, clients: int, tag: int) -> list[tupl
     only, not the client's own set-up."""
     out: list[tuple[float, int]] = []
     pool = [httpx.AsyncClient(base_url=url, timeout=10,
-                              headers={"user-agent": BROWSER, "x-forwarded-for": f"10.{tag}.{n}.1"})
+                              headers={**BROWSER_HEADERS, "x-forwarded-for": f"10.{tag}.{n}.1"})
             for n in range(clients)]
 
     async def one(client: httpx.AsyncClient, stop: float) -> None:
@@ -115,6 +115,7 @@ class Connection:
         """Send these requests at once, then read their answers; their statuses."""
         self.writer.write(b"".join(
             f"GET {path} HTTP/1.1\r\nhost: t\r\nuser-agent: {BROWSER}\r\n"
+            f"accept-language: {LANGUAGE}\r\n"
             f"x-forwarded-for: {self.address}\r\n\r\n".encode() for path in paths))
         await self.writer.drain()
         statuses = []
@@ -177,7 +178,7 @@ def test_a_flood_of_cheap_requests_does_not_delay_enforcement(own_redis: RedisSe
         # First use compiles the user-agent patterns and the rules' scripts on the record
         # lane; a person's few requests pay for it, so "alone" measures lag, not start-up.
         with httpx.Client(base_url=url, timeout=10, headers={
-                "user-agent": BROWSER, "x-forwarded-for": "10.9.9.9"}) as person:
+                **BROWSER_HEADERS, "x-forwarded-for": "10.9.9.9"}) as person:
             for path in ("/", "/about", "/user/1", "/about"):
                 person.get(path)
         time.sleep(1.0)

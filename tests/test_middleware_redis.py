@@ -22,7 +22,7 @@ import redis
 
 from test_middleware_servers import enumerate_people, free_port, node, serve
 from test_middleware_support import (
-    BROWSER,
+    BROWSER_HEADERS,
     demo_site,
 )
 
@@ -51,7 +51,7 @@ def test_two_nodes_see_one_actor_whole(redis_url: str) -> None:
     """An enumerator alternating between two app processes is refused as early as on one."""
     env = {"SG_STORE": redis_url}
     with node(env) as first, node(env) as second:
-        headers = {"user-agent": BROWSER, "x-forwarded-for": "203.0.113.7"}
+        headers = {**BROWSER_HEADERS, "x-forwarded-for": "203.0.113.7"}
         clients = [httpx.Client(base_url=url, headers=headers, timeout=10)
                    for url in (first, second)]
         try:
@@ -130,7 +130,7 @@ def test_a_redis_outage_fails_open_and_state_resumes(
     app = demo_site(store=own_redis.url, trusted_proxies=["127.0.0.1"])
 
     def get(ip: str, path: str) -> int:
-        headers = {"user-agent": BROWSER, "x-forwarded-for": ip}
+        headers = {**BROWSER_HEADERS, "x-forwarded-for": ip}
         return httpx.get(f"{url}{path}", headers=headers, timeout=10).status_code
 
     with serve(app) as url:

@@ -23,7 +23,7 @@ import httpx
 import uvicorn
 
 from scrapeguard.engines.stream import StreamEngine
-from test_middleware_support import BROWSER, SECRET, TESTS, one_rule_policy
+from test_middleware_support import BROWSER, LANGUAGE, SECRET, TESTS, one_rule_policy
 
 WARMUP = itertools.count(200)
 """Addresses (192.0.2.N) for the nodes' warm-up requests: one each, as nodes share Redis."""
@@ -97,7 +97,8 @@ def node(env: dict[str, str], *, warm: bool = True) -> Iterator[str]:
         env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
-    headers = {"x-forwarded-for": f"192.0.2.{next(WARMUP)}", "user-agent": BROWSER}
+    headers = {"x-forwarded-for": f"192.0.2.{next(WARMUP)}", "user-agent": BROWSER,
+               "accept-language": LANGUAGE}
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -33,8 +33,12 @@ from scrapeguard.policy.model import Policy
 
 TESTS = Path(__file__).parent
 SECRET = b"test secret for the middleware tests"
+LANGUAGE = "en-GB,en;q=0.9"
+"""Every browser sends Accept-Language; a browser's agent without it is a library's disguise
+(`browser-claim-foreign-headers`)."""
 BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/124.0 Safari/537.36")
+BROWSER_HEADERS = {"user-agent": BROWSER, "accept-language": LANGUAGE}
 
 
 def demo_policy() -> Policy:
@@ -163,16 +167,22 @@ class Answer:
 
 
 def call(app: Any, path: str, *, method: str = "GET", client: str = "203.0.113.7",
-         headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> Answer:
-    """One HTTP request through an ASGI app, without a server."""
+         headers: Sequence[tuple[str, str]] = (), body: bytes = b"", scheme: str = "http",
+         exact: bool = False) -> Answer:
+    """One HTTP request through an ASGI app, without a server. A browser's agent and language
+    are sent before `headers`, unless `exact`: then `headers` are all there is, in order."""
     raw_path, _, query = path.partition("?")
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": raw_path, "raw_path": raw_path.encode(),
+        "scheme": scheme, "path": raw_path, "raw_path": raw_path.encode(),
         "query_string": query.encode(), "root_path": "", "client": (client, 50000),
         "server": ("testserver", 80),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in
-                    [("host", "testserver"), ("user-agent", BROWSER), *headers]],
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers] if exact else [
+            (k.lower().encode(), v.encode()) for k, v in
+                    [("host", "testserver"), ("user-agent", BROWSER),
+                     *((("accept-language", LANGUAGE),)
+                       if not any(k.lower() == "accept-language" for k, _ in headers) else ()),
+                     *headers]],
     }
     sent: list[dict[str, Any]] = []
     delivered = False

@@ -13,6 +13,7 @@ from scrapeguard.enforce import PASS_COOKIE, PASS_PATH, ScrapeGuardWSGI
 from scrapeguard.enforce.base import Exposure
 from test_middleware_support import (
     BROWSER,
+    LANGUAGE,
     SECRET,
     Answer,
     FakeClock,
@@ -40,7 +41,8 @@ def shop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[by
 def wsgi_call(app: Any, path: str, *, method: str = "GET", client: str = "203.0.113.7",
               headers: dict[str, str] | None = None, body: bytes = b"") -> Answer:
     environ: dict[str, Any] = {"REQUEST_METHOD": method, "REMOTE_ADDR": client,
-                               "HTTP_USER_AGENT": BROWSER, "wsgi.input": io.BytesIO(body),
+                               "HTTP_USER_AGENT": BROWSER, "HTTP_ACCEPT_LANGUAGE": LANGUAGE,
+                               "wsgi.input": io.BytesIO(body),
                                "CONTENT_LENGTH": str(len(body))}
     path_info, _, query = path.partition("?")
     environ.update(PATH_INFO=path_info, QUERY_STRING=query)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from captured import captured
 from logbuilder import CHROME, FIREFOX, SAFARI, Log
+from scrapeguard import clientshape
 from scrapeguard.analysis import analyze
 from scrapeguard.policy.load import load_policy
 
@@ -365,6 +367,47 @@ def _catalogue(log: Log) -> str:
     for n in range(120):  # one product page after another, no assets, paced like a reader
         log.hit(40 + 25 * n, "203.0.113.140", f"/product/{2000 + 7 * n}", size=15_000)
     return "ip:203.0.113.140"
+
+
+@sample("browser-claim-foreign-headers")
+def _foreign_headers(log: Log) -> str:
+    """python-requests behind Chrome's user agent, as captured: one page is enough."""
+    fleet = captured("python-requests-chrome-ua")
+    log.hit(400, "203.0.113.180", "/about", ua=fleet.ua, hdr=fleet.shape())
+    return "ip:203.0.113.180"
+
+
+@sample("browser-claim-foreign-tls")
+def _foreign_tls(log: Log) -> str:
+    """Chromium's own headers over python-requests' TLS hello: copied headers, not the stack."""
+    chromium, library = captured("chromium"), captured("python-requests")
+    log.hit(420, "203.0.113.181", "/about", ua=chromium.ua, hdr=chromium.shape(),
+            tls=library.ja4)
+    return "ip:203.0.113.181"
+
+
+def stack_fleet(log: Log, *, tls: bool) -> str:
+    """One python-requests stack behind Chrome's agent on 30 addresses in 6 networks, a
+    request or two each: under every per-address bar but one, and one shared stack."""
+    fleet = captured("python-requests-chrome-ua")
+    for n in range(30):
+        ip = f"100.{64 + n % 6}.{n}.9"
+        for k in range(1 + n % 2):
+            log.hit(500 + 11 * n + 3 * k, ip, f"/product/{900 + n}", ua=fleet.ua,
+                    hdr=None if tls else fleet.shape(), tls=fleet.ja4 if tls else None)
+    if tls:
+        return f"tls:chromium/{fleet.ja4}"
+    return f"hdr:{clientshape.hdr_key(fleet.shape())}"
+
+
+@sample("client-stack-fleet")
+def _stack_fleet(log: Log) -> str:
+    return stack_fleet(log, tls=False)
+
+
+@sample("client-stack-fleet-tls")
+def _stack_fleet_tls(log: Log) -> str:
+    return stack_fleet(log, tls=True)
 
 
 @sample("fast-crawl")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from captured import captured
+from scrapeguard import clientshape
 from scrapeguard.decisions import Decision
 from scrapeguard.scoring import evaluate
 from scrapeguard.scoring.score import Scorecard
@@ -127,3 +129,32 @@ def test_misaligned_truth_is_refused(data: Path) -> None:
 
     with pytest.raises(SourceError, match="line-aligned"):
         evaluate(data, [])
+
+
+def test_a_fleet_sharing_a_contradicting_stack_lowers_the_floor(tmp_path: Path) -> None:
+    """Ten addresses in ten networks, one record each, all python-requests behind Chrome's
+    agent (captured): every request is a stranger's, so the floor is all ten records; with
+    client stacks only the stack's first sighting is. A decision on the `hdr` key contains
+    the members that came after it. Real Chromium beside it lowers nothing."""
+    fleet, chromium = captured("python-requests-chrome-ua"), captured("chromium")
+    lines = []
+    for n in range(10):
+        lines.append((n, f"100.{64 + n}.0.1", "fleet", "scraper", f"f{n}", fleet, [f"s{n}"]))
+        lines.append((n, f"198.{18 + n}.0.1", "people", "human", f"p{n}", chromium, [f"s{n}"]))
+    with (tmp_path / "events.jsonl").open("w") as events, \
+            (tmp_path / "truth.tsv").open("w") as truth:
+        truth.write("scenario\tlabel\tidentity\n")
+        for second, ip, scenario, label, identity, client, subjects in lines:
+            ts = (T0 + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            events.write(json.dumps({"ts": ts, "ip": ip, "method": "GET", "path": "/u",
+                                     "status": 200, "bytes": 1, "ua": client.ua,
+                                     "subjects": subjects, "hdr": client.shape(),
+                                     "tls": client.ja4}) + "\n")
+            truth.write(f"{scenario}\t{label}\t{identity}\n")
+    key = f"hdr:{clientshape.hdr_key(fleet.shape())}"
+    card = _card(tmp_path, [_decision(key, 4)])
+    scores = {s.scenario: s for s in card.scenarios}
+    assert (scores["fleet"].first_sight, scores["fleet"].first_sight_stacks) == (10, 1)
+    assert scores["people"].first_sight == scores["people"].first_sight_stacks == 10
+    assert scores["fleet"].leaked == 4  # seconds 0-3; contained from the decision on
+    assert card.people_affected_share == 0

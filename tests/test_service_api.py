@@ -14,12 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
+from captured import captured
+from scrapeguard.clientshape import Judgement, judge
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.service import build_app, load_config
 from scrapeguard.service.app import decide_first, openapi_document
 from scrapeguard.service.events import nginx_line
 from service_support import ADMIN_TOKEN, ROOT, serve_app
-from test_middleware_support import BROWSER, SECRET, one_rule_policy
+from test_middleware_support import BROWSER_HEADERS, SECRET, one_rule_policy
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 HARVESTER = "203.0.113.7"
@@ -49,7 +51,7 @@ def service(tmp_path: Path, udp_port: int, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def from_address(url: str, address: str = "127.0.0.1", **headers: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=10, headers={"user-agent": BROWSER, **headers},
+    return httpx.Client(base_url=url, timeout=10, headers={**BROWSER_HEADERS, **headers},
                         transport=httpx.HTTPTransport(local_address=address))
 
 
@@ -276,3 +278,23 @@ def test_nginx_lines_tell_a_miss_from_silence() -> None:
 def test_openapi_module_writes_what_is_served() -> None:
     app = build_app(load_config(env={}, events_udp=""))
     assert openapi_document(app.routes)["paths"].keys() >= {"/v1/events", "/healthz"}
+
+
+def test_decide_hands_nginx_the_client_stack_its_log_line_carries(service: str) -> None:
+    """nginx's variables cannot give the headers' order; the decision does, in
+    `X-Scrapeguard-Shape`, with the TLS fingerprint nginx (a trusted peer) passed on. A peer
+    that is not nginx gets its shape, never its own claim of a fingerprint."""
+    chromium = captured("chromium")
+    headers = {name.lower(): value for name, value in chromium.headers
+               if name.lower() != "host"}
+    answer = decide(service, "198.51.100.30", **headers, **{"x-ja4": chromium.ja4})
+    assert answer.status_code == 204
+    shape, tls = answer.headers["x-scrapeguard-shape"], answer.headers["x-scrapeguard-tls"]
+    assert judge(chromium.ua, shape, tls) == Judgement()
+    assert tls == chromium.ja4
+    assert shape.startswith("chromium|agree|s|")  # a trusted fingerprint: TLS, hints owed
+    forged = decide(service, "198.51.100.31", peer="127.0.0.2", **{"x-ja4": chromium.ja4})
+    assert "x-scrapeguard-tls" not in forged.headers
+    line = nginx_line({"ts": 1.7e9, "ip": "192.0.2.1", "path": "/", "status": 200,
+                       "hdr": shape, "tls": tls})
+    assert (line.event["hdr"], line.event["tls"]) == (shape, tls)

@@ -30,7 +30,7 @@ from service_support import (
     subject_hash,
 )
 from test_middleware_servers import serve
-from test_middleware_support import BROWSER
+from test_middleware_support import BROWSER, LANGUAGE
 
 pytestmark = [pytest.mark.nginx, pytest.mark.redis]
 
@@ -93,7 +93,8 @@ def warm_up(url: str) -> None:
 
 def client(url: str, address: str, ua: str = BROWSER) -> httpx.Client:
     """A client whose connections come from `address` (any 127.x.y.z works on Linux)."""
-    return httpx.Client(base_url=url, timeout=10, headers={"user-agent": ua},
+    return httpx.Client(base_url=url, timeout=10, headers={"user-agent": ua,
+                                                       "accept-language": LANGUAGE},
                         transport=httpx.HTTPTransport(local_address=address))
 
 

@@ -115,7 +115,7 @@ def test_time_zone_is_converted_to_utc_and_fields_mapped(con: Any, tmp_path: Pat
     [row] = rows(con)
     assert row == (
         datetime(2015, 5, 17, 8, 5, 3, tzinfo=UTC), "203.0.113.7", "GET", "/user/42?x=1", 200,
-        512, "curl/8", None, "u_889", None, None, None)
+        512, "curl/8", None, "u_889", None, None, None, None, None)
 
 
 def test_common_log_and_dashes(con: Any, tmp_path: Path) -> None:

@@ -27,10 +27,14 @@ EVENT_SCHEMA = pa.schema(
         pa.field("session", pa.string()),
         pa.field("subjects", pa.list_(pa.string())),
         pa.field("fields", pa.list_(pa.string())),
+        pa.field("hdr", pa.string()),
+        pa.field("tls", pa.string()),
     ]
 )
 """The contract as Arrow. `path` keeps the query string; `subjects` is null where the route
-carries no personal data and `[]` on a personal-data route that found nobody."""
+carries no personal data and `[]` on a personal-data route that found nobody. `hdr` is the
+request's header shape (`clientshape.shape`) and `tls` its TLS fingerprint (JA4, or JA3) as the
+TLS terminator reported it; both null where the source did not see them."""
 
 EVENT_SQL_TYPES: dict[str, str] = {
     "ts": "TIMESTAMPTZ",
@@ -45,6 +49,8 @@ EVENT_SQL_TYPES: dict[str, str] = {
     "session": "VARCHAR",
     "subjects": "VARCHAR[]",
     "fields": "VARCHAR[]",
+    "hdr": "VARCHAR",
+    "tls": "VARCHAR",
 }
 """The same contract as DuckDB column types, in schema order."""
 

@@ -95,6 +95,11 @@ CATALOGUE: tuple[Feature, ...] = (
             "requests whose user agent declares a crawler (crawler-user-agents)"),
     Feature("tool_ua_requests", Sum("is_tool_ua"),
             "requests whose user agent declares a scanner or a headless browser"),
+    Feature("shape_mismatches", Sum("is_shape_mismatch"),
+            "requests whose headers contradict the browser the user agent claims "
+            "(clientshape.py: no Accept-Language, missing or disagreeing client hints)"),
+    Feature("tls_mismatches", Sum("is_tls_mismatch"),
+            "requests whose TLS fingerprint is not that of the browser the user agent claims"),
     Feature("paths", Distinct("path_key", "one", present=True), "distinct paths, query included"),
     Feature("pages", Distinct("page_key", "is_page"),
             "distinct non-static paths (a crawl's breadth)"),

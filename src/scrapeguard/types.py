@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-ActorKind = Literal["ip", "net", "asn", "prefix", "account", "session", "fp", "campaign"]
+ActorKind = Literal["ip", "net", "asn", "prefix", "account", "session", "fp", "hdr", "tls",
+                   "campaign"]
 """The key kinds a rule can count by."""
 
 Action = Literal["allow", "throttle", "challenge", "decoy", "block"]
@@ -14,9 +15,11 @@ ACTIONS: tuple[Action, ...] = ("allow", "throttle", "challenge", "decoy", "block
 """Actions in rising severity; the strongest one a rule fired wins."""
 
 ACTOR_KINDS: tuple[ActorKind, ...] = ("ip", "net", "asn", "prefix", "account", "session", "fp",
-                                      "campaign")
+                                      "hdr", "tls", "campaign")
 """`asn` and `prefix` exist only where an ASN database or hosting list is configured
-(`netinfo.py`)."""
+(`netinfo.py`); `hdr`: the header shape, `tls`: the TLS fingerprint under the claimed
+browser family (`clientshape.py`), both only where the middleware, the service or the log
+saw them."""
 
 ActorKey = str
 """`kind:value`, e.g. `ip:203.0.113.7` or `account:u_889`."""

@@ -44,6 +44,7 @@ from scrapeguard.enforce.guard import (
     DEFAULT_DIFFICULTY,
     DEFAULT_PASS_TTL,
     DEFAULT_THROTTLE,
+    DEFAULT_TLS_HEADER,
     Guard,
 )
 from scrapeguard.enforce.page import PASS_PATH
@@ -71,7 +72,9 @@ class ScrapeGuardMiddleware:
     ASGI app, or `decoy(scope)` returning one (or an awaitable of one). `engine` replaces the
     built one (then `store` is used for throttling and challenges only); `clock` stamps
     events, for tests that compress time. `budget` is how many seconds a request may wait on
-    a networked store for its decision before `fail_open` applies.
+    a networked store for its decision before `fail_open` applies. `tls_header` names the
+    header in which the TLS terminator passes the client's TLS fingerprint (JA4 or JA3),
+    believed only from `trusted_proxies` (`Guard.stack`).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class ScrapeGuardMiddleware:
         pass_ttl: float = DEFAULT_PASS_TTL,
         clock: Clock | None = None,
         budget: float = DEFAULT_BUDGET,
+        tls_header: str = DEFAULT_TLS_HEADER,
     ) -> None:
         require_callables(account=account, session=session, subjects=subjects, decoy=decoy,
                           clock=clock)
@@ -108,7 +112,7 @@ class ScrapeGuardMiddleware:
                            challenge_difficulty=challenge_difficulty, fail_open=fail_open,
                            engine=engine, secret=secret, throttle_rate=throttle_rate,
                            pass_ttl=pass_ttl, has_decoy=decoy is not None, clock=clock,
-                           budget=budget)
+                           budget=budget, tls_header=tls_header)
         routine = getattr(self.guard.engine, "routine", None)
         self.recorder = Recorder(self.guard.record, routine if callable(routine) else None)
 
@@ -182,8 +186,10 @@ class ScrapeGuardMiddleware:
         session = self.guard.session(cookies, self.session(scope) if self.session else None)
         path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string") or b""
+        peer = client[0] if client else None
+        hdr, tls = self.guard.stack(peer, ua, pairs, scope.get("scheme") == "https")
         return Seen(
-            ip=self.guard.client(client[0] if client else None, xff),
+            ip=self.guard.client(peer, xff),
             method=scope["method"],
             path=(path + b"?" + query if query else path).decode("latin-1"),
             started=self.guard.clock(),
@@ -195,6 +201,8 @@ class ScrapeGuardMiddleware:
             cookies=cookies,
             session_since=session.since,
             set_cookie=session.set_cookie,
+            hdr=hdr,
+            tls=tls,
         )
 
     async def _decoy_app(self, scope: Scope) -> ASGIApp:

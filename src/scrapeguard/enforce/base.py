@@ -48,11 +48,15 @@ class Seen:
     """When the guard issued `session` (its signed cookie); None for an app's session."""
     set_cookie: str | None = None
     """The guard's new session cookie, set on whatever answer the request gets."""
+    hdr: str | None = None
+    """The header shape (`clientshape.shape`)."""
+    tls: str | None = None
+    """The TLS fingerprint, when a trusted proxy passed one (`Guard.stack`)."""
 
     def request(self) -> Request:
         return Request(ip=self.ip, path=self.path, method=self.method, ua=self.ua,
                        referer=self.referer, account=self.account, session=self.session,
-                       headers=self.headers)
+                       headers=self.headers, hdr=self.hdr, tls=self.tls)
 
 
 @dataclass(frozen=True)

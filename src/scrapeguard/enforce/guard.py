@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scrapeguard import clientshape
 from scrapeguard.allowlist import TrustedProxies
 from scrapeguard.enforce import actions
 from scrapeguard.enforce.base import Clock, Enforcer, Engine, Outcome, Reply, Seen
@@ -43,6 +44,11 @@ log = logging.getLogger("scrapeguard.enforce")
 DEFAULT_THROTTLE = "1/5second"
 DEFAULT_PASS_TTL = 3600.0
 DEFAULT_BUDGET = 0.05
+DEFAULT_TLS_HEADER = "x-ja4"
+"""Where the TLS terminator passes the client's TLS fingerprint (HAProxy, nginx's JA4 module,
+a CDN: each is configured to set it)."""
+MAX_TLS = 256
+"""Characters of the fingerprint header kept: a JA4 is 36, a JA3 string a few hundred."""
 """Seconds a request may wait for its decision on a networked store before failing open (or
 closed): a Redis round trip on loopback or in one data centre takes well under a millisecond."""
 JUDGE_THREADS = 32
@@ -78,6 +84,7 @@ class Guard:
         has_decoy: bool = False,
         clock: Clock | None = None,
         budget: float = DEFAULT_BUDGET,
+        tls_header: str = DEFAULT_TLS_HEADER,
     ) -> None:
         from limits import parse
 
@@ -108,6 +115,9 @@ class Guard:
         if not (challenge_secret or shared) and scheme != "memory":
             log.warning("scrapeguard: no challenge_secret: passes issued by this node will "
                         "not be accepted by the others; give every node the same secret")
+        if not tls_header or not tls_header.strip():
+            raise ScrapeGuardError("tls_header must name a header, such as 'X-JA4'")
+        self.tls_header = tls_header.strip().lower()
         self.fail_open = fail_open
         self.clock: Clock = clock or utc_now
         self.storage = limits_storage(store, timeout=budget)
@@ -135,6 +145,28 @@ class Guard:
         if not remote:
             return "0.0.0.0"  # a unix socket or a test client with no peer: one shared bucket
         return self.proxies.resolve(remote, xff)
+
+    def stack(self, remote: str | None, ua: str | None, pairs: list[tuple[str, str]],
+              https: bool) -> tuple[str | None, str | None]:
+        """The client stack: its header shape, and its TLS fingerprint from `tls_header`.
+
+        The fingerprint is believed only from a trusted proxy, as X-Forwarded-For is: anyone
+        else could write Chrome's JA4 into the header. Our own terminator also says the
+        request came over TLS (its fingerprint header, or `X-Forwarded-Proto: https`), which
+        decides whether Chromium owed us its client hints."""
+        trusted = remote is not None and self.proxies.is_trusted(remote)
+        tls = proto = None
+        for name, value in pairs:
+            if name == self.tls_header and tls is None:
+                tls = value.strip()[:MAX_TLS] or None
+            elif name == "x-forwarded-proto" and proto is None:
+                proto = value.split(",")[-1].strip().lower()
+        if not trusted:
+            tls = proto = None
+        secure = https or proto == "https" or tls is not None
+        # The terminator's own header is no part of the client's shape.
+        mine = [(name, value) for name, value in pairs if name != self.tls_header]
+        return clientshape.shape(ua, mine, secure), tls
 
     def session(self, cookies: dict[str, str], named: str | None) -> ClientSession:
         """The session a request counts under: the app's own (a `session` hook's, which
@@ -269,7 +301,8 @@ class Guard:
         return {"ts": seen.started, "ip": seen.ip, "method": seen.method, "path": seen.path,
                 "status": status, "bytes": sent, "ua": seen.ua, "referer": seen.referer,
                 "account": account, "session": seen.session, "subjects": subjects,
-                "fields": fields, "session_since": seen.session_since}
+                "fields": fields, "session_since": seen.session_since, "hdr": seen.hdr,
+                "tls": seen.tls}
 
     def record(self, event: dict[str, Any]) -> None:
         """Feed the engine; after the response, so a failure here is logged and nothing else."""

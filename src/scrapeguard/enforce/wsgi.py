@@ -34,6 +34,7 @@ from scrapeguard.enforce.guard import (
     DEFAULT_DIFFICULTY,
     DEFAULT_PASS_TTL,
     DEFAULT_THROTTLE,
+    DEFAULT_TLS_HEADER,
     Guard,
 )
 from scrapeguard.enforce.page import PASS_PATH
@@ -73,6 +74,7 @@ class ScrapeGuardWSGI:
         pass_ttl: float = DEFAULT_PASS_TTL,
         clock: Clock | None = None,
         budget: float = DEFAULT_BUDGET,
+        tls_header: str = DEFAULT_TLS_HEADER,
     ) -> None:
         require_callables(account=account, session=session, subjects=subjects, decoy=decoy,
                           clock=clock)
@@ -87,7 +89,7 @@ class ScrapeGuardWSGI:
                            challenge_difficulty=challenge_difficulty, fail_open=fail_open,
                            engine=engine, secret=secret, throttle_rate=throttle_rate,
                            pass_ttl=pass_ttl, has_decoy=decoy is not None, clock=clock,
-                           budget=budget)
+                           budget=budget, tls_header=tls_header)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         seen = self._seen(environ)
@@ -142,6 +144,10 @@ class ScrapeGuardWSGI:
                 pairs.append((key.replace("_", "-").lower(), str(environ[key])))
         cookies = parse_cookies(environ.get("HTTP_COOKIE"))
         session = self.guard.session(cookies, self.session(environ) if self.session else None)
+        # WSGI keeps headers in `environ`, in the order the server inserted them: the order
+        # received, for the servers in use (gunicorn, waitress, wsgiref).
+        hdr, tls = self.guard.stack(environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT"),
+                                    pairs, environ.get("wsgi.url_scheme") == "https")
         return Seen(
             ip=self.guard.client(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR")),
             method=environ.get("REQUEST_METHOD", "GET"),
@@ -155,6 +161,8 @@ class ScrapeGuardWSGI:
             cookies=cookies,
             session_since=session.since,
             set_cookie=session.set_cookie,
+            hdr=hdr,
+            tls=tls,
         )
 
 

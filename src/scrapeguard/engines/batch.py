@@ -44,7 +44,7 @@ MEMBER_KINDS = ("ip", "account", "session")
 KIND_COLUMN: dict[ActorKind, str] = {
     "ip": "ip_key", "net": "net_key", "asn": "asn_key", "prefix": "prefix_key",
     "account": "account_key", "session": "session_key",
-    "fp": "fp_key", "campaign": "campaign_key",
+    "fp": "fp_key", "hdr": "hdr_key", "tls": "tls_key", "campaign": "campaign_key",
 }
 
 
@@ -212,7 +212,7 @@ def _first_firings(
         # A referral campaign's members are its clients whatever they asked (`campaigns.py`).
         every = kind == "campaign" and "ref" in rule.links
         members = (_members(held.filter(held[_held(i)]), replay_rows, every)
-                   if kind in ("fp", "campaign") else None)
+                   if kind in ("fp", "hdr", "tls", "campaign") else None)
         for record in records:
             first_ts = record[f"_first_ts_{i}"]
             if first_ts is None:

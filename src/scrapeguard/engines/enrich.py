@@ -7,7 +7,8 @@ regex or a library is looked up per distinct value (`lookups.py`), so the table 
 enough for a ten-million-line log and the per-row work is integer arithmetic.
 
 Actor columns: `ip_key`, `net_key`, `asn_key` and `prefix_key` (`netinfo.py`), `account_key`,
-`session_key`, `fp_key`, and `campaign_key`
+`session_key`, `fp_key`, `hdr_key`, `tls_key` (header shape and TLS fingerprint,
+`clientshape.py`), and `campaign_key`
 (see `campaigns.py`); `resolve_names` maps the keys decisions were made on back to text.
 """
 
@@ -115,6 +116,10 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     address_table = address_table.mutate(_ipk=key(address_table.ip_text))
     t = t.left_join(address_table, t._ip_key == address_table._ipk)
     t = t.left_join(verified, [t.ip == verified.v_ip, t.ua == verified.v_ua])
+    stack_table = lookups.materialize(backend, lookups.stacks(con, table), "_stacks")
+    t = t.left_join(stack_table, [t.ua.fill_null("") == stack_table.s_ua,
+                                  t.hdr.fill_null("") == stack_table.s_hdr,
+                                  t.tls.fill_null("") == stack_table.s_tls])
     referer_table = lookups.referers(backend, events)
     t = t.left_join(referer_table, key(t.referer) == referer_table.ref_key)
     linked = lookups.linked_paths(events)
@@ -210,6 +215,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         account_key=key(t.account),
         session_key=key(t.session),
         fp_key=key(t.fp),
+        hdr_key=key(t.hdr_id),
+        tls_key=key(t.tls_id),
         identity_key=key(identity),
         referral_host=ibis.ifelse(
             one & is_page & assets_expected
@@ -259,6 +266,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         is_error_page=flag(is_unlinked_error_page),
         is_bot_ua=flag(t.is_bot_ua.fill_null(False)),
         is_tool_ua=flag(t.is_tool_ua.fill_null(False)),
+        is_shape_mismatch=flag(t.is_shape_mismatch.fill_null(False)),
+        is_tls_mismatch=flag(t.is_tls_mismatch.fill_null(False)),
         is_seq_step=ibis.literal(0, type="int8"),
         allow_reason=allow_reason,
     )
@@ -361,6 +370,9 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
     elif kind == "fp":
         source = backend.table("_agents")
         text = source.fp
+    elif kind in ("hdr", "tls"):
+        source = backend.table("_stacks")
+        text = source[f"{kind}_id"]
     elif kind == "campaign":
         templates = backend.table("_path_lookup").select("template").distinct()
         pairs = templates.select(k=key("enum:" + templates.template),

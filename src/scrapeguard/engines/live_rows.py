@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from scrapeguard import clients, pathfacts, referrals, sitefacts, uaclass
+from scrapeguard import clients, clientshape, pathfacts, referrals, sitefacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES, REDIRECTS, TARGET_ERRORS
@@ -112,7 +112,7 @@ class EventRows:
     ts: datetime
     ts_ms: int
     keys: dict[str, str | None]
-    """Actor values by kind: ip, net, account, session, fp (no `kind:` prefix)."""
+    """Actor values by kind: ip, net, account, session, fp, hdr, tls (no `kind:` prefix)."""
     identity: str
     """What the client's steps are followed by (`clients.identity`): account, else address."""
     client: str | None
@@ -241,6 +241,8 @@ class Deriver:
                                           host is not None and self.own_hosts.is_own(host))
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
+        hdr, tls = event.get("hdr") or None, event.get("tls") or None
+        judged = clientshape.judge(ua, hdr, tls)
         common = {
             "is_static": int(static),
             "has_referer": int(has_referer),
@@ -265,6 +267,8 @@ class Deriver:
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
             "is_tool_ua": int(klass in TOOL_CLASSES),
             "is_hosting": int(self.networks.lookup(ip).hosting is not None),
+            "is_shape_mismatch": int(bool(judged.header)),
+            "is_tls_mismatch": int(bool(judged.tls)),
             "one": 1,
         }
         rows = self._rows(subjects, route_index, path_item, status, size)
@@ -284,7 +288,8 @@ class Deriver:
             ts=ts,
             ts_ms=ts_ms,
             keys={"ip": ip, **network_keys(self.networks, ip), "account": account,
-                  "session": session, "fp": fingerprint(ua)},
+                  "session": session, "fp": fingerprint(ua), "hdr": clientshape.hdr_key(hdr),
+                  "tls": clientshape.tls_key(ua, tls)},
             identity=clients.identity(account, ip),
             client=clients.client(account, session, since, ts),
             template=template,

@@ -12,7 +12,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from scrapeguard import pathfacts, uaclass
+from scrapeguard import clientshape, pathfacts, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.engines import sqlcache
 from scrapeguard.events import fingerprint
@@ -238,6 +238,29 @@ def agents(backend: Any, table: str) -> tuple[ir.Table, list[str]]:
               "is_tool_ua": "boolean", "is_browser_ua": "boolean", "is_feed_ua": "boolean",
               "is_attack_ua": "boolean", "is_library_ua": "boolean", "fp": "string"}
     return sqlcache.table_of(backend, "_agents", rows, schema), uas
+
+
+def stacks(con: Any, table: str) -> ir.Table:
+    """Per distinct (agent, header shape, TLS fingerprint) seen with either of the last two:
+    the `hdr` and `tls` actor values and the consistency flags (`clientshape.py`), the same
+    the stream engine derives per event. Logs without them give an empty table."""
+    triples = con.execute(
+        f"SELECT DISTINCT coalesce(ua, ''), coalesce(hdr, ''), coalesce(tls, '') FROM {table} "
+        f"WHERE hdr IS NOT NULL OR tls IS NOT NULL").fetchall()
+    rows: dict[str, list[Any]] = {name: [] for name in (
+        "s_ua", "s_hdr", "s_tls", "hdr_id", "tls_id", "is_shape_mismatch", "is_tls_mismatch")}
+    for ua, hdr, tls in triples:
+        agent = ua or None
+        judged = clientshape.judge(agent, hdr or None, tls or None)
+        for name, value in (("s_ua", ua), ("s_hdr", hdr), ("s_tls", tls),
+                            ("hdr_id", clientshape.hdr_key(hdr or None)),
+                            ("tls_id", clientshape.tls_key(agent, tls or None)),
+                            ("is_shape_mismatch", bool(judged.header)),
+                            ("is_tls_mismatch", bool(judged.tls))):
+            rows[name].append(value)
+    schema = {"s_ua": "string", "s_hdr": "string", "s_tls": "string", "hdr_id": "string",
+              "tls_id": "string", "is_shape_mismatch": "boolean", "is_tls_mismatch": "boolean"}
+    return ibis.memtable(rows, schema=schema)
 
 
 def verified_crawlers(backend: Any, table: str, policy: Policy, uas: list[str]) -> ir.Table:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scrapeguard import clients
+from scrapeguard import clients, clientshape
 from scrapeguard.canonical import canonical_ip
 from scrapeguard.decisions import Decision, format_ts, parse_ts
 from scrapeguard.engines.calibration import Calibration, load_calibration
@@ -48,7 +48,8 @@ from scrapeguard.types import ACTOR_KINDS, Action, ActorKind, action_rank
 
 log = logging.getLogger("scrapeguard.stream")
 
-EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "asn", "prefix", "account", "session", "fp")
+EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "asn", "prefix", "account", "session", "fp",
+                                     "hdr", "tls")
 CAMPAIGN_LINKS = ("enum", "thin")
 """Links decided by the store, by route template; `ref` is decided here, by client day."""
 MAX_REFERRED = 100_000
@@ -351,6 +352,11 @@ class StreamEngine:
             keys["account"] = request.account
         if request.session:
             keys["session"] = request.session
+        # A decision on a client stack (`hdr`, `tls`) reaches its first-sight members.
+        for kind, value in (("hdr", clientshape.hdr_key(request.hdr)),
+                            ("tls", clientshape.tls_key(request.ua, request.tls))):
+            if value:
+                keys[kind] = value
         return keys
 
     def _recovered(self) -> None:

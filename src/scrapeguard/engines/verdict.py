@@ -19,6 +19,10 @@ class Request:
     account: str | None = None
     session: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    hdr: str | None = None
+    """The header shape (`clientshape.shape`), as the event will carry it."""
+    tls: str | None = None
+    """The TLS fingerprint a trusted terminator reported (JA4 or JA3), else None."""
 
 
 @dataclass(frozen=True)
@@ -34,4 +38,4 @@ class Verdict:
     degraded: bool = False
     """True when the store could not be reached and the fail-open/closed default applied."""
     keys: dict[str, str] = field(default_factory=dict)
-    """The actor keys of the request by kind (ip, net, account, session, fp), for hooks."""
+    """The actor keys of the request by kind (ip, net, account, session, fp, hdr, tls)."""

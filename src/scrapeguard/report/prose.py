@@ -13,7 +13,8 @@ from scrapeguard.decisions import parse_ts
 
 KIND_WORDS = {"ip": "address", "net": "network", "asn": "autonomous system",
               "prefix": "announced prefix", "account": "account", "session": "session",
-              "fp": "client fingerprint", "campaign": "campaign"}
+              "fp": "client fingerprint", "hdr": "header shape", "tls": "TLS fingerprint",
+              "campaign": "campaign"}
 
 
 def when(text: str | None) -> str:

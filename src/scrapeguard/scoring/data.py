@@ -2,8 +2,8 @@
 
 A simulation directory holds `events.jsonl` and a line-aligned `truth.tsv` (scenario, label,
 identity). Both are read in file order and joined by line number; each event gets the keys
-any decision could name (ip, net, account, session, fp), so a decisions file from any tool
-can be scored against it.
+any decision could name (ip, net, account, session, fp, and hdr and tls where the events
+carry a client stack), so a decisions file from any tool can be scored against it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
+from scrapeguard import clientshape
 from scrapeguard.analysis import connect
 from scrapeguard.errors import SourceError
 from scrapeguard.events import fingerprint, network_of
@@ -23,6 +24,7 @@ TRUTH_TYPES = {"scenario": pa.string(), "label": pa.string(), "identity": pa.str
 EVENT_TYPES = pa.schema([
     ("ts", pa.string()), ("ip", pa.string()), ("ua", pa.string()), ("account", pa.string()),
     ("session", pa.string()), ("subjects", pa.list_(pa.string())),
+    ("hdr", pa.string()), ("tls", pa.string()),
 ])
 
 
@@ -66,10 +68,14 @@ def load_labelled(data_dir: Path) -> Any:
         SELECT e.line, e.ts, t.scenario, t.label, t.identity, e.subjects,
                'ip:' || e.ip AS k_ip, 'net:' || n.net AS k_net,
                'account:' || e.account AS k_account, 'session:' || e.session AS k_session,
-               'fp:' || f.fp AS k_fp, e.ip, e.ua
+               'fp:' || f.fp AS k_fp, 'hdr:' || k.hdr_id AS k_hdr, 'tls:' || k.tls_id AS k_tls,
+               coalesce(k.hdr_bad, FALSE) AS hdr_bad, coalesce(k.tls_bad, FALSE) AS tls_bad,
+               e.ip, e.ua
         FROM events e JOIN truth t USING (line)
         LEFT JOIN _nets n ON n.ip = e.ip
         LEFT JOIN _fps f ON f.ua = coalesce(e.ua, '')
+        LEFT JOIN _stacks k ON k.ua = coalesce(e.ua, '') AND k.hdr = coalesce(e.hdr, '')
+                           AND k.tls = coalesce(e.tls, '')
     """)
     return con
 
@@ -82,3 +88,16 @@ def _key_tables(con: Any) -> None:
     con.executemany("INSERT INTO _nets VALUES (?, ?)", [(ip, network_of(ip)) for ip in ips])
     con.execute("CREATE TABLE _fps(ua VARCHAR, fp VARCHAR)")
     con.executemany("INSERT INTO _fps VALUES (?, ?)", [(ua, fingerprint(ua)) for ua in uas])
+    # Client stacks (`clientshape.py`): keys and whether they contradict the claimed browser.
+    con.execute("CREATE TABLE _stacks(ua VARCHAR, hdr VARCHAR, tls VARCHAR, hdr_id VARCHAR, "
+                "tls_id VARCHAR, hdr_bad BOOLEAN, tls_bad BOOLEAN)")
+    stacks = con.execute("SELECT DISTINCT coalesce(ua, ''), coalesce(hdr, ''), coalesce(tls, '') "
+                         "FROM events WHERE hdr IS NOT NULL OR tls IS NOT NULL").fetchall()
+    rows = []
+    for ua, hdr, tls in stacks:
+        judged = clientshape.judge(ua or None, hdr or None, tls or None)
+        rows.append((ua, hdr, tls, clientshape.hdr_key(hdr or None),
+                     clientshape.tls_key(ua or None, tls or None), bool(judged.header),
+                     bool(judged.tls)))
+    if rows:
+        con.executemany("INSERT INTO _stacks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)

@@ -38,6 +38,11 @@ def render(cards: list[Scorecard], console: Console) -> None:
     console.print(f"{floor:.2%} of the harvested records reached clients on their first request "
                   "(address, network, account and session all new): a floor under every "
                   "column's leak.")
+    stacks = cards[0].scraper_first_sight_stacks_share
+    if stacks < floor:
+        console.print(f"{stacks:.2%} with live client stacks: of those, the records whose header "
+                      "shape or TLS fingerprint contradicted the browser claimed and had been "
+                      f"seen before are refusable ({floor - stacks:.2%} points).")
 
 
 def to_json(cards: list[Scorecard]) -> dict[str, Any]:

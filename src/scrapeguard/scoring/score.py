@@ -14,7 +14,7 @@ from typing import Any
 
 from scrapeguard.decisions import Decision
 
-KEY_COLUMNS = ("k_ip", "k_net", "k_account", "k_session", "k_fp")
+KEY_COLUMNS = ("k_ip", "k_net", "k_account", "k_session", "k_fp", "k_hdr", "k_tls")
 
 
 @dataclass
@@ -33,6 +33,10 @@ class ScenarioScore:
     """Distinct records received in events whose address, network, account and session no
     earlier event had carried: no detector acting on those keys refuses them without
     refusing everyone it has never seen. A floor under `leaked`, the same for every tool."""
+    first_sight_stacks: int = 0
+    """The same floor with live client stacks: of those, the records whose header shape and
+    TLS fingerprint were new too, or agree with the browser they claim. A stack that
+    contradicts its claim and was seen before can be refused without refusing people."""
 
     @property
     def share_contained(self) -> float:
@@ -71,6 +75,11 @@ class Scorecard:
         return self._of_harvested("first_sight")
 
     @property
+    def scraper_first_sight_stacks_share(self) -> float:
+        """The floor with client stacks (`ScenarioScore.first_sight_stacks`)."""
+        return self._of_harvested("first_sight_stacks")
+
+    @property
     def people_affected_share(self) -> float:
         people = self._of("human")
         total = sum(s.identities for s in people)
@@ -87,6 +96,7 @@ class Scorecard:
             "tool": self.tool,
             "scraper_records_leaked_share": self.scraper_leaked_share,
             "scraper_records_first_sight_share": self.scraper_first_sight_share,
+            "scraper_records_first_sight_stacks_share": self.scraper_first_sight_stacks_share,
             "people_affected_share": self.people_affected_share,
             "goodbots_affected_share": self.goodbots_affected_share,
             "scenarios": [asdict(s) | {"share_contained": s.share_contained,
@@ -104,7 +114,8 @@ def score(con: Any, decisions: Sequence[Decision], tool: str) -> Scorecard:
         CREATE OR REPLACE TEMP TABLE _contained AS
         SELECT s.line, s.ts, s.scenario, s.label, s.identity, s.subjects,
                coalesce(least({least}) <= s.ts, FALSE) AS contained,
-               {_first_sight()} AS first_sight
+               {_first_sight()} AS first_sight,
+               {_first_sight()} AND {_new_stack()} AS first_sight_stacks
         FROM scored s {joins}
     """)
     rows = con.execute("""
@@ -116,23 +127,25 @@ def score(con: Any, decisions: Sequence[Decision], tool: str) -> Scorecard:
         records AS (
             SELECT scenario, count(DISTINCT subject) AS records,
                    count(DISTINCT subject) FILTER (WHERE NOT contained) AS leaked,
-                   count(DISTINCT subject) FILTER (WHERE first_sight) AS first_sight
-            FROM (SELECT scenario, contained, first_sight, unnest(subjects) AS subject
+                   count(DISTINCT subject) FILTER (WHERE first_sight) AS first_sight,
+                   count(DISTINCT subject) FILTER (WHERE first_sight_stacks) AS stacks
+            FROM (SELECT scenario, contained, first_sight, first_sight_stacks,
+                         unnest(subjects) AS subject
                   FROM _contained)
             GROUP BY ALL)
         SELECT p.scenario, any_value(p.label), count(*), sum(p.events),
                count(*) FILTER (WHERE p.contained), coalesce(any_value(r.records), 0),
                coalesce(any_value(r.leaked), 0), median(p.ttc),
-               coalesce(any_value(r.first_sight), 0)
+               coalesce(any_value(r.first_sight), 0), coalesce(any_value(r.stacks), 0)
         FROM per_identity p LEFT JOIN records r USING (scenario)
         GROUP BY p.scenario ORDER BY any_value(p.label), p.scenario
     """).fetchall()
     scenarios = [
         ScenarioScore(scenario, label, int(identities), int(events), int(contained),
                       int(records), int(leaked), None if ttc is None else float(ttc),
-                      int(first_sight))
-        for scenario, label, identities, events, contained, records, leaked, ttc, first_sight
-        in rows
+                      int(first_sight), int(stacks))
+        for scenario, label, identities, events, contained, records, leaked, ttc, first_sight,
+        stacks in rows
     ]
     return Scorecard(tool, scenarios, _timeline(con))
 
@@ -144,6 +157,15 @@ def _first_sight() -> str:
         return f"row_number() OVER (PARTITION BY s.{column} ORDER BY s.ts, s.line) = 1"
     return " AND ".join(f"(s.{c} IS NULL OR {first(c)})"
                         for c in ("k_ip", "k_net", "k_account", "k_session"))
+
+
+def _new_stack() -> str:
+    """SQL: neither of the event's client stacks is one that contradicts its claimed browser
+    and was seen before (a browser's own stack is shared with people: never a key to refuse)."""
+    def fresh(column: str, bad: str) -> str:
+        return (f"(s.{column} IS NULL OR NOT s.{bad} OR row_number() OVER "
+                f"(PARTITION BY s.{column} ORDER BY s.ts, s.line) = 1)")
+    return f"{fresh('k_hdr', 'hdr_bad')} AND {fresh('k_tls', 'tls_bad')}"
 
 
 def _decision_keys(con: Any, decisions: Sequence[Decision]) -> None:

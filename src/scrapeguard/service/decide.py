@@ -36,6 +36,10 @@ COOKIE_HEADER = "x-scrapeguard-cookie"
 ACTION_HEADER_RAW = ACTION_HEADER.encode()
 COOKIE_HEADER_RAW = COOKIE_HEADER.encode()
 _NGINX_HEADERS = frozenset({"x-original-method", "x-original-uri", "x-original-user"})
+SHAPE_HEADER = "x-scrapeguard-shape"
+TLS_HEADER = "x-scrapeguard-tls"
+SHAPE_HEADER_RAW = SHAPE_HEADER.encode()
+TLS_HEADER_RAW = TLS_HEADER.encode()
 MAX_FORM = 4096
 
 
@@ -70,6 +74,7 @@ def seen_from_scope(service: Service, scope: Scope) -> Seen:
     trusted = peer is not None and guard.proxies.is_trusted(peer)
     cookies = parse_cookies(cookie)
     session = guard.session(cookies, None)
+    hdr, tls = guard.stack(peer, first.get("user-agent"), pairs, False)
     return Seen(
         ip=guard.client(peer, xff),
         method=first.get("x-original-method") or "GET",
@@ -83,6 +88,8 @@ def seen_from_scope(service: Service, scope: Scope) -> Seen:
         cookies=cookies,
         session_since=session.since,
         set_cookie=session.set_cookie,
+        hdr=hdr,
+        tls=tls,
     )
 
 
@@ -115,6 +122,14 @@ async def decision(service: Service, scope: Scope) -> tuple[int, list[tuple[byte
     headers: list[tuple[bytes, bytes]] = []
     if seen.set_cookie:
         headers.append((COOKIE_HEADER_RAW, seen.set_cookie.encode("latin-1")))
+    # The request's header shape and trusted TLS fingerprint, for nginx to write into the
+    # `scrapeguard` log line ($scrapeguard_shape, $scrapeguard_tls): the events counted later
+    # then carry the very `hdr` and `tls` keys this decision looked up. nginx's log variables
+    # cannot give the headers' order; this answer can.
+    if seen.hdr:
+        headers.append((SHAPE_HEADER_RAW, seen.hdr.encode("latin-1")))
+    if seen.tls:
+        headers.append((TLS_HEADER_RAW, seen.tls.encode("latin-1")))
     degraded = verdict is not None and verdict.degraded
     action: str
     if isinstance(outcome, Reply):

@@ -27,7 +27,7 @@ from scrapeguard.enforce.client_cookie import CLIENT_COOKIE
 from scrapeguard.enforce.exchange import items
 from scrapeguard.engines.live_rows import EventRows
 
-_TEXT = ("method", "path", "ua", "referer", "account", "session")
+_TEXT = ("method", "path", "ua", "referer", "account", "session", "hdr", "tls")
 _LISTS = ("subjects", "fields")
 MAX_LINE = 64 * 1024
 
@@ -156,7 +156,8 @@ def nginx_line(record: Any) -> NginxLine:
              "status": _int(record, "status", 0), "bytes": _int(record, "bytes", 0),
              "ua": _text(record, "ua"), "referer": _text(record, "referer"),
              "account": _text(record, "account"), "session": None,
-             "subjects": subjects, "fields": items(fields) if fields else None}
+             "subjects": subjects, "fields": items(fields) if fields else None,
+             "hdr": _text(record, "hdr"), "tls": _text(record, "tls")}
     if not event["path"]:
         raise BadEvent("path: missing")
     cookie = _text(record, "client_cookie") or _issued(_text(record, "issued_cookie"))
@@ -180,7 +181,7 @@ def syslog_payload(datagram: bytes) -> bytes:
     return datagram[start:].rstrip(b"\r\n\0")
 
 
-COUNTED_KINDS = ("ip", "net", "asn", "prefix", "account", "session", "fp")
+COUNTED_KINDS = ("ip", "net", "asn", "prefix", "account", "session", "fp", "hdr", "tls")
 """The actor kinds a counted event is followed under; campaigns are named from members."""
 
 

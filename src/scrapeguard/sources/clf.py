@@ -104,6 +104,8 @@ def _fast(rel: Relation, pairs: bool, xff: bool) -> str:
           NULL::VARCHAR AS session,
           NULL::VARCHAR[] AS subjects,
           NULL::VARCHAR[] AS fields,
+          NULL::VARCHAR AS hdr,
+          NULL::VARCHAR AS tls,
           CASE WHEN _clean THEN 0 ELSE 3 END AS _kind,
           NULL::VARCHAR AS _why,
           {line} AS _line,
@@ -153,6 +155,8 @@ class _AccessLog(LogFormat):
           NULL::VARCHAR AS session,
           NULL::VARCHAR[] AS subjects,
           NULL::VARCHAR[] AS fields,
+          NULL::VARCHAR AS hdr,
+          NULL::VARCHAR AS tls,
           CASE WHEN m IS NULL OR _ts IS NULL THEN 2 WHEN m.fix = 1 THEN 1 ELSE 0 END AS _kind,
           CASE WHEN m IS NULL THEN {sql_str(f"not a {self.name} log line")}
                WHEN _ts IS NULL THEN 'unreadable time ' || m.ts

@@ -51,6 +51,7 @@ class JsonAccess(LogFormat):
           TRY_CAST({get('bytes')} AS BIGINT) AS bytes,
           {get('ua')} AS ua, {get('referer')} AS referer, {get('account')} AS account,
           NULL::VARCHAR AS session, NULL::VARCHAR[] AS subjects, NULL::VARCHAR[] AS fields,
+          NULL::VARCHAR AS hdr, NULL::VARCHAR AS tls,
           CASE WHEN _why IS NULL THEN 0 ELSE 2 END AS _kind, _why, _line
         FROM (
           SELECT *, CASE

@@ -23,9 +23,9 @@ from scrapeguard.sources.base import (
 
 _KEYS = (
     "ts", "ip", "method", "path", "status", "bytes",
-    "ua", "referer", "account", "session", "subjects", "fields",
+    "ua", "referer", "account", "session", "subjects", "fields", "hdr", "tls",
 )
-_TEXT = ("ip", "method", "path", "ua", "referer", "account", "session")
+_TEXT = ("ip", "method", "path", "ua", "referer", "account", "session", "hdr", "tls")
 _INTS = {"status": "INTEGER", "bytes": "BIGINT"}
 
 

@@ -33,6 +33,10 @@ _ROLES = {
     "args": "args", "query_string": "args", "status": "status",
     "body_bytes_sent": "bytes", "bytes_sent": "bytes", "http_referer": "referer",
     "http_user_agent": "ua", "http_x_forwarded_for": "xff",
+    # The TLS fingerprint: a header the terminator in front of nginx set (X-JA4, X-JA3), or
+    # the variables of nginx's own JA4/JA3 modules.
+    "http_x_ja4": "tls", "http_x_ja3": "tls", "http_ssl_ja4": "tls", "http_ssl_ja3_hash": "tls",
+    "http_ssl_ja3": "tls",
 }
 _SHAPES = {
     "time_local": CLF_TIME,

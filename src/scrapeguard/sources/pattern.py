@@ -7,7 +7,8 @@ into the SELECT every format yields. One RE2 full match per line (DuckDB's engin
 no backtracking on attacker text). Slower than combined's quote-split fast path, but these
 logs are rarer.
 
-Roles: `ip`, `xff`, `account`, `session`, `ua`, `referer`, `status`, `bytes`, the time as
+Roles: `ip`, `xff`, `account`, `session`, `ua`, `referer`, `status`, `bytes`, `tls` (the TLS
+fingerprint a terminator logged or passed on: JA4 or JA3), the time as
 `ts_clf` (`10/Oct/2000:13:55:36 -0700`), `ts_iso` (RFC 3339), `ts_epoch` (seconds, with a
 fraction) or `ts_ms` (HAProxy's `10/Oct/2000:13:55:36.123`, no offset: read as UTC, like every
 time without one), and the request as `request` (`METHOD TARGET PROTOCOL`), or `method` with
@@ -22,7 +23,7 @@ from typing import ClassVar
 from scrapeguard.sources.base import LogFormat, ParseOptions, Relation, sql_str
 
 ROLES = frozenset({
-    "ip", "xff", "account", "session", "ua", "referer", "status", "bytes",
+    "ip", "xff", "account", "session", "ua", "referer", "status", "bytes", "tls",
     "ts_clf", "ts_iso", "ts_epoch", "ts_ms", "request", "method", "uri", "upath", "args",
 })
 TIMES = ("ts_clf", "ts_iso", "ts_epoch", "ts_ms")
@@ -93,6 +94,8 @@ class PatternFormat(LogFormat):
           {_text(m('session'))} AS session,
           NULL::VARCHAR[] AS subjects,
           NULL::VARCHAR[] AS fields,
+          NULL::VARCHAR AS hdr,
+          {_text(m('tls'))} AS tls,
           CASE WHEN _m IS NULL OR _ts IS NULL OR _ip IS NULL THEN 2 ELSE 0 END AS _kind,
           CASE {self._others()}
                WHEN _m IS NULL THEN {sql_str(f"not a {self.name} line")}
