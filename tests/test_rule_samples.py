@@ -475,3 +475,32 @@ def test_referer_spam_switches_off_behind_a_cdn(tmp_path: Path) -> None:
     decided = _decided(log, tmp_path, "origin-referer.log")
     assert campaign in decided, decided
     assert decided[campaign].members, "the spam's addresses are the campaign's members"  # type: ignore[attr-defined]
+
+
+def foreign_link(log: Log) -> tuple[set[str], set[str]]:
+    """A scanner replays the referer of the last site it probed (a page of another host) on
+    its request for /administrator/, and a second prober asks for it later with no referer;
+    a person follows the site's own dead link to /admin.php, and another asks for it after.
+    Returns (probers, people)."""
+    for n in range(3):  # three browsers make shop.example known as the site's own host
+        log.person(ip=f"198.51.100.{30 + n}", at=5.0 * n, seed=n)
+    log.hit(900, "203.0.113.180", "/administrator/index.php", status=404, size=150,
+            referer="http://other-site.example/?q=admin&destination=admin")
+    log.hit(1900, "203.0.113.181", "/administrator/index.php", status=404, size=150)
+    log.hit(2000, "198.51.100.40", "/admin.php", status=404, size=150,
+            referer="https://shop.example/about")
+    log.hit(2100, "198.51.100.41", "/admin.php", status=404, size=150)
+    return {"ip:203.0.113.180", "ip:203.0.113.181"}, {"ip:198.51.100.40", "ip:198.51.100.41"}
+
+
+def test_a_foreign_link_to_a_scanner_target_links_nothing(tmp_path: Path) -> None:
+    """The near miss of known-target-probe's link memory: a foreign page's "link" to a
+    scanner target must not make it linked for every prober after it; a link from the site's
+    own page still does."""
+    log = Log()
+    probers, people = foreign_link(log)
+    decided = _decided(log, tmp_path, "foreign-link.log")
+    for prober in probers:
+        assert prober in decided, decided
+        assert "known-target-probe" in decided[prober].rules  # type: ignore[attr-defined]
+    assert not people & set(decided), decided

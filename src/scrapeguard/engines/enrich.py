@@ -117,30 +117,32 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.left_join(verified, [t.ip == verified.v_ip, t.ua == verified.v_ua])
     referer_table = lookups.referers(backend, events)
     t = t.left_join(referer_table, key(t.referer) == referer_table.ref_key)
-    linked = lookups.linked_paths(events)
+    assets = _linked_assets(events, path_table)
+    since = sitefacts.assets_expected_since_ms(assets)
+    # The site's own hosts: those that refer its assets (`referrals.py`).
+    own = lookups.materialize(backend, referrals.own_hosts_since(assets),
+                              referrals.OWN_HOSTS_TABLE)
+    own_from = _first_own_ms(own)
+    linked = lookups.linked_paths(events, own, own_from)
     t = t.left_join(linked, t._path_key == linked.linked_path_key)
     served = lookups.served_paths(events)
     t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
-    since = sitefacts.assets_expected_since_ms(_linked_assets(events, path_table))
-    # The site's own hosts: those that refer its assets (`referrals.py`).
-    assets = t.filter(t.is_static.fill_null(False) & ~t.is_browser_fetched.fill_null(False))
     t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
-    own = lookups.materialize(backend, referrals.own_hosts_since(assets.select(
-        host=referrals.referer_host_expr(assets.referer), ip=assets.ip,
-        ts_ms=_ts_ms(assets.ts))), referrals.OWN_HOSTS_TABLE)
     t = t.left_join(own, t._ref_host == own.own_host)
-    rows = lookups.materialize(backend, _columns(t, policy, since), "enriched")
+    rows = lookups.materialize(backend, _columns(t, policy, since, own_from), "enriched")
     _mark_seq_steps(backend, rows, policy)
     return backend.table("enriched"), EnrichStats(
         routes.person_templates if policy.settings.infer_templates else [], _allowlisted(rows),
         routes)
 
 
-def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Table:
+def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
+             own_from_ms: int | None) -> ir.Table:
     """The narrow row: keys, flags, exposure; see the module docstring. `assets_since_ms`:
-    from when the site is one whose browsers load its assets (`sitefacts.py`)."""
+    from when the site is one whose browsers load its assets (`sitefacts.py`);
+    `own_from_ms`: from when it knows one of its own hosts (`lookups.from_site`)."""
     one = t.item_pos == 0
     has_list = t.subjects.notnull()
     method = t.method.upper()
@@ -177,15 +179,21 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
     is_unlinked_error_page = (is_error.fill_null(False) & ~t.is_static.fill_null(False)
                               & ~linked)
     # A path the site does not have: never served before, never reached through a link.
-    unknown = ~linked & ~(t.served_since.notnull() & (t.served_since < t.ts))
+    served = t.served_since.notnull() & (t.served_since < t.ts)
+    unknown = ~linked & ~served
+    ts_ms = _ts_ms(t.ts)
+    # A scanner target is reached through a link only from the site's own pages: a foreign
+    # referer is a scanner replaying the last site it probed (`lookups.from_site`).
+    site_linked = ((lookups.is_link(t.path, t.referer)
+                    & lookups.from_site(t.own_since_ms, ts_ms, own_from_ms))
+                   | (t.site_linked_since.notnull() & (t.site_linked_since < t.ts)))
     # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
-    target_miss = (t.is_target & t.status.isin(TARGET_ERRORS) & unknown
+    target_miss = (t.is_target & t.status.isin(TARGET_ERRORS) & ~site_linked & ~served
                    & ~t.is_feed_ua).fill_null(False)
     script_miss = (t.is_script & t.status.isin(pathfacts.MISSING_STATUSES)
                    & unknown).fill_null(False)
     is_post = (method == "POST").fill_null(False)
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))
-    ts_ms = _ts_ms(t.ts)
     client = clients.client_expr(t.account, t.session, t.session_first_ms, ts_ms)
     assets_expected = (ibis.literal(False) if assets_since_ms is None
                        else ts_ms > assets_since_ms)
@@ -262,14 +270,22 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
 
 
 def _linked_assets(events: ir.Table, path_table: ir.Table) -> ir.Table:
-    """`ip`, `ts_ms` of each request for a linked asset: the events and their paths' flags
-    alone, not the whole enriched join, which would be compiled and run once more for it."""
-    keyed = events.select("ip", "ts", _pk=key(events.path))
+    """`ip`, `ts_ms` and referer `host` of each request for a linked asset: the events and
+    their paths' flags alone, not the whole enriched join, which would be compiled and run
+    once more for it."""
+    keyed = events.select("ip", "ts", "referer", _pk=key(events.path))
     rows = keyed.join(path_table.select("path_key", "is_static", "is_browser_fetched"),
                       keyed._pk == path_table.path_key)
     assets = rows.filter(rows.is_static.fill_null(False)
                          & ~rows.is_browser_fetched.fill_null(False))
-    return assets.select(ip=assets.ip, ts_ms=_ts_ms(assets.ts))
+    return assets.select(ip=assets.ip, ts_ms=_ts_ms(assets.ts),
+                         host=referrals.referer_host_expr(assets.referer))
+
+
+def _first_own_ms(own: ir.Table) -> int | None:
+    """When the first host became known as the site's own (`referrals.own_hosts_since`)."""
+    first = own.own_since_ms.min().execute()
+    return None if first is None or first != first else int(first)
 
 
 def _is_form(t: ir.Table) -> Any:
@@ -279,8 +295,7 @@ def _is_form(t: ir.Table) -> Any:
 
 
 def _ts_ms(ts: Any) -> Any:
-    # DuckDB's epoch() keeps the fraction: floor it, or the milliseconds count twice.
-    return ts.epoch_seconds().floor().cast("int64") * 1000 + ts.millisecond()
+    return lookups.epoch_ms(ts)
 
 
 def _sessions(backend: Any, events: ir.Table) -> ir.Table:

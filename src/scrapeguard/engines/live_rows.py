@@ -173,6 +173,10 @@ class Deriver:
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
         self._served: dict[str, None] = {}
         """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
+        self._site_linked: dict[str, None] = {}
+        """Paths reached through a link from the site's own pages (`lookups.from_site`)."""
+        self._own_known = False
+        """Some host is known as the site's own (`referrals.OwnHosts`)."""
 
     def learn(self, subject_templates: frozenset[str], catalogue_templates: frozenset[str],
               asset_templates: frozenset[str]) -> None:
@@ -218,14 +222,23 @@ class Deriver:
         linked = is_link(path, referer) or path in self._linked
         unlinked_error_page = is_error and not static and not linked
         # A path the site does not have: never served before, never reached through a link.
-        unknown = not linked and path not in self._served
+        served = path in self._served
+        unknown = not linked and not served
+        host = referrals.referer_host(referer)
+        own = host is not None and self.own_hosts.is_own(host)
+        # A scanner target is reached through a link only from the site's own pages: a
+        # foreign referer is a scanner replaying the last site it probed (`lookups.from_site`).
+        site_link = is_link(path, referer) and (own or not self._own_known)
+        site_linked = site_link or path in self._site_linked
         klass = uaclass.classify(ua)
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
-        target_miss = (info.target and status in TARGET_ERRORS and unknown
-                       and klass != "feed-reader")
+        target_miss = (info.target and status in TARGET_ERRORS and not site_linked
+                       and not served and klass != "feed-reader")
         script_miss = info.script and status in pathfacts.MISSING_STATUSES and unknown
         if linked:
             self._link(path)
+        if site_link:
+            _remember(self._site_linked, path)
         if 200 <= status < 300 or status == 304:  # served (`lookups.served_paths`)
             _remember(self._served, path)
         is_post = method == "POST"
@@ -233,10 +246,9 @@ class Deriver:
         assets_expected = self._assets.expected
         self._assets.saw(ip, static and not info.browser_fetched)
         is_page = not static and is_read
-        host = referrals.referer_host(referer)
-        referral = referrals.arrival_host(host, is_page, assets_expected,
-                                          host is not None and self.own_hosts.is_own(host))
+        referral = referrals.arrival_host(host, is_page, assets_expected, own)
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
+        self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
         library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
         common = {
             "is_static": int(static),
