@@ -336,12 +336,33 @@ def _library_page_walk(log: Log) -> str:
     return "ip:203.0.113.160"
 
 
+HEADLESS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/120.0.0.0 Safari/537.36")
+
+
 @sample("automation-tool")
 def _tool(log: Log) -> str:
     for n in range(3):
-        log.hit(50 + n, "203.0.113.100", "/", ua="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/"
-                "537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36")
+        log.hit(50 + n, "203.0.113.100", f"/page-{n}", ua=HEADLESS)
     return "ip:203.0.113.100"
+
+
+def test_a_headless_page_view_is_left_alone(tmp_path: Path) -> None:
+    """The near miss of automation-tool: a link-preview service renders a shared link's home
+    page with its icons (WordPress.com's mShots on a real log), and is spared; a declared
+    scanner is acted on for two requests of anything."""
+    log = Log()
+    preview = HEADLESS + " WordPress.com mShots"
+    log.hit(40, "203.0.113.101", "/", ua=preview, size=1100)
+    for n, icon in enumerate(["blank", "unknown", "folder", "text", "layout", "image2"]):
+        log.hit(40.2 + 0.1 * n, "203.0.113.101", f"/icons/{icon}.gif", ua=preview, size=500,
+                referer="http://blog.example/")
+    for n in range(2):
+        log.hit(60 + n, "203.0.113.102", "/", ua="Mozilla/5.0 (compatible; Nmap Scripting "
+                "Engine; https://nmap.org/book/nse.html)")
+    decided = _decided(log, tmp_path, "headless.log")
+    assert "ip:203.0.113.101" not in decided, decided
+    assert "automation-tool" in decided["ip:203.0.113.102"].rules  # type: ignore[attr-defined]
 
 
 @sample("catalogue-harvest")

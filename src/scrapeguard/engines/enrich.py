@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts
+from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts, uaclass
 from scrapeguard.engines import lookups
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
@@ -201,6 +201,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # A library's breadth of pages, feeds and APIs left out (`pathfacts.FEED_OR_API_PATH`).
     library_page = (is_page & t.is_library_ua.fill_null(False)
                     & ~t.is_feed_or_api.fill_null(False))
+    # A headless browser's pages: one is a rendered view (a link preview), more a walk.
+    headless_page = is_page & (t.ua_class == uaclass.HEADLESS).fill_null(False)
     identity = clients.identity_expr(t.account, t.ip)
 
     def flag(condition: Any) -> Any:
@@ -228,6 +230,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         page_key=ibis.ifelse(is_read, t.page_key, ibis.null()),
         author_key=t.author_key,
         library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
+        headless_page_key=ibis.ifelse(headless_page, t.page_key, ibis.null()),
         catalogue_key=ibis.ifelse(one, catalogue, ibis.null()),
         error_path_key=ibis.ifelse(is_unlinked_error_page, t.path_key, ibis.null()),
         target_key=ibis.ifelse(target_miss, t.path_key, ibis.null()),
@@ -257,6 +260,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(is_page),
         is_library_page=flag(library_page),
+        is_headless_page=flag(headless_page),
         is_blind_form=flag(_is_form(t) & assets_expected),
         is_catalogue=flag(catalogue.notnull()),
         is_lookup=flag(single.fill_null(False)),
@@ -264,6 +268,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_error_page=flag(is_unlinked_error_page),
         is_bot_ua=flag(t.is_bot_ua.fill_null(False)),
         is_tool_ua=flag(t.is_tool_ua.fill_null(False)),
+        is_scanner_ua=flag((t.ua_class == uaclass.SCANNER).fill_null(False)),
         is_seq_step=ibis.literal(0, type="int8"),
         allow_reason=allow_reason,
     )

@@ -134,6 +134,8 @@ class EventRows:
     """The path, when it is a script the site does not have (`missing_scripts`)."""
     library_page: str | None = None
     """The page, when an HTTP library asked for it and it is no feed or API path."""
+    headless_page: str | None = None
+    """The page, when a headless browser asked for it (`uaclass.HEADLESS`)."""
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
@@ -250,6 +252,7 @@ class Deriver:
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
         library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
+        headless_page = is_page and klass == uaclass.HEADLESS
         common = {
             "is_static": int(static),
             "has_referer": int(has_referer),
@@ -267,12 +270,14 @@ class Deriver:
             "is_error": int(is_error),
             "is_page": int(is_page),
             "is_library_page": int(library_page),
+            "is_headless_page": int(headless_page),
             "is_blind_form": int((info.form or (info.site_form and 0 < status < 400))
                                  and assets_expected),
             "is_catalogue": int(catalogue is not None),
             "is_error_page": int(unlinked_error_page),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
             "is_tool_ua": int(klass in TOOL_CLASSES),
+            "is_scanner_ua": int(klass == uaclass.SCANNER),
             "one": 1,
         }
         rows = self._rows(subjects, route_index, path_item, status, size)
@@ -308,6 +313,7 @@ class Deriver:
             target_miss=path if target_miss else None,
             script_miss=path if script_miss else None,
             library_page=path if library_page else None,
+            headless_page=path if headless_page else None,
             referral=referral,
         )
 
