@@ -268,6 +268,20 @@ def _missing_scripts(log: Log) -> str:
     return "ip:203.0.113.105"
 
 
+@sample("library-mirror")
+def _library_mirror(log: Log) -> str:
+    """`wget -r`: the home page, robots.txt, then every page and image it links, in seconds."""
+    wget = "Wget/1.11.4 Red Hat modified"
+    log.hit(60, "203.0.113.106", "/", ua=wget, size=14_000)
+    log.hit(62, "203.0.113.106", "/robots.txt", status=404, size=150, ua=wget)
+    for n in range(10):
+        log.hit(63 + 0.1 * n, "203.0.113.106", f"/Sub/page-{n}.html", ua=wget,
+                referer="http://shop.example/")
+        log.hit(63.05 + 0.1 * n, "203.0.113.106", f"/Buttons/b{n}.jpg", ua=wget,
+                referer="http://shop.example/")
+    return "ip:203.0.113.106"
+
+
 @sample("author-enumeration")
 def _author_enumeration(log: Log) -> str:
     for n in range(1, 6):

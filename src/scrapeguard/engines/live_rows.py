@@ -136,6 +136,8 @@ class EventRows:
     """The page, when an HTTP library asked for it and it is no feed or API path."""
     headless_page: str | None = None
     """The page, when a headless browser asked for it (`uaclass.HEADLESS`)."""
+    library_path: str | None = None
+    """The path, page or asset, when an HTTP library (or no user agent) asked for it."""
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
@@ -251,7 +253,8 @@ class Deriver:
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
-        library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
+        library_ua = uaclass.is_library(ua)
+        library_page = is_page and library_ua and not info.feed_or_api
         headless_page = is_page and klass == uaclass.HEADLESS
         common = {
             "is_static": int(static),
@@ -270,6 +273,7 @@ class Deriver:
             "is_error": int(is_error),
             "is_page": int(is_page),
             "is_library_page": int(library_page),
+            "is_library_ua": int(library_ua),
             "is_headless_page": int(headless_page),
             "is_blind_form": int((info.form or (info.site_form and 0 < status < 400))
                                  and assets_expected),
@@ -314,6 +318,7 @@ class Deriver:
             script_miss=path if script_miss else None,
             library_page=path if library_page else None,
             headless_page=path if headless_page else None,
+            library_path=path if library_ua else None,
             referral=referral,
         )
 

@@ -77,6 +77,7 @@ _DISTINCT_SOURCE = {
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
     "target_key": "target_miss", "script_key": "script_miss",
     "library_page_key": "library_page", "headless_page_key": "headless_page",
+    "library_path_key": "library_path",
 }
 
 
