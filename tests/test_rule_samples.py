@@ -464,8 +464,9 @@ def test_form_spam_signal_switches_off_behind_a_cdn(tmp_path: Path) -> None:
 
 
 def test_libraries_on_feeds_and_apis_are_left_alone(tmp_path: Path) -> None:
-    """The near miss of library-page-walk: a feed reader polling all day, an app reading
-    items from the JSON API, and a script saving a dozen articles, all with library agents."""
+    """The near miss of library-page-walk and library-mirror: a feed reader polling all day,
+    an app reading items from the JSON API, a script saving a dozen articles, and a phone's
+    contact sync making forty API lookups in seconds, all with library agents."""
     log = Log()
     for n in range(300):
         log.hit(30 + 280 * n, "203.0.113.170", "/feed/", ua="python-requests/2.31.0", size=40_000)
@@ -477,8 +478,12 @@ def test_libraries_on_feeds_and_apis_are_left_alone(tmp_path: Path) -> None:
     for n in range(12):
         log.hit(3600 + 5 * n, "203.0.113.172", f"/2014/05/post-{n}/", ua="Wget/1.21.4",
                 size=24_000)
+    for n in range(40):  # a phone's contact sync: one API lookup per contact, in seconds
+        log.hit(7200 + 0.3 * n, "203.0.113.173", f"/api/contacts/lookup?phone=+1555{n:07d}",
+                ua="okhttp/4.12.0", size=300)
     decided = _decided(log, tmp_path, "libraries.log")
-    assert not {"ip:203.0.113.170", "ip:203.0.113.171", "ip:203.0.113.172"} & set(decided), decided
+    apps = {"ip:203.0.113.170", "ip:203.0.113.171", "ip:203.0.113.172", "ip:203.0.113.173"}
+    assert not apps & set(decided), decided
 
 
 def test_referer_spam_spares_a_referral_of_browsers(tmp_path: Path) -> None:

@@ -102,9 +102,10 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("library_pages", Distinct("library_page_key", "is_library_page"),
             "distinct pages an HTTP library (or no user agent) asked for, feeds and APIs left "
             "out: a script reading the site page by page"),
-    Feature("library_paths", Distinct("library_path_key", "is_library_ua"),
+    Feature("library_paths", Distinct("library_path_key", "is_library_path"),
             "distinct paths, pages and assets, query included, an HTTP library (or no user "
-            "agent) asked for: a download tool fetching everything a page links"),
+            "agent) asked for, feeds and APIs left out: a download tool fetching everything a "
+            "page links"),
     Feature("headless_pages", Distinct("headless_page_key", "is_headless_page"),
             "distinct pages a headless browser asked for: one is a rendered view (a link "
             "preview, a screenshot), more a walk through the site"),

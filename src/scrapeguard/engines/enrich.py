@@ -199,8 +199,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
                        else ts_ms > assets_since_ms)
     is_page = ~t.is_static.fill_null(False) & is_read
     # A library's breadth of pages, feeds and APIs left out (`pathfacts.FEED_OR_API_PATH`).
-    library_page = (is_page & t.is_library_ua.fill_null(False)
-                    & ~t.is_feed_or_api.fill_null(False))
+    library_path = t.is_library_ua.fill_null(False) & ~t.is_feed_or_api.fill_null(False)
+    library_page = is_page & library_path
     # A headless browser's pages: one is a rendered view (a link preview), more a walk.
     headless_page = is_page & (t.ua_class == uaclass.HEADLESS).fill_null(False)
     identity = clients.identity_expr(t.account, t.ip)
@@ -231,8 +231,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         author_key=t.author_key,
         library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
         headless_page_key=ibis.ifelse(headless_page, t.page_key, ibis.null()),
-        library_path_key=ibis.ifelse(t.is_library_ua.fill_null(False), t.path_key,
-                                     ibis.null()),
+        library_path_key=ibis.ifelse(library_path, t.path_key, ibis.null()),
         catalogue_key=ibis.ifelse(one, catalogue, ibis.null()),
         error_path_key=ibis.ifelse(is_unlinked_error_page, t.path_key, ibis.null()),
         target_key=ibis.ifelse(target_miss, t.path_key, ibis.null()),
@@ -262,7 +261,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(is_page),
         is_library_page=flag(library_page),
-        is_library_ua=flag(t.is_library_ua.fill_null(False)),
+        is_library_path=flag(library_path),
         is_headless_page=flag(headless_page),
         is_blind_form=flag(_is_form(t) & assets_expected),
         is_catalogue=flag(catalogue.notnull()),

@@ -137,7 +137,8 @@ class EventRows:
     headless_page: str | None = None
     """The page, when a headless browser asked for it (`uaclass.HEADLESS`)."""
     library_path: str | None = None
-    """The path, page or asset, when an HTTP library (or no user agent) asked for it."""
+    """The path, page or asset, when an HTTP library (or no user agent) asked for it and it
+    is no feed or API path."""
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
@@ -253,8 +254,8 @@ class Deriver:
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
-        library_ua = uaclass.is_library(ua)
-        library_page = is_page and library_ua and not info.feed_or_api
+        library_path = uaclass.is_library(ua) and not info.feed_or_api
+        library_page = is_page and library_path
         headless_page = is_page and klass == uaclass.HEADLESS
         common = {
             "is_static": int(static),
@@ -273,7 +274,7 @@ class Deriver:
             "is_error": int(is_error),
             "is_page": int(is_page),
             "is_library_page": int(library_page),
-            "is_library_ua": int(library_ua),
+            "is_library_path": int(library_path),
             "is_headless_page": int(headless_page),
             "is_blind_form": int((info.form or (info.site_form and 0 < status < 400))
                                  and assets_expected),
@@ -318,7 +319,7 @@ class Deriver:
             script_miss=path if script_miss else None,
             library_page=path if library_page else None,
             headless_page=path if headless_page else None,
-            library_path=path if library_ua else None,
+            library_path=path if library_path else None,
             referral=referral,
         )
 
