@@ -19,7 +19,7 @@ from scrapeguard.analysis import analyze
 from scrapeguard.decisions import Decision, format_ts
 from scrapeguard.engines.replay import replay
 from scrapeguard.engines.stream import StreamEngine
-from test_rule_samples import SAMPLES
+from test_rule_samples import SAMPLES, foreign_link
 
 DATA = Path(__file__).parent / "data"
 
@@ -45,6 +45,15 @@ def test_real_log_agrees() -> None:
     batch, stream = _both(ELASTIC)
     assert batch == stream
     assert batch, "the elastic log should produce some decisions to compare"
+
+
+def test_foreign_links_agree(tmp_path: Path) -> None:
+    """Both engines learn the site's own hosts and which links to a scanner target are its."""
+    log = Log()
+    probers, _ = foreign_link(log)
+    batch, stream = _both(log.write(tmp_path / "foreign.log"), str(DATA / "sample_policy.yaml"))
+    assert batch == stream
+    assert probers <= set(batch)
 
 
 def test_every_rule_sample_agrees(tmp_path: Path) -> None:

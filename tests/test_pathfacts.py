@@ -28,6 +28,8 @@ ATTACKS = [
     "/index.php?c=eval(base64_decode(%22ZWNobw%22))",
     "/?cmd=die('===!'.'===');",
     "/?q=die('z!a'.'x');&w=die('z!a'.'x');",
+    "/?q=print-439573653*57;&w=print-439573653*57;",
+    "/x.php?a=print(12%2a3)",
 ]
 CLEAN = [
     "/",
@@ -42,6 +44,8 @@ CLEAN = [
     "/wp-content/uploads/2016/05/photo...jpg",
     "/search?q=solar+system+(planets)",
     "/blog/2016/how-to-die-young/",
+    "/?p=print-friendly",
+    "/search?q=printer+3*4+photo",
 ]
 
 
@@ -93,6 +97,7 @@ TARGETS = [
     "/cgi-bin/php5", "/server-status", "/phpinfo.php", "/wp-content/plugins/revslider/",
     "/components/com_jnews/includes/", "/shop/admin/banner_manager.php", "/joomla",
     "/admin/Cms_Wysiwyg/directive/index/", "/admin/spaw/spacer.gif",
+    "/shop/admin/banner_manager.php/login.php",
 ]
 NOT_TARGETS = [
     "/", "/blog/2016/05/admin-tips/", "/administration-fees.html", "/tags/mysql/",

@@ -286,6 +286,20 @@ def _missing_scripts(log: Log) -> str:
     return "ip:203.0.113.105"
 
 
+@sample("library-mirror")
+def _library_mirror(log: Log) -> str:
+    """`wget -r`: the home page, robots.txt, then every page and image it links, in seconds."""
+    wget = "Wget/1.11.4 Red Hat modified"
+    log.hit(60, "203.0.113.106", "/", ua=wget, size=14_000)
+    log.hit(62, "203.0.113.106", "/robots.txt", status=404, size=150, ua=wget)
+    for n in range(10):
+        log.hit(63 + 0.1 * n, "203.0.113.106", f"/Sub/page-{n}.html", ua=wget,
+                referer="http://shop.example/")
+        log.hit(63.05 + 0.1 * n, "203.0.113.106", f"/Buttons/b{n}.jpg", ua=wget,
+                referer="http://shop.example/")
+    return "ip:203.0.113.106"
+
+
 @sample("author-enumeration")
 def _author_enumeration(log: Log) -> str:
     for n in range(1, 6):
@@ -354,12 +368,33 @@ def _library_page_walk(log: Log) -> str:
     return "ip:203.0.113.160"
 
 
+HEADLESS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/120.0.0.0 Safari/537.36")
+
+
 @sample("automation-tool")
 def _tool(log: Log) -> str:
     for n in range(3):
-        log.hit(50 + n, "203.0.113.100", "/", ua="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/"
-                "537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36")
+        log.hit(50 + n, "203.0.113.100", f"/page-{n}", ua=HEADLESS)
     return "ip:203.0.113.100"
+
+
+def test_a_headless_page_view_is_left_alone(tmp_path: Path) -> None:
+    """The near miss of automation-tool: a link-preview service renders a shared link's home
+    page with its icons (WordPress.com's mShots on a real log), and is spared; a declared
+    scanner is acted on for two requests of anything."""
+    log = Log()
+    preview = HEADLESS + " WordPress.com mShots"
+    log.hit(40, "203.0.113.101", "/", ua=preview, size=1100)
+    for n, icon in enumerate(["blank", "unknown", "folder", "text", "layout", "image2"]):
+        log.hit(40.2 + 0.1 * n, "203.0.113.101", f"/icons/{icon}.gif", ua=preview, size=500,
+                referer="http://blog.example/")
+    for n in range(2):
+        log.hit(60 + n, "203.0.113.102", "/", ua="Mozilla/5.0 (compatible; Nmap Scripting "
+                "Engine; https://nmap.org/book/nse.html)")
+    decided = _decided(log, tmp_path, "headless.log")
+    assert "ip:203.0.113.101" not in decided, decided
+    assert "automation-tool" in decided["ip:203.0.113.102"].rules  # type: ignore[attr-defined]
 
 
 @sample("catalogue-harvest")
@@ -488,8 +523,9 @@ def test_form_spam_signal_switches_off_behind_a_cdn(tmp_path: Path) -> None:
 
 
 def test_libraries_on_feeds_and_apis_are_left_alone(tmp_path: Path) -> None:
-    """The near miss of library-page-walk: a feed reader polling all day, an app reading
-    items from the JSON API, and a script saving a dozen articles, all with library agents."""
+    """The near miss of library-page-walk and library-mirror: a feed reader polling all day,
+    an app reading items from the JSON API, a script saving a dozen articles, and a phone's
+    contact sync making forty API lookups in seconds, all with library agents."""
     log = Log()
     for n in range(300):
         log.hit(30 + 280 * n, "203.0.113.170", "/feed/", ua="python-requests/2.31.0", size=40_000)
@@ -501,8 +537,12 @@ def test_libraries_on_feeds_and_apis_are_left_alone(tmp_path: Path) -> None:
     for n in range(12):
         log.hit(3600 + 5 * n, "203.0.113.172", f"/2014/05/post-{n}/", ua="Wget/1.21.4",
                 size=24_000)
+    for n in range(40):  # a phone's contact sync: one API lookup per contact, in seconds
+        log.hit(7200 + 0.3 * n, "203.0.113.173", f"/api/contacts/lookup?phone=+1555{n:07d}",
+                ua="okhttp/4.12.0", size=300)
     decided = _decided(log, tmp_path, "libraries.log")
-    assert not {"ip:203.0.113.170", "ip:203.0.113.171", "ip:203.0.113.172"} & set(decided), decided
+    apps = {"ip:203.0.113.170", "ip:203.0.113.171", "ip:203.0.113.172", "ip:203.0.113.173"}
+    assert not apps & set(decided), decided
 
 
 def test_referer_spam_spares_a_referral_of_browsers(tmp_path: Path) -> None:
@@ -534,3 +574,32 @@ def test_referer_spam_switches_off_behind_a_cdn(tmp_path: Path) -> None:
     decided = _decided(log, tmp_path, "origin-referer.log")
     assert campaign in decided, decided
     assert decided[campaign].members, "the spam's addresses are the campaign's members"  # type: ignore[attr-defined]
+
+
+def foreign_link(log: Log) -> tuple[set[str], set[str]]:
+    """A scanner replays the referer of the last site it probed (a page of another host) on
+    its request for /administrator/, and a second prober asks for it later with no referer;
+    a person follows the site's own dead link to /admin.php, and another asks for it after.
+    Returns (probers, people)."""
+    for n in range(3):  # three browsers make shop.example known as the site's own host
+        log.person(ip=f"198.51.100.{30 + n}", at=5.0 * n, seed=n)
+    log.hit(900, "203.0.113.180", "/administrator/index.php", status=404, size=150,
+            referer="http://other-site.example/?q=admin&destination=admin")
+    log.hit(1900, "203.0.113.181", "/administrator/index.php", status=404, size=150)
+    log.hit(2000, "198.51.100.40", "/admin.php", status=404, size=150,
+            referer="https://shop.example/about")
+    log.hit(2100, "198.51.100.41", "/admin.php", status=404, size=150)
+    return {"ip:203.0.113.180", "ip:203.0.113.181"}, {"ip:198.51.100.40", "ip:198.51.100.41"}
+
+
+def test_a_foreign_link_to_a_scanner_target_links_nothing(tmp_path: Path) -> None:
+    """The near miss of known-target-probe's link memory: a foreign page's "link" to a
+    scanner target must not make it linked for every prober after it; a link from the site's
+    own page still does."""
+    log = Log()
+    probers, people = foreign_link(log)
+    decided = _decided(log, tmp_path, "foreign-link.log")
+    for prober in probers:
+        assert prober in decided, decided
+        assert "known-target-probe" in decided[prober].rules  # type: ignore[attr-defined]
+    assert not people & set(decided), decided

@@ -100,12 +100,21 @@ CATALOGUE: tuple[Feature, ...] = (
             "(clientshape.py: no Accept-Language, missing or disagreeing client hints)"),
     Feature("tls_mismatches", Sum("is_tls_mismatch"),
             "requests whose TLS fingerprint is not that of the browser the user agent claims"),
+    Feature("scanner_ua_requests", Sum("is_scanner_ua"),
+            "requests whose user agent declares a scanner"),
     Feature("paths", Distinct("path_key", "one", present=True), "distinct paths, query included"),
     Feature("pages", Distinct("page_key", "is_page"),
             "distinct non-static paths (a crawl's breadth)"),
     Feature("library_pages", Distinct("library_page_key", "is_library_page"),
             "distinct pages an HTTP library (or no user agent) asked for, feeds and APIs left "
             "out: a script reading the site page by page"),
+    Feature("library_paths", Distinct("library_path_key", "is_library_path"),
+            "distinct paths, pages and assets, query included, an HTTP library (or no user "
+            "agent) asked for, feeds and APIs left out: a download tool fetching everything a "
+            "page links"),
+    Feature("headless_pages", Distinct("headless_page_key", "is_headless_page"),
+            "distinct pages a headless browser asked for: one is a rendered view (a link "
+            "preview, a screenshot), more a walk through the site"),
     Feature("templates", Distinct("template_key", "one", present=True), "distinct path templates"),
     Feature("error_paths", Distinct("error_path_key", "is_error_page"),
             "distinct non-static paths answered 4xx that no link led to (no referer): "

@@ -60,6 +60,12 @@ people's own tools use them, so they say how a request was made, not that a craw
 TOOL_CLASSES: frozenset[str] = frozenset(("scanner", "browser-automation"))
 """Scanners and headless browsers: no person browses a site with them."""
 
+SCANNER = "scanner"
+"""The class of a declared scanner: whatever it fetches, it came to scan."""
+HEADLESS = "browser-automation"
+"""The class of a headless browser: a scraper when it walks pages, a link preview or a
+screenshot when it renders one page with its assets (`automation-tool`)."""
+
 
 LIBRARY_CLASSES: frozenset[str] = frozenset(("http-library", "empty"))
 """HTTP libraries and no user agent at all: how a script fetches, not who runs it."""

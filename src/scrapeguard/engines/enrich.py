@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts
+from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts, uaclass
 from scrapeguard.engines import lookups, sqlcache
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
@@ -122,30 +122,33 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
                                   t.tls.fill_null("") == stack_table.s_tls])
     referer_table = lookups.referers(backend, events)
     t = t.left_join(referer_table, key(t.referer) == referer_table.ref_key)
-    linked = lookups.linked_paths(events)
+    assets = lookups.materialize(backend, _linked_assets(events, path_table), "_linked_assets")
+    nth = sqlcache.arrow(backend, sitefacts.assets_expected_since(assets)).to_pylist()
+    since = int(nth[0]["first_ms"]) if nth else None
+    # The site's own hosts: those that refer its assets (`referrals.py`).
+    own = lookups.materialize(backend, referrals.own_hosts_since(assets),
+                              referrals.OWN_HOSTS_TABLE)
+    own_from = _first_own_ms(backend, own)
+    linked = lookups.linked_paths(events, own, own_from)
     t = t.left_join(linked, t._path_key == linked.linked_path_key)
     served = lookups.served_paths(events)
     t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
-    assets = lookups.materialize(backend, _linked_assets(events, path_table), "_linked_assets")
-    nth = sqlcache.arrow(backend, sitefacts.assets_expected_since(assets)).to_pylist()
-    since = int(nth[0]["first_ms"]) if nth else None
-    # The site's own hosts: those that refer its assets (`referrals.py`).
     t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
-    own = lookups.materialize(backend, referrals.own_hosts_since(assets),
-                              referrals.OWN_HOSTS_TABLE)
     t = t.left_join(own, t._ref_host == own.own_host)
-    rows = lookups.materialize(backend, _columns(t, policy, since), "enriched")
+    rows = lookups.materialize(backend, _columns(t, policy, since, own_from), "enriched")
     _mark_seq_steps(backend, rows, policy)
     return backend.table("enriched"), EnrichStats(
         routes.person_templates if policy.settings.infer_templates else [], _allowlisted(rows),
         routes)
 
 
-def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Table:
+def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
+             own_from_ms: int | None) -> ir.Table:
     """The narrow row: keys, flags, exposure; see the module docstring. `assets_since_ms`:
-    from when the site is one whose browsers load its assets (`sitefacts.py`)."""
+    from when the site is one whose browsers load its assets (`sitefacts.py`);
+    `own_from_ms`: from when it knows one of its own hosts (`lookups.from_site`)."""
     one = t.item_pos == 0
     has_list = t.subjects.notnull()
     method = t.method.upper()
@@ -182,22 +185,30 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
     is_unlinked_error_page = (is_error.fill_null(False) & ~t.is_static.fill_null(False)
                               & ~linked)
     # A path the site does not have: never served before, never reached through a link.
-    unknown = ~linked & ~(t.served_since.notnull() & (t.served_since < t.ts))
+    served = t.served_since.notnull() & (t.served_since < t.ts)
+    unknown = ~linked & ~served
+    ts_ms = _ts_ms(t.ts)
+    # A scanner target is reached through a link only from the site's own pages: a foreign
+    # referer is a scanner replaying the last site it probed (`lookups.from_site`).
+    site_linked = ((lookups.is_link(t.path, t.referer)
+                    & lookups.from_site(t.own_since_ms, ts_ms, own_from_ms))
+                   | (t.site_linked_since.notnull() & (t.site_linked_since < t.ts)))
     # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
-    target_miss = (t.is_target & t.status.isin(TARGET_ERRORS) & unknown
+    target_miss = (t.is_target & t.status.isin(TARGET_ERRORS) & ~site_linked & ~served
                    & ~t.is_feed_ua).fill_null(False)
     script_miss = (t.is_script & t.status.isin(pathfacts.MISSING_STATUSES)
                    & unknown).fill_null(False)
     is_post = (method == "POST").fill_null(False)
     allow_reason = ibis.coalesce(t.v_reason, t.cidr_reason, _account_reason(t, policy))
-    ts_ms = _ts_ms(t.ts)
     client = clients.client_expr(t.account, t.session, t.session_first_ms, ts_ms)
     assets_expected = (ibis.literal(False) if assets_since_ms is None
                        else ts_ms > assets_since_ms)
     is_page = ~t.is_static.fill_null(False) & is_read
     # A library's breadth of pages, feeds and APIs left out (`pathfacts.FEED_OR_API_PATH`).
-    library_page = (is_page & t.is_library_ua.fill_null(False)
-                    & ~t.is_feed_or_api.fill_null(False))
+    library_path = t.is_library_ua.fill_null(False) & ~t.is_feed_or_api.fill_null(False)
+    library_page = is_page & library_path
+    # A headless browser's pages: one is a rendered view (a link preview), more a walk.
+    headless_page = is_page & (t.ua_class == uaclass.HEADLESS).fill_null(False)
     identity = clients.identity_expr(t.account, t.ip)
 
     def flag(condition: Any) -> Any:
@@ -229,6 +240,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         page_key=ibis.ifelse(is_read, t.page_key, ibis.null()),
         author_key=t.author_key,
         library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
+        headless_page_key=ibis.ifelse(headless_page, t.page_key, ibis.null()),
+        library_path_key=ibis.ifelse(library_path, t.path_key, ibis.null()),
         catalogue_key=ibis.ifelse(one, catalogue, ibis.null()),
         error_path_key=ibis.ifelse(is_unlinked_error_page, t.path_key, ibis.null()),
         target_key=ibis.ifelse(target_miss, t.path_key, ibis.null()),
@@ -259,6 +272,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(is_page),
         is_library_page=flag(library_page),
+        is_library_path=flag(library_path),
+        is_headless_page=flag(headless_page),
         is_blind_form=flag(_is_form(t) & assets_expected),
         is_catalogue=flag(catalogue.notnull()),
         is_lookup=flag(single.fill_null(False)),
@@ -268,6 +283,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         is_tool_ua=flag(t.is_tool_ua.fill_null(False)),
         is_shape_mismatch=flag(t.is_shape_mismatch.fill_null(False)),
         is_tls_mismatch=flag(t.is_tls_mismatch.fill_null(False)),
+        is_scanner_ua=flag((t.ua_class == uaclass.SCANNER).fill_null(False)),
         is_seq_step=ibis.literal(0, type="int8"),
         allow_reason=allow_reason,
     )
@@ -287,6 +303,12 @@ def _linked_assets(events: ir.Table, path_table: ir.Table) -> ir.Table:
                          host=referrals.referer_host_expr(assets.referer))
 
 
+def _first_own_ms(backend: Any, own: ir.Table) -> int | None:
+    """When the first host became known as the site's own (`referrals.own_hosts_since`)."""
+    first = sqlcache.arrow(backend, own.own_since_ms.min()).column(0)[0].as_py()
+    return None if first is None or first != first else int(first)
+
+
 def _is_form(t: ir.Table) -> Any:
     """A comment or registration form (`pathfacts.FORM_PATH`; `SITE_FORM_PATH` when the site
     answered it)."""
@@ -294,8 +316,7 @@ def _is_form(t: ir.Table) -> Any:
 
 
 def _ts_ms(ts: Any) -> Any:
-    # DuckDB's epoch() keeps the fraction: floor it, or the milliseconds count twice.
-    return ts.epoch_seconds().floor().cast("int64") * 1000 + ts.millisecond()
+    return lookups.epoch_ms(ts)
 
 
 def _sessions(backend: Any, events: ir.Table) -> ir.Table:

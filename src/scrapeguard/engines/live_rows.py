@@ -135,6 +135,11 @@ class EventRows:
     """The path, when it is a script the site does not have (`missing_scripts`)."""
     library_page: str | None = None
     """The page, when an HTTP library asked for it and it is no feed or API path."""
+    headless_page: str | None = None
+    """The page, when a headless browser asked for it (`uaclass.HEADLESS`)."""
+    library_path: str | None = None
+    """The path, page or asset, when an HTTP library (or no user agent) asked for it and it
+    is no feed or API path."""
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
@@ -176,6 +181,10 @@ class Deriver:
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
         self._served: dict[str, None] = {}
         """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
+        self._site_linked: dict[str, None] = {}
+        """Paths reached through a link from the site's own pages (`lookups.from_site`)."""
+        self._own_known = False
+        """Some host is known as the site's own (`referrals.OwnHosts`)."""
 
     def learn(self, subject_templates: frozenset[str], catalogue_templates: frozenset[str],
               asset_templates: frozenset[str]) -> None:
@@ -221,14 +230,23 @@ class Deriver:
         linked = is_link(path, referer) or path in self._linked
         unlinked_error_page = is_error and not static and not linked
         # A path the site does not have: never served before, never reached through a link.
-        unknown = not linked and path not in self._served
+        served = path in self._served
+        unknown = not linked and not served
+        host = referrals.referer_host(referer)
+        own = host is not None and self.own_hosts.is_own(host)
+        # A scanner target is reached through a link only from the site's own pages: a
+        # foreign referer is a scanner replaying the last site it probed (`lookups.from_site`).
+        site_link = is_link(path, referer) and (own or not self._own_known)
+        site_linked = site_link or path in self._site_linked
         klass = uaclass.classify(ua)
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
-        target_miss = (info.target and status in TARGET_ERRORS and unknown
-                       and klass != "feed-reader")
+        target_miss = (info.target and status in TARGET_ERRORS and not site_linked
+                       and not served and klass != "feed-reader")
         script_miss = info.script and status in pathfacts.MISSING_STATUSES and unknown
         if linked:
             self._link(path)
+        if site_link:
+            _remember(self._site_linked, path)
         if 200 <= status < 300 or status == 304:  # served (`lookups.served_paths`)
             _remember(self._served, path)
         is_post = method == "POST"
@@ -236,11 +254,12 @@ class Deriver:
         assets_expected = self._assets.expected
         self._assets.saw(ip, static and not info.browser_fetched)
         is_page = not static and is_read
-        host = referrals.referer_host(referer)
-        referral = referrals.arrival_host(host, is_page, assets_expected,
-                                          host is not None and self.own_hosts.is_own(host))
+        referral = referrals.arrival_host(host, is_page, assets_expected, own)
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
-        library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
+        self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
+        library_path = uaclass.is_library(ua) and not info.feed_or_api
+        library_page = is_page and library_path
+        headless_page = is_page and klass == uaclass.HEADLESS
         hdr, tls = event.get("hdr") or None, event.get("tls") or None
         judged = clientshape.judge(ua, hdr, tls)
         common = {
@@ -260,6 +279,8 @@ class Deriver:
             "is_error": int(is_error),
             "is_page": int(is_page),
             "is_library_page": int(library_page),
+            "is_library_path": int(library_path),
+            "is_headless_page": int(headless_page),
             "is_blind_form": int((info.form or (info.site_form and 0 < status < 400))
                                  and assets_expected),
             "is_catalogue": int(catalogue is not None),
@@ -269,6 +290,7 @@ class Deriver:
             "is_hosting": int(self.networks.lookup(ip).hosting is not None),
             "is_shape_mismatch": int(bool(judged.header)),
             "is_tls_mismatch": int(bool(judged.tls)),
+            "is_scanner_ua": int(klass == uaclass.SCANNER),
             "one": 1,
         }
         rows = self._rows(subjects, route_index, path_item, status, size)
@@ -305,6 +327,8 @@ class Deriver:
             target_miss=path if target_miss else None,
             script_miss=path if script_miss else None,
             library_page=path if library_page else None,
+            headless_page=path if headless_page else None,
+            library_path=path if library_path else None,
             referral=referral,
         )
 

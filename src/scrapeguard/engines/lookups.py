@@ -12,7 +12,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from scrapeguard import clientshape, pathfacts, uaclass
+from scrapeguard import clientshape, pathfacts, referrals, uaclass
 from scrapeguard.allowlist import Allowlister
 from scrapeguard.engines import sqlcache
 from scrapeguard.events import fingerprint
@@ -76,16 +76,46 @@ def is_link(path: ir.StringValue, referer: ir.StringValue) -> ir.BooleanValue:
             & (referer_path != path.split("?")[0])).fill_null(False)
 
 
-def linked_paths(events: ir.Table) -> ir.Table:
-    """Per path some client reached through a link (`is_link`): when that first happened.
+def linked_paths(events: ir.Table, own: ir.Table, own_from_ms: int | None) -> ir.Table:
+    """Per path some client reached through a link (`is_link`): when that first happened
+    (`linked_since`), and when that first happened from one of the site's own pages
+    (`site_linked_since`, `from_site`).
 
     A site's broken links are followed by people and crawlers, many of whom send no referer;
     once anyone arrived at a path from a link, errors on it are the site's, not a prober's
     guesses. Both engines learn this as the log goes, never from the future.
+    `own` is `referrals.own_hosts_since`; `own_from_ms` the first moment any host was known
+    as the site's own (None: never).
     """
     linked = events.filter(is_link(events.path, events.referer))
+    linked = linked.mutate(_host=referrals.referer_host_expr(linked.referer),
+                           _ms=epoch_ms(linked.ts))
+    linked = linked.left_join(own, linked._host == own.own_host)
+    site = from_site(linked.own_since_ms, linked._ms, own_from_ms)
     return linked.group_by(linked_path_key=key(linked.path)).aggregate(
-        linked_since=linked.ts.min())
+        linked_since=linked.ts.min(),
+        site_linked_since=ibis.ifelse(site, linked.ts, ibis.null()).min())
+
+
+def from_site(own_since_ms: ir.IntegerValue, ts_ms: ir.IntegerValue,
+              own_from_ms: int | None) -> ir.BooleanValue:
+    """A link's referer names one of the site's own hosts, as known before `ts_ms` — or no
+    host is known as the site's own yet (a site whose assets are served elsewhere never
+    learns one), when every link counts as before.
+
+    A scanner target is asked for by a link only from the site's own pages: a foreign page's
+    "link" to `/administrator/index.php` is a scanner replaying the referer of the last site
+    it probed, and must not make the path linked for every prober after it.
+    """
+    if own_from_ms is None:
+        return ibis.literal(True)
+    return (own_since_ms < ts_ms).fill_null(False) | (ts_ms <= own_from_ms)
+
+
+def epoch_ms(ts: Any) -> Any:
+    """Milliseconds since the epoch of a timestamp column."""
+    # DuckDB's epoch() keeps the fraction: floor it, or the milliseconds count twice.
+    return ts.epoch_seconds().floor().cast("int64") * 1000 + ts.millisecond()
 
 
 def served_paths(events: ir.Table) -> ir.Table:

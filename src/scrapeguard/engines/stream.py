@@ -80,7 +80,8 @@ _DISTINCT_SOURCE = {
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
     "target_key": "target_miss", "script_key": "script_miss",
-    "library_page_key": "library_page",
+    "library_page_key": "library_page", "headless_page_key": "headless_page",
+    "library_path_key": "library_path",
 }
 
 
