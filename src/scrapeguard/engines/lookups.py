@@ -7,6 +7,7 @@ and joined back by key, so the per-event work is arithmetic on integers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ibis
@@ -219,6 +220,11 @@ def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
     """Per distinct user agent: class, bot, tool and library flags, fingerprint."""
     uas: list[str] = [row[0] for row in con.execute(
         f"SELECT DISTINCT coalesce(ua, '') FROM {table}").fetchall()]
+    return agent_table(uas), uas
+
+
+def agent_table(uas: list[str]) -> ir.Table:
+    """The per-agent table of `agents` for these distinct agents ('' for none)."""
     classes = uaclass.classify_many(uas)
     fingerprints = [fingerprint(ua) for ua in uas]
     rows = {
@@ -235,22 +241,30 @@ def agents(con: Any, table: str) -> tuple[ir.Table, list[str]]:
     schema = {"ua_text": "string", "ua_class": "string", "is_bot_ua": "boolean",
               "is_tool_ua": "boolean", "is_browser_ua": "boolean", "is_feed_ua": "boolean",
               "is_attack_ua": "boolean", "is_library_ua": "boolean", "fp": "string"}
-    return ibis.memtable(rows, schema=schema), uas
+    return ibis.memtable(rows, schema=schema)
 
 
 def verified_crawlers(con: Any, table: str, policy: Policy, uas: list[str]) -> ir.Table:
     """(address, agent) pairs of crawlers whose agent *and* published range agree."""
+    def pairs_of(claimed: list[str]) -> list[tuple[str, str]]:
+        con.execute("CREATE OR REPLACE TEMP TABLE _claimed(ua VARCHAR)")
+        con.executemany("INSERT INTO _claimed VALUES (?)", [(ua,) for ua in claimed])
+        return con.execute(
+            f"SELECT DISTINCT ip, ua FROM {table} WHERE ua IN (SELECT ua FROM _claimed)"
+        ).fetchall()
+
+    return verified_table(policy, uas, pairs_of)
+
+
+def verified_table(policy: Policy, uas: list[str],
+                   pairs_of: Callable[[list[str]], list[tuple[str, str]]]) -> ir.Table:
+    """`verified_crawlers` given how to find the (address, agent) pairs of claimed agents."""
     rows: dict[str, list[Any]] = {"v_ip": [], "v_ua": [], "v_reason": []}
     if policy.allowlist.search_engines:
         allower = Allowlister(policy)
         claimed = [ua for ua in uas if ua and allower.claimed_engine(ua)]
         if claimed:
-            con.execute("CREATE OR REPLACE TEMP TABLE _claimed(ua VARCHAR)")
-            con.executemany("INSERT INTO _claimed VALUES (?)", [(ua,) for ua in claimed])
-            pairs = con.execute(
-                f"SELECT DISTINCT ip, ua FROM {table} WHERE ua IN (SELECT ua FROM _claimed)"
-            ).fetchall()
-            for ip, ua in pairs:
+            for ip, ua in pairs_of(claimed):
                 reason = allower.allows(ip, ua)
                 if reason:
                     rows["v_ip"].append(ip)
@@ -262,6 +276,10 @@ def verified_crawlers(con: Any, table: str, policy: Policy, uas: list[str]) -> i
 
 def materialize(backend: Any, table: ir.Table, name: str) -> ir.Table:
     """Compute once into a DuckDB table, so later steps do not redo the work."""
+    if backend.name == "pyspark":  # a Spark temp view of a checkpoint (`engines/spark`)
+        from scrapeguard.engines.spark.session import materialize as on_spark
+
+        return on_spark(backend, table, name)
     # Dropped by hand: ibis' overwrite=True renders an empty DROP with current sqlglot.
     backend.con.execute(f'DROP TABLE IF EXISTS "{name}"')
     return backend.create_table(name, table)
