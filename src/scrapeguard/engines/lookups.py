@@ -249,9 +249,10 @@ def verified_crawlers(con: Any, table: str, policy: Policy, uas: list[str]) -> i
     def pairs_of(claimed: list[str]) -> list[tuple[str, str]]:
         con.execute("CREATE OR REPLACE TEMP TABLE _claimed(ua VARCHAR)")
         con.executemany("INSERT INTO _claimed VALUES (?)", [(ua,) for ua in claimed])
-        return con.execute(
+        found: list[tuple[str, str]] = con.execute(
             f"SELECT DISTINCT ip, ua FROM {table} WHERE ua IN (SELECT ua FROM _claimed)"
         ).fetchall()
+        return found
 
     return verified_table(policy, uas, pairs_of)
 

@@ -12,10 +12,9 @@ from scrapeguard.engines.batch import evaluate
 from scrapeguard.engines.campaigns import campaign_rows
 from scrapeguard.engines.decide import combine
 from scrapeguard.engines.enrich import enrich, names_of
-from scrapeguard.engines.spark.parse import load_events_spark
+from scrapeguard.engines.spark.parse import check_supported, load_events_spark
 from scrapeguard.engines.spark.session import connect, materialize
 from scrapeguard.engines.spark.steps import SparkSteps
-from scrapeguard.errors import SourceError
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.sources import LogFormat
@@ -41,6 +40,7 @@ def analyze_spark(
         policy = load_policy(policy)
     if fmt is None and policy.log_format is not None:
         fmt = nginx_format(policy.log_format)
+    check_supported(inputs, fmt, policy.trusted_proxies)  # before a session starts
     backend = connect(session)
     step = _stepper(progress, total=5)
     load = load_events_spark(backend._session, inputs, fmt=fmt, strict=strict,
@@ -83,5 +83,3 @@ def _window(backend: Any, load: Any, since: datetime | None, until: datetime | N
     materialize(backend, events.filter(inside), "events")
     load.notes.append(f"{dropped:,} events outside the --since/--until window left out")
 
-
-__all__ = ["SourceError", "analyze_spark"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import Any, ClassVar
 
 import ibis
@@ -27,7 +28,7 @@ LOCAL_SHUFFLE_PARTITIONS = 4
 """Local mode: Spark's default 200 shuffle partitions cost more to schedule than to run."""
 
 
-class _Compiler(PySparkCompiler):
+class _Compiler(PySparkCompiler):  # type: ignore[misc]
     """PySpark SQL with DuckDB's meaning for hash, regex replacement and split."""
 
     SIMPLE_OPS: ClassVar[dict[Any, str]] = {**PySparkCompiler.SIMPLE_OPS, ops.Hash: "xxhash64"}
@@ -52,7 +53,7 @@ class _Compiler(PySparkCompiler):
 assert PySparkCompiler.rewrites[0] is offset_to_filter, "Ibis changed its PySpark rewrites"
 
 
-class SparkBackend(_PySparkBackend):
+class SparkBackend(_PySparkBackend):  # type: ignore[misc]
     """Ibis' PySpark backend with the compiler above."""
 
     compiler = _Compiler()
@@ -60,6 +61,10 @@ class SparkBackend(_PySparkBackend):
 
 def spark_session(master: str | None = None) -> Any:
     """The session `--engine spark` runs in: spark-submit's when there is one, else local."""
+    # pyspark 4 warns on every import that it has not been tested with pandas 3; nothing
+    # here converts frames through pyspark's pandas path
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
+                            FutureWarning)
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -75,7 +80,7 @@ def spark_session(master: str | None = None) -> Any:
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.ansi.enabled", "false")
                .getOrCreate())
-    if session.sparkContext.master.startswith("local"):
+    if str(session.sparkContext.master).startswith("local"):
         session.conf.set("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
     session.sparkContext.setLogLevel("ERROR")
     return session
