@@ -72,7 +72,8 @@ def spark_session(master: str | None = None) -> Any:
         return active
     builder = SparkSession.builder.appName("scrapeguard-analyze")
     chosen = master or os.environ.get(MASTER_ENV)
-    if chosen or not os.environ.get("SPARK_HOME"):
+    # Under spark-submit the JVM started this Python and holds the master it was given.
+    if chosen or "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = builder.master(chosen or "local[2]")
     session = (builder
                .config("spark.sql.session.timeZone", "UTC")
