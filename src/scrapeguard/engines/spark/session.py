@@ -10,8 +10,10 @@ decisions of both engines equal.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import time
 import warnings
 from typing import Any, ClassVar
 
@@ -20,6 +22,8 @@ import ibis.expr.operations as ops
 import sqlglot.expressions as sge
 from ibis.backends.pyspark import Backend as _PySparkBackend
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler, offset_to_filter
+
+log = logging.getLogger(__name__)
 
 MASTER_ENV = "SCRAPEGUARD_SPARK_MASTER"
 """Spark master for `--engine spark` outside spark-submit; default `local[2]`."""
@@ -97,7 +101,9 @@ def connect(session: Any | None = None) -> SparkBackend:
 def materialize(backend: SparkBackend, table: Any, name: str) -> Any:
     """Compute once and keep it (`lookups.materialize` on DuckDB): later steps read the
     result, not its whole lineage again."""
+    started = time.perf_counter()
     backend._run_pre_execute_hooks(table)  # registers the memtables it reads
     frame = backend._session.sql(backend.compile(table)).localCheckpoint(eager=True)
     frame.createOrReplaceTempView(name)
+    log.debug("spark: %s in %.2f s", name, time.perf_counter() - started)
     return backend.table(name)
