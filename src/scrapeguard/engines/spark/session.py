@@ -20,8 +20,16 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.operations as ops
 import sqlglot.expressions as sge
-from ibis.backends.pyspark import Backend as _PySparkBackend
-from ibis.backends.sql.compilers.pyspark import PySparkCompiler, offset_to_filter
+
+# pyspark 4 warns on import that it has not been tested with pandas 3; nothing here converts
+# frames through pyspark's pandas path
+warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+
+from ibis.backends.pyspark import Backend as _PySparkBackend  # noqa: E402
+from ibis.backends.sql.compilers.pyspark import (  # noqa: E402
+    PySparkCompiler,
+    offset_to_filter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +73,6 @@ class SparkBackend(_PySparkBackend):  # type: ignore[misc]
 
 def spark_session(master: str | None = None) -> Any:
     """The session `--engine spark` runs in: spark-submit's when there is one, else local."""
-    # pyspark 4 warns on every import that it has not been tested with pandas 3; nothing
-    # here converts frames through pyspark's pandas path
-    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
-                            FutureWarning)
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
