@@ -27,9 +27,10 @@ from scrapeguard.errors import SourceError
 
 pytestmark = [
     pytest.mark.spark,
-    # pyspark 4.x warns that it has not been tested with pandas 3; ibis converts no frames
-    # through pyspark's pandas path here
+    # pyspark 4.x has not caught up with pandas 3: it warns so on import, and its toPandas
+    # (how Ibis fetches a result) passes a keyword pandas 3 deprecates
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
 
