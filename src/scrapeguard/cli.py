@@ -133,11 +133,15 @@ def analyze(
         "given) or a duration back from now (2h, 7d).")] = None,
     until: Annotated[str | None, typer.Option(
         "--until", help="Only events before this time; same forms as --since.")] = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="duckdb (this machine) or spark (local mode, or the cluster of "
+        "spark-submit; see docs/scale.md).")] = "duckdb",
 ) -> None:
     """Reconstruct a harvest from access logs: who received how many people's records, when
     a rule would first have acted, and why."""
     from scrapeguard.analysis import analyze as run_analysis
     from scrapeguard.decisions import write_decisions
+    from scrapeguard.errors import SourceError
     from scrapeguard.policy.load import load_policy
     from scrapeguard.report.summary import summary
     from scrapeguard.report.terminal import render
@@ -154,15 +158,25 @@ def analyze(
         window = {name: parse_bound(f"--{name}", value)
                   for name, value in (("since", since), ("until", until)) if value}
         loaded = with_networks(load_policy(policy), asn_db, hosting)
+        if engine not in ("duckdb", "spark"):
+            raise SourceError(f"--engine: {engine!r} is neither duckdb nor spark")
+        runner: Callable[..., Any] = run_analysis
+        if engine == "spark":
+            from scrapeguard.engines.spark.analysis import analyze_spark
+
+            runner = analyze_spark
+            if wants_report:
+                raise SourceError("--report/--report-json read the DuckDB tables of the "
+                                  "run: use --engine duckdb for the report")
         with _progress(disabled=quiet) as callback:
-            result = run_analysis(
+            result = runner(
                 inputs,
                 policy=loaded,
                 fmt=chosen,
                 strict=strict,
                 max_malformed=share,
                 progress=callback,
-                keep_connection=wants_report,
+                **({"keep_connection": wants_report} if engine == "duckdb" else {}),
                 since=window.get("since"),
                 until=window.get("until"),
             )

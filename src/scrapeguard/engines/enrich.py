@@ -95,19 +95,49 @@ def rewrite_events(con: Any, table: str) -> None:
             con.unregister("_canonical")
 
 
-def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]:
+class DuckDBSteps:
+    """The steps of `enrich` that the DuckDB engine writes in DuckDB SQL of its own; the
+    Spark engine passes its twins (`engines/spark/steps.py`), and every other step is the
+    one Ibis definition both compile."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.backend = ibis.duckdb.from_connection(con)
+
+    def rewrite_events(self, table: str) -> None:
+        rewrite_events(self.con, table)
+
+    def learn(self, table: str, paths: ir.Table, policy: Policy) -> RouteTable:
+        return learn(self.backend, table, paths, policy)
+
+    def agents(self, table: str) -> tuple[ir.Table, list[str]]:
+        return lookups.agents(self.backend, table)
+
+    def verified_crawlers(self, table: str, policy: Policy, uas: list[str]) -> ir.Table:
+        return lookups.verified_crawlers(self.backend, table, policy, uas)
+
+    def explode_subjects(self, table: str) -> str:
+        return explode_subjects(self.con, table)
+
+    def mark_seq_steps(self, rows: ir.Table, policy: Policy) -> None:
+        _mark_seq_steps(self.backend, rows, policy)
+
+
+def enrich(con: Any, table: str, policy: Policy,
+           steps: Any = None) -> tuple[ir.Table, EnrichStats]:
     """The enriched rows, materialized, and what was learnt on the way."""
-    rewrite_events(con, table)
-    backend = ibis.duckdb.from_connection(con)
+    steps = steps or DuckDBSteps(con)
+    steps.rewrite_events(table)
+    backend = steps.backend
     events = backend.table(table)
-    routes = learn(backend, table, lookups.paths(backend, events, policy), policy)
+    routes = steps.learn(table, lookups.paths(backend, events, policy), policy)
     path_table = lookups.path_lookup(backend, backend.table("_paths"), policy, routes)
-    agent_table, uas = lookups.agents(backend, table)
+    agent_table, uas = steps.agents(table)
     address_table = lookups.materialize(backend, address_table_of(backend, table, policy),
                                         "_addresses")
-    verified = lookups.verified_crawlers(backend, table, policy, uas)
+    verified = steps.verified_crawlers(table, policy, uas)
 
-    t = backend.table(explode_subjects(con, table))
+    t = backend.table(steps.explode_subjects(table))
     # Joins on 64-bit keys of the strings: cheaper to hash once than to compare strings.
     t = t.mutate(_path_key=key(t.path), _ua_key=key(t.ua.fill_null("")), _ip_key=key(t.ip))
     t = t.left_join(path_table.drop("path"), t._path_key == path_table.path_key)
@@ -116,7 +146,7 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     address_table = address_table.mutate(_ipk=key(address_table.ip_text))
     t = t.left_join(address_table, t._ip_key == address_table._ipk)
     t = t.left_join(verified, [t.ip == verified.v_ip, t.ua == verified.v_ua])
-    stack_table = lookups.materialize(backend, lookups.stacks(con, table), "_stacks")
+    stack_table = lookups.stacks(backend, table)
     t = t.left_join(stack_table, [t.ua.fill_null("") == stack_table.s_ua,
                                   t.hdr.fill_null("") == stack_table.s_hdr,
                                   t.tls.fill_null("") == stack_table.s_tls])
@@ -138,7 +168,7 @@ def enrich(con: Any, table: str, policy: Policy) -> tuple[ir.Table, EnrichStats]
     t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
     t = t.left_join(own, t._ref_host == own.own_host)
     rows = lookups.materialize(backend, _columns(t, policy, since, own_from), "enriched")
-    _mark_seq_steps(backend, rows, policy)
+    steps.mark_seq_steps(rows, policy)
     return backend.table("enriched"), EnrichStats(
         routes.person_templates if policy.settings.infer_templates else [], _allowlisted(rows),
         routes)
@@ -353,18 +383,22 @@ def _mark_seq_steps(backend: Any, rows: ir.Table, policy: Policy) -> None:
     Only lookups with a numeric id take part, so the window sorts a fraction of the log, and
     the few steps found are written into the table in place rather than by copying it.
     """
+    lookups.materialize(backend, seq_steps(rows, policy), "_steps")
+    backend.con.execute(
+        "UPDATE enriched SET is_seq_step = 1 FROM _steps "
+        "WHERE enriched.eid = _steps.eid AND enriched.item_pos = _steps.item_pos"
+    )
+
+
+def seq_steps(rows: ir.Table, policy: Policy) -> ir.Table:
+    """(`eid`, `item_pos`) of the lookups that are sequential steps (`_mark_seq_steps`)."""
     lookups_only = rows.filter(rows.numeric_id.notnull())
     window = ibis.window(group_by=[lookups_only.identity_key, lookups_only.template_key],
                          order_by=[lookups_only.ts_ms, lookups_only.eid])
     step = (lookups_only.numeric_id - lookups_only.numeric_id.lag().over(window)).abs()
     is_step = ((step >= 1) & (step <= policy.settings.seq_step)).fill_null(False)
     marked = lookups_only.select("eid", "item_pos", _step=is_step)
-    steps = marked.filter(marked._step).select("eid", "item_pos")
-    lookups.materialize(backend, steps, "_steps")
-    backend.con.execute(
-        "UPDATE enriched SET is_seq_step = 1 FROM _steps "
-        "WHERE enriched.eid = _steps.eid AND enriched.item_pos = _steps.item_pos"
-    )
+    return marked.filter(marked._step).select("eid", "item_pos")
 
 
 def _allowlisted(rows: ir.Table) -> dict[str, int]:
@@ -381,6 +415,13 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
     if not keys:
         return {}
     backend = ibis.duckdb.from_connection(con)
+    exists = con.execute("SELECT 1 FROM duckdb_tables() "
+                         "WHERE table_name = '_campaign_rows'").fetchall()
+    return names_of(backend, kind, keys, bool(exists))
+
+
+def names_of(backend: Any, kind: str, keys: list[int], campaign_rows: bool) -> dict[int, str]:
+    """`resolve_names` on any backend; `campaign_rows`: whether `_campaign_rows` exists."""
     wanted = sqlcache.table_of(backend, "_wanted", {"wanted": keys}, {"wanted": "int64"})
     if kind in ("ip", "account", "session"):
         source = backend.table("_exploded")
@@ -400,9 +441,7 @@ def resolve_names(con: Any, kind: str, keys: list[int]) -> dict[int, str]:
                                  v="enum:" + templates.template).union(
             templates.select(k=key("thin:" + templates.template),
                              v="thin:" + templates.template))
-        exists = con.execute("SELECT 1 FROM duckdb_tables() "
-                             "WHERE table_name = '_campaign_rows'").fetchall()
-        if exists:  # referral campaigns are named by host, found only in their rows
+        if campaign_rows:  # referral campaigns are named by host, found only in their rows
             named = backend.table("_campaign_rows")
             named = named.filter(named.campaign_link == "ref")
             pairs = pairs.union(named.select(k=named.campaign_key,

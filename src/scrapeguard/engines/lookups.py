@@ -7,6 +7,7 @@ and joined back by key, so the per-event work is arithmetic on integers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ibis
@@ -251,6 +252,11 @@ def agents(backend: Any, table: str) -> tuple[ir.Table, list[str]]:
     """Per distinct user agent: class, bot, tool and library flags, fingerprint (`_agents`)."""
     uas: list[str] = [row[0] for row in backend.con.execute(
         f"SELECT DISTINCT coalesce(ua, '') FROM {table}").fetchall()]
+    return agent_table(backend, uas), uas
+
+
+def agent_table(backend: Any, uas: list[str]) -> ir.Table:
+    """The per-agent table of `agents` for these distinct agents ('' for none)."""
     classes = uaclass.classify_many(uas)
     fingerprints = [fingerprint(ua) for ua in uas]
     rows: dict[str, list[Any]] = {
@@ -267,16 +273,18 @@ def agents(backend: Any, table: str) -> tuple[ir.Table, list[str]]:
     schema = {"ua_text": "string", "ua_class": "string", "is_bot_ua": "boolean",
               "is_tool_ua": "boolean", "is_browser_ua": "boolean", "is_feed_ua": "boolean",
               "is_attack_ua": "boolean", "is_library_ua": "boolean", "fp": "string"}
-    return sqlcache.table_of(backend, "_agents", rows, schema), uas
+    return sqlcache.table_of(backend, "_agents", rows, schema)
 
 
-def stacks(con: Any, table: str) -> ir.Table:
+def stacks(backend: Any, table: str) -> ir.Table:
     """Per distinct (agent, header shape, TLS fingerprint) seen with either of the last two:
     the `hdr` and `tls` actor values and the consistency flags (`clientshape.py`), the same
-    the stream engine derives per event. Logs without them give an empty table."""
-    triples = con.execute(
-        f"SELECT DISTINCT coalesce(ua, ''), coalesce(hdr, ''), coalesce(tls, '') FROM {table} "
-        f"WHERE hdr IS NOT NULL OR tls IS NOT NULL").fetchall()
+    the stream engine derives per event (`_stacks`). Logs without them give an empty table."""
+    events = backend.table(table)
+    seen = events.filter(events.hdr.notnull() | events.tls.notnull()).select(
+        ua=events.ua.fill_null(""), hdr=events.hdr.fill_null(""),
+        tls=events.tls.fill_null("")).distinct()
+    triples = [(r["ua"], r["hdr"], r["tls"]) for r in sqlcache.arrow(backend, seen).to_pylist()]
     rows: dict[str, list[Any]] = {name: [] for name in (
         "s_ua", "s_hdr", "s_tls", "hdr_id", "tls_id", "is_shape_mismatch", "is_tls_mismatch")}
     for ua, hdr, tls in triples:
@@ -290,23 +298,33 @@ def stacks(con: Any, table: str) -> ir.Table:
             rows[name].append(value)
     schema = {"s_ua": "string", "s_hdr": "string", "s_tls": "string", "hdr_id": "string",
               "tls_id": "string", "is_shape_mismatch": "boolean", "is_tls_mismatch": "boolean"}
-    return ibis.memtable(rows, schema=schema)
+    return sqlcache.table_of(backend, "_stacks", rows, schema)
 
 
 def verified_crawlers(backend: Any, table: str, policy: Policy, uas: list[str]) -> ir.Table:
     """(address, agent) pairs of crawlers whose agent *and* published range agree."""
     con = backend.con
+
+    def pairs_of(claimed: list[str]) -> list[tuple[str, str]]:
+        con.execute("CREATE OR REPLACE TEMP TABLE _claimed(ua VARCHAR)")
+        con.executemany("INSERT INTO _claimed VALUES (?)", [(ua,) for ua in claimed])
+        found: list[tuple[str, str]] = con.execute(
+            f"SELECT DISTINCT ip, ua FROM {table} WHERE ua IN (SELECT ua FROM _claimed)"
+        ).fetchall()
+        return found
+
+    return verified_table(backend, policy, uas, pairs_of)
+
+
+def verified_table(backend: Any, policy: Policy, uas: list[str],
+                   pairs_of: Callable[[list[str]], list[tuple[str, str]]]) -> ir.Table:
+    """`verified_crawlers` given how to find the (address, agent) pairs of claimed agents."""
     rows: dict[str, list[Any]] = {"v_ip": [], "v_ua": [], "v_reason": []}
     if policy.allowlist.search_engines:
         allower = Allowlister(policy)
         claimed = [ua for ua in uas if ua and allower.claimed_engine(ua)]
         if claimed:
-            con.execute("CREATE OR REPLACE TEMP TABLE _claimed(ua VARCHAR)")
-            con.executemany("INSERT INTO _claimed VALUES (?)", [(ua,) for ua in claimed])
-            pairs = con.execute(
-                f"SELECT DISTINCT ip, ua FROM {table} WHERE ua IN (SELECT ua FROM _claimed)"
-            ).fetchall()
-            for ip, ua in pairs:
+            for ip, ua in pairs_of(claimed):
                 reason = allower.allows(ip, ua)
                 if reason:
                     rows["v_ip"].append(ip)
@@ -317,6 +335,10 @@ def verified_crawlers(backend: Any, table: str, policy: Policy, uas: list[str]) 
 
 
 def materialize(backend: Any, table: ir.Table, name: str) -> ir.Table:
-    """Compute once into a DuckDB table, so later steps do not redo the work; the query is
-    compiled once per machine, not once per run (`sqlcache.py`)."""
+    """Compute once into a table (DuckDB) or a checkpointed view (Spark), so later steps do
+    not redo the work; on DuckDB the query is compiled once per machine (`sqlcache.py`)."""
+    if backend.name == "pyspark":  # a Spark temp view of a checkpoint (`engines/spark`)
+        from scrapeguard.engines.spark.session import materialize as on_spark
+
+        return on_spark(backend, table, name)
     return sqlcache.materialize(backend, table, name)

@@ -158,8 +158,11 @@ def query_sql(backend: Any, expr: ir.Expr) -> str:
 
 
 def arrow(backend: Any, expr: ir.Expr) -> pa.Table:
-    """The rows of `expr` (a table, column or scalar: as a table), as `to_pyarrow` gives them."""
+    """The rows of `expr` (a table, column or scalar: as a table), as `to_pyarrow` gives them.
+    Other backends than DuckDB (Spark) run it through Ibis, uncached."""
     table = expr.as_table()
+    if backend.name != "duckdb":
+        return table.to_pyarrow()
     backend._run_pre_execute_hooks(table)  # registers in-memory tables, when there are any
     result = backend.con.sql(query_sql(backend, table)).to_arrow_table()
     return table.__pyarrow_result__(result, data_mapper=_Converter)
@@ -208,7 +211,12 @@ imports pandas on first use (about a third of a second); below it, as JSON text.
 def table_of(backend: Any, name: str, columns: Mapping[str, list[Any]],
              schema: Mapping[str, Any]) -> ir.Table:
     """A small table from Python values, written into DuckDB as `name`, so that queries over
-    it name it the same way every run (an `ibis.memtable` gets a fresh name each time)."""
+    it name it the same way every run (an `ibis.memtable` gets a fresh name each time). On
+    Spark: the same table as a checkpointed view named `name`."""
+    if backend.name == "pyspark":
+        from scrapeguard.engines.spark.session import materialize as on_spark
+
+        return on_spark(backend, ibis.memtable(dict(columns), schema=dict(schema)), name)
     ibis_schema = ibis.schema(dict(schema))
     defs = ibis_schema.to_sqlglot_column_defs(backend.dialect)
     target = sge.table_(name, quoted=True)
