@@ -94,6 +94,9 @@ CATALOGUE: tuple[Feature, ...] = (
             "requests whose user agent declares a crawler (crawler-user-agents)"),
     Feature("tool_ua_requests", Sum("is_tool_ua"),
             "requests whose user agent declares a scanner or a headless browser"),
+    Feature("polite_requests", Sum("is_polite"),
+            "requests whose user agent declares a crawler, from an address that asked for "
+            "/robots.txt under that agent before: a crawler that reads the site's rules"),
     Feature("paths", Distinct("path_key", "one", present=True), "distinct paths, query included"),
     Feature("pages", Distinct("page_key", "is_page"),
             "distinct non-static paths (a crawl's breadth)"),
@@ -108,6 +111,9 @@ CATALOGUE: tuple[Feature, ...] = (
             "distinct scanner targets (admin panels, installers, backups, shells; "
             "policy/data/scanner_targets.txt) answered with an error, that the site never "
             "served and no client reached through a link"),
+    Feature("target_guesses", Distinct("target_guess_key", "is_target_guess"),
+            "distinct scanner targets the site never served and no client reached through a "
+            "link, answered with anything but success: redirects count, unlike target_probes"),
     Feature("missing_scripts", Distinct("script_key", "is_script_miss"),
             "distinct server-side scripts (.php, .asp, .jsp, .cgi, ...) answered 404 or 410, "
             "that the site never served and no client reached through a link"),
@@ -118,8 +124,12 @@ CATALOGUE: tuple[Feature, ...] = (
             "(no redirect): submitted by a script, not from the form's page"),
     Feature("browser_rpc_posts", Sum("is_browser_rpc_post"),
             "POSTs to xmlrpc.php under a browser's user agent; XML-RPC clients are apps"),
+    Feature("login_agents", Distinct("login_agent_key", "is_login_agent"),
+            "distinct user agents that asked for a login form, on a site whose browsers load "
+            "its assets (sitefacts.py): one client rotating agents at the login form"),
     Feature("authors", Distinct("author_key", "is_author"),
-            "distinct author ids asked for as `?author=N` (WordPress user enumeration)"),
+            "distinct author ids asked for as `?author=N` (WordPress user enumeration), "
+            "not reached through a link"),
     Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),
     Feature("networks", Distinct("net_key", "one", present=True),
             "distinct networks (/24, /64): address churn inside one ISP block counts once"),

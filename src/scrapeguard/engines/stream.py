@@ -76,7 +76,8 @@ _DISTINCT_SOURCE = {
     "hour": "hour", "identity_key": "identity", "client_key": "client", "session_key": "session",
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
     "target_key": "target_miss", "script_key": "script_miss",
-    "library_page_key": "library_page",
+    "library_page_key": "library_page", "login_agent_key": "login_agent",
+    "target_guess_key": "target_guess",
 }
 
 
