@@ -342,6 +342,22 @@ def _form_without_assets(log: Log) -> str:
     return form_spam(log)
 
 
+@sample("pages-without-assets")
+def _pages_without_assets(log: Log) -> str:
+    readers(log)
+    # A program under Chrome's name, at a reader's pace: a post a minute, no asset.
+    for n in range(60):
+        log.hit(700 + 60 * n, "203.0.113.163", f"/2014/{1 + n % 12:02d}/post-{n}/", size=24_000)
+    # The person's warm cache keeps the theme, but each new post's photo is loaded.
+    for n in range(45):
+        log.hit(800 + 50 * n, PERSON[3:], f"/2015/{1 + n % 12:02d}/post-{n}/", size=24_000,
+                referer="https://blog.example/")
+        if n % 3 == 0:
+            log.hit(801 + 50 * n, PERSON[3:], f"/wp-content/uploads/2015/photo-{n}.jpg",
+                    referer=f"https://blog.example/2015/{1 + n % 12:02d}/post-{n}/")
+    return "ip:203.0.113.163"
+
+
 @sample("login-agent-rotation")
 def _login_agent_rotation(log: Log) -> str:
     readers(log)

@@ -103,6 +103,9 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("library_pages", Distinct("library_page_key", "is_library_page"),
             "distinct pages an HTTP library (or no user agent) asked for, feeds and APIs left "
             "out: a script reading the site page by page"),
+    Feature("browser_pages", Distinct("browser_page_key", "is_browser_page"),
+            "distinct pages read under an agent claiming neither a crawler nor a library, "
+            "feeds and APIs left out, on a site whose browsers load its assets"),
     Feature("templates", Distinct("template_key", "one", present=True), "distinct path templates"),
     Feature("error_paths", Distinct("error_path_key", "is_error_page"),
             "distinct non-static paths answered 4xx that no link led to (no referer): "

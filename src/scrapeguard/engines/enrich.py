@@ -199,6 +199,10 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
     library_page = (is_page & t.is_library_ua.fill_null(False)
                     & ~t.is_feed_or_api.fill_null(False))
     identity = clients.identity_expr(t.account, t.ip)
+    # A page read under an agent that claims neither a crawler nor a library, on a site
+    # whose browsers load its assets: a browser's, which loads them too.
+    browser_page = (is_page & assets_expected & ~t.is_bot_ua.fill_null(False)
+                    & ~t.is_library_ua.fill_null(False) & ~t.is_feed_or_api.fill_null(False))
     # A password the login form did not take, posted without the form's page as referer.
     blind_login_post = (t.is_login_form & is_post & ~has_referer
                         & ~t.status.isin(REDIRECTS)).fill_null(False)
@@ -230,6 +234,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         path_key=t.path_key,
         page_key=ibis.ifelse(is_read, t.page_key, ibis.null()),
         # An author archive reached through a link is a reader's; only asked-for ids count.
+        browser_page_key=ibis.ifelse(browser_page, t.page_key, ibis.null()),
         login_agent_key=ibis.ifelse(login_agent, key(t.ua), ibis.null()),
         author_key=ibis.ifelse(lookups.is_page_link(t.path, t.referer), ibis.null(),
                               t.author_key),
@@ -266,6 +271,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None) -> ir.Tab
         is_library_page=flag(library_page),
         is_blind_form=flag((_is_form(t) | blind_login_post) & assets_expected),
         is_login_agent=flag(login_agent),
+        is_browser_page=flag(browser_page),
         is_catalogue=flag(catalogue.notnull()),
         is_lookup=flag(single.fill_null(False)),
         is_walk_step=flag((single & (t.ref_template_key == t.inferred_key)).fill_null(False)),

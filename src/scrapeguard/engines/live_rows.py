@@ -142,6 +142,9 @@ class EventRows:
     """The path, when it is a script the site does not have (`missing_scripts`)."""
     library_page: str | None = None
     """The page, when an HTTP library asked for it and it is no feed or API path."""
+    browser_page: str | None = None
+    """The page, when an agent claiming no crawler or library read it on a site whose
+    browsers load its assets (`browser_pages`)."""
     login_agent: str | None = None
     """The user agent, when it asked for the login form on a site whose browsers load its
     assets (`login_agents`)."""
@@ -262,6 +265,10 @@ class Deriver:
                                           host is not None and self.own_hosts.is_own(host))
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         library_page = is_page and uaclass.is_library(ua) and not info.feed_or_api
+        # A page read under an agent that claims neither a crawler nor a library, on a site
+        # whose browsers load its assets: a browser's, which loads them too.
+        browser_page = (is_page and assets_expected and not uaclass.is_crawler_class(klass)
+                        and not uaclass.is_library(ua) and not info.feed_or_api)
         # A password the login form did not take, posted without the form's page as referer.
         blind_login_post = (info.login_form and is_post and not has_referer
                             and status not in REDIRECTS)
@@ -287,6 +294,7 @@ class Deriver:
             "is_blind_form": int((info.form or (info.site_form and 0 < status < 400)
                                   or blind_login_post) and assets_expected),
             "is_login_agent": int(login_agent is not None),
+            "is_browser_page": int(browser_page),
             "is_catalogue": int(catalogue is not None),
             "is_error_page": int(unlinked_error_page),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
@@ -329,6 +337,7 @@ class Deriver:
             target_guess=path if target_guess else None,
             library_page=path if library_page else None,
             login_agent=login_agent,
+            browser_page=path if browser_page else None,
             referral=referral,
         )
 

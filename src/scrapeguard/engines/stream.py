@@ -77,7 +77,7 @@ _DISTINCT_SOURCE = {
     "lookup_key": "lookup", "author_key": "author", "catalogue_key": "catalogue",
     "target_key": "target_miss", "script_key": "script_miss",
     "library_page_key": "library_page", "login_agent_key": "login_agent",
-    "target_guess_key": "target_guess",
+    "target_guess_key": "target_guess", "browser_page_key": "browser_page",
 }
 
 
