@@ -257,8 +257,8 @@ class Deriver:
         # An author archive reached through a link is a reader's; only asked-for ids count.
         author = None if is_page_link(path, referer) else info.author
         # Judged on the addresses that loaded assets before this event (`sitefacts.py`).
-        assets_expected = self._assets.expected
-        self._assets.saw(ip, static and not info.browser_fetched)
+        assets_expected = self._assets.expected_at(ts_ms)
+        self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
         is_page = not static and is_read
         host = referrals.referer_host(referer)
         referral = referrals.arrival_host(host, is_page, assets_expected,
