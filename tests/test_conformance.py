@@ -19,7 +19,7 @@ from scrapeguard.analysis import analyze
 from scrapeguard.decisions import Decision, format_ts
 from scrapeguard.engines.replay import replay
 from scrapeguard.engines.stream import StreamEngine
-from test_rule_samples import SAMPLES, foreign_link
+from test_rule_samples import SAMPLES, SLURP, foreign_link, readers
 
 DATA = Path(__file__).parent / "data"
 
@@ -71,6 +71,30 @@ def test_every_rule_sample_agrees(tmp_path: Path) -> None:
     mismatched = {a: (batch.get(a), stream.get(a)) for a in set(batch) | set(stream)
                   if batch.get(a) != stream.get(a)}
     assert not mismatched
+
+
+def test_polite_crawlers_and_blind_logins_agree(tmp_path: Path) -> None:
+    """The evidence the samples leave out: a declared crawler before and after robots.txt
+    (`polite_requests`), passwords posted blind on a site that serves its assets, and
+    forged self-referers on directories (`lookups.spelled`)."""
+    log = Log()
+    readers(log)
+    for ip, robots in (("203.0.113.180", True), ("203.0.113.181", False)):
+        if robots:
+            log.hit(40, ip, "/robots.txt", size=300, ua=SLURP)
+        for n in range(100):
+            log.hit(50 + 0.6 * n, ip, f"/2013/05/post-{n:02d}/", size=24_000, ua=SLURP)
+    log.hit(700, "203.0.113.161", "/wp-login.php", size=3198, ua=FIREFOX,
+            referer="http://blog.example/wp-admin")
+    log.hit(702, "203.0.113.161", "/wp-login.php", method="POST", status=500, ua=FIREFOX)
+    for n, ip in enumerate(("203.0.113.190", "203.0.113.191")):
+        log.hit(800 + 60 * n, ip, "/administrator/", status=404, size=150,
+                referer="http://blog.example/administrator/")
+    path = log.write(tmp_path / "polite.log")
+    batch, stream = _both(path, str(DATA / "sample_policy.yaml"))
+    assert batch == stream
+    assert {"ip:203.0.113.181", "ip:203.0.113.161", "ip:203.0.113.191"} <= set(batch)
+    assert "ip:203.0.113.180" not in batch
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

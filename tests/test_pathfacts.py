@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import duckdb
+import ibis
 import pytest
 
 from scrapeguard import pathfacts
+from scrapeguard.engines import live_rows, lookups
 
 ATTACKS = [
     "/wp-admin/admin-ajax.php?action=revslider_show_image&img=../wp-config.php",
@@ -98,13 +100,16 @@ TARGETS = [
     "/components/com_jnews/includes/", "/shop/admin/banner_manager.php", "/joomla",
     "/admin/Cms_Wysiwyg/directive/index/", "/admin/spaw/spacer.gif",
     "/shop/admin/banner_manager.php/login.php",
+    "/js/mage/cookies.js", "/shop/js/mage/cookies.js", "/downloader/", "/index.php/admin/",
+    "/app/etc/local.xml",
 ]
 NOT_TARGETS = [
     "/", "/blog/2016/05/admin-tips/", "/administration-fees.html", "/tags/mysql/",
     "/wp-content/uploads/2016/05/photo.jpg", "/wp-content/plugins/jetpack/css/jetpack.css",
     "/files/backup-howto.html", "/configure", "/products/shell-oil", "/user/4411",
     "/readme-first/", "/blog/git-tips/", "/wp-content/plugins/jetpack/modules/x.js",
-    "/blog/components/", "/joomla-tips/",
+    "/blog/components/", "/joomla-tips/", "/js/jquery/cookies.js", "/downloads/",
+    "/index.php/about/",
 ]
 
 
@@ -191,3 +196,32 @@ def test_feed_and_api_paths(path: str, software: bool) -> None:
 def test_files_browsers_fetch_by_name(path: str, named: bool) -> None:
     assert bool(pathfacts.BROWSER_FETCHED_REGEX.search(path)) is named
     assert _duckdb(pathfacts.BROWSER_FETCHED, path) is named
+
+
+SELF_REFERERS = [  # (request path as counted, referer): the page itself, in another spelling
+    ("/administrator", "http://blog.example/administrator/"),
+    ("/xmlrpc.php", "http://blog.example//xmlrpc.php"),
+    ("/wp-admin", "https://www.blog.example/wp-admin//"),
+    ("/?author=1", "http://blog.example/?author=1"),
+]
+LINKS = [
+    ("/administrator", "http://blog.example/"),
+    ("/?author=2", "http://blog.example/?p=7"),
+    ("/x?a=1", "http://blog.example/y/?a=1"),
+]
+
+
+@pytest.mark.parametrize(("path", "referer"), SELF_REFERERS + LINKS)
+def test_referers_are_links_alike_in_both_engines(path: str, referer: str) -> None:
+    """`canonical.py` drops a trailing slash and empty segments from the request's path; a
+    referer naming the same page in its raw spelling is a self-referer, not a link (the
+    forgery scanners send most), in both engines."""
+    expected = (path, referer) in LINKS
+    assert live_rows.is_page_link(path, referer) == expected
+    table = ibis.memtable({"path": [path], "referer": [referer]})
+    batch = table.select(link=lookups.is_page_link(table.path, table.referer)).execute()
+    assert bool(batch["link"][0]) == expected
+    if "?" not in path and "?" not in referer:
+        assert live_rows.is_link(path, referer) == expected
+        batch = table.select(link=lookups.is_link(table.path, table.referer)).execute()
+        assert bool(batch["link"][0]) == expected

@@ -262,6 +262,19 @@ def _xmlrpc_browser(log: Log) -> str:
     return "ip:203.0.113.103"
 
 
+@sample("xmlrpc-browser-agent-daily")
+def _xmlrpc_browser_daily(log: Log) -> str:
+    # A slow guesser: one multicall every few hours, a new browser name each time.
+    for n, ua in enumerate([CHROME, "Opera/9.80 (J2ME/MIDP; Opera Mini/5.0.3521/18.684; U; en) "
+                            "Presto/2.4.15", "Opera/6.05 (Windows 2000; U) [en]"]):
+        log.hit(60 + 4 * 3600 * n, "203.0.113.107", "/xmlrpc.php", method="POST", size=449,
+                ua=ua, referer="http://shop.example/xmlrpc.php")
+    for n in range(8):  # the person's WordPress app publishing over XML-RPC all day
+        log.hit(200 + 3000 * n, PERSON[3:], "/xmlrpc.php", method="POST", size=900,
+                ua="wp-android/24.1 (Android 14)")
+    return "ip:203.0.113.107"
+
+
 @sample("known-target-probe")
 def _known_target(log: Log) -> str:
     log.hit(60, "203.0.113.104", "/blog/wp-admin/", status=404, size=150, ua="-")
@@ -273,6 +286,22 @@ def _known_target(log: Log) -> str:
             referer="https://shop.example/about")
     log.hit(130, PERSON[3:], "/admin.php", status=404, size=150)
     return "ip:203.0.113.104"
+
+
+@sample("target-guessing")
+def _target_guessing(log: Log) -> str:
+    # As on a real blog: where might WordPress be installed? Every guess is redirected (the
+    # site sends unknown directories to its canonical host), none refused, one every minutes.
+    for n, prefix in enumerate(["/test", "/wordpress", "/blog", "/wp", "/old"]):
+        log.hit(60 + 400 * n, "203.0.113.106", f"{prefix}/wp-admin/", status=301, size=385,
+                ua="-")
+    # The site has /wp-admin/: its editor is sent to log in, then served it; the person
+    # types the address of an admin panel the site does not have, which redirects too.
+    log.hit(20, PERSON[3:], "/wp-admin/", status=302, size=0)
+    log.hit(25, PERSON[3:], "/wp-admin/", size=9000)
+    log.hit(900, PERSON[3:], "/wp-admin/", status=302, size=0)
+    log.hit(950, PERSON[3:], "/administrator/", status=301, size=0)
+    return "ip:203.0.113.106"
 
 
 @sample("missing-scripts")
@@ -302,9 +331,14 @@ def _library_mirror(log: Log) -> str:
 
 @sample("author-enumeration")
 def _author_enumeration(log: Log) -> str:
-    for n in range(1, 6):
-        log.hit(60 + 2 * n, "203.0.113.99", f"/?author={n}", status=301, size=0)
-    log.hit(120, PERSON[3:], "/?author=1", status=301, size=0, referer="https://shop.example/")
+    # As on a real blog: ids 1 and 2 in two seconds, no user agent; the scanner stops at the
+    # first id that is nobody (404), so a one-author blog shows two ids, never three.
+    log.hit(60, "203.0.113.99", "/?author=1", status=301, size=0, ua="-")
+    log.hit(62, "203.0.113.99", "/?author=2", status=404, size=8000, ua="-")
+    # A reader on a blog with plain permalinks follows three authors' links.
+    for n in range(1, 4):
+        log.hit(100 + 20 * n, PERSON[3:], f"/?author={n}", size=24_000,
+                referer=f"https://shop.example/?p={n}")
     return "ip:203.0.113.99"
 
 
@@ -338,6 +372,85 @@ def form_spam(log: Log) -> str:
 def _form_without_assets(log: Log) -> str:
     readers(log)
     return form_spam(log)
+
+
+@sample("pages-without-assets")
+def _pages_without_assets(log: Log) -> str:
+    readers(log)
+    # A program under Chrome's name, at a reader's pace: a post a minute, no asset.
+    for n in range(60):
+        log.hit(700 + 60 * n, "203.0.113.163", f"/2014/{1 + n % 12:02d}/post-{n}/", size=24_000)
+    # The person's warm cache keeps the theme, but each new post's photo is loaded.
+    for n in range(45):
+        log.hit(800 + 50 * n, PERSON[3:], f"/2015/{1 + n % 12:02d}/post-{n}/", size=24_000,
+                referer="https://blog.example/")
+        if n % 3 == 0:
+            log.hit(801 + 50 * n, PERSON[3:], f"/wp-content/uploads/2015/photo-{n}.jpg",
+                    referer=f"https://blog.example/2015/{1 + n % 12:02d}/post-{n}/")
+    return "ip:203.0.113.163"
+
+
+@sample("login-agent-rotation")
+def _login_agent_rotation(log: Log) -> str:
+    readers(log)
+    # As on a real blog: the login form every few minutes, a new agent each time, answered 200.
+    for n, ua in enumerate(["Opera/9.18 (X11; Linux i686; U; en-US) Presto/2.9.180 Version/11.00",
+                            "Mozilla/5.0(X11; Linux i686) AppleWebKit/5332 (KHTML, like Gecko) "
+                            "Chrome/15.0.803.0 Safari/5332", FIREFOX, SAFARI]):
+        log.hit(700 + 380 * n, "203.0.113.160", "/wp-login.php", size=5196, ua=ua)
+    log_in(log, PERSON[3:], 800)
+    return "ip:203.0.113.160"
+
+
+def log_in(log: Log, ip: str, at: float, *, referer: bool = True, ua: str = CHROME) -> None:
+    """A person logs in: the form with its styles, a wrong password, then the right one."""
+    log.hit(at, ip, "/wp-login.php", size=4200, ua=ua)
+    log.hit(at + 0.3, ip, "/wp-admin/css/login.min.css", ua=ua,
+            referer="https://blog.example/wp-login.php")
+    for n, status in enumerate((200, 302)):
+        log.hit(at + 20 + 15 * n, ip, "/wp-login.php", method="POST", status=status, size=4300,
+                ua=ua, referer="https://blog.example/wp-login.php" if referer else "-")
+
+
+SLURP = "Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)"
+
+
+def test_a_crawler_that_reads_robots_txt_is_not_throttled_for_its_pace(tmp_path: Path) -> None:
+    """As Yahoo's Slurp on a real blog: robots.txt, then seventy posts a minute under its
+    declared agent. The site's rules were read (a `Crawl-delay` there paces it); the same
+    crawl by an agent that skipped robots.txt, or one that read it and then crawls under a
+    browser's name, is throttled."""
+    log = Log()
+    for ip, ua in (("203.0.113.180", SLURP), ("203.0.113.181", SLURP),
+                   ("203.0.113.182", CHROME)):
+        if ip != "203.0.113.181":
+            log.hit(40, ip, "/robots.txt", size=300, ua=SLURP)
+        for n in range(100):
+            log.hit(50 + 0.6 * n, ip, f"/2013/05/post-{n:02d}/", size=24_000, ua=ua)
+    decided = _decided(log, tmp_path, "polite.log")
+    assert "ip:203.0.113.180" not in decided, decided
+    assert "fast-crawl" in decided["ip:203.0.113.181"].rules  # type: ignore[attr-defined]
+    assert "fast-crawl" in decided["ip:203.0.113.182"].rules  # type: ignore[attr-defined]
+
+
+def test_a_password_posted_blind_without_assets_is_a_blind_form(tmp_path: Path) -> None:
+    """The one-attempt brute forcer of a real blog: the login form under a forged referer,
+    a password two seconds later without one, nothing loaded; another posts outright. Each
+    is one blind post, under `login-without-form`'s three, but a form reached without its
+    assets. A person whose browser withholds referers loaded the form's styles: spared."""
+    log = Log()
+    readers(log)
+    log.hit(700, "203.0.113.161", "/wp-login.php", size=3198, ua=FIREFOX,
+            referer="http://blog.example/wp-admin")
+    log.hit(702, "203.0.113.161", "/wp-login.php", method="POST", status=500, size=4010,
+            ua=FIREFOX)
+    log.hit(900, "203.0.113.162", "/wp-login.php", method="POST", status=500, size=4000)
+    log_in(log, "198.51.100.30", 800, referer=False)
+    log_in(log, "198.51.100.31", 1000, ua=SAFARI)
+    decided = _decided(log, tmp_path, "blind-login.log")
+    for bot in ("ip:203.0.113.161", "ip:203.0.113.162"):
+        assert "form-without-assets" in decided[bot].rules, decided  # type: ignore[attr-defined]
+    assert not {"ip:198.51.100.30", "ip:198.51.100.31"} & set(decided), decided
 
 
 SPAM_HOST = "seo-traffic.example"

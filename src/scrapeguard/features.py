@@ -102,6 +102,9 @@ CATALOGUE: tuple[Feature, ...] = (
             "requests whose TLS fingerprint is not that of the browser the user agent claims"),
     Feature("scanner_ua_requests", Sum("is_scanner_ua"),
             "requests whose user agent declares a scanner"),
+    Feature("polite_requests", Sum("is_polite"),
+            "requests whose user agent declares a crawler, from an address that asked for "
+            "/robots.txt under that agent before: a crawler that reads the site's rules"),
     Feature("paths", Distinct("path_key", "one", present=True), "distinct paths, query included"),
     Feature("pages", Distinct("page_key", "is_page"),
             "distinct non-static paths (a crawl's breadth)"),
@@ -115,6 +118,9 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("headless_pages", Distinct("headless_page_key", "is_headless_page"),
             "distinct pages a headless browser asked for: one is a rendered view (a link "
             "preview, a screenshot), more a walk through the site"),
+    Feature("browser_pages", Distinct("browser_page_key", "is_browser_page"),
+            "distinct pages read under an agent claiming neither a crawler nor a library, "
+            "feeds and APIs left out, on a site whose browsers load its assets"),
     Feature("templates", Distinct("template_key", "one", present=True), "distinct path templates"),
     Feature("error_paths", Distinct("error_path_key", "is_error_page"),
             "distinct non-static paths answered 4xx that no link led to (no referer): "
@@ -123,6 +129,9 @@ CATALOGUE: tuple[Feature, ...] = (
             "distinct scanner targets (admin panels, installers, backups, shells; "
             "policy/data/scanner_targets.txt) answered with an error, that the site never "
             "served and no client reached through a link"),
+    Feature("target_guesses", Distinct("target_guess_key", "is_target_guess"),
+            "distinct scanner targets the site never served and no client reached through a "
+            "link, answered with anything but success: redirects count, unlike target_probes"),
     Feature("missing_scripts", Distinct("script_key", "is_script_miss"),
             "distinct server-side scripts (.php, .asp, .jsp, .cgi, ...) answered 404 or 410, "
             "that the site never served and no client reached through a link"),
@@ -133,8 +142,12 @@ CATALOGUE: tuple[Feature, ...] = (
             "(no redirect): submitted by a script, not from the form's page"),
     Feature("browser_rpc_posts", Sum("is_browser_rpc_post"),
             "POSTs to xmlrpc.php under a browser's user agent; XML-RPC clients are apps"),
+    Feature("login_agents", Distinct("login_agent_key", "is_login_agent"),
+            "distinct user agents that asked for a login form, on a site whose browsers load "
+            "its assets (sitefacts.py): one client rotating agents at the login form"),
     Feature("authors", Distinct("author_key", "is_author"),
-            "distinct author ids asked for as `?author=N` (WordPress user enumeration)"),
+            "distinct author ids asked for as `?author=N` (WordPress user enumeration), "
+            "not reached through a link"),
     Feature("ips", Distinct("ip_key", "one", present=True), "distinct client addresses"),
     Feature("networks", Distinct("net_key", "one", present=True),
             "distinct networks (/24, /64): address churn inside one ISP block counts once"),

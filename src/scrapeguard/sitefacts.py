@@ -42,13 +42,24 @@ class AssetWitness:
     def __init__(self, need: int = ASSET_ADDRESSES) -> None:
         self.need = need
         self._seen: set[str] = set()
-        self.expected = False
-        """True once `need` addresses have loaded a linked asset."""
+        self.since_ms: int | None = None
+        """When the `need`-th address loaded a linked asset (ms), once it has."""
 
-    def saw(self, ip: str, linked_asset: bool) -> None:
-        if self.expected or not linked_asset:
+    @property
+    def expected(self) -> bool:
+        """True once `need` addresses have loaded a linked asset."""
+        return self.since_ms is not None
+
+    def expected_at(self, ts_ms: int) -> bool:
+        """Whether an event at `ts_ms` is judged on a site that loads its assets: only from
+        strictly after the moment it became one, as the batch engine judges (a log's seconds
+        put a page and the asset that tipped the count at the same time)."""
+        return self.since_ms is not None and ts_ms > self.since_ms
+
+    def saw(self, ip: str, linked_asset: bool, ts_ms: int = 0) -> None:
+        if self.since_ms is not None or not linked_asset:
             return
         self._seen.add(ip)
         if len(self._seen) >= self.need:
-            self.expected = True
+            self.since_ms = ts_ms
             self._seen.clear()

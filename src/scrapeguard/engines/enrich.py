@@ -161,6 +161,8 @@ def enrich(con: Any, table: str, policy: Policy,
     own_from = _first_own_ms(backend, own)
     linked = lookups.linked_paths(events, own, own_from)
     t = t.left_join(linked, t._path_key == linked.linked_path_key)
+    robots = lookups.robots_readers(events)
+    t = t.left_join(robots, [t.ip == robots.robots_ip, t.ua == robots.robots_ua])
     served = lookups.served_paths(events)
     t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
@@ -226,6 +228,9 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
     target_miss = (t.is_target & t.status.isin(TARGET_ERRORS) & ~site_linked & ~served
                    & ~t.is_feed_ua).fill_null(False)
+    # A scanner target guessed at, whatever the answer but success: a redirect too.
+    target_guess = (t.is_target & ~t.status.between(200, 299) & (t.status != 304) & unknown
+                    & ~t.is_feed_ua).fill_null(False)
     script_miss = (t.is_script & t.status.isin(pathfacts.MISSING_STATUSES)
                    & unknown).fill_null(False)
     is_post = (method == "POST").fill_null(False)
@@ -240,6 +245,16 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # A headless browser's pages: one is a rendered view (a link preview), more a walk.
     headless_page = is_page & (t.ua_class == uaclass.HEADLESS).fill_null(False)
     identity = clients.identity_expr(t.account, t.ip)
+    # A page read under an agent that claims neither a crawler nor a library, on a site
+    # whose browsers load its assets: a browser's, which loads them too.
+    browser_page = (is_page & assets_expected & ~t.is_bot_ua.fill_null(False)
+                    & ~t.is_library_ua.fill_null(False) & ~t.is_feed_or_api.fill_null(False))
+    # A password the login form did not take, posted without the form's page as referer.
+    blind_login_post = (t.is_login_form & is_post & ~has_referer
+                        & ~t.status.isin(REDIRECTS)).fill_null(False)
+    # The login form under an agent, on a site whose browsers load its assets.
+    login_agent = (t.is_login_form.fill_null(False) & assets_expected & t.ua.notnull()
+                   & (t.ua != "-") & (t.ua != ""))
 
     def flag(condition: Any) -> Any:
         return ibis.ifelse(one & condition, 1, 0).cast("int8")
@@ -268,7 +283,11 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         template_key=t.template_key,
         path_key=t.path_key,
         page_key=ibis.ifelse(is_read, t.page_key, ibis.null()),
-        author_key=t.author_key,
+        # An author archive reached through a link is a reader's; only asked-for ids count.
+        browser_page_key=ibis.ifelse(browser_page, t.page_key, ibis.null()),
+        login_agent_key=ibis.ifelse(login_agent, key(t.ua), ibis.null()),
+        author_key=ibis.ifelse(lookups.is_page_link(t.path, t.referer), ibis.null(),
+                              t.author_key),
         library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
         headless_page_key=ibis.ifelse(headless_page, t.page_key, ibis.null()),
         library_path_key=ibis.ifelse(library_path, t.path_key, ibis.null()),
@@ -276,6 +295,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         error_path_key=ibis.ifelse(is_unlinked_error_page, t.path_key, ibis.null()),
         target_key=ibis.ifelse(target_miss, t.path_key, ibis.null()),
         script_key=ibis.ifelse(script_miss, t.path_key, ibis.null()),
+        target_guess_key=ibis.ifelse(target_guess, t.path_key, ibis.null()),
         item_key=ibis.ifelse(is_route, item_key, ibis.null()),
         item_weight=ibis.ifelse(is_route, weights, 0).cast("int32"),
         lookup_key=ibis.ifelse(single, item_key, ibis.null()),
@@ -292,19 +312,21 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_attack=flag((t.is_attack | t.is_attack_ua).fill_null(False)),
         is_target_miss=flag(target_miss),
         is_script_miss=flag(script_miss),
+        is_target_guess=flag(target_guess),
         is_login_refused=flag(
             (t.is_login & t.status.isin(pathfacts.REFUSED_STATUSES)).fill_null(False)),
-        is_blind_login_post=flag((t.is_login_form & is_post & ~has_referer
-                                  & ~t.status.isin(REDIRECTS)).fill_null(False)),
+        is_blind_login_post=flag(blind_login_post),
         is_browser_rpc_post=flag((t.is_xmlrpc & is_post & t.is_browser_ua).fill_null(False)),
-        is_author=flag(t.author_key.notnull()),
+        is_author=flag(t.author_key.notnull() & ~lookups.is_page_link(t.path, t.referer)),
         is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(is_page),
         is_library_page=flag(library_page),
         is_library_path=flag(library_path),
         is_headless_page=flag(headless_page),
-        is_blind_form=flag(_is_form(t) & assets_expected),
+        is_blind_form=flag((_is_form(t) | blind_login_post) & assets_expected),
+        is_login_agent=flag(login_agent),
+        is_browser_page=flag(browser_page),
         is_catalogue=flag(catalogue.notnull()),
         is_lookup=flag(single.fill_null(False)),
         is_walk_step=flag((single & (t.ref_template_key == t.inferred_key)).fill_null(False)),
@@ -314,6 +336,9 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_shape_mismatch=flag(t.is_shape_mismatch.fill_null(False)),
         is_tls_mismatch=flag(t.is_tls_mismatch.fill_null(False)),
         is_scanner_ua=flag((t.ua_class == uaclass.SCANNER).fill_null(False)),
+        # A declared crawler that read robots.txt under this agent before this request.
+        is_polite=flag((t.is_bot_ua & t.robots_since.notnull()
+                        & (t.robots_since < t.ts)).fill_null(False)),
         is_seq_step=ibis.literal(0, type="int8"),
         allow_reason=allow_reason,
     )

@@ -9,6 +9,7 @@ count the same things and no path can make a match backtrack on the event loop.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,9 +22,12 @@ from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES, REDIRECTS, TARGET_ERRORS
 from scrapeguard.engines.lookups import (
     NUMERIC_ID,
+    REFERER_PAGE,
     REFERER_PATH,
+    SLASH_RUNS,
     TEMPLATE_PASSES,
     TOOL_CLASSES,
+    TRAILING_SLASH,
     static_pattern,
 )
 from scrapeguard.events import fingerprint
@@ -41,6 +45,7 @@ from scrapeguard.routes.templates import query_key_py, query_value_py, with_quer
 
 _TEMPLATE_PASSES = tuple((compile_pattern(p), r) for p, r in TEMPLATE_PASSES)
 _REFERER_PATH = compile_pattern(REFERER_PATH)
+_REFERER_PAGE = compile_pattern(REFERER_PAGE)
 _NUMERIC_ID = compile_pattern(NUMERIC_ID)
 
 LINKED_PATHS = 100_000
@@ -131,6 +136,9 @@ class EventRows:
     """The catalogue item (product, listing) an item route's answer named, else None."""
     target_miss: str | None = None
     """The path, when it is a scanner target the site does not have (`target_probes`)."""
+    target_guess: str | None = None
+    """The path, when it is a scanner target the site never served, answered with anything
+    but success (`target_guesses`)."""
     script_miss: str | None = None
     """The path, when it is a script the site does not have (`missing_scripts`)."""
     library_page: str | None = None
@@ -140,6 +148,12 @@ class EventRows:
     library_path: str | None = None
     """The path, page or asset, when an HTTP library (or no user agent) asked for it and it
     is no feed or API path."""
+    browser_page: str | None = None
+    """The page, when an agent claiming no crawler or library read it on a site whose
+    browsers load its assets (`browser_pages`)."""
+    login_agent: str | None = None
+    """The user agent, when it asked for the login form on a site whose browsers load its
+    assets (`login_agents`)."""
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
@@ -179,6 +193,9 @@ class Deriver:
         self.own_hosts = referrals.OwnHosts()
         self._linked: dict[str, None] = {}
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
+        self._robots: dict[str, None] = {}
+        """Address and agent pairs that asked for /robots.txt, oldest first, at most
+        `LINKED_PATHS`."""
         self._served: dict[str, None] = {}
         """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
         self._site_linked: dict[str, None] = {}
@@ -242,6 +259,9 @@ class Deriver:
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
         target_miss = (info.target and status in TARGET_ERRORS and not site_linked
                        and not served and klass != "feed-reader")
+        # A scanner target guessed at, whatever the answer but success: a redirect too.
+        target_guess = (info.target and not (200 <= status < 300 or status == 304) and unknown
+                        and klass != "feed-reader")
         script_miss = info.script and status in pathfacts.MISSING_STATUSES and unknown
         if linked:
             self._link(path)
@@ -249,10 +269,17 @@ class Deriver:
             _remember(self._site_linked, path)
         if 200 <= status < 300 or status == 304:  # served (`lookups.served_paths`)
             _remember(self._served, path)
+        # A declared crawler that read robots.txt under this agent before this request.
+        reader = f"{ip}\x1f{ua}"
+        polite = uaclass.is_crawler_class(klass) and reader in self._robots
+        if robots and ua:
+            _remember(self._robots, reader)
         is_post = method == "POST"
+        # An author archive reached through a link is a reader's; only asked-for ids count.
+        author = None if is_page_link(path, referer) else info.author
         # Judged on the addresses that loaded assets before this event (`sitefacts.py`).
-        assets_expected = self._assets.expected
-        self._assets.saw(ip, static and not info.browser_fetched)
+        assets_expected = self._assets.expected_at(ts_ms)
+        self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
         is_page = not static and is_read
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
@@ -262,6 +289,15 @@ class Deriver:
         headless_page = is_page and klass == uaclass.HEADLESS
         hdr, tls = event.get("hdr") or None, event.get("tls") or None
         judged = clientshape.judge(ua, hdr, tls)
+        # A page read under an agent that claims neither a crawler nor a library, on a site
+        # whose browsers load its assets: a browser's, which loads them too.
+        browser_page = (is_page and assets_expected and not uaclass.is_crawler_class(klass)
+                        and not uaclass.is_library(ua) and not info.feed_or_api)
+        # A password the login form did not take, posted without the form's page as referer.
+        blind_login_post = (info.login_form and is_post and not has_referer
+                            and status not in REDIRECTS)
+        # The login form under an agent, on a site whose browsers load its assets.
+        login_agent = ua if info.login_form and assets_expected and ua and ua != "-" else None
         common = {
             "is_static": int(static),
             "has_referer": int(has_referer),
@@ -270,19 +306,21 @@ class Deriver:
             "is_attack": int(info.attack or pathfacts.ua_attack(ua)),
             "is_target_miss": int(target_miss),
             "is_script_miss": int(script_miss),
+            "is_target_guess": int(target_guess),
             "is_login_refused": int(info.login and status in pathfacts.REFUSED_STATUSES),
-            "is_blind_login_post": int(info.login_form and is_post and not has_referer
-                                       and status not in REDIRECTS),
+            "is_blind_login_post": int(blind_login_post),
             "is_browser_rpc_post": int(info.xmlrpc and is_post and uaclass.is_browser_agent(ua)),
-            "is_author": int(info.author is not None),
+            "is_author": int(author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_error": int(is_error),
             "is_page": int(is_page),
             "is_library_page": int(library_page),
             "is_library_path": int(library_path),
             "is_headless_page": int(headless_page),
-            "is_blind_form": int((info.form or (info.site_form and 0 < status < 400))
-                                 and assets_expected),
+            "is_blind_form": int((info.form or (info.site_form and 0 < status < 400)
+                                  or blind_login_post) and assets_expected),
+            "is_login_agent": int(login_agent is not None),
+            "is_browser_page": int(browser_page),
             "is_catalogue": int(catalogue is not None),
             "is_error_page": int(unlinked_error_page),
             "is_bot_ua": int(uaclass.is_crawler_class(klass)),
@@ -291,6 +329,7 @@ class Deriver:
             "is_shape_mismatch": int(bool(judged.header)),
             "is_tls_mismatch": int(bool(judged.tls)),
             "is_scanner_ua": int(klass == uaclass.SCANNER),
+            "is_polite": int(polite),
             "one": 1,
         }
         rows = self._rows(subjects, route_index, path_item, status, size)
@@ -322,13 +361,16 @@ class Deriver:
             hour=ts.hour,
             rows=rows,
             allow_reason=self.allower.allows(ip, ua, account),
-            author=info.author,
+            author=author,
             catalogue=catalogue,
             target_miss=path if target_miss else None,
             script_miss=path if script_miss else None,
+            target_guess=path if target_guess else None,
             library_page=path if library_page else None,
             headless_page=path if headless_page else None,
             library_path=path if library_path else None,
+            login_agent=login_agent,
+            browser_page=path if browser_page else None,
             referral=referral,
         )
 
@@ -434,7 +476,23 @@ def _remember(paths: dict[str, None], path: str) -> None:
 def is_link(path: str, referer: str | None) -> bool:
     """The Python twin of `lookups.is_link`: the referer is a URL naming another page."""
     found = _REFERER_PATH.match(referer or "")
-    return found is not None and found.group(1) != path.split("?")[0]
+    return found is not None and spelled(found.group(1)) != path.split("?")[0]
+
+
+def is_page_link(path: str, referer: str | None) -> bool:
+    """The Python twin of `lookups.is_page_link`: a URL naming another page, query included."""
+    found = _REFERER_PAGE.match(referer or "")
+    return found is not None and found.group(1) != "" and spelled(found.group(1)) != path
+
+
+_SLASH_RUNS = re.compile(SLASH_RUNS[0])
+_TRAILING_SLASH = re.compile(TRAILING_SLASH[0])
+
+
+def spelled(referer_path: str) -> str:
+    """The Python twin of `lookups.spelled`: a referer's path in the request path's spelling."""
+    collapsed = _SLASH_RUNS.sub(SLASH_RUNS[1], referer_path)
+    return _TRAILING_SLASH.sub(TRAILING_SLASH[1], collapsed)
 
 
 def referer_template(referer: str | None) -> str | None:

@@ -72,9 +72,36 @@ def is_link(path: ir.StringValue, referer: ir.StringValue) -> ir.BooleanValue:
     the referer scanners forge most (`Referer: http://site/wp-login.php` on a request for
     `/wp-login.php`). A referer that is not a URL is no browser's either.
     """
-    referer_path = referer.re_extract("^" + REFERER_PATH, 1)
+    referer_path = spelled(referer.re_extract("^" + REFERER_PATH, 1))
     return (referer.notnull() & (referer_path != "")
             & (referer_path != path.split("?")[0])).fill_null(False)
+
+
+SLASH_RUNS = (r"//+", "/")
+TRAILING_SLASH = (r"([^/])/+(\?|$)", r"\1\2")
+"""How a referer's path is brought to the request path's spelling before the two are compared
+(`canonical.py` drops empty segments and a trailing slash): `http://site/administrator/` on a
+request for `/administrator/` (logged, and counted, as `/administrator`) is the self-referer
+scanners forge, not a link from another page. Applied in this order, everywhere, by both
+engines."""
+
+
+def spelled(referer_path: ir.StringValue) -> ir.StringValue:
+    """A referer's path (query included or not) in the request path's spelling."""
+    collapsed = referer_path.re_replace(SLASH_RUNS[0], SLASH_RUNS[1])
+    return collapsed.re_replace(TRAILING_SLASH[0], TRAILING_SLASH[1])
+
+
+REFERER_PAGE = r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^#]*)"
+"""The path and query of an absolute referer URL (RE2, both engines)."""
+
+
+def is_page_link(path: ir.StringValue, referer: ir.StringValue) -> ir.BooleanValue:
+    """The referer is a URL naming another page, its query included: on a site whose pages
+    are all `/?p=N` (WordPress' plain permalinks), `/?p=7` links to `/?author=2`, which
+    `is_link` (paths alone) takes for a self-referer. A self-referer is still no link."""
+    referer_page = spelled(referer.re_extract("^" + REFERER_PAGE, 1))
+    return (referer.notnull() & (referer_page != "") & (referer_page != path)).fill_null(False)
 
 
 def linked_paths(events: ir.Table, own: ir.Table, own_from_ms: int | None) -> ir.Table:
@@ -131,6 +158,14 @@ def served_paths(events: ir.Table) -> ir.Table:
     served = events.filter(((status >= 200) & (status < 300)) | (status == 304))
     return served.group_by(served_path_key=key(served.path)).aggregate(
         served_since=served.ts.min())
+
+
+def robots_readers(events: ir.Table) -> ir.Table:
+    """Per address and agent, when it first asked for `/robots.txt`: a crawler that reads the
+    site's rules before it crawls (`polite_requests`). Learnt as the log goes."""
+    read = events.filter(events.path.re_search(r"^/robots\.txt(?:\?|$)") & events.ua.notnull())
+    return read.group_by(robots_ip=read.ip, robots_ua=read.ua).aggregate(
+        robots_since=read.ts.min())
 
 
 def referers(backend: Any, events: ir.Table) -> ir.Table:
