@@ -137,7 +137,7 @@ def _evaluate_group(
     links += f"_at{offset}" if offset else ""
     replay_rows = materialize(backend, scoped.semi_join(candidates, keys),
                               f"_replay_{kind}_{rules[0].window_seconds}{links}")
-    if not backend.con.execute(f'SELECT 1 FROM "{replay_rows.get_name()}" LIMIT 1').fetchone():
+    if not sqlcache.has_rows(backend, replay_rows):
         return []
     quoted = used | _explained(rules)
     replay = running_features(replay_rows, keys, quoted)

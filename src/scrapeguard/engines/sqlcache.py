@@ -208,6 +208,13 @@ ARROW_ROWS = 5_000
 imports pandas on first use (about a third of a second); below it, as JSON text."""
 
 
+def has_rows(backend: Any, table: ir.Table) -> bool:
+    """Whether a materialized table holds any row: one LIMIT 1 on DuckDB, no compiling."""
+    if backend.name != "duckdb":
+        return bool(table.limit(1).count().execute())
+    return backend.con.execute(f'SELECT 1 FROM "{table.get_name()}" LIMIT 1').fetchone() is not None
+
+
 def table_of(backend: Any, name: str, columns: Mapping[str, list[Any]],
              schema: Mapping[str, Any]) -> ir.Table:
     """A small table from Python values, written into DuckDB as `name`, so that queries over
