@@ -5,12 +5,14 @@ Kept free of dataframe imports so the stream engine can fire without loading Ibi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scrapeguard.policy.model import Rule
 from scrapeguard.types import ActorKind
+from scrapeguard.words import plural
 
 
 @dataclass
@@ -41,8 +43,16 @@ def explain(firing: Firing, actor: str) -> str:
         values[name] = int(value) if float(value).is_integer() else value
     template = rule.explain or f"rule {rule.id} held: {rule.when}"
     try:
-        return template.format_map(values)
+        return _PLURAL.sub(_pluralise, template.format_map(values))
     except (ValueError, TypeError):
         return f"rule {rule.id} held: {rule.when}"
+
+
+_PLURAL = re.compile(r"\b(\d+) (\w+)\(s\)")
+"""`{clients} client(s)` in a template, once filled: `1 client`, `3 clients`."""
+
+
+def _pluralise(match: re.Match[str]) -> str:
+    return plural(int(match[1]), match[2])
 
 
