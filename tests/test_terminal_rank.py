@@ -103,7 +103,7 @@ def test_group_actor_shows_its_members_by_kind() -> None:
 
 def test_explanation_templates_pluralise_their_counts() -> None:
     rule = Rule(id="x", kind="ip", when="clients >= 1", action="block",
-                explain="as {clients} client(s) of {hosts} host(s)")
+                explain="as {clients} client(s) of {hosts} host(s), {n} well-known target(s)")
     firing = Firing(rule=rule, actor=1, kind="ip", first_ts=T0,
-                    values={"clients": 1.0, "hosts": 3.0})
-    assert explain(firing, "ip:1.1.1.1") == "as 1 client of 3 hosts"
+                    values={"clients": 1.0, "hosts": 3.0, "n": 1.0})
+    assert explain(firing, "ip:1.1.1.1") == "as 1 client of 3 hosts, 1 well-known target"

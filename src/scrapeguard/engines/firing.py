@@ -48,11 +48,13 @@ def explain(firing: Firing, actor: str) -> str:
         return f"rule {rule.id} held: {rule.when}"
 
 
-_PLURAL = re.compile(r"\b(\d+) (\w+)\(s\)")
-"""`{clients} client(s)` in a template, once filled: `1 client`, `3 clients`."""
+_PLURAL = re.compile(r"\b(\d+) ((?:[\w'-]+ ){0,3}?)(\w+)\(s\)")
+"""A count, up to three words, then `noun(s)` in a template, once filled: `1 client`,
+`3 clients`, `1 well-known scanner target`."""
 
 
 def _pluralise(match: re.Match[str]) -> str:
-    return plural(int(match[1]), match[2])
+    count, noun = plural(int(match[1]), match[3]).split(" ", 1)
+    return f"{count} {match[2]}{noun}"
 
 
