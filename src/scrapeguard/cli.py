@@ -24,7 +24,7 @@ from rich.progress import (
 
 from scrapeguard import __version__
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import inert, labelled, text
+from scrapeguard.textsafe import inert, labelled, labelled_lines, text
 from scrapeguard.types import ACTIONS, Action, action_rank
 
 app = typer.Typer(
@@ -45,8 +45,10 @@ EXIT_FAIL_ON = 3
 err = Console(stderr=True)
 
 
-def _fail(exc: ScrapeGuardError) -> typer.Exit:
-    err.print(labelled("error:", "bold red", exc), highlight=False, soft_wrap=True)
+def _fail(exc: Exception) -> typer.Exit:
+    """Print a library error (its own line breaks kept, log text in it escaped) and return the
+    exit for bad input; every command module reports errors through this one function."""
+    err.print(labelled_lines("error:", "bold red", exc), highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 

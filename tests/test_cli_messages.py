@@ -1,0 +1,54 @@
+"""What a newcomer sees from the command: errors as readable lines, a missing extra named with
+its install command, a quiet end when the reader of a pipe stops, progress in the right
+units, the files written, and the same malformed-line limit on every command that reads logs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scrapeguard import cli, cli_canary
+from scrapeguard.cli import app
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop-access.log.gz"
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _garbage(path: Path) -> Path:
+    """Lines no format reads, with the controls a hostile log could carry inside them."""
+    path.write_bytes(b"".join(
+        b"\x00\x1b]0;OWNED\x07 line %d \x1b[31mred\r\x9b junk\xe2\x80\xae\n" % i
+        for i in range(50)))
+    return path
+
+
+def test_a_multi_line_error_keeps_its_lines_and_escapes_log_text(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["analyze", str(_garbage(tmp_path / "g.log")), "-q"])
+    assert done.exit_code == 2
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("error: ") and "do not parse" in lines[0]
+    assert any(line.strip() == "first failing lines:" for line in lines)
+    assert "\\x0a" not in done.stderr
+    for control in ("\x1b", "\x07", "\x9b", "\r", "\u202e", "\x00"):
+        assert control not in done.stderr
+    assert "\\x1b]0;OWNED\\x07" in done.stderr
+
+
+def test_a_policy_error_keeps_its_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - id: x\n    bogus: 1\n  - id: y\n    other: 2\n")
+    done = CliRunner().invoke(app, ["analyze", str(EXAMPLE), "-q", "--policy", str(bad)])
+    assert done.exit_code == 2
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("error: ")
+    assert any("unknown key 'bogus'" in line for line in lines)
+    assert any(line.startswith(f"{bad}:5:5: error:") for line in lines)
+    assert "\\x0a" not in done.stderr
+
+
+def test_canary_commands_report_errors_through_the_one_function() -> None:
+    assert cli_canary._fail is cli._fail
