@@ -30,7 +30,8 @@ def test_a_multi_line_error_keeps_its_lines_and_escapes_log_text(tmp_path: Path)
     done = CliRunner().invoke(app, ["analyze", str(_garbage(tmp_path / "g.log")), "-q"])
     assert done.exit_code == 2
     lines = done.stderr.splitlines()
-    assert lines[0].startswith("error: ") and "do not parse" in lines[0]
+    assert lines[0].startswith("error: ")
+    assert "do not parse" in lines[0]
     assert any(line.strip() == "first failing lines:" for line in lines)
     assert "\\x0a" not in done.stderr
     for control in ("\x1b", "\x07", "\x9b", "\r", "\u202e", "\x00"):
@@ -52,3 +53,42 @@ def test_a_policy_error_keeps_its_lines(tmp_path: Path) -> None:
 
 def test_canary_commands_report_errors_through_the_one_function() -> None:
     assert cli_canary._fail is cli._fail
+
+
+def _without(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    """Import of `module` fails as if its extra were not installed (and nothing imported it)."""
+    for name in list(sys.modules):
+        if name == module or name.startswith(f"{module}.") or name.startswith(
+                "scrapeguard.engines.spark.") or name.startswith("ibis.backends.pyspark"):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)
+
+
+def test_spark_without_pyspark_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without(monkeypatch, "pyspark")
+    done = CliRunner().invoke(app, ["analyze", str(EXAMPLE), "-q", "--engine", "spark"])
+    assert done.exit_code == 2, done.stderr
+    assert done.exception is None or isinstance(done.exception, SystemExit)
+    assert done.stderr.strip() == ("error: --engine spark needs pyspark, which is not "
+                                   "installed: pip install 'scrapeguard[spark]'")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["-"], "not -"),
+    ([str(EXAMPLE), "--report", "r.html"], "--report/--report-json read the DuckDB tables"),
+])
+def test_spark_refusals_come_before_the_import(monkeypatch: pytest.MonkeyPatch,
+                                               args: list[str], said: str) -> None:
+    _without(monkeypatch, "pyspark")
+    done = CliRunner().invoke(app, ["analyze", *args, "-q", "--engine", "spark"], input="")
+    assert done.exit_code == 2, done.stderr
+    assert said in done.stderr
+    assert "pyspark" not in done.stderr
+
+
+def test_serve_without_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without(monkeypatch, "uvicorn")
+    done = CliRunner().invoke(app, ["serve"])
+    assert done.exit_code == 2, done.stderr
+    assert done.stderr.strip() == ("error: serve needs uvicorn, which is not installed: "
+                                   "pip install 'scrapeguard[serve]'")

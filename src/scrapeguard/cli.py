@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,6 +51,21 @@ def _fail(exc: Exception) -> typer.Exit:
     exit for bad input; every command module reports errors through this one function."""
     err.print(labelled_lines("error:", "bold red", exc), highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def needs_extra(feature: str, extra: str) -> Iterator[None]:
+    """Turn a third-party module missing in the block into the one-line error naming the
+    extra that installs it (exit 2), as `--asn-db` does, instead of a traceback; a missing
+    module of scrapeguard itself is a bug and still raises."""
+    try:
+        yield
+    except ImportError as exc:
+        if exc.name is None or exc.name.split(".")[0] == "scrapeguard":
+            raise
+        raise _fail(ScrapeGuardError(
+            f"{feature} needs {exc.name.split('.')[0]}, which is not installed: "
+            f"pip install 'scrapeguard[{extra}]'")) from None
 
 
 @app.callback(invoke_without_command=True)
@@ -164,12 +180,16 @@ def analyze(
             raise SourceError(f"--engine: {engine!r} is neither duckdb nor spark")
         runner: Callable[..., Any] = run_analysis
         if engine == "spark":
-            from scrapeguard.engines.spark.analysis import analyze_spark
+            from scrapeguard.engines.spark.parse import check_supported
 
-            runner = analyze_spark
+            # What Spark cannot do is said whether or not pyspark is installed.
             if wants_report:
                 raise SourceError("--report/--report-json read the DuckDB tables of the "
                                   "run: use --engine duckdb for the report")
+            check_supported(inputs, chosen, loaded.trusted_proxies)
+            with needs_extra("--engine spark", "spark"):
+                from scrapeguard.engines.spark.analysis import analyze_spark
+            runner = analyze_spark
         with _progress(disabled=quiet) as callback:
             result = runner(
                 inputs,
