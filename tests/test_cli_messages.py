@@ -4,6 +4,7 @@ units, the files written, and the same malformed-line limit on every command tha
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,20 @@ def test_serve_without_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     assert done.exit_code == 2, done.stderr
     assert done.stderr.strip() == ("error: serve needs uvicorn, which is not installed: "
                                    "pip install 'scrapeguard[serve]'")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["analyze", str(EXAMPLE), "--top", "5"]],
+                         ids=["help", "analyze"])
+def test_a_reader_that_stops_early_ends_the_command_quietly(args: list[str]) -> None:
+    """`scrapeguard ... | head -1`: the reader is gone before the output is; exit 141, as a
+    shell reports for `cat`, with nothing on stderr (docs/cli.md)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "scrapeguard", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=300, check=False,
+                              env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    finally:
+        os.close(write_end)
+    assert done.returncode == cli.EXIT_PIPE_CLOSED, done.stderr[-2000:]
+    assert done.stderr == ""

@@ -1,16 +1,19 @@
 """The `scrapeguard` command: a thin layer that turns library results into output and exit codes.
 
-Exit codes: 0 done, 2 bad input (policy, files, arguments), 3 `--fail-on` matched a decision.
+Exit codes: 0 done, 2 bad input (policy, files, arguments), 3 `--fail-on` matched a decision,
+141 the reader of the output stopped early (`| head`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import select
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -42,6 +45,8 @@ app.add_typer(report_app, name="report")
 
 EXIT_BAD_INPUT = 2
 EXIT_FAIL_ON = 3
+EXIT_PIPE_CLOSED = 141
+"""128 + SIGPIPE: the reader of the output went away (`| head`), what a shell reports for `cat`."""
 
 err = Console(stderr=True)
 
@@ -359,6 +364,46 @@ class _progress:
         self.bar.update(self.tasks[stage], completed=done, total=total or None)
 
 
+
+
+def run() -> None:
+    """The `scrapeguard` script: `app`, ending quietly with `EXIT_PIPE_CLOSED` when the reader
+    of its output stops early (`| head -1`), as `cat` and `grep` do under SIGPIPE.
+
+    Click (for `--help` and `typer.echo`) and Rich (for every console) each catch the
+    BrokenPipeError themselves and exit 1, the code of a failure. Rather than depend on how
+    each does it, an exit 1 is checked against the fact itself: is the reader of stdout or
+    stderr gone? A duplicate of each descriptor is kept to ask, as the libraries point fd 1
+    at /dev/null on the way out."""
+    watched = [os.dup(fd) for fd in (1, 2)]
+    try:
+        app(prog_name="scrapeguard")
+    except SystemExit as exc:
+        if exc.code == 1 and any(_reader_gone(fd) for fd in watched):
+            _pipe_closed()
+        raise
+    except BrokenPipeError:
+        _pipe_closed()
+    finally:
+        for fd in watched:
+            os.close(fd)
+
+
+def _reader_gone(fd: int) -> bool:
+    """Whether `fd` is a pipe or socket whose reading end is closed (poll reports an error)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _pipe_closed() -> NoReturn:
+    """Exit `EXIT_PIPE_CLOSED` without a traceback or Python's "Exception ignored" note on the
+    flush at exit: what is left for stdout and stderr goes to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with suppress(OSError):
+            os.dup2(devnull, fd)
+    raise SystemExit(EXIT_PIPE_CLOSED)
 
 
 # Commands defined in their own modules register on `app` when imported.
