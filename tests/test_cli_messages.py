@@ -4,12 +4,14 @@ units, the files written, and the same malformed-line limit on every command tha
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from scrapeguard import cli, cli_canary
@@ -110,3 +112,31 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(args: list[str]) -> 
         os.close(write_end)
     assert done.returncode == cli.EXIT_PIPE_CLOSED, done.stderr[-2000:]
     assert done.stderr == ""
+
+
+def _shown(bar: cli._progress) -> str:
+    console = Console(record=True, width=80, file=io.StringIO())
+    console.print(bar.bar.get_renderable())
+    return console.export_text()
+
+
+def test_the_progress_bar_counts_steps_as_steps_and_reading_in_bytes() -> None:
+    bar = cli._progress(disabled=False)
+    bar.update("analyze", 3, 5)
+    steps = _shown(bar)
+    assert "3/5" in steps
+    assert "bytes" not in steps
+    bar.update("read", 2_000_000, 4_000_000)
+    assert "2.0/4.0 MB" in _shown(bar)
+
+
+def test_analyze_says_last_which_files_it_wrote(tmp_path: Path) -> None:
+    decisions, summary = tmp_path / "d.jsonl", tmp_path / "s.json"
+    done = CliRunner().invoke(app, ["analyze", str(EXAMPLE), "--top", "3", "--decisions",
+                                    str(decisions), "--summary-json", str(summary)])
+    assert done.exit_code == 0, done.stderr
+    count = len(decisions.read_text().splitlines())
+    assert done.stderr.splitlines()[-2:] == [
+        f"wrote {decisions}: {count:,} decision(s), one JSON object a line",
+        f"wrote {summary}: the summary (JSON)"]
+    assert "wrote" not in done.stdout

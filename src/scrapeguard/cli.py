@@ -20,7 +20,10 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -211,14 +214,20 @@ def analyze(
             _write_report(result, loaded, report, report_json, unredacted)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
+    written = [f"{path}: the breach-impact report ({kind})"
+               for path, kind in ((report, "HTML"), (report_json, "JSON")) if path]
     if decisions:
         with decisions.open("w", encoding="utf-8") as out:
-            write_decisions(result.decisions, out)
+            count = write_decisions(result.decisions, out)
+        written.append(f"{decisions}: {count:,} decision(s), one JSON object a line")
     if summary_json:
         summary_json.write_text(json.dumps(summary(result), indent=2, default=str) + "\n")
+        written.append(f"{summary_json}: the summary (JSON)")
     if not quiet:
         assumed_people(result.enrich.routes, console)
         render(result, console, top=top)
+        for line in written:  # last, so they are not lost above the table
+            err.print(text(f"wrote {line}"), highlight=False, soft_wrap=True)
     if threshold is not None and any(
         action_rank(d.action) >= action_rank(threshold) for d in result.decisions
     ):
@@ -342,7 +351,7 @@ class _progress:
     def __init__(self, disabled: bool) -> None:
         self.disabled = disabled or not sys.stderr.isatty()
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+            TextColumn("{task.description}"), BarColumn(), _Amount(),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
         )
         self.tasks: dict[str, TaskID] = {}
@@ -360,8 +369,21 @@ class _progress:
     def update(self, stage: str, done: int, total: int) -> None:
         if stage not in self.tasks:
             label = "reading logs" if stage == "read" else "analysing"
-            self.tasks[stage] = self.bar.add_task(label, total=total or None)
+            self.tasks[stage] = self.bar.add_task(label, total=total or None,
+                                                  in_bytes=stage == "read")
         self.bar.update(self.tasks[stage], completed=done, total=total or None)
+
+
+class _Amount(ProgressColumn):
+    """How far a stage is, in its own unit: reading counts bytes of the logs (`1.2/3.4 MB`),
+    the analysis counts its steps (`3/5`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_bytes, self.in_steps = DownloadColumn(), MofNCompleteColumn()
+
+    def render(self, task: Task) -> Any:
+        return (self.in_bytes if task.fields.get("in_bytes") else self.in_steps).render(task)
 
 
 
