@@ -140,3 +140,14 @@ def test_analyze_says_last_which_files_it_wrote(tmp_path: Path) -> None:
         f"wrote {decisions}: {count:,} decision(s), one JSON object a line",
         f"wrote {summary}: the summary (JSON)"]
     assert "wrote" not in done.stdout
+
+
+def test_routes_refuses_a_mostly_malformed_log_as_analyze_does(tmp_path: Path) -> None:
+    log = _garbage(tmp_path / "g.log")
+    for command in ("routes", "analyze"):
+        done = CliRunner().invoke(app, [command, str(log)])
+        assert done.exit_code == 2, (command, done.stderr)
+        assert "100 of 100 lines (100%) do not parse" in done.stderr
+    allowed = CliRunner().invoke(app, ["routes", str(log), "--max-malformed", "100%"])
+    assert allowed.exit_code == 0, allowed.stderr
+    assert "100 malformed" in allowed.stderr  # a bare CR splits each line in two

@@ -100,6 +100,9 @@ AsnDbOption = Annotated[Path | None, typer.Option(
 HostingOption = Annotated[list[Path] | None, typer.Option(
     "--hosting", help="File of hosting networks, one CIDR a line (repeatable); default: the "
     "policy's networks.hosting, else SCRAPEGUARD_HOSTING.")]
+MaxMalformedOption = Annotated[str, typer.Option(
+    "--max-malformed", help="Fail on a file with a larger share of malformed lines "
+    "(0.05 or 5%; 100% turns the check off).")]
 """Options every command that reads logs takes, spelled once."""
 
 
@@ -136,9 +139,7 @@ def analyze(
     hosting: HostingOption = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
-    max_malformed: Annotated[str, typer.Option(
-        "--max-malformed", help="Fail on a file with a larger share of malformed lines "
-        "(0.05 or 5%).")] = "5%",
+    max_malformed: MaxMalformedOption = "5%",
     fail_on: Annotated[str | None, typer.Option(
         "--fail-on", help=f"Exit 3 if any decision is at least this action ({', '.join(ACTIONS)}).",
     )] = None,
