@@ -151,3 +151,22 @@ def test_routes_refuses_a_mostly_malformed_log_as_analyze_does(tmp_path: Path) -
     allowed = CliRunner().invoke(app, ["routes", str(log), "--max-malformed", "100%"])
     assert allowed.exit_code == 0, allowed.stderr
     assert "100 malformed" in allowed.stderr  # a bare CR splits each line in two
+
+
+def test_simulate_prints_a_summary_not_a_repr(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    done = CliRunner().invoke(app, ["simulate", "--out", str(out), "--hours", "1", "--scale",
+                                    "0.1", "--scenario", "enumerator", "--scenario", "shoppers"])
+    assert done.exit_code == 0, done.stderr
+    assert "SimulationReport" not in done.output
+    lines = done.stdout.splitlines()
+    events = len((out / "events.jsonl").read_text().splitlines())
+    assert lines[0] == f"wrote {events:,} events to {out}:"
+    assert all(name in lines[1] for name in ("events.jsonl", "access.log", "truth.tsv"))
+    assert lines[3].split() == ["scenario", "label", "events", "identities", "subjects"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[4:]}
+    assert set(rows) == {"enumerator", "shoppers"}
+    assert rows["enumerator"][0] == "scraper"
+    assert rows["shoppers"][0] == "human"
+    assert sum(int(row[1].replace(",", "")) for row in rows.values()) == events
+    assert max(len(line) for line in lines[1:]) <= 80

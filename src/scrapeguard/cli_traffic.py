@@ -34,7 +34,7 @@ def simulate(
         report = run(out, seed=seed, hours=hours, scale=scale, scenarios=scenario or None)
     except (ScrapeGuardError, ValueError) as exc:
         raise _fail(exc) from None
-    Console(stderr=True).print(str(report))
+    typer.echo("\n".join(report.summary()))
 
 
 @app.command("eval")
