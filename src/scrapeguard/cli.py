@@ -398,7 +398,7 @@ def run() -> None:
     each does it, an exit 1 is checked against the fact itself: is the reader of stdout or
     stderr gone? A duplicate of each descriptor is kept to ask, as the libraries point fd 1
     at /dev/null on the way out."""
-    watched = [os.dup(fd) for fd in (1, 2)]
+    watched = [fd for fd in map(_duplicate, (1, 2)) if fd is not None]
     try:
         app(prog_name="scrapeguard")
     except SystemExit as exc:
@@ -410,6 +410,14 @@ def run() -> None:
     finally:
         for fd in watched:
             os.close(fd)
+
+
+def _duplicate(fd: int) -> int | None:
+    """A non-inheritable copy of `fd`, or None when it is closed (a daemon without stdout)."""
+    try:
+        return os.dup(fd)
+    except OSError:
+        return None
 
 
 def _reader_gone(fd: int) -> bool:
