@@ -386,7 +386,7 @@ def test_jsonl_keeps_null_apart_from_empty_and_checks_types(con: Any, tmp_path: 
 def test_summary_and_json_report(con: Any, tmp_path: Path) -> None:
     report = load_events(con, [str(write(tmp_path / "s.log", LINE, "oops"))])
     text = report.summary()
-    assert "Read 1 file: 2 lines, 1 events, 1 malformed, 0 recovered." in text
+    assert "Read 1 file: 2 lines, 1 event, 1 malformed, 0 recovered." in text
     assert f"{tmp_path / 's.log'}:2: not a combined log line: oops" in text
     data = report.to_json()
     assert data["files"][0]["samples"][0] == {

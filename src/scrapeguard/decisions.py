@@ -1,6 +1,6 @@
 """Decisions: what an engine concluded about one actor, and the decisions file other tools read.
 
-The file's fields are a contract (DESIGN.md): add, never rename.
+The file's fields are a contract (docs/design.md): add, never rename.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The event contract: one HTTP exchange as the platform saw it, and the actor keys it carries.
 
-Every source produces these columns and every engine reads them; see DESIGN.md.
+Every source produces these columns and every engine reads them; see docs/design.md.
 """
 
 from __future__ import annotations

@@ -297,7 +297,7 @@ class Guard:
 
     def event(self, seen: Seen, status: int, sent: int, subjects: list[str] | None,
               fields: list[str] | None, account: str | None) -> dict[str, Any]:
-        """The contract event for one finished exchange (see DESIGN.md, 'One contract')."""
+        """The contract event for one finished exchange (see docs/design.md, 'One contract')."""
         return {"ts": seen.started, "ip": seen.ip, "method": seen.method, "path": seen.path,
                 "status": status, "bytes": sent, "ua": seen.ua, "referer": seen.referer,
                 "account": account, "session": seen.session, "subjects": subjects,

@@ -5,12 +5,14 @@ Kept free of dataframe imports so the stream engine can fire without loading Ibi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scrapeguard.policy.model import Rule
 from scrapeguard.types import ActorKind
+from scrapeguard.words import plural
 
 
 @dataclass
@@ -41,8 +43,18 @@ def explain(firing: Firing, actor: str) -> str:
         values[name] = int(value) if float(value).is_integer() else value
     template = rule.explain or f"rule {rule.id} held: {rule.when}"
     try:
-        return template.format_map(values)
+        return _PLURAL.sub(_pluralise, template.format_map(values))
     except (ValueError, TypeError):
         return f"rule {rule.id} held: {rule.when}"
+
+
+_PLURAL = re.compile(r"\b(\d+) ((?:[\w'-]+ ){0,3}?)(\w+)\(s\)")
+"""A count, up to three words, then `noun(s)` in a template, once filled: `1 client`,
+`3 clients`, `1 well-known scanner target`."""
+
+
+def _pluralise(match: re.Match[str]) -> str:
+    count, noun = plural(int(match[1]), match[3]).split(" ", 1)
+    return f"{count} {match[2]}{noun}"
 
 

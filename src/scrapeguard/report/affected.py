@@ -1,7 +1,7 @@
 """`report affected`: the people each acted-on actor received, re-read from the logs.
 
 This list is itself personal data, which is why nothing else in scrapeguard keeps it: the
-decisions file and the reports hold counts only (DESIGN.md, ground rules). It is made only on
+decisions file and the reports hold counts only (docs/design.md, ground rules). It is made only on
 an explicit request, by running the same enrichment over the same logs again and selecting the
 rows of the decided actors, and is written by DuckDB straight to the file, so a harvest of
 millions of people never passes through Python one row at a time.

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapeguard.report.prose import join, plural, when
+from scrapeguard.report.prose import join, when
+from scrapeguard.words import plural
 
 DISCLAIMER = (
     "Not legal advice. This is a draft prepared from access logs by software; whether, when "

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from scrapeguard.decisions import parse_ts
+from scrapeguard.words import plural
 
 KIND_WORDS = {"ip": "address", "net": "network", "asn": "autonomous system",
               "prefix": "announced prefix", "account": "account", "session": "session",
@@ -23,13 +24,6 @@ def when(text: str | None) -> str:
         return "an unknown time"
     moment: datetime = parse_ts(text)
     return f"{moment.day} {moment:%b %Y %H:%M} UTC"
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """`1 actor`, `3 actors`, `2 addresses`; `many` for irregular plurals."""
-    if n == 1:
-        return f"{n:,} {word}"
-    return f"{n:,} {many or (word + 'es' if word.endswith('s') else word + 's')}"
 
 
 def join(words: list[str]) -> str:

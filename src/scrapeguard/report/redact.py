@@ -1,7 +1,7 @@
 """Masking what names a person in the lines a report quotes: ids, phone numbers, e-mails.
 
 A report travels (to a security team, a regulator, a ticket), so it must not become a second
-copy of the leak (DESIGN.md, ground rules). Evidence lines keep their shape, which is what an
+copy of the leak (docs/design.md, ground rules). Evidence lines keep their shape, which is what an
 analyst needs to recognise a harvest, and lose the values that identify the people in them:
 `/user/812342` becomes `/user/8****2`, `phone=+8613812345621` becomes `phone=+86*********21`.
 What is masked is decided by the shape of a value, not by a list of known parameters, so a

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from scrapeguard.analysis import Analysis
+from scrapeguard.report.rank import by_harm
 from scrapeguard.types import ACTIONS
 
 
@@ -14,7 +15,7 @@ def summary(analysis: Analysis, *, top: int = 20) -> dict[str, Any]:
     acting = [d for d in analysis.decisions if d.action != "allow"]
     by_action = Counter(d.action for d in analysis.decisions)
     by_rule = Counter(rule for d in analysis.decisions for rule in d.rules)
-    ranked = sorted(acting, key=lambda d: (-d.subjects, d.actor))
+    ranked = by_harm(acting)
     return {
         "input": analysis.load.to_json(),
         "totals": analysis.totals,

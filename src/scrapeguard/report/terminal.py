@@ -8,7 +8,10 @@ from rich.text import Text
 
 from scrapeguard.analysis import Analysis
 from scrapeguard.decisions import Decision, format_ts
+from scrapeguard.report.prose import KIND_WORDS
+from scrapeguard.report.rank import by_harm, order_words
 from scrapeguard.textsafe import text
+from scrapeguard.words import plural
 
 REASONS_SHOWN = 5
 WIDE = 110
@@ -19,11 +22,23 @@ _STYLE = {"block": "bold red", "decoy": "magenta", "challenge": "yellow", "throt
 
 
 def _actor(d: Decision) -> str:
-    return d.actor if not d.members else f"{d.actor} ({len(d.members)} members)"
+    """A group actor with its members by kind over the whole log (`31 addresses, 31
+    accounts`), which may be more than had joined when it was first acted on."""
+    if not d.members:
+        return d.actor
+    kinds: dict[str, int] = {}
+    for member in d.members:
+        kind = member.split(":", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return f"{d.actor} ({', '.join(plural(n, KIND_WORDS.get(k, k)) for k, n in kinds.items())})"
+
+
+def _heading(shown: list[Decision], total: int) -> str:
+    return f"Actors acted on ({total}; top {len(shown)}, {order_words(shown)})"
 
 
 def _table(shown: list[Decision], total: int, console: Console) -> None:
-    table = Table(title=f"Actors acted on ({total}; top {len(shown)})")
+    table = Table(title=_heading(shown, total))
     table.add_column("actor", overflow="fold")
     table.add_column("action")
     table.add_column("records", justify="right")
@@ -47,7 +62,7 @@ def _table(shown: list[Decision], total: int, console: Console) -> None:
 def _blocks(shown: list[Decision], total: int, console: Console) -> None:
     """One actor per paragraph: what it is and did on the first line, when and why below;
     a grid keeps folded lines indented under their actor."""
-    console.print(Text(f"Actors acted on ({total}; top {len(shown)}):", style="bold"))
+    console.print(Text(_heading(shown, total) + ":", style="bold"))
     grid = Table.grid(padding=(0, 1))
     grid.add_column(justify="right", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -55,9 +70,10 @@ def _blocks(shown: list[Decision], total: int, console: Console) -> None:
         body = text(_actor(d))
         body.append("  ")
         body.append_text(text(d.action, _STYLE.get(d.action, "")))
-        body.append(f"  {d.subjects:,} records\n")
-        body.append(f"first action {_when(d)} UTC after {d.subjects_before_action:,} records, "
-                    f"{d.requests:,} requests\n")
+        body.append(f"  {plural(d.subjects, 'record')}\n")
+        before = plural(d.subjects_before_action, "record")
+        body.append(f"first action {_when(d)} UTC after {before}, "
+                    f"{plural(d.requests, 'request')}\n")
         body.append("rules: ", style="dim")
         body.append_text(text(", ".join(d.rules)))
         grid.add_row(f"{rank}.", body)
@@ -71,10 +87,7 @@ def _when(d: Decision) -> str:
 def render(analysis: Analysis, console: Console, *, top: int = 20) -> None:
     """Input health first (so a bad log is noticed), then the actors, then the totals."""
     console.print(Text(analysis.load.summary()))
-    acting = sorted(
-        (d for d in analysis.decisions if d.action != "allow"),
-        key=lambda d: (-d.subjects, d.actor),
-    )
+    acting = by_harm(analysis.decisions)
     if not acting:
         console.print("[green]No actor harvested personal data by the rules in force.[/green]")
     elif console.width < WIDE:
@@ -82,20 +95,29 @@ def render(analysis: Analysis, console: Console, *, top: int = 20) -> None:
     else:
         _table(acting[:top], len(acting), console)
     if acting:
-        console.print("[b]Why, for the largest:[/b]")
-        for d in acting[:REASONS_SHOWN]:
+        console.print("[b]Why, for the first listed:[/b]")
+        for d in acting[:min(top, REASONS_SHOWN)]:
             console.print(text(f"  {d.actor}: " + "; ".join(d.reasons)), highlight=False)
     totals = analysis.totals
-    harvested = sum(d.subjects for d in acting)
-    before = sum(d.subjects_before_action for d in acting)
     console.print(
-        f"{totals.get('events', 0):,} requests, {totals.get('subject_requests', 0):,} to "
-        f"personal-data routes, {totals.get('distinct_items', 0):,} distinct records served; "
-        f"{totals.get('allowlisted', 0):,} allowlisted requests."
+        f"{plural(totals.get('events', 0), 'request')}, "
+        f"{totals.get('subject_requests', 0):,} to personal-data routes, "
+        f"{plural(totals.get('distinct_items', 0), 'distinct record')} served to all clients "
+        f"together; {plural(totals.get('allowlisted', 0), 'allowlisted request')}."
     )
     if acting:
-        share = 100.0 * before / harvested if harvested else 0.0
-        console.print(
-            f"Acted-on actors received {harvested:,} records; live, scrapeguard would have "
-            f"stopped them after {before:,} ({share:.1f}%)."
-        )
+        console.print(_received(acting))
+
+
+def _received(acting: list[Decision]) -> str:
+    """Each actor's records are distinct for that actor, but not across actors: two
+    harvesters walk the same people, and an account is acted on beside its address. So the
+    sum can exceed the distinct records served, and says so rather than pass for a union."""
+    harvested = sum(d.subjects for d in acting)
+    before = sum(d.subjects_before_action for d in acting)
+    if not harvested:
+        return "No acted-on actor received people's records."
+    share = 100.0 * before / harvested
+    return (f"Acted-on actors received {plural(harvested, 'record')} summed over actors (a "
+            f"record counts once for each actor that received it); live, scrapeguard would "
+            f"have stopped them after {plural(before, 'record')} ({share:.1f}%).")

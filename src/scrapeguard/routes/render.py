@@ -9,6 +9,7 @@ from rich.text import Text
 
 from scrapeguard.routes.model import LearnedRoute, RouteTable
 from scrapeguard.textsafe import text as inert
+from scrapeguard.words import plural
 
 
 def kind_label(route: LearnedRoute) -> str:
@@ -61,7 +62,7 @@ def assumed_people(table: RouteTable, console: Console) -> None:
     if not inferred:
         return
     console.print(Text(f"Assumed to carry people's records (inferred, unconfirmed; "
-                       f"`scrapeguard routes` to review): {len(inferred)} route(s)"))
+                       f"`scrapeguard routes` to review): {plural(len(inferred), 'route')}"))
     for route in inferred[:10]:
         line = Text("  ")
         line.append_text(inert(route.template))

@@ -1,6 +1,6 @@
 """Events into the service: contract JSON lines (`POST /v1/events`) and nginx's log lines.
 
-Both become the event contract (DESIGN.md, 'One contract') before the engine sees them, and
+Both become the event contract (docs/design.md, 'One contract') before the engine sees them, and
 both are checked field by field: a bad line is refused with its number and the field at
 fault, never half-read. Silently dropping `subjects` would turn personal data into 'no
 personal data'.

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scrapeguard.textsafe import inert
+from scrapeguard.words import plural
 
 SAMPLE_TEXT = 200
 MAX_SAMPLES = 10
@@ -99,9 +100,9 @@ class LoadReport:
 
     def summary(self) -> str:
         """Plain text for a terminal: log text in it is escaped, but print it without markup."""
-        files = f"{len(self.files)} file" + ("" if len(self.files) == 1 else "s")
-        out = [f"Read {files}: {self.lines:,} lines, {self.events:,} events, "
-               f"{self.malformed:,} malformed, {self.recovered:,} recovered."]
+        out = [f"Read {plural(len(self.files), 'file')}: {plural(self.lines, 'line')}, "
+               f"{plural(self.events, 'event')}, {self.malformed:,} malformed, "
+               f"{self.recovered:,} recovered."]
         if len(self.files) > 1 or (self.files and self.files[0].format is None):
             for f in self.files:
                 out.append(f"  {inert(f.name)} ({f.format or 'unknown format'}): "
