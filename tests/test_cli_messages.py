@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from scrapeguard import cli, cli_canary
 from scrapeguard.cli import app
+from scrapeguard.words import plural
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop-access.log.gz"
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -137,7 +138,7 @@ def test_analyze_says_last_which_files_it_wrote(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.stderr
     count = len(decisions.read_text().splitlines())
     assert done.stderr.splitlines()[-2:] == [
-        f"wrote {decisions}: {count:,} decision(s), one JSON object a line",
+        f"wrote {decisions}: {plural(count, 'decision')}, one JSON object a line",
         f"wrote {summary}: the summary (JSON)"]
     assert "wrote" not in done.stdout
 

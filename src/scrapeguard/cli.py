@@ -33,6 +33,7 @@ from scrapeguard import __version__
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.textsafe import inert, labelled, labelled_lines, text
 from scrapeguard.types import ACTIONS, Action, action_rank
+from scrapeguard.words import plural
 
 app = typer.Typer(
     name="scrapeguard",
@@ -220,7 +221,7 @@ def analyze(
     if decisions:
         with decisions.open("w", encoding="utf-8") as out:
             count = write_decisions(result.decisions, out)
-        written.append(f"{decisions}: {count:,} decision(s), one JSON object a line")
+        written.append(f"{decisions}: {plural(count, 'decision')}, one JSON object a line")
     if summary_json:
         summary_json.write_text(json.dumps(summary(result), indent=2, default=str) + "\n")
         written.append(f"{summary_json}: the summary (JSON)")
