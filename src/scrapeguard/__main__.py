@@ -1,6 +1,6 @@
 """`python -m scrapeguard ...`: the same commands as the `scrapeguard` script, for a venv
 whose scripts directory is not on PATH."""
 
-from scrapeguard.cli import app
+from scrapeguard.cli import run
 
-app(prog_name="scrapeguard")
+run()

@@ -1,22 +1,29 @@
 """The `scrapeguard` command: a thin layer that turns library results into output and exit codes.
 
-Exit codes: 0 done, 2 bad input (policy, files, arguments), 3 `--fail-on` matched a decision.
+Exit codes: 0 done, 2 bad input (policy, files, arguments), 3 `--fail-on` matched a decision,
+141 the reader of the output stopped early (`| head`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import select
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -24,8 +31,9 @@ from rich.progress import (
 
 from scrapeguard import __version__
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import inert, labelled, text
+from scrapeguard.textsafe import inert, labelled, labelled_lines, text
 from scrapeguard.types import ACTIONS, Action, action_rank
+from scrapeguard.words import plural
 
 app = typer.Typer(
     name="scrapeguard",
@@ -41,13 +49,32 @@ app.add_typer(report_app, name="report")
 
 EXIT_BAD_INPUT = 2
 EXIT_FAIL_ON = 3
+EXIT_PIPE_CLOSED = 141
+"""128 + SIGPIPE: the reader of the output went away (`| head`), what a shell reports for `cat`."""
 
 err = Console(stderr=True)
 
 
-def _fail(exc: ScrapeGuardError) -> typer.Exit:
-    err.print(labelled("error:", "bold red", exc), highlight=False, soft_wrap=True)
+def _fail(exc: Exception) -> typer.Exit:
+    """Print a library error (its own line breaks kept, log text in it escaped) and return the
+    exit for bad input; every command module reports errors through this one function."""
+    err.print(labelled_lines("error:", "bold red", exc), highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def needs_extra(feature: str, extra: str) -> Iterator[None]:
+    """Turn a third-party module missing in the block into the one-line error naming the
+    extra that installs it (exit 2), as `--asn-db` does, instead of a traceback; a missing
+    module of scrapeguard itself is a bug and still raises."""
+    try:
+        yield
+    except ImportError as exc:
+        if exc.name is None or exc.name.split(".")[0] == "scrapeguard":
+            raise
+        raise _fail(ScrapeGuardError(
+            f"{feature} needs {exc.name.split('.')[0]}, which is not installed: "
+            f"pip install 'scrapeguard[{extra}]'")) from None
 
 
 @app.callback(invoke_without_command=True)
@@ -74,6 +101,9 @@ AsnDbOption = Annotated[Path | None, typer.Option(
 HostingOption = Annotated[list[Path] | None, typer.Option(
     "--hosting", help="File of hosting networks, one CIDR a line (repeatable); default: the "
     "policy's networks.hosting, else SCRAPEGUARD_HOSTING.")]
+MaxMalformedOption = Annotated[str, typer.Option(
+    "--max-malformed", help="Fail on a file with a larger share of malformed lines "
+    "(0.05 or 5%; 100% turns the check off).")]
 """Options every command that reads logs takes, spelled once."""
 
 
@@ -110,9 +140,7 @@ def analyze(
     hosting: HostingOption = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
-    max_malformed: Annotated[str, typer.Option(
-        "--max-malformed", help="Fail on a file with a larger share of malformed lines "
-        "(0.05 or 5%).")] = "5%",
+    max_malformed: MaxMalformedOption = "5%",
     fail_on: Annotated[str | None, typer.Option(
         "--fail-on", help=f"Exit 3 if any decision is at least this action ({', '.join(ACTIONS)}).",
     )] = None,
@@ -162,12 +190,16 @@ def analyze(
             raise SourceError(f"--engine: {engine!r} is neither duckdb nor spark")
         runner: Callable[..., Any] = run_analysis
         if engine == "spark":
-            from scrapeguard.engines.spark.analysis import analyze_spark
+            from scrapeguard.engines.spark.parse import check_supported
 
-            runner = analyze_spark
+            # What Spark cannot do is said whether or not pyspark is installed.
             if wants_report:
                 raise SourceError("--report/--report-json read the DuckDB tables of the "
                                   "run: use --engine duckdb for the report")
+            check_supported(inputs, chosen, loaded.trusted_proxies)
+            with needs_extra("--engine spark", "spark"):
+                from scrapeguard.engines.spark.analysis import analyze_spark
+            runner = analyze_spark
         with _progress(disabled=quiet) as callback:
             result = runner(
                 inputs,
@@ -184,14 +216,20 @@ def analyze(
             _write_report(result, loaded, report, report_json, unredacted)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
+    written = [f"{path}: the breach-impact report ({kind})"
+               for path, kind in ((report, "HTML"), (report_json, "JSON")) if path]
     if decisions:
         with decisions.open("w", encoding="utf-8") as out:
-            write_decisions(result.decisions, out)
+            count = write_decisions(result.decisions, out)
+        written.append(f"{decisions}: {plural(count, 'decision')}, one JSON object a line")
     if summary_json:
         summary_json.write_text(json.dumps(summary(result), indent=2, default=str) + "\n")
+        written.append(f"{summary_json}: the summary (JSON)")
     if not quiet:
         assumed_people(result.enrich.routes, console)
         render(result, console, top=top)
+        for line in written:  # last, so they are not lost above the table
+            err.print(text(f"wrote {line}"), highlight=False, soft_wrap=True)
     if threshold is not None and any(
         action_rank(d.action) >= action_rank(threshold) for d in result.decisions
     ):
@@ -315,7 +353,7 @@ class _progress:
     def __init__(self, disabled: bool) -> None:
         self.disabled = disabled or not sys.stderr.isatty()
         self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+            TextColumn("{task.description}"), BarColumn(), _Amount(),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
         )
         self.tasks: dict[str, TaskID] = {}
@@ -333,10 +371,71 @@ class _progress:
     def update(self, stage: str, done: int, total: int) -> None:
         if stage not in self.tasks:
             label = "reading logs" if stage == "read" else "analysing"
-            self.tasks[stage] = self.bar.add_task(label, total=total or None)
+            self.tasks[stage] = self.bar.add_task(label, total=total or None,
+                                                  in_bytes=stage == "read")
         self.bar.update(self.tasks[stage], completed=done, total=total or None)
 
 
+class _Amount(ProgressColumn):
+    """How far a stage is, in its own unit: reading counts bytes of the logs (`1.2/3.4 MB`),
+    the analysis counts its steps (`3/5`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_bytes, self.in_steps = DownloadColumn(), MofNCompleteColumn()
+
+    def render(self, task: Task) -> Any:
+        return (self.in_bytes if task.fields.get("in_bytes") else self.in_steps).render(task)
+
+
+
+
+def run() -> None:
+    """The `scrapeguard` script: `app`, ending quietly with `EXIT_PIPE_CLOSED` when the reader
+    of its output stops early (`| head -1`), as `cat` and `grep` do under SIGPIPE.
+
+    Click (for `--help` and `typer.echo`) and Rich (for every console) each catch the
+    BrokenPipeError themselves and exit 1, the code of a failure. Rather than depend on how
+    each does it, an exit 1 is checked against the fact itself: is the reader of stdout or
+    stderr gone? A duplicate of each descriptor is kept to ask, as the libraries point fd 1
+    at /dev/null on the way out."""
+    watched = [fd for fd in map(_duplicate, (1, 2)) if fd is not None]
+    try:
+        app(prog_name="scrapeguard")
+    except SystemExit as exc:
+        if exc.code == 1 and any(_reader_gone(fd) for fd in watched):
+            _pipe_closed()
+        raise
+    except BrokenPipeError:
+        _pipe_closed()
+    finally:
+        for fd in watched:
+            os.close(fd)
+
+
+def _duplicate(fd: int) -> int | None:
+    """A non-inheritable copy of `fd`, or None when it is closed (a daemon without stdout)."""
+    try:
+        return os.dup(fd)
+    except OSError:
+        return None
+
+
+def _reader_gone(fd: int) -> bool:
+    """Whether `fd` is a pipe or socket whose reading end is closed (poll reports an error)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _pipe_closed() -> NoReturn:
+    """Exit `EXIT_PIPE_CLOSED` without a traceback or Python's "Exception ignored" note on the
+    flush at exit: what is left for stdout and stderr goes to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with suppress(OSError):
+            os.dup2(devnull, fd)
+    raise SystemExit(EXIT_PIPE_CLOSED)
 
 
 # Commands defined in their own modules register on `app` when imported.

@@ -15,18 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scrapeguard.cli import EXIT_BAD_INPUT, app, err
+from scrapeguard.cli import _fail, app
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import labelled
 
 canary_app = typer.Typer(help="Plant canary records: synthetic people served per actor.",
                          no_args_is_help=True)
 app.add_typer(canary_app, name="canary")
-
-
-def _fail(exc: ScrapeGuardError) -> typer.Exit:
-    err.print(labelled("error:", "bold red", exc), highlight=False)
-    return typer.Exit(EXIT_BAD_INPUT)
 
 
 @canary_app.command("mint")

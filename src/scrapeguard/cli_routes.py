@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scrapeguard.cli import FormatOption, _fail, app, err
+from scrapeguard.cli import FormatOption, MaxMalformedOption, _fail, app, err
 from scrapeguard.errors import ScrapeGuardError
 
 
@@ -26,6 +26,7 @@ def routes(
     fmt: FormatOption = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
+    max_malformed: MaxMalformedOption = "5%",
     top: Annotated[int, typer.Option(help="Rows in the table (0: all).")] = 40,
 ) -> None:
     """Print each route template's class (page, subresource, api, write, preflight, record),
@@ -33,10 +34,11 @@ def routes(
     from scrapeguard.routes.fragment import fragment
     from scrapeguard.routes.read import learn_routes
     from scrapeguard.routes.render import render_routes
+    from scrapeguard.sources.malformed import parse_share
 
     try:
         table, load = learn_routes(inputs, policy=str(policy) if policy else None, fmt=fmt,
-                                   strict=strict)
+                                   strict=strict, max_malformed=parse_share(max_malformed))
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
     console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from scrapeguard.cli import _fail, app
+from scrapeguard.cli import _fail, app, needs_extra
 from scrapeguard.errors import ScrapeGuardError
 
 
@@ -29,10 +29,11 @@ def serve(
 ) -> None:
     """Run the decision service: /v1/decide for nginx auth_request, event ingest, decisions,
     actors, /metrics and /healthz."""
-    import uvicorn
+    with needs_extra("serve", "serve"):
+        import uvicorn
 
-    from scrapeguard.service import build_app, load_config
-    from scrapeguard.service.app import decide_first
+        from scrapeguard.service import build_app, load_config
+        from scrapeguard.service.app import decide_first
 
     try:
         settings = load_config(config, store=store, policy=policy, host=host, port=port,

@@ -9,9 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scrapeguard.cli import EXIT_BAD_INPUT, app, err
+from scrapeguard.cli import _fail, app
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import labelled
 
 
 @app.command()
@@ -34,9 +33,8 @@ def simulate(
     try:
         report = run(out, seed=seed, hours=hours, scale=scale, scenarios=scenario or None)
     except (ScrapeGuardError, ValueError) as exc:
-        err.print(labelled("error:", "bold red", exc), highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    Console(stderr=True).print(str(report))
+        raise _fail(exc) from None
+    typer.echo("\n".join(report.summary()))
 
 
 @app.command("eval")
@@ -60,8 +58,7 @@ def evaluate_command(
     try:
         cards = evaluate(data, decisions, tool=tool, baselines=not no_baselines)
     except ScrapeGuardError as exc:
-        err.print(labelled("error:", "bold red", exc), highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise _fail(exc) from None
     render(cards, Console())
     if json_out:
         json_out.write_text(json.dumps(to_json(cards), indent=2, default=str) + "\n")
@@ -88,8 +85,7 @@ def calibrate(
     try:
         result = analyze(inputs, policy=str(policy) if policy else None)
     except ScrapeGuardError as exc:
-        err.print(labelled("error:", "bold red", exc), highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        raise _fail(exc) from None
     save_calibration(result.calibration, out)
     typer.echo(f"wrote {out}: {len(result.calibration.subject_templates)} templates, "
                f"{sum(len(v) for v in result.calibration.percentiles.values())} percentiles")

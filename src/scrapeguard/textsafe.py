@@ -46,6 +46,16 @@ def labelled(label: str, style: str, message: object) -> Text:
     return Text.assemble((label, style), " ", inert(message))
 
 
+def labelled_lines(label: str, style: str, message: object) -> Text:
+    """`labelled`, but a message of several lines (the malformed-line report, a policy error
+    with its context) keeps its own line breaks; every other control character, a CR and a
+    Unicode line separator included, is still escaped, so log text quoted in the message can
+    neither rewrite a line nor drive the terminal. For messages scrapeguard composes, not for
+    a log line on its own (that is `labelled`: a line break in it is shown as `\\x0a`)."""
+    kept = "\n".join(inert(line) for line in str(message).split("\n"))
+    return Text.assemble((label, style), " ", kept)
+
+
 def csv_cell_sql(column: str) -> str:
     """A DuckDB expression for `column` that a spreadsheet shows as text, never runs.
 

@@ -15,15 +15,17 @@ from scrapeguard.sources import LoadReport, load_events
 
 
 def learn_routes(inputs: Sequence[str], *, policy: Policy | str | None = None,
-                 fmt: str | None = None, strict: bool = False) -> tuple[RouteTable, LoadReport]:
-    """Read logs and learn what each template is, as `analyze` does before its rules."""
+                 fmt: str | None = None, strict: bool = False,
+                 max_malformed: float | None = None) -> tuple[RouteTable, LoadReport]:
+    """Read logs and learn what each template is, as `analyze` does before its rules; a file
+    mostly unreadable in its format is an error here too (`max_malformed`, as `analyze`)."""
     from scrapeguard.analysis import connect
 
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
     con = connect()
     try:
-        load = load_events(con, inputs, fmt=fmt, strict=strict,
+        load = load_events(con, inputs, fmt=fmt, strict=strict, max_malformed=max_malformed,
                            trusted_proxies=policy.trusted_proxies)
         backend = ibis.duckdb.from_connection(con)
         paths = lookups.paths(backend, backend.table("events"), policy)

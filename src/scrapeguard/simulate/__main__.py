@@ -19,11 +19,9 @@ def main() -> None:
     args = parser.parse_args()
     report = simulate(args.out_dir, seed=args.seed, hours=args.hours, scale=args.scale,
                       scenarios=args.scenarios)
-    for name, c in report.scenarios.items():
-        print(f"{name:18} {c.label:8} {c.events:>10,} events {c.identities:>8,} identities "
-              f"{c.subjects:>9,} subjects")
+    print("\n".join(report.summary()))
     print(f"{report.events:,} events in {report.seconds:.2f} s: "
-          f"{report.events_per_second:,.0f} events/s -> {report.out_dir}")
+          f"{report.events_per_second:,.0f} events/s")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,23 @@ class SimulationReport:
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
 
+    def summary(self) -> list[str]:
+        """What was written where and what each scenario made (events, identities, distinct
+        people whose records it received), in lines under 80 columns for `scrapeguard
+        simulate` and `python -m scrapeguard.simulate`."""
+        name_width = max([len("scenario"), *map(len, self.scenarios)])
+        lines = [
+            f"wrote {self.events:,} events to {self.out_dir}:",
+            "  events.jsonl, access.log and truth.tsv (line-aligned), manifest.json",
+            f"seed {self.seed}, {self.hours:g} h from {self.start:%Y-%m-%dT%H:%MZ}, "
+            f"scale {self.scale:g}",
+            f"{'scenario':<{name_width}}  {'label':<8} {'events':>9} {'identities':>10} "
+            f"{'subjects':>9}",
+        ]
+        lines += [f"{name:<{name_width}}  {c.label:<8} {c.events:>9,} {c.identities:>10,} "
+                  f"{c.subjects:>9,}" for name, c in self.scenarios.items()]
+        return lines
+
 
 def _outages(seed: int, hours: float) -> tuple[tuple[int, int], ...]:
     rng = stream(seed, "site-outages")

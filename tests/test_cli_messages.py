@@ -1,0 +1,173 @@
+"""What a newcomer sees from the command: errors as readable lines, a missing extra named with
+its install command, a quiet end when the reader of a pipe stops, progress in the right
+units, the files written, and the same malformed-line limit on every command that reads logs."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from scrapeguard import cli, cli_canary
+from scrapeguard.cli import app
+from scrapeguard.words import plural
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop-access.log.gz"
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _garbage(path: Path) -> Path:
+    """Lines no format reads, with the controls a hostile log could carry inside them."""
+    path.write_bytes(b"".join(
+        b"\x00\x1b]0;OWNED\x07 line %d \x1b[31mred\r\x9b junk\xe2\x80\xae\n" % i
+        for i in range(50)))
+    return path
+
+
+def test_a_multi_line_error_keeps_its_lines_and_escapes_log_text(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["analyze", str(_garbage(tmp_path / "g.log")), "-q"])
+    assert done.exit_code == 2
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("error: ")
+    assert "do not parse" in lines[0]
+    assert any(line.strip() == "first failing lines:" for line in lines)
+    assert "\\x0a" not in done.stderr
+    for control in ("\x1b", "\x07", "\x9b", "\r", "\u202e", "\x00"):
+        assert control not in done.stderr
+    assert "\\x1b]0;OWNED\\x07" in done.stderr
+
+
+def test_a_policy_error_keeps_its_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - id: x\n    bogus: 1\n  - id: y\n    other: 2\n")
+    done = CliRunner().invoke(app, ["analyze", str(EXAMPLE), "-q", "--policy", str(bad)])
+    assert done.exit_code == 2
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("error: ")
+    assert any("unknown key 'bogus'" in line for line in lines)
+    assert any(line.startswith(f"{bad}:5:5: error:") for line in lines)
+    assert "\\x0a" not in done.stderr
+
+
+def test_canary_commands_report_errors_through_the_one_function() -> None:
+    assert cli_canary._fail is cli._fail
+
+
+def _without(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    """Import of `module` fails as if its extra were not installed (and nothing imported it)."""
+    for name in list(sys.modules):
+        if name == module or name.startswith(f"{module}.") or name.startswith(
+                "scrapeguard.engines.spark.") or name.startswith("ibis.backends.pyspark"):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)
+
+
+def test_spark_without_pyspark_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without(monkeypatch, "pyspark")
+    done = CliRunner().invoke(app, ["analyze", str(EXAMPLE), "-q", "--engine", "spark"])
+    assert done.exit_code == 2, done.stderr
+    assert done.exception is None or isinstance(done.exception, SystemExit)
+    assert done.stderr.strip() == ("error: --engine spark needs pyspark, which is not "
+                                   "installed: pip install 'scrapeguard[spark]'")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["-"], "not -"),
+    ([str(EXAMPLE), "--report", "r.html"], "--report/--report-json read the DuckDB tables"),
+])
+def test_spark_refusals_come_before_the_import(monkeypatch: pytest.MonkeyPatch,
+                                               args: list[str], said: str) -> None:
+    _without(monkeypatch, "pyspark")
+    done = CliRunner().invoke(app, ["analyze", *args, "-q", "--engine", "spark"], input="")
+    assert done.exit_code == 2, done.stderr
+    assert said in done.stderr
+    assert "pyspark" not in done.stderr
+
+
+def test_serve_without_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without(monkeypatch, "uvicorn")
+    done = CliRunner().invoke(app, ["serve"])
+    assert done.exit_code == 2, done.stderr
+    assert done.stderr.strip() == ("error: serve needs uvicorn, which is not installed: "
+                                   "pip install 'scrapeguard[serve]'")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["analyze", str(EXAMPLE), "--top", "5"]],
+                         ids=["help", "analyze"])
+def test_a_reader_that_stops_early_ends_the_command_quietly(args: list[str]) -> None:
+    """`scrapeguard ... | head -1`: the reader is gone before the output is; exit 141, as a
+    shell reports for `cat`, with nothing on stderr (docs/cli.md)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "scrapeguard", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=300, check=False,
+                              env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    finally:
+        os.close(write_end)
+    assert done.returncode == cli.EXIT_PIPE_CLOSED, done.stderr[-2000:]
+    assert done.stderr == ""
+
+
+def _shown(bar: cli._progress) -> str:
+    console = Console(record=True, width=80, file=io.StringIO())
+    console.print(bar.bar.get_renderable())
+    return console.export_text()
+
+
+def test_the_progress_bar_counts_steps_as_steps_and_reading_in_bytes() -> None:
+    bar = cli._progress(disabled=False)
+    bar.update("analyze", 3, 5)
+    steps = _shown(bar)
+    assert "3/5" in steps
+    assert "bytes" not in steps
+    bar.update("read", 2_000_000, 4_000_000)
+    assert "2.0/4.0 MB" in _shown(bar)
+
+
+def test_analyze_says_last_which_files_it_wrote(tmp_path: Path) -> None:
+    decisions, summary = tmp_path / "d.jsonl", tmp_path / "s.json"
+    done = CliRunner().invoke(app, ["analyze", str(EXAMPLE), "--top", "3", "--decisions",
+                                    str(decisions), "--summary-json", str(summary)])
+    assert done.exit_code == 0, done.stderr
+    count = len(decisions.read_text().splitlines())
+    assert done.stderr.splitlines()[-2:] == [
+        f"wrote {decisions}: {plural(count, 'decision')}, one JSON object a line",
+        f"wrote {summary}: the summary (JSON)"]
+    assert "wrote" not in done.stdout
+
+
+def test_routes_refuses_a_mostly_malformed_log_as_analyze_does(tmp_path: Path) -> None:
+    log = _garbage(tmp_path / "g.log")
+    for command in ("routes", "analyze"):
+        done = CliRunner().invoke(app, [command, str(log)])
+        assert done.exit_code == 2, (command, done.stderr)
+        assert "100 of 100 lines (100%) do not parse" in done.stderr
+    allowed = CliRunner().invoke(app, ["routes", str(log), "--max-malformed", "100%"])
+    assert allowed.exit_code == 0, allowed.stderr
+    assert "100 malformed" in allowed.stderr  # a bare CR splits each line in two
+
+
+def test_simulate_prints_a_summary_not_a_repr(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    done = CliRunner().invoke(app, ["simulate", "--out", str(out), "--hours", "1", "--scale",
+                                    "0.1", "--scenario", "enumerator", "--scenario", "shoppers"])
+    assert done.exit_code == 0, done.stderr
+    assert "SimulationReport" not in done.output
+    lines = done.stdout.splitlines()
+    events = len((out / "events.jsonl").read_text().splitlines())
+    assert lines[0] == f"wrote {events:,} events to {out}:"
+    assert all(name in lines[1] for name in ("events.jsonl", "access.log", "truth.tsv"))
+    assert lines[3].split() == ["scenario", "label", "events", "identities", "subjects"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[4:]}
+    assert set(rows) == {"enumerator", "shoppers"}
+    assert rows["enumerator"][0] == "scraper"
+    assert rows["shoppers"][0] == "human"
+    assert sum(int(row[1].replace(",", "")) for row in rows.values()) == events
+    assert max(len(line) for line in lines[1:]) <= 80
