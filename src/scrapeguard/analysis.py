@@ -77,10 +77,7 @@ def analyze(
 
     Events before `since` or from `until` on are dropped right after parsing, in one
     vectorised DELETE, before any enrichment or rule sees them."""
-    if not isinstance(policy, Policy):
-        policy = load_policy(policy)
-    if fmt is None and policy.log_format is not None:
-        fmt = nginx_format(policy.log_format)
+    policy, fmt = policy_and_format(policy, fmt)
     con = connect()
     step = _stepper(progress, total=5)
     load = load_events(
@@ -96,19 +93,9 @@ def analyze(
     step()
     rows, stats = enrich(con, "events", policy)
     step()
-    sources: dict[ActorKind, Any] = dict.fromkeys(ACTOR_KINDS, rows)
-    if any(rule.kind == "campaign" for rule in policy.active_rules()):
-        sources["campaign"] = campaign_rows(ibis.duckdb.from_connection(con), rows, policy)
-    step()
-    firings, calibration = evaluate(sources, policy)
-    step()
-    decisions = combine(firings, sources, lambda kind, keys: resolve_names(con, kind, keys))
-    step()
-    totals = _totals(rows)
-    calibration.subject_templates = list(stats.inferred_templates)
-    if policy.settings.infer_templates:
-        calibration.catalogue_templates = stats.routes.item_templates
-    calibration.asset_templates = stats.routes.subresource_templates
+    decisions, calibration, totals = judge(
+        rows, stats, policy, ibis.duckdb.from_connection(con), step,
+        lambda kind, keys: resolve_names(con, kind, keys))
     return Analysis(
         decisions=decisions,
         load=load,
@@ -117,6 +104,38 @@ def analyze(
         totals=totals,
         connection=con if keep_connection else None,
     )
+
+
+def policy_and_format(policy: Policy | str | None,
+                      fmt: str | LogFormat | None) -> tuple[Policy, str | LogFormat | None]:
+    """The policy loaded, and the log format: the one asked for, else the policy's nginx
+    `log_format`, else None (detected from the first lines)."""
+    if not isinstance(policy, Policy):
+        policy = load_policy(policy)
+    if fmt is None and policy.log_format is not None:
+        fmt = nginx_format(policy.log_format)
+    return policy, fmt
+
+
+def judge(rows: Any, stats: EnrichStats, policy: Policy, backend: Any, step: Callable[[], None],
+          names: Callable[[str, list[int]], dict[int, str]],
+          ) -> tuple[list[Decision], Calibration, dict[str, int]]:
+    """Everything after enrichment, the same on every engine: each actor kind's rule groups
+    (campaigns from their own rows), the decisions (`names` spells the keys acted on), the
+    totals, and what a live engine is calibrated with. `step` ticks the progress bar."""
+    sources: dict[ActorKind, Any] = dict.fromkeys(ACTOR_KINDS, rows)
+    if any(rule.kind == "campaign" for rule in policy.active_rules()):
+        sources["campaign"] = campaign_rows(backend, rows, policy)
+    step()
+    firings, calibration = evaluate(sources, policy)
+    step()
+    decisions = combine(firings, sources, names)
+    step()
+    calibration.subject_templates = list(stats.inferred_templates)
+    if policy.settings.infer_templates:
+        calibration.catalogue_templates = stats.routes.item_templates
+    calibration.asset_templates = stats.routes.subresource_templates
+    return decisions, calibration, _totals(rows)
 
 
 def _window(con: Any, load: Any, since: datetime | None, until: datetime | None) -> None:

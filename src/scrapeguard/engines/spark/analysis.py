@@ -7,19 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from scrapeguard.analysis import Analysis, Progress, _stepper, _totals
-from scrapeguard.engines.batch import evaluate
-from scrapeguard.engines.campaigns import campaign_rows
-from scrapeguard.engines.decide import combine
+from scrapeguard.analysis import Analysis, Progress, _stepper, judge, policy_and_format
 from scrapeguard.engines.enrich import enrich, names_of
 from scrapeguard.engines.spark.parse import check_supported, load_events_spark
 from scrapeguard.engines.spark.session import connect, materialize
 from scrapeguard.engines.spark.steps import SparkSteps
-from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.sources import LogFormat
-from scrapeguard.sources.nginx import nginx_format
-from scrapeguard.types import ACTOR_KINDS, ActorKind
 
 
 def analyze_spark(
@@ -36,10 +30,7 @@ def analyze_spark(
 ) -> Analysis:
     """`analysis.analyze` with Spark running every query; the same decisions
     (`tests/test_spark.py`)."""
-    if not isinstance(policy, Policy):
-        policy = load_policy(policy)
-    if fmt is None and policy.log_format is not None:
-        fmt = nginx_format(policy.log_format)
+    policy, fmt = policy_and_format(policy, fmt)
     check_supported(inputs, fmt, policy.trusted_proxies)  # before a session starts
     backend = connect(session)
     step = _stepper(progress, total=5)
@@ -51,22 +42,10 @@ def analyze_spark(
     step()
     rows, stats = enrich(None, "events", policy, steps=SparkSteps(backend))
     step()
-    sources: dict[ActorKind, Any] = dict.fromkeys(ACTOR_KINDS, rows)
     campaigns = any(rule.kind == "campaign" for rule in policy.active_rules())
-    if campaigns:
-        sources["campaign"] = campaign_rows(backend, rows, policy)
-    step()
-    firings, calibration = evaluate(sources, policy)
-    step()
-    decisions = combine(firings, sources,
-                        lambda kind, keys: names_of(backend, kind, keys, campaigns)
-                        if keys else {})
-    step()
-    totals = _totals(rows)
-    calibration.subject_templates = list(stats.inferred_templates)
-    if policy.settings.infer_templates:
-        calibration.catalogue_templates = stats.routes.item_templates
-    calibration.asset_templates = stats.routes.subresource_templates
+    decisions, calibration, totals = judge(
+        rows, stats, policy, backend, step,
+        lambda kind, keys: names_of(backend, kind, keys, campaigns) if keys else {})
     return Analysis(decisions=decisions, load=load, enrich=stats, calibration=calibration,
                     totals=totals, connection=None)
 
