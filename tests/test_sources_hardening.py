@@ -156,7 +156,7 @@ def test_a_bare_carriage_return_is_a_line_break_reported_on_its_line(
     }
     assert [s.line for s in report.recovered_samples] == [2, 2, 4]
     assert [(s.line, s.text) for s in report.samples] == [(3, "junk")]
-    assert any("1 bare carriage return(s)" in n for n in report.notes)
+    assert any("1 bare carriage return" in n for n in report.notes)
     assert con.execute("SELECT count(*) FROM events WHERE path = '/b'").fetchone() == (1,)
 
 

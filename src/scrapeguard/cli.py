@@ -315,7 +315,7 @@ def policy_check(
             typer.echo(typer.style(inert(str(issue)), fg=colour))
         errors = sum(1 for i in issues if i.severity == "error")
         warnings = len(issues) - errors
-        typer.echo(f"{file}: {errors} error(s), {warnings} warning(s)")
+        typer.echo(f"{file}: {plural(errors, 'error')}, {plural(warnings, 'warning')}")
         failed = failed or errors > 0
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)

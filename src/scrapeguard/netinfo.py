@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.words import plural
 
 ASN_DB_ENV = "SCRAPEGUARD_ASN_DB"
 """Path of the ASN database when neither `--asn-db` nor the policy's `networks.asn_db` says."""
@@ -100,7 +101,7 @@ class HostingList:
             table.setdefault(int(network.network_address), (str(network), name))
         if bad:
             raise NetworkDataError(
-                f"{path}:{bad[0]}: {len(bad)} line(s) are not a CIDR network "
+                f"{path}:{bad[0]}: not a CIDR network on {plural(len(bad), 'line')} "
                 f"(lines {', '.join(map(str, bad[:10]))}{', …' if len(bad) > 10 else ''})")
 
     def find(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, str] | None:

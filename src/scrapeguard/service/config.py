@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.words import plural
 
 ENV_PREFIX = "SCRAPEGUARD_"
 LOOPBACK = ("127.0.0.1/32", "::1/128")
@@ -87,4 +88,5 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             name = str(error["loc"][0]) if error["loc"] else "?"
             where = origin.get(name, "the config")
             problems.append(f"{where}: {name}: {error['msg']}")
-        raise ScrapeGuardError(f"{len(problems)} bad setting(s): " + "; ".join(problems)) from None
+        raise ScrapeGuardError(
+            f"{plural(len(problems), 'bad setting')}: " + "; ".join(problems)) from None

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from scrapeguard.words import plural
+
 MAX_LINE = 512 * 1024
 """Longer lines are malformed without parsing (and stay within DuckDB's 2 MB line limit even
 after invalid bytes become three-byte replacement characters)."""
@@ -133,9 +135,11 @@ class Survey:
 
     def problems(self) -> str:
         """What was found, for a note; '' when DuckDB can read the file as it is."""
-        found = [(self.bare_crs, "bare carriage return(s)"), (self.delims, "U+10FFFF"),
-                 (self.too_long, f"line(s) over {MAX_LINE:,} bytes")]
-        return " and ".join(f"{n:,} {what}" for n, what in found if n)
+        found = [plural(self.bare_crs, "bare carriage return"),
+                 plural(self.delims, "U+10FFFF", "U+10FFFF"),
+                 f"{plural(self.too_long, 'line')} over {MAX_LINE:,} bytes"]
+        counts = (self.bare_crs, self.delims, self.too_long)
+        return " and ".join(what for n, what in zip(counts, found, strict=True) if n)
 
 
 def survey(path: Path) -> Survey:

@@ -41,6 +41,7 @@ from scrapeguard.sources.scan import (
     quote_split,
     whole_lines,
 )
+from scrapeguard.words import plural
 
 FALLBACK_FORMAT = "combined"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -123,7 +124,7 @@ def _table_names(table: str) -> tuple[str, str, str]:
 
 
 def _strict_message(report: LoadReport) -> str:
-    lines_ = [f"{report.malformed:,} malformed line(s) (strict mode):"]
+    lines_ = [f"{plural(report.malformed, 'malformed line')} (strict mode):"]
     lines_ += [f"  {s.where()}: {s.reason}: {s.text}" for s in report.samples]
     return "\n".join(lines_)
 

@@ -22,6 +22,7 @@ from scrapeguard.sources.clf import _METHODS, _PROTOCOLS, FIELDS, FULL_RE, PAIRE
 from scrapeguard.sources.inputs import STDIN, expand
 from scrapeguard.sources.malformed import check_share
 from scrapeguard.sources.report import FileReport, LoadReport, Sample
+from scrapeguard.words import plural
 
 SPARK_FORMATS = ("combined", "common")
 LINE_BITS = 40
@@ -182,7 +183,7 @@ def load_events_spark(
         files.append(report)
     load = LoadReport.build(table, files, [])
     if strict and load.malformed:
-        raise SourceError(f"{load.malformed:,} malformed line(s) (strict mode)")
+        raise SourceError(f"{plural(load.malformed, 'malformed line')} (strict mode)")
     if max_malformed is not None:
         check_share(load, max_malformed)
     session.sql(
