@@ -107,3 +107,25 @@ def test_explanation_templates_pluralise_their_counts() -> None:
     firing = Firing(rule=rule, actor=1, kind="ip", first_ts=T0,
                     values={"clients": 1.0, "hosts": 3.0, "n": 1.0})
     assert explain(firing, "ip:1.1.1.1") == "as 1 client of 3 hosts, 1 well-known target"
+
+
+def test_report_labels_and_dashboard_rows_follow_the_terminal_order() -> None:
+    """The report's A1, A2 … and the dashboard's rows used to break ties their own way (first
+    action; requests): the same actors then had different ranks on the three screens."""
+    from scrapeguard.report.impact import acting
+    from scrapeguard.report.rank import by_harm
+    from scrapeguard.service.admin import ranked
+
+    decisions = [
+        _d("ip:1.4.0.1", "challenge", 7, 500),
+        _d("ip:1.4.0.2", "block", 7, 90),
+        _d("ip:9.9.9.9", "throttle", 0, 3),
+        _d("ip:9.9.9.8", "block", 0, 40, rules=3),
+        _d("ip:9.9.9.7", "block", 0, 40),
+        _d("ip:5.5.5.5", "allow", 50, 1),
+    ]
+    terminal = [d.actor for d in by_harm(decisions)]
+    assert terminal == ["ip:1.4.0.2", "ip:1.4.0.1", "ip:9.9.9.8", "ip:9.9.9.7", "ip:9.9.9.9"]
+    assert [d.actor for d in acting(decisions)] == terminal
+    rows = ranked([d.to_json() for d in decisions if d.action != "allow"])
+    assert [row["actor"] for row in rows] == terminal

@@ -20,6 +20,7 @@ from scrapeguard.engines import inspect
 from scrapeguard.policy.model import Policy
 from scrapeguard.report.notify import notification
 from scrapeguard.report.prose import summary_sentences
+from scrapeguard.report.rank import by_harm
 from scrapeguard.report.redact import Redactor
 
 REPORT_VERSION = 1
@@ -31,9 +32,8 @@ MAX_BUCKETS = 150
 
 
 def acting(decisions: list[Decision]) -> list[Decision]:
-    """Decisions that act, largest harvest first: the order of labels A1, A2, …"""
-    return sorted((d for d in decisions if d.action != "allow"),
-                  key=lambda d: (-d.subjects, d.first_action_ts, d.actor))
+    """Decisions that act in the terminal's order (`by_harm`): the order of labels A1, A2, …"""
+    return by_harm(decisions)
 
 
 def bucket_for(first: datetime | None, last: datetime | None) -> tuple[int, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from scrapeguard.decisions import Decision
-from scrapeguard.types import action_rank
+from scrapeguard.types import Action, action_rank
 
 
 def by_harm(decisions: Iterable[Decision]) -> list[Decision]:
@@ -15,9 +15,16 @@ def by_harm(decisions: Iterable[Decision]) -> list[Decision]:
     listed by address; the actor key last keeps the order stable."""
     return sorted(
         (d for d in decisions if d.action != "allow"),
-        key=lambda d: (-d.subjects, -action_rank(d.action), -d.requests, -len(d.rules),
-                       d.actor),
+        key=lambda d: harm_order(d.subjects, d.action, d.requests, len(d.rules), d.actor),
     )
+
+
+def harm_order(subjects: int, action: Action, requests: int, rules: int,
+               actor: str) -> tuple[int, int, int, int, str]:
+    """The sort key of `by_harm`, for lists of decisions kept as JSON (the dashboard): one
+    order wherever actors are ranked, so the terminal's first actor is the report's A1 and
+    the dashboard's top row."""
+    return (-subjects, -action_rank(action), -requests, -rules, actor)
 
 
 def order_words(ranked: list[Decision]) -> str:

@@ -13,6 +13,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from scrapeguard.report.rank import harm_order
 from scrapeguard.service.auth import admin_refused, ingest_refused
 from scrapeguard.service.events import BadEvent, LineError, contract_event, decode
 from scrapeguard.service.state import Service
@@ -35,8 +36,10 @@ def rule_decisions(service: Service) -> list[dict[str, Any]]:
 
 
 def ranked(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Most people's records received first: the harm done, not the noise made."""
-    return sorted(decisions, key=lambda d: (-d["subjects"], -d["requests"], d["actor"]))
+    """Most people's records received first: the harm done, not the noise made; ties as
+    the terminal and the report break them (`harm_order`)."""
+    return sorted(decisions, key=lambda d: harm_order(
+        d["subjects"], d["action"], d["requests"], len(d.get("rules") or ()), d["actor"]))
 
 
 def set_manual(service: Service, actor: str, action: str, ttl: int,
