@@ -158,3 +158,18 @@ def test_the_ipv4_fast_path_spells_and_networks_as_ipaddress_does(text: str) -> 
     assert canonical_ip(text) == _canonical_ip(text)
     assert network_of(text) == _network_by_ipaddress(text)
 
+
+def test_template_of_is_the_template_path_info_gives() -> None:
+    """The decision's template (computed alone) is the one the record lane counts under."""
+    from scrapeguard.engines.live_rows import Deriver
+    from scrapeguard.policy.model import Policy
+
+    deriver = Deriver(Policy.model_validate({"routes": [
+        {"name": "people", "path": "/people/{id}", "subject": "id"},
+        {"name": "find", "path": "/find", "query": "q"},
+        {"name": "shop", "path": "/shop/{sku}", "kind": "item", "records_per_hit": 5}]}))
+    paths = ["/", "/about", "/user/17", "/user/17/", "/people/9", "/people/9?tab=2",
+             "/find?q=7", "/find?x=1", "/shop/ab-12", "/product/17/reviews?page=3",
+             "/static/app.3f2a.js", "/u/%35", "/a/b/c/d/e/f", "/search?q=jo&page=2", "*"]
+    for path in paths:
+        assert deriver.template_of(path) == deriver.path_info(canonical_path(path)).template
