@@ -682,7 +682,8 @@ class StreamEngine:
                 total += _column(row, column)
             if referral:  # the assets its client loaded before joining
                 total += rows.campaign_prior.get(column, 0)
-            sums[column] = total
+            if total:  # a zero adds nothing (a missing count reads as 0): not sent, as the
+                sums[column] = total  # memory store skips it; most flags are 0 per event
         for name, column, weighted in shape.distinct:
             for row in campaign_rows:
                 value = _distinct_value(rows, row, column)
