@@ -122,12 +122,12 @@ def wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
 
 @contextlib.contextmanager
 def running(command: list[str], port: int, what: str, env: dict[str, str] | None = None,
-            stop: int = signal.SIGTERM) -> Iterator[None]:
+            stop: int = signal.SIGTERM) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env=env)
     try:
         wait_port(port, process, what)
-        yield
+        yield process
     finally:
         process.send_signal(stop)
         try:
@@ -228,6 +228,20 @@ def service_counters(port: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) of the service's processes so far, from /proc: `decide`,
+    the HTTP process, and `record`, its children (the record lane). Empty where /proc is
+    not Linux's."""
+    def own(process: int) -> float:
+        fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return {"decide": own(pid), "record": sum(own(int(child)) for child in children)}
+    except (OSError, ValueError, IndexError):
+        return {}
+
+
 def fail_open(error_log: Path) -> int:
     """Requests nginx served by the fail mode so far: the decision subrequest failed or
     timed out (`auth request unexpected status`), so the service decided nothing."""
@@ -284,7 +298,7 @@ def main() -> None:
                      ports["upstream"], "upstream nginx", stop=quit_nginx), \
                 running([sys.executable, "-c", "from scrapeguard.cli import app; app()",
                          "serve", "--port", str(ports["service"])], ports["service"],
-                        "scrapeguard serve", env=env), \
+                        "scrapeguard serve", env=env) as service, \
                 running(front(nginx, base / "guarded", guarded, auth=True), guarded["nginx"],
                         "guarded nginx", stop=quit_nginx), \
                 running(front(nginx, base / "bare", bare, auth=False), bare["nginx"],
@@ -300,6 +314,7 @@ def main() -> None:
                 for name in ("bare", "auth_request"):  # same run, one after the other
                     before = service_counters(ports["service"])
                     failed = fail_open(errors)
+                    cpu = cpu_seconds(service.pid)
                     result = figures.setdefault(mode, {})[name] = wrk(
                         urls[name], script, args.seconds, connections, pause)
                     if name != "auth_request":
@@ -308,6 +323,8 @@ def main() -> None:
                     for key in ("allow", "refused", "degraded", "fired"):
                         result[key] = after[key] - before[key]
                     result["fail_open"] = fail_open(errors) - failed
+                    for key, seconds in cpu_seconds(service.pid).items():
+                        result[f"cpu_{key}"] = seconds - cpu.get(key, 0.0)
                     if mode == "saturation":
                         figures[mode]["lines"] = {
                             key: after.get(key, 0) - (before.get(key, 0) if key != "backlog"
@@ -350,6 +367,12 @@ def report(figures: dict[str, dict[str, dict[str, float]]], rate: int) -> None:
               f"{r['refused']:.0f} refused, {r['degraded']:.0f} of them by its fail mode; nginx "
               f"answered {r['fail_open']:.0f} by its fail mode (no decision in time); "
               f"{r['fired']:.0f} rule decisions made")
+        if "cpu_decide" in r:
+            per = {key: r[f"cpu_{key}"] / r["requests"] * 1e6 for key in ("decide", "record")}
+            cores = {key: r[f"cpu_{key}"] / r["seconds"] for key in ("decide", "record")}
+            print(f"  CPU per request served: decision process {per['decide']:.0f} µs, record "
+                  f"process {per['record']:.0f} µs ({cores['decide']:.2f} and "
+                  f"{cores['record']:.2f} of a core)")
     if any(r["non_2xx"] or r.get("refused") or r.get("fired")
            for runs in figures.values() for name, r in runs.items() if name != "lines"):
         print("\nWARNING: the mix was refused or a rule fired: these figures include "
