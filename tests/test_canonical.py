@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from logbuilder import Log
 from scrapeguard.allowlist import TrustedProxies
 from scrapeguard.analysis import analyze
-from scrapeguard.canonical import canonical_ip, canonical_path
+from scrapeguard.canonical import _canonical_ip, canonical_ip, canonical_path
 from scrapeguard.decisions import Decision, format_ts
 from scrapeguard.engines.replay import replay
 from scrapeguard.engines.stream import StreamEngine
@@ -127,3 +127,49 @@ def test_a_percent_that_starts_no_escape_is_spelled_as_one(raw: str, canonical: 
     """Decoding `%30` next to a stray `%3` must not form a new escape for the next pass."""
     assert canonical_path(raw) == canonical
     assert canonical_path(canonical) == canonical
+
+
+def _network_by_ipaddress(text: str) -> str:
+    """`network_of` computed through `ipaddress` alone, as before its IPv4 fast path."""
+    import ipaddress
+
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    return str(ipaddress.ip_network(f"{parsed}/{24 if parsed.version == 4 else 64}",
+                                    strict=False))
+
+
+OCTET = st.integers(0, 255).map(str)
+SPELLINGS = st.one_of(
+    st.tuples(OCTET, OCTET, OCTET, OCTET).map(".".join),
+    st.tuples(st.sampled_from(["", "0", "00", " "]), OCTET, st.sampled_from(["", " ", "%x"]))
+    .map(lambda t: f"{t[0]}{t[1]}.2.3.{t[1]}{t[2]}"),
+    st.text(alphabet="0123456789.:abcdefABCDEF% \x00", max_size=20),
+)
+
+
+@given(SPELLINGS)
+def test_the_ipv4_fast_path_spells_and_networks_as_ipaddress_does(text: str) -> None:
+    from scrapeguard.events import network_of
+
+    # `_canonical_ip` is the `ipaddress` spelling the fast path stands in front of
+    assert canonical_ip(text) == _canonical_ip(text)
+    assert network_of(text) == _network_by_ipaddress(text)
+
+
+def test_template_of_is_the_template_path_info_gives() -> None:
+    """The decision's template (computed alone) is the one the record lane counts under."""
+    from scrapeguard.engines.live_rows import Deriver
+    from scrapeguard.policy.model import Policy
+
+    deriver = Deriver(Policy.model_validate({"routes": [
+        {"name": "people", "path": "/people/{id}", "subject": "id"},
+        {"name": "find", "path": "/find", "query": "q"},
+        {"name": "shop", "path": "/shop/{sku}", "kind": "item", "records_per_hit": 5}]}))
+    paths = ["/", "/about", "/user/17", "/user/17/", "/people/9", "/people/9?tab=2",
+             "/find?q=7", "/find?x=1", "/shop/ab-12", "/product/17/reviews?page=3",
+             "/static/app.3f2a.js", "/u/%35", "/a/b/c/d/e/f", "/search?q=jo&page=2", "*"]
+    for path in paths:
+        assert deriver.template_of(path) == deriver.path_info(canonical_path(path)).template

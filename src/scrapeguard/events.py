@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import socket
 from functools import lru_cache
 
 import pyarrow as pa
 
+from scrapeguard.canonical import plain_ipv4
 from scrapeguard.types import ActorKey
 
 EVENT_SCHEMA = pa.schema(
@@ -65,6 +67,9 @@ def ip_key(ip: str) -> ActorKey:
 @lru_cache(maxsize=65536)
 def network_of(ip: str) -> str:
     """The /24 (IPv4) or /64 (IPv6) an address belongs to; the address itself if unparsable."""
+    packed = plain_ipv4(ip)
+    if packed is not None:  # the usual case, without `ipaddress` (same text: a.b.c.0/24)
+        return socket.inet_ntop(socket.AF_INET, packed[:3] + b"\0") + "/24"
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:

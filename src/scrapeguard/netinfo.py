@@ -134,6 +134,8 @@ class NetworkDirectory:
         return self.reader is not None or bool(self.hosting)
 
     def _lookup(self, ip: str) -> NetInfo:
+        if not self.enabled:  # nothing to look in: no need to parse the address
+            return UNKNOWN
         try:
             addr = ipaddress.ip_address(ip)
         except ValueError:

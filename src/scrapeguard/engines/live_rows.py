@@ -188,6 +188,7 @@ class Deriver:
                        for route in policy.routes]
         self.traps = [compile_pattern(glob_regex(g)) for g in policy.traps]
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
+        self._template = lru_cache(maxsize=100_000)(self._template_uncached)
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
         self._assets = sitefacts.AssetWitness()
         self.own_hosts = referrals.OwnHosts()
@@ -401,8 +402,19 @@ class Deriver:
         return self._path(path)
 
     def template_of(self, path: str) -> str:
-        """The route template a path belongs to (declared, else inferred)."""
-        return self._path(canonical_path(path)).template
+        """The route template a path belongs to (declared, else inferred): `path_info`'s
+        template, without the dozen pattern searches of the rest of it. The decision needs
+        only this, and a path not seen before (a profile's id) misses every cache."""
+        return self._template(canonical_path(path))
+
+    def _template_uncached(self, path: str) -> str:
+        """`_path_uncached(path).template`, computed alone; what was learned plays no part
+        (it changes a template's class, never which template a path has)."""
+        path_only = path.split("?")[0]
+        for route, pattern, _ in self.routes:
+            if pattern.search(path_only):
+                return route.path
+        return with_query_py(infer_template(path_only), query_key_py(path))
 
     def _path_uncached(self, path: str) -> PathInfo:
         """What `lookups.paths` derives per distinct path, for one path; cached per path."""

@@ -63,7 +63,7 @@ for _, g in ipairs(p.groups) do
   if (not g.campaign) or g.campaign == cjson.null or links[g.campaign] then
     local key = prefix .. g.key
     for column, amount in pairs(g.sums) do redis.call('HINCRBY', key, column, amount) end
-    redis.call('HINCRBY', key, 'is_seq_step', step)
+    if step ~= 0 then redis.call('HINCRBY', key, 'is_seq_step', step) end
     local features = {}
     for _, d in ipairs(g.distinct) do
       add_distinct(key, d[1], d[2], d[3], g.ttl)
