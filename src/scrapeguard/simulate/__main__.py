@@ -1,5 +1,6 @@
-"""`python -m scrapeguard.simulate OUT_DIR [--seed N] [--hours H | --days D] [--scale S]`: write a run and
-print its counts and speed (the CLI's `scrapeguard simulate` wraps the same function)."""
+"""`python -m scrapeguard.simulate OUT_DIR [--seed N] [--hours H | --days D] [--scale S]`:
+write a run and print its counts and speed (the CLI's `scrapeguard simulate` wraps the same
+function)."""
 
 from __future__ import annotations
 
