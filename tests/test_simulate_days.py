@@ -145,3 +145,21 @@ def test_stack_fleet_shares_one_stack_that_contradicts_its_agents(week: list[Row
     # Chrome on iOS claims no browser stack (it is WebKit), so it is never judged.
     assert sum(1 for j in judged if j.header) >= 0.9 * len(rows)
     assert all(r["referer"] is None and r["session"] is None for r in rows)
+
+
+def test_cli_days_spans_whole_days_and_refuses_bad_spans(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scrapeguard.cli import app
+
+    out = tmp_path / "two"
+    done = CliRunner().invoke(app, ["simulate", "--out", str(out), "--days", "2", "--scale",
+                                    "0.01", "--scenario", "paced_crawl"])
+    assert done.exit_code == 0, done.output
+    assert "48 h from 2026-03-02T00:00Z" in done.output
+    assert {r["ts"][:10] for r in load(out)} == {"2026-03-02", "2026-03-03"}
+    for args, message in ((["--days", "0"], "--days must be at least 1"),
+                          (["--days", "2", "--hours", "5"], "not both")):
+        done = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "x"), *args])
+        assert done.exit_code != 0
+        assert message in done.output + (done.stderr or ""), done.output
