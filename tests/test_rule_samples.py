@@ -390,6 +390,29 @@ def _pages_without_assets(log: Log) -> str:
     return "ip:203.0.113.163"
 
 
+@sample("pages-without-assets-account")
+def _pages_without_assets_account(log: Log) -> str:
+    readers(log)
+    rng = random.Random(12)
+    # A tool logged in as a merchant, paced like one: a reviewer's profile every three to
+    # five minutes through a working day, under every hourly bar; never an asset.
+    at = 3600.0
+    for user_id in rng.sample(range(10_000, 99_999), 120):
+        at += rng.uniform(180, 300)
+        log.hit(at, "198.51.100.78", f"/user/{user_id}", user="merchant-tool", size=21_000,
+                referer="https://shop.example/product/17/reviews?page=2")
+    # A customer-service agent reads more people in the same day, in a browser: a warm cache
+    # keeps the bundles, but each person's picture is new.
+    at = 3700.0
+    for n, user_id in enumerate(rng.sample(range(10_000, 99_999), 140)):
+        at += rng.uniform(60, 200)
+        log.hit(at, PERSON[3:], f"/user/{user_id}", user="agent-4", size=21_000)
+        if n % 4 == 0:
+            log.hit(at + 0.3, PERSON[3:], f"/img/u/{user_id}.jpg", user="agent-4",
+                    referer=f"https://shop.example/user/{user_id}")
+    return "account:merchant-tool"
+
+
 @sample("login-agent-rotation")
 def _login_agent_rotation(log: Log) -> str:
     readers(log)
@@ -598,6 +621,16 @@ def test_rule_fires_on_its_sample(rule_id: str, tmp_path: Path) -> None:
 def _decided(log: Log, tmp_path: Path, name: str) -> dict[str, object]:
     result = analyze([str(log.write(tmp_path / name))], policy=str(DATA / "sample_policy.yaml"))
     return {d.actor: d for d in result.decisions}
+
+
+def test_an_agent_reading_many_people_in_a_browser_is_left_alone(tmp_path: Path) -> None:
+    """The near miss of pages-without-assets-account, in its own sample: the agent reads more
+    people that day than the tool, but its browser loads each new person's picture."""
+    log = Log()
+    tool = _pages_without_assets_account(log)
+    decided = _decided(log, tmp_path, "agent.log")
+    assert tool in decided, decided
+    assert "account:agent-4" not in decided, decided
 
 
 def test_form_posted_from_a_rendered_page_is_left_alone(tmp_path: Path) -> None:

@@ -18,11 +18,16 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the traffic into.")],
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")]
     = 7,
-    hours: Annotated[float, typer.Option(help="Hours of traffic from 2026-03-02T00:00Z.")] = 24,
+    hours: Annotated[float | None, typer.Option(
+        help="Hours of traffic from 2026-03-02T00:00Z (a Monday); default 24.")] = None,
+    days: Annotated[int | None, typer.Option(
+        help="Days of traffic instead of --hours: one log over all of them, the same people, "
+        "accounts and campaigns from day to day.")] = None,
     scale: Annotated[float, typer.Option(
         help="Multiplies every volume; 1.0 is about two million events a day.")] = 1.0,
     scenario: Annotated[list[str] | None, typer.Option(
-        "--scenario", help="Only these scenarios (repeatable); default: all.")] = None,
+        "--scenario", help="Only these scenarios (repeatable); `default`: the day's catalogue "
+        "(what a run naming none gets), `all`: every registered one.")] = None,
 ) -> None:
     """Write labelled synthetic traffic: events.jsonl, access.log and truth.tsv, line-aligned.
 
@@ -31,7 +36,12 @@ def simulate(
     from scrapeguard.simulate import simulate as run
 
     try:
-        report = run(out, seed=seed, hours=hours, scale=scale, scenarios=scenario or None)
+        if days is not None and hours is not None:
+            raise ValueError("give --days or --hours, not both")
+        if days is not None and days < 1:
+            raise ValueError(f"--days must be at least 1, not {days}")
+        span = 24.0 * days if days is not None else hours if hours is not None else 24.0
+        report = run(out, seed=seed, hours=span, scale=scale, scenarios=scenario or None)
     except (ScrapeGuardError, ValueError) as exc:
         raise _fail(exc) from None
     typer.echo("\n".join(report.summary()))

@@ -41,6 +41,10 @@ WORKDAY = (0, 0, 0, 0, 0, 0, 0, 1, 6, 10, 10, 10, 6, 9, 10, 10, 9, 7, 3, 1, 1, 0
 FLAT = (1,) * 24
 """Machines that do not sleep."""
 
+WORKWEEK = WORKDAY * 5 + (0,) * 48
+"""Office hours on working days, nothing at the weekend: the run starts on a Monday, and a
+rhythm of 168 hours repeats weekly where one of 24 repeats daily."""
+
 
 def stream(seed: int, name: str) -> np.random.Generator:
     """The generator for one named part of a run: a fixed function of the seed and the name."""
@@ -80,18 +84,28 @@ def count(rng: np.random.Generator, expected: float) -> int:
     return int(rng.poisson(max(expected, 0.0)))
 
 
+def active_days(rhythm: Sequence[int]) -> int:
+    """Days of a rhythm with any activity: 1 for a daily one, 5 for `WORKWEEK`."""
+    return sum(1 for d in range(0, len(rhythm), 24) if any(rhythm[d:d + 24]))
+
+
 def window_mass(hours: float, rhythm: Sequence[int]) -> float:
-    """How many 'average hours' of activity a window holds under a daily rhythm."""
-    mean = sum(rhythm) / 24
+    """How many 'average hours' of an active day a window holds under a rhythm (daily, or
+    weekly of 168 hours): a rate per day of a weekly rhythm is per *active* day, so a working
+    week at 100 a day makes 500 and a Monday 100, as under the daily rhythm it extends."""
+    mean = sum(rhythm) / (24 * max(active_days(rhythm), 1))
     whole, part = divmod(hours, 1.0)
-    mass = sum(rhythm[h % 24] for h in range(int(whole))) + part * rhythm[int(whole) % 24]
+    period = len(rhythm)
+    mass = (sum(rhythm[h % period] for h in range(int(whole)))
+            + part * rhythm[int(whole) % period])
     return float(mass / mean) if mean else 0.0
 
 
 def times(rng: np.random.Generator, n: int, hours: float, rhythm: Sequence[int]) -> I64:
-    """`n` instants (ms from the start) in [0, hours), dense where the rhythm is high."""
+    """`n` instants (ms from the start) in [0, hours), dense where the rhythm (daily or
+    weekly) is high."""
     slots = int(np.ceil(hours))
-    weights = np.array([rhythm[h % 24] for h in range(slots)], dtype=np.float64)
+    weights = np.array([rhythm[h % len(rhythm)] for h in range(slots)], dtype=np.float64)
     weights[-1] *= hours - (slots - 1)
     if n == 0 or weights.sum() == 0:
         return np.zeros(0, dtype=np.int64)

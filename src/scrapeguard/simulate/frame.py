@@ -26,10 +26,11 @@ TABLE_SCHEMA = pa.schema([
     ("ts", pa.int64()), ("ip", CODED), ("method", CODED), ("path", pa.string()),
     ("status", pa.int32()), ("bytes", pa.int64()), ("ua", CODED), ("referer", CODED),
     ("account", CODED), ("session", CODED), ("subjects", pa.list_(pa.string())),
-    ("fields", pa.list_(pa.string())), ("identity", CODED),
+    ("fields", pa.list_(pa.string())), ("identity", CODED), ("hdr", CODED), ("tls", CODED),
 ])
-"""Rows as the runner merges them: `ts` in ms from the start, `identity` the truth label.
-Sorting a million rows by time then moves 4-byte codes, not the strings."""
+"""Rows as the runner merges them: `ts` in ms from the start, `identity` the truth label,
+`hdr` and `tls` the client stack where a scenario models one (null elsewhere). Sorting a
+million rows by time then moves 4-byte codes, not the strings."""
 
 Text: TypeAlias = str | Sequence[str | None] | pa.Array | None
 
@@ -82,10 +83,15 @@ class Frame:
     subjects: pa.Array
     fields: pa.Array
     identity: pa.Array
+    hdr: pa.Array | None = None
+    """The header shape (`clientshape.shape`) and TLS fingerprint a live deployment would
+    log; None where the scenario models no client stack."""
+    tls: pa.Array | None = None
 
     @classmethod
     def of(cls, ts: I64, answer: Rendered, *, ip: Text, ua: Text, identity: Text,
-           referer: Text = None, account: Text = None, session: Text = None) -> Frame:
+           referer: Text = None, account: Text = None, session: Text = None,
+           hdr: Text = None, tls: Text = None) -> Frame:
         """Requests at times `ts` as the site answered them, with who sent them."""
         n = len(ts)
         return cls(
@@ -94,13 +100,21 @@ class Frame:
             referer=column(referer, n), account=column(account, n),
             session=column(session, n), subjects=answer.subjects, fields=answer.fields,
             identity=column(identity, n),
+            hdr=None if hdr is None else column(hdr, n),
+            tls=None if tls is None else column(tls, n),
         )
 
     def __len__(self) -> int:
         return len(self.ts)
 
+    def stack(self, name: str) -> pa.Array:
+        """The `hdr` or `tls` column, nulls where the scenario models no client stack."""
+        value: pa.Array | None = getattr(self, name)
+        return column(None, len(self)) if value is None else value
+
     def table(self) -> pa.Table:
-        columns = [getattr(self, f.name) for f in fields(self)]
+        columns = [self.stack(f.name) if f.name in ("hdr", "tls") else getattr(self, f.name)
+                   for f in fields(self)]
         return pa.Table.from_arrays(
             [pa.array(c) if isinstance(c, np.ndarray) else c for c in columns],
             schema=TABLE_SCHEMA,
@@ -126,6 +140,10 @@ def concat(frames: Sequence[Frame]) -> Frame:
         bytes=np.concatenate([p.bytes for p in parts]), ua=text("ua"), referer=text("referer"),
         account=text("account"), session=text("session"), subjects=text("subjects"),
         fields=text("fields"), identity=text("identity"),
+        hdr=None if all(p.hdr is None for p in parts)
+        else pa.concat_arrays([p.stack("hdr") for p in parts]),
+        tls=None if all(p.tls is None for p in parts)
+        else pa.concat_arrays([p.stack("tls") for p in parts]),
     )
 
 

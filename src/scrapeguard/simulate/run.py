@@ -82,18 +82,30 @@ def _outages(seed: int, hours: float) -> tuple[tuple[int, int], ...]:
     return tuple((int(s), int(s + d)) for s, d in zip(starts, lengths, strict=True))
 
 
+GROUPS: dict[str, Callable[[type[Scenario]], bool]] = {
+    "default": lambda cls: cls.default,
+    "all": lambda cls: True,
+}
+"""Names that stand for several scenarios: `default` (the day's catalogue, what a run that
+names none gets) and `all` (every registered one, the long campaigns too)."""
+
+
 def _resolve(scenarios: Sequence[str | Scenario] | None) -> list[Scenario]:
     if scenarios is None:
-        return [SCENARIOS[name]() for name in sorted(SCENARIOS)]
+        scenarios = ["default"]
     chosen: list[Scenario] = []
     for item in scenarios:
         if isinstance(item, Scenario):
             chosen.append(item)
         elif item in SCENARIOS:
             chosen.append(SCENARIOS[item]())
+        elif item in GROUPS:
+            chosen += [SCENARIOS[name]() for name in sorted(SCENARIOS)
+                       if GROUPS[item](SCENARIOS[name])]
         else:
             raise SimulationError(
-                f"unknown scenario {item!r}; known: {', '.join(sorted(SCENARIOS))}")
+                f"unknown scenario {item!r}; known: {', '.join(sorted(SCENARIOS))}, "
+                f"or {' / '.join(GROUPS)}")
     names = [s.name for s in chosen]
     if len(set(names)) != len(names):
         raise SimulationError(f"a scenario is listed twice: {names}")

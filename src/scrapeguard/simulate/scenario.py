@@ -91,6 +91,10 @@ class Scenario:
 
     name: ClassVar[str]
     label: ClassVar[Label]
+    default: ClassVar[bool] = True
+    """In a run that names no scenarios. The day's catalogue is what `docs/results.md`
+    records; a scenario added since runs when named (or with `all`) until that table is
+    measured again with it, so a new actor never silently changes a recorded figure."""
 
     def generate(self, ctx: Context) -> Frame:
         raise NotImplementedError

@@ -71,6 +71,7 @@ CODED_STYLES: tuple[tuple[str, str], ...] = (
     ("ip", "json"), ("method", "json"), ("ua", "json"), ("referer", "json"),
     ("account", "json"), ("session", "json"), ("account", "log"), ("referer", "log"),
     ("ua", "log"), ("ip", "plain"), ("method", "plain"), ("identity", "plain"),
+    ("hdr", "json"), ("tls", "json"),
 )
 
 
@@ -106,6 +107,9 @@ class Writer:
         ]
         self.files[2].write(TRUTH_HEADER.encode())
         self.pools: dict[tuple[str, str], pa.Array] = {}
+        self.stacks = False
+        """Events carry `hdr` and `tls`: only where some scenario models client stacks, so
+        a run without one writes the bytes it wrote before the fields existed."""
 
     def write(self, table: pa.Table, order: np.ndarray, scenario: np.ndarray,
               progress: Callable[[int], None]) -> None:
@@ -117,6 +121,8 @@ class Writer:
         if len(order) == 0:
             return
         self.pools = rendered_pools(table)
+        self.stacks = any(table.column(name).null_count < table.num_rows
+                          for name in ("hdr", "tls"))
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             for offset in range(0, len(order), BATCH):
                 rows = order[offset:offset + BATCH]
@@ -159,6 +165,7 @@ class Writer:
             ',"status":', status, ',"bytes":', size, ',"ua":', js("ua"), ',"referer":',
             js("referer"), ',"account":', js("account"), ',"session":', js("session"),
             ',"subjects":', _json_list(c["subjects"]), ',"fields":', _json_list(c["fields"]),
+            *((',"hdr":', js("hdr"), ',"tls":', js("tls")) if self.stacks else ()),
             "}\n",
         )
         combined = _join(

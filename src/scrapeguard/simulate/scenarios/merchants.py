@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from scrapeguard.simulate.browse import Walk, browse
-from scrapeguard.simulate.draws import WORKDAY
+from scrapeguard.simulate.draws import WORKWEEK
 from scrapeguard.simulate.frame import Frame
 from scrapeguard.simulate.people import crowd, starts, visits
 from scrapeguard.simulate.scenario import Context, Label, Scenario, register
@@ -43,7 +43,7 @@ class Merchants(Scenario):
         shop = np.array([int(a[2:]) for a in accounts], dtype=np.int64)
         people = crowd(ctx, self.name, n, logged_in=1.0, returning=1.0, in_app=0.0, ipv6=0.1,
                        vpn=0.05, strip_referer=0.02, agents="desktop", accounts=accounts)
-        at = starts(ctx, self.merchants * self.visits_per_merchant, WORKDAY)
+        at = starts(ctx, self.merchants * self.visits_per_merchant, WORKWEEK)
         pages = np.minimum(rng.lognormal(np.log(self.pages_per_visit), 0.7, len(at)), 400)
         v = visits(ctx, people, at, pages.astype(np.int64) + 1, roam=0.1, merchant=shop,
                    person=rng.integers(0, n, len(at)))

@@ -9,7 +9,7 @@ import numpy as np
 
 from scrapeguard.simulate import pools
 from scrapeguard.simulate.browse import browse
-from scrapeguard.simulate.draws import WORKDAY, count, times, window_mass
+from scrapeguard.simulate.draws import WORKWEEK, count, times, window_mass
 from scrapeguard.simulate.frame import Frame, concat
 from scrapeguard.simulate.people import crowd, visits
 from scrapeguard.simulate.scenario import Context, Label, Scenario, register
@@ -43,8 +43,8 @@ class OfficeNat(Scenario):
             managed = pools.draw(rng, "desktop", 1, head=3)[0]
             people.ua = [managed if m else ua for ua, m in
                          zip(people.ua, rng.random(n) < self.managed_browser, strict=True)]
-            at = times(rng, count(rng, n * self.visits_per_person * window_mass(ctx.hours, WORKDAY)
-                                  / 24), ctx.hours, WORKDAY)
+            expected = n * self.visits_per_person * window_mass(ctx.hours, WORKWEEK) / 24
+            at = times(rng, count(rng, expected), ctx.hours, WORKWEEK)
             if len(at) == 0:
                 continue
             pages = rng.geometric(0.18, len(at)).astype(np.int64)
