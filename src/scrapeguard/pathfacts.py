@@ -93,6 +93,9 @@ Generic words turn up in links from elsewhere too, so they count only when the s
 them (below 400): a form that is there."""
 
 
+FEED_PATH = r"(?i)(?:/feed/?$|/feed/(?:atom|rss2?|rdf)/?$|\.(?:rss|atom|rdf)$)"
+"""A feed, on the path without its query: what feed readers poll (`feed_agents`)."""
+
 FEED_OR_API_PATH = (r"(?i)(?:/feed/?$|/feed/(?:atom|rss2?|rdf)/?$|\.(?:rss|atom|rdf|xml|json)$"
                     r"|^/(?:api|wp-json|graphql)(?:/|$)|/xmlrpc\.php$)")
 """Paths that answer software rather than a reader, on the path without its query: feeds,
@@ -132,6 +135,7 @@ AUTHOR_REGEX = compile_pattern(AUTHOR_ID)
 FORM_REGEX = compile_pattern(FORM_PATH)
 SITE_FORM_REGEX = compile_pattern(SITE_FORM_PATH)
 FEED_OR_API_REGEX = compile_pattern(FEED_OR_API_PATH)
+FEED_REGEX = compile_pattern(FEED_PATH)
 
 
 BROWSER_FETCHED = (r"(?i)^/(?:favicon\.ico|apple-touch-icon[\w.-]*\.png|browserconfig\.xml"
