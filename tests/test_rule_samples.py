@@ -242,6 +242,24 @@ def _login_refused(log: Log) -> str:
     return "ip:203.0.113.101"
 
 
+def test_a_login_answered_407_by_the_site_is_refused(tmp_path: Path) -> None:
+    """As on a real blog, whose security answered `PHP/5.x` agents 407 (Proxy Authentication
+    Required, which a site's own server sends only as a deny code it chose): the login form
+    asked for twice under `PHP/5.2.17` is refused, as with 403. A person's wrong password
+    (the form again, 200) and a login that needs the site's own HTTP authentication (401) are
+    not refusals."""
+    log = Log()
+    for at in (60, 514):
+        log.hit(at, "203.0.113.102", "/wp-login.php", status=407, size=415, ua="PHP/5.2.17")
+    log.hit(30, "198.51.100.36", "/wp-login.php", referer="https://blog.example/", size=4200)
+    log.hit(45, "198.51.100.36", "/wp-login.php", method="POST", status=200, size=4300,
+            referer="https://blog.example/wp-login.php")
+    log.hit(50, "198.51.100.37", "/login", status=401, size=300)
+    decided = _decided(log, tmp_path, "refused-407.log")
+    assert "login-refused" in decided["ip:203.0.113.102"].rules, decided  # type: ignore[attr-defined]
+    assert not {"ip:198.51.100.36", "ip:198.51.100.37"} & set(decided), decided
+
+
 @sample("login-without-form")
 def _login_without_form(log: Log) -> str:
     for n in range(4):  # passwords posted straight at the form, never loaded

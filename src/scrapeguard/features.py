@@ -138,7 +138,7 @@ CATALOGUE: tuple[Feature, ...] = (
             "distinct server-side scripts (.php, .asp, .jsp, .cgi, ...) answered 404 or 410, "
             "that the site never served and no client reached through a link"),
     Feature("login_refusals", Sum("is_login_refused"),
-            "requests to login endpoints the site refused outright (403, 406)"),
+            "requests to login endpoints the site refused outright (403, 406, 407)"),
     Feature("blind_login_posts", Sum("is_blind_login_post"),
             "POSTs to a login form without a referer that the form did not accept "
             "(no redirect): submitted by a script, not from the form's page"),
