@@ -441,6 +441,38 @@ def _feed_agent_rotation(log: Log) -> str:
     return "ip:203.0.113.170"
 
 
+@sample("referral-agent-rotation")
+def _referral_agent_rotation(log: Log) -> str:
+    readers(log)
+    # As on a real blog: the home page every few hours for days, each time "from" a spam
+    # site and under another browser's name, nothing loaded.
+    for n, ua in enumerate(FEED_AGENTS[:5]):
+        log.hit(700 + 5 * 3600 * n, "203.0.113.171", "/", size=129_444, ua=ua,
+                referer=f"http://cheap-pills-{n % 2}.example/")
+    return "ip:203.0.113.171"
+
+
+def test_arrivals_by_browsers_that_load_assets_or_keep_their_names_are_left_alone(
+        tmp_path: Path) -> None:
+    """The near miss of referral-agent-rotation: four people behind one office address who
+    each arrive from a search engine under their own browser and load the page's assets, and
+    a returning reader whose cache keeps the theme, arriving from links eight times in a
+    week under one browser."""
+    log = Log()
+    readers(log)
+    for n, ua in enumerate(FEED_AGENTS[:4]):
+        at = 700 + 3600 * n
+        log.hit(at, "198.51.100.72", "/2016/02/a-post/", size=24_000, ua=ua,
+                referer="https://www.google.com/")
+        log.hit(at + 0.3, "198.51.100.72", "/wp-content/themes/t/style.css", ua=ua,
+                referer="https://blog.example/2016/02/a-post/")
+    for n in range(8):
+        log.hit(800 + 20_000 * n, "198.51.100.73", f"/2015/{1 + n:02d}/post-{n}/", size=24_000,
+                referer=f"https://news-{n % 3}.example/links")
+    decided = _decided(log, tmp_path, "arrivals.log")
+    assert not {"ip:198.51.100.72", "ip:198.51.100.73"} & set(decided), decided
+
+
 def log_in(log: Log, ip: str, at: float, *, referer: bool = True, ua: str = CHROME) -> None:
     """A person logs in: the form with its styles, a wrong password, then the right one."""
     log.hit(at, ip, "/wp-login.php", size=4200, ua=ua)

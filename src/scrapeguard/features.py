@@ -151,6 +151,10 @@ CATALOGUE: tuple[Feature, ...] = (
             "distinct browser user agents that asked for a feed: one poller putting on a new "
             "browser's name for every fetch"),
     Feature("feed_fetches", Sum("is_feed_agent"), "feeds asked for under a browser's agent"),
+    Feature("arrival_agents", Distinct("arrival_agent_key", "is_arrival_agent"),
+            "distinct browser user agents under which the actor arrived at a page from an "
+            "external host, on a site whose browsers load its assets: one client putting on a "
+            "new browser's name for each arrival"),
     Feature("authors", Distinct("author_key", "is_author"),
             "distinct author ids asked for as `?author=N` (WordPress user enumeration), "
             "not reached through a link"),

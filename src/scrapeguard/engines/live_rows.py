@@ -158,6 +158,9 @@ class EventRows:
     assets (`login_agents`)."""
     feed_agent: str | None = None
     """The user agent, when a browser's agent asked for a feed (`feed_agents`)."""
+    arrival_agent: str | None = None
+    """The user agent, when a browser's agent arrived at a page from an external host
+    (`arrival_agents`)."""
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
@@ -286,6 +289,7 @@ class Deriver:
         self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
         is_page = not static and is_read
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
+        arrival_agent = ua if referral is not None and uaclass.is_browser_agent(ua) else None
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
         library_path = uaclass.is_library(ua) and not info.feed_or_api
@@ -329,6 +333,7 @@ class Deriver:
             "is_blind_form": int((info.form or (info.site_form and 0 < status < 400)
                                   or blind_login_post or forged_rpc) and assets_expected),
             "is_feed_agent": int(feed_agent is not None),
+            "is_arrival_agent": int(arrival_agent is not None),
             "is_login_agent": int(login_agent is not None),
             "is_browser_page": int(browser_page),
             "is_catalogue": int(catalogue is not None),
@@ -381,6 +386,7 @@ class Deriver:
             library_path=path if library_path else None,
             login_agent=login_agent,
             feed_agent=feed_agent,
+            arrival_agent=arrival_agent,
             browser_page=path if browser_page else None,
             referral=referral,
         )
