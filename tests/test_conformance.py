@@ -19,7 +19,7 @@ from scrapeguard.analysis import analyze
 from scrapeguard.decisions import Decision, format_ts
 from scrapeguard.engines.replay import replay
 from scrapeguard.engines.stream import StreamEngine
-from test_rule_samples import SAMPLES, SLURP, foreign_link, readers
+from test_rule_samples import SAMPLES, SLURP, foreign_link, pingback_spam, readers
 
 DATA = Path(__file__).parent / "data"
 
@@ -75,8 +75,9 @@ def test_every_rule_sample_agrees(tmp_path: Path) -> None:
 
 def test_polite_crawlers_and_blind_logins_agree(tmp_path: Path) -> None:
     """The evidence the samples leave out: a declared crawler before and after robots.txt
-    (`polite_requests`), passwords posted blind on a site that serves its assets, and
-    forged self-referers on directories (`lookups.spelled`)."""
+    (`polite_requests`), passwords posted blind on a site that serves its assets, an XML-RPC
+    call naming a page as its referer, and forged self-referers on directories
+    (`lookups.spelled`)."""
     log = Log()
     readers(log)
     for ip, robots in (("203.0.113.180", True), ("203.0.113.181", False)):
@@ -90,10 +91,11 @@ def test_polite_crawlers_and_blind_logins_agree(tmp_path: Path) -> None:
     for n, ip in enumerate(("203.0.113.190", "203.0.113.191")):
         log.hit(800 + 60 * n, ip, "/administrator/", status=404, size=150,
                 referer="http://blog.example/administrator/")
+    pingback = pingback_spam(log)
     path = log.write(tmp_path / "polite.log")
     batch, stream = _both(path, str(DATA / "sample_policy.yaml"))
     assert batch == stream
-    assert {"ip:203.0.113.181", "ip:203.0.113.161", "ip:203.0.113.191"} <= set(batch)
+    assert {"ip:203.0.113.181", "ip:203.0.113.161", "ip:203.0.113.191", pingback} <= set(batch)
     assert "ip:203.0.113.180" not in batch
 
 

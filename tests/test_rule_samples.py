@@ -242,6 +242,24 @@ def _login_refused(log: Log) -> str:
     return "ip:203.0.113.101"
 
 
+def test_a_login_answered_407_by_the_site_is_refused(tmp_path: Path) -> None:
+    """As on a real blog, whose security answered `PHP/5.x` agents 407 (Proxy Authentication
+    Required, which a site's own server sends only as a deny code it chose): the login form
+    asked for twice under `PHP/5.2.17` is refused, as with 403. A person's wrong password
+    (the form again, 200) and a login that needs the site's own HTTP authentication (401) are
+    not refusals."""
+    log = Log()
+    for at in (60, 514):
+        log.hit(at, "203.0.113.102", "/wp-login.php", status=407, size=415, ua="PHP/5.2.17")
+    log.hit(30, "198.51.100.36", "/wp-login.php", referer="https://blog.example/", size=4200)
+    log.hit(45, "198.51.100.36", "/wp-login.php", method="POST", status=200, size=4300,
+            referer="https://blog.example/wp-login.php")
+    log.hit(50, "198.51.100.37", "/login", status=401, size=300)
+    decided = _decided(log, tmp_path, "refused-407.log")
+    assert "login-refused" in decided["ip:203.0.113.102"].rules, decided  # type: ignore[attr-defined]
+    assert not {"ip:198.51.100.36", "ip:198.51.100.37"} & set(decided), decided
+
+
 @sample("login-without-form")
 def _login_without_form(log: Log) -> str:
     for n in range(4):  # passwords posted straight at the form, never loaded
@@ -425,6 +443,59 @@ def _login_agent_rotation(log: Log) -> str:
     return "ip:203.0.113.160"
 
 
+FEED_AGENTS = (
+    "Mozilla/5.0 (Windows NT 6.2; rv:22.0) Gecko/20130405 Firefox/22.0",
+    "Mozilla/5.0 (Windows NT 6.1) AppleWebKit/536.3 (KHTML, like Gecko) Chrome/19.0.1061.1 "
+    "Safari/536.3",
+    "Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; WOW64; Trident/5.0)",
+    "Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10_6_3; zh-cn) AppleWebKit/533.16 (KHTML, like "
+    "Gecko) Version/5.0 Safari/533.16",
+    FIREFOX, SAFARI,
+)
+
+
+@sample("feed-agent-rotation")
+def _feed_agent_rotation(log: Log) -> str:
+    readers(log)
+    # As on a real blog: the feed every six hours from a hosting address, a new browser's
+    # name each time, nothing else.
+    for n, ua in enumerate(FEED_AGENTS):
+        log.hit(700 + 6 * 3600 * n, "203.0.113.170", "/feed/", size=179_372, ua=ua)
+    return "ip:203.0.113.170"
+
+
+@sample("referral-agent-rotation")
+def _referral_agent_rotation(log: Log) -> str:
+    readers(log)
+    # As on a real blog: the home page every few hours for days, each time "from" a spam
+    # site and under another browser's name, nothing loaded.
+    for n, ua in enumerate(FEED_AGENTS[:5]):
+        log.hit(700 + 5 * 3600 * n, "203.0.113.171", "/", size=129_444, ua=ua,
+                referer=f"http://cheap-pills-{n % 2}.example/")
+    return "ip:203.0.113.171"
+
+
+def test_arrivals_by_browsers_that_load_assets_or_keep_their_names_are_left_alone(
+        tmp_path: Path) -> None:
+    """The near miss of referral-agent-rotation: four people behind one office address who
+    each arrive from a search engine under their own browser and load the page's assets, and
+    a returning reader whose cache keeps the theme, arriving from links eight times in a
+    week under one browser."""
+    log = Log()
+    readers(log)
+    for n, ua in enumerate(FEED_AGENTS[:4]):
+        at = 700 + 3600 * n
+        log.hit(at, "198.51.100.72", "/2016/02/a-post/", size=24_000, ua=ua,
+                referer="https://www.google.com/")
+        log.hit(at + 0.3, "198.51.100.72", "/wp-content/themes/t/style.css", ua=ua,
+                referer="https://blog.example/2016/02/a-post/")
+    for n in range(8):
+        log.hit(800 + 20_000 * n, "198.51.100.73", f"/2015/{1 + n:02d}/post-{n}/", size=24_000,
+                referer=f"https://news-{n % 3}.example/links")
+    decided = _decided(log, tmp_path, "arrivals.log")
+    assert not {"ip:198.51.100.72", "ip:198.51.100.73"} & set(decided), decided
+
+
 def log_in(log: Log, ip: str, at: float, *, referer: bool = True, ua: str = CHROME) -> None:
     """A person logs in: the form with its styles, a wrong password, then the right one."""
     log.hit(at, ip, "/wp-login.php", size=4200, ua=ua)
@@ -474,6 +545,69 @@ def test_a_password_posted_blind_without_assets_is_a_blind_form(tmp_path: Path) 
     for bot in ("ip:203.0.113.161", "ip:203.0.113.162"):
         assert "form-without-assets" in decided[bot].rules, decided  # type: ignore[attr-defined]
     assert not {"ip:198.51.100.30", "ip:198.51.100.31"} & set(decided), decided
+
+
+PINGBACK_BOT = "PHP/5.3.95"
+JETPACK = "Jetpack by WordPress.com"
+
+
+def pingback_spam(log: Log) -> str:
+    """As on a real blog: a post fetched under a browser's name with the site's root as
+    referer, then an XML-RPC call five seconds later under a made-up PHP version, naming the
+    same root as its referer; nothing loaded."""
+    log.hit(700, "203.0.113.165", "/2015/05/a-post/", size=54_537, ua=FIREFOX,
+            referer="http://blog.example/")
+    log.hit(705, "203.0.113.165", "/xmlrpc.php", method="POST", status=407, size=415,
+            ua=PINGBACK_BOT, referer="http://blog.example/")
+    return "ip:203.0.113.165"
+
+
+def test_an_xmlrpc_call_with_a_referer_is_a_blind_form(tmp_path: Path) -> None:
+    """A pingback is a comment posted through XML-RPC. The apps that call it (Jetpack, the
+    mobile apps, another blog's genuine pingback under `WordPress/…`) send no referer; a
+    spammer that names a page as its referer forges one, and, loading none of the page's
+    assets, reached a comment form blind. The page's own script calling XML-RPC from a
+    rendered page (its assets loaded) is spared."""
+    log = Log()
+    readers(log)
+    bot = pingback_spam(log)
+    for n in range(6):
+        log.hit(720 + 300 * n, "192.0.2.33", "/xmlrpc.php", method="POST", size=900, ua=JETPACK)
+    log.hit(730, "198.51.100.34", "/2015/05/a-post/", size=54_537,
+            ua="WordPress/4.4.2; http://another-blog.example")
+    log.hit(733, "198.51.100.34", "/xmlrpc.php", method="POST", size=400,
+            ua="WordPress/4.4.2; http://another-blog.example")
+    log.hit(740, "198.51.100.35", "/2015/05/a-post/", size=54_537, referer="https://www.google.com/")
+    log.hit(740.3, "198.51.100.35", "/wp-content/themes/t/style.css",
+            referer="https://blog.example/2015/05/a-post/")
+    log.hit(760, "198.51.100.35", "/xmlrpc.php", method="POST", size=400,
+            referer="https://blog.example/2015/05/a-post/")
+    decided = _decided(log, tmp_path, "pingback.log")
+    assert "form-without-assets" in decided[bot].rules, decided  # type: ignore[attr-defined]
+    assert not {"ip:192.0.2.33", "ip:198.51.100.34", "ip:198.51.100.35"} & set(decided), decided
+
+
+def test_feeds_polled_by_browsers_that_keep_their_names_are_left_alone(tmp_path: Path) -> None:
+    """The near miss of feed-agent-rotation: four people behind one office address who open
+    the feed from the blog's page (its assets loaded), and, on another address, four browsers
+    that each poll the feed every hour under their own name (a browser's live bookmark): four
+    agents over some thirty fetches is four pollers, not one poller changing names."""
+    log = Log()
+    readers(log)
+    for n, ua in enumerate(FEED_AGENTS[:4]):
+        at = 700 + 3600 * n
+        log.hit(at, "198.51.100.70", "/2016/02/a-post/", size=24_000, ua=ua,
+                referer="https://www.google.com/")
+        log.hit(at + 0.3, "198.51.100.70", "/wp-content/themes/t/style.css", ua=ua,
+                referer="https://blog.example/2016/02/a-post/")
+        log.hit(at + 20, "198.51.100.70", "/feed/", size=179_372, ua=ua,
+                referer="https://blog.example/2016/02/a-post/")
+    for n, ua in enumerate(FEED_AGENTS[:4]):
+        for hour in range(8):
+            log.hit(700 + 5400 * n + 3600 * hour + 7 * n, "198.51.100.71", "/feed/",
+                    size=179_372, ua=ua)
+    decided = _decided(log, tmp_path, "feed-readers.log")
+    assert not {"ip:198.51.100.70", "ip:198.51.100.71"} & set(decided), decided
 
 
 SPAM_HOST = "seo-traffic.example"

@@ -88,8 +88,10 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("login_posts", Sum("is_login_post"),
             "POSTs to login endpoints (wp-login.php, xmlrpc.php, /login, /signin, ...)"),
     Feature("blind_forms", Sum("is_blind_form"),
-            "requests to comment or registration forms on a site whose browsers load its assets "
-            "(sitefacts.py); with static_requests, a form reached without the page's assets"),
+            "requests to comment or registration forms, login POSTs without a referer, and "
+            "XML-RPC calls naming a page as referer, on a site whose browsers load "
+            "its assets (sitefacts.py); with static_requests, a form reached without the "
+            "page's assets"),
     Feature("error_requests", Sum("is_error"), "requests answered 400, 403, 404 or 405"),
     Feature("bot_ua_requests", Sum("is_bot_ua"),
             "requests whose user agent declares a crawler (crawler-user-agents)"),
@@ -136,7 +138,7 @@ CATALOGUE: tuple[Feature, ...] = (
             "distinct server-side scripts (.php, .asp, .jsp, .cgi, ...) answered 404 or 410, "
             "that the site never served and no client reached through a link"),
     Feature("login_refusals", Sum("is_login_refused"),
-            "requests to login endpoints the site refused outright (403, 406)"),
+            "requests to login endpoints the site refused outright (403, 406, 407)"),
     Feature("blind_login_posts", Sum("is_blind_login_post"),
             "POSTs to a login form without a referer that the form did not accept "
             "(no redirect): submitted by a script, not from the form's page"),
@@ -145,6 +147,14 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("login_agents", Distinct("login_agent_key", "is_login_agent"),
             "distinct user agents that asked for a login form, on a site whose browsers load "
             "its assets (sitefacts.py): one client rotating agents at the login form"),
+    Feature("feed_agents", Distinct("feed_agent_key", "is_feed_agent"),
+            "distinct browser user agents that asked for a feed: one poller putting on a new "
+            "browser's name for every fetch"),
+    Feature("feed_fetches", Sum("is_feed_agent"), "feeds asked for under a browser's agent"),
+    Feature("arrival_agents", Distinct("arrival_agent_key", "is_arrival_agent"),
+            "distinct browser user agents under which the actor arrived at a page from an "
+            "external host, on a site whose browsers load its assets: one client putting on a "
+            "new browser's name for each arrival"),
     Feature("authors", Distinct("author_key", "is_author"),
             "distinct author ids asked for as `?author=N` (WordPress user enumeration), "
             "not reached through a link"),

@@ -57,10 +57,12 @@ SCRIPT_PATH = r"(?i)\.(?:php[0-9]?|phtml|aspx?|jsp|cgi|pl)$"
 """A server-side script, on the path without its query: what a web shell or an exploitable
 script is named."""
 
-REFUSED_STATUSES = (403, 406)
-"""How a site's firewall or security plugin refuses a request outright: 403 Forbidden, and
-406 Not Acceptable, mod_security's default deny. A wrong password is answered 200 (the form
-again), so a refusal on a login endpoint is the site's own verdict, not a typo."""
+REFUSED_STATUSES = (403, 406, 407)
+"""How a site's firewall or security plugin refuses a request outright: 403 Forbidden, 406 Not
+Acceptable, mod_security's default deny, and 407, which a site's own server (no forward proxy)
+answers only as a deny code of its own choosing (on a real blog, to `PHP/5.x` agents and a
+crawler it banned). A wrong password is answered 200 (the form again), so a refusal on a
+login endpoint is the site's own verdict, not a typo."""
 
 MISSING_STATUSES = (404, 410)
 """The site does not have the path."""
@@ -92,6 +94,9 @@ SITE_FORM_PATH = r"(?i)/(?:register|registration|signup|sign-up|comment|comments
 Generic words turn up in links from elsewhere too, so they count only when the site answers
 them (below 400): a form that is there."""
 
+
+FEED_PATH = r"(?i)(?:/feed/?$|/feed/(?:atom|rss2?|rdf)/?$|\.(?:rss|atom|rdf)$)"
+"""A feed, on the path without its query: what feed readers poll (`feed_agents`)."""
 
 FEED_OR_API_PATH = (r"(?i)(?:/feed/?$|/feed/(?:atom|rss2?|rdf)/?$|\.(?:rss|atom|rdf|xml|json)$"
                     r"|^/(?:api|wp-json|graphql)(?:/|$)|/xmlrpc\.php$)")
@@ -132,6 +137,7 @@ AUTHOR_REGEX = compile_pattern(AUTHOR_ID)
 FORM_REGEX = compile_pattern(FORM_PATH)
 SITE_FORM_REGEX = compile_pattern(SITE_FORM_PATH)
 FEED_OR_API_REGEX = compile_pattern(FEED_OR_API_PATH)
+FEED_REGEX = compile_pattern(FEED_PATH)
 
 
 BROWSER_FETCHED = (r"(?i)^/(?:favicon\.ico|apple-touch-icon[\w.-]*\.png|browserconfig\.xml"

@@ -252,6 +252,18 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # A password the login form did not take, posted without the form's page as referer.
     blind_login_post = (t.is_login_form & is_post & ~has_referer
                         & ~t.status.isin(REDIRECTS)).fill_null(False)
+    # An XML-RPC call that names a page as its referer: apps and other blogs' pingbacks send
+    # none; a pingback spammer forges the page it claims to come from.
+    forged_rpc = (t.is_xmlrpc & is_post & has_referer).fill_null(False)
+    # A feed under a browser's agent (`feed_agents`).
+    feed_agent = (t.is_feed & t.is_browser_ua).fill_null(False)
+    # The external host a page was reached from (`referrals.arrival_host`), and whether a
+    # browser's agent arrived so (`arrival_agents`).
+    referral_host = ibis.ifelse(
+        one & is_page & assets_expected
+        & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms)), t._ref_host, ibis.null()
+    ).cast("string")
+    arrival_agent = (referral_host.notnull() & t.is_browser_ua).fill_null(False)
     # The login form under an agent, on a site whose browsers load its assets.
     login_agent = (t.is_login_form.fill_null(False) & assets_expected & t.ua.notnull()
                    & (t.ua != "-") & (t.ua != ""))
@@ -274,10 +286,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         hdr_key=key(t.hdr_id),
         tls_key=key(t.tls_id),
         identity_key=key(identity),
-        referral_host=ibis.ifelse(
-            one & is_page & assets_expected
-            & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms)), t._ref_host, ibis.null()
-        ).cast("string"),
+        referral_host=referral_host,
         client_key=key(client),
         ua_key=key(t.ua),
         template_key=t.template_key,
@@ -286,6 +295,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         # An author archive reached through a link is a reader's; only asked-for ids count.
         browser_page_key=ibis.ifelse(browser_page, t.page_key, ibis.null()),
         login_agent_key=ibis.ifelse(login_agent, key(t.ua), ibis.null()),
+        feed_agent_key=ibis.ifelse(feed_agent, key(t.ua), ibis.null()),
+        arrival_agent_key=ibis.ifelse(arrival_agent, key(t.ua), ibis.null()),
         author_key=ibis.ifelse(lookups.is_page_link(t.path, t.referer), ibis.null(),
                               t.author_key),
         library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
@@ -324,7 +335,9 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_library_page=flag(library_page),
         is_library_path=flag(library_path),
         is_headless_page=flag(headless_page),
-        is_blind_form=flag((_is_form(t) | blind_login_post) & assets_expected),
+        is_blind_form=flag((_is_form(t) | blind_login_post | forged_rpc) & assets_expected),
+        is_feed_agent=flag(feed_agent),
+        is_arrival_agent=flag(arrival_agent),
         is_login_agent=flag(login_agent),
         is_browser_page=flag(browser_page),
         is_catalogue=flag(catalogue.notnull()),

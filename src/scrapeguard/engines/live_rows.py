@@ -86,6 +86,8 @@ class PathInfo(NamedTuple):
     """A form by a generic name (`pathfacts.SITE_FORM_PATH`), a form if the site answers it."""
     feed_or_api: bool = False
     """A feed, sitemap or API path (`pathfacts.FEED_OR_API_PATH`)."""
+    feed: bool = False
+    """A feed (`pathfacts.FEED_PATH`)."""
     browser_fetched: bool = False
     """An icon or manifest browsers ask for by name (`pathfacts.BROWSER_FETCHED`)."""
     declared: int | None = None
@@ -154,6 +156,11 @@ class EventRows:
     login_agent: str | None = None
     """The user agent, when it asked for the login form on a site whose browsers load its
     assets (`login_agents`)."""
+    feed_agent: str | None = None
+    """The user agent, when a browser's agent asked for a feed (`feed_agents`)."""
+    arrival_agent: str | None = None
+    """The user agent, when a browser's agent arrived at a page from an external host
+    (`arrival_agents`)."""
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
@@ -283,6 +290,7 @@ class Deriver:
         self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
         is_page = not static and is_read
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
+        arrival_agent = ua if referral is not None and uaclass.is_browser_agent(ua) else None
         self.own_hosts.saw(host, ip, static and not info.browser_fetched)
         self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
         library_path = uaclass.is_library(ua) and not info.feed_or_api
@@ -297,6 +305,11 @@ class Deriver:
         # A password the login form did not take, posted without the form's page as referer.
         blind_login_post = (info.login_form and is_post and not has_referer
                             and status not in REDIRECTS)
+        # An XML-RPC call that names a page as its referer: apps and other blogs' pingbacks
+        # send none; a pingback spammer forges the page it claims to come from.
+        forged_rpc = info.xmlrpc and is_post and has_referer
+        # A feed under a browser's agent (`feed_agents`).
+        feed_agent = ua if info.feed and uaclass.is_browser_agent(ua) else None
         # The login form under an agent, on a site whose browsers load its assets.
         login_agent = ua if info.login_form and assets_expected and ua and ua != "-" else None
         common = {
@@ -319,7 +332,9 @@ class Deriver:
             "is_library_path": int(library_path),
             "is_headless_page": int(headless_page),
             "is_blind_form": int((info.form or (info.site_form and 0 < status < 400)
-                                  or blind_login_post) and assets_expected),
+                                  or blind_login_post or forged_rpc) and assets_expected),
+            "is_feed_agent": int(feed_agent is not None),
+            "is_arrival_agent": int(arrival_agent is not None),
             "is_login_agent": int(login_agent is not None),
             "is_browser_page": int(browser_page),
             "is_catalogue": int(catalogue is not None),
@@ -371,6 +386,8 @@ class Deriver:
             headless_page=path if headless_page else None,
             library_path=path if library_path else None,
             login_agent=login_agent,
+            feed_agent=feed_agent,
+            arrival_agent=arrival_agent,
             browser_page=path if browser_page else None,
             referral=referral,
         )
@@ -433,6 +450,7 @@ class Deriver:
                                  "form": bool(pathfacts.FORM_REGEX.search(path)),
                                  "site_form": bool(pathfacts.SITE_FORM_REGEX.search(path_only)),
                                  "feed_or_api": bool(pathfacts.FEED_OR_API_REGEX.search(path_only)),
+                                 "feed": bool(pathfacts.FEED_REGEX.search(path_only)),
                                  "browser_fetched": bool(
                                      pathfacts.BROWSER_FETCHED_REGEX.search(path_only))}
         bare = infer_template(path_only)

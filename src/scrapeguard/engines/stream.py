@@ -87,6 +87,7 @@ _DISTINCT_SOURCE = {
     "target_key": "target_miss", "script_key": "script_miss",
     "library_page_key": "library_page", "headless_page_key": "headless_page",
     "library_path_key": "library_path", "login_agent_key": "login_agent",
+    "feed_agent_key": "feed_agent", "arrival_agent_key": "arrival_agent",
     "target_guess_key": "target_guess", "browser_page_key": "browser_page",
 }
 
