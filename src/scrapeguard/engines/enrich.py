@@ -14,7 +14,6 @@ Actor columns: `ip_key`, `net_key`, `asn_key` and `prefix_key` (`netinfo.py`), `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -25,6 +24,7 @@ from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts, uac
 from scrapeguard.engines import lookups, sqlcache
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
+from scrapeguard.engines.stats import EnrichStats
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes.learn import learn
 from scrapeguard.routes.model import RouteTable
@@ -37,16 +37,6 @@ answered so was a guess (`known-target-probe`)."""
 REDIRECTS = (301, 302, 303)
 """How a login form answers a password it accepts: a redirect to where the person was going.
 A wrong password is answered with the form again (200)."""
-
-
-@dataclass
-class EnrichStats:
-    """What enrichment learnt about the log, for the summary and the report."""
-
-    inferred_templates: list[str]
-    allowlisted_requests: dict[str, int]
-    routes: RouteTable = field(default_factory=RouteTable)
-    """What each template is (`scrapeguard routes`), learned before any rule ran."""
 
 
 def explode_subjects(con: Any, table: str) -> str:
