@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scrapeguard import analysis
-from scrapeguard.engines import batch, campaigns, enrich, lookups, networks
+from scrapeguard.engines import batch, campaigns, decide, enrich, lookups, networks
 
 SPENT: dict[str, float] = defaultdict(float)
 
@@ -45,9 +45,11 @@ def instrument() -> None:
     write = _timed(_table, lookups.materialize)
     for module in (lookups, batch, enrich, networks, campaigns):
         module.materialize = write  # type: ignore[attr-defined]
-    for name in ("load_events", "enrich", "campaign_rows", "evaluate", "combine", "_totals"):
-        setattr(analysis, name, _timed(lambda *a, n=name, **k: f"stage {n}",
-                                       getattr(analysis, name)))
+    # `analysis` imports the engine's stages when a log has events: wrapped where they live.
+    for owner, name in ((analysis, "load_events"), (enrich, "enrich"),
+                        (campaigns, "campaign_rows"), (batch, "evaluate"), (decide, "combine"),
+                        (analysis, "_totals")):
+        setattr(owner, name, _timed(lambda *a, n=name, **k: f"stage {n}", getattr(owner, name)))
     for module, name in ((enrich, "learn"), (enrich, "rewrite_events"),
                          (enrich, "explode_subjects"), (enrich, "_mark_seq_steps"),
                          (lookups, "agents"), (lookups, "verified_crawlers"),

@@ -13,15 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import ibis
 
 from scrapeguard.decisions import Decision, format_ts
-from scrapeguard.engines import sqlcache
-from scrapeguard.engines.batch import evaluate
 from scrapeguard.engines.calibration import Calibration
-from scrapeguard.engines.campaigns import campaign_rows
-from scrapeguard.engines.decide import combine
-from scrapeguard.engines.enrich import EnrichStats, enrich, resolve_names
+from scrapeguard.engines.groups import unmeasured_percentiles
+from scrapeguard.engines.stats import EnrichStats
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.sources import LoadReport, LogFormat, load_events
@@ -91,6 +87,13 @@ def analyze(
     )
     _window(con, load, since, until)
     step()
+    if _no_events(con) and not keep_connection:
+        return _nothing_read(load, policy, step)
+    # The engine imports Ibis (about a second): only a log with events pays for it.
+    import ibis
+
+    from scrapeguard.engines.enrich import enrich, resolve_names
+
     rows, stats = enrich(con, "events", policy)
     step()
     decisions, calibration, totals = judge(
@@ -103,6 +106,27 @@ def analyze(
         calibration=calibration,
         totals=totals,
         connection=con if keep_connection else None,
+    )
+
+
+def _no_events(con: Any) -> bool:
+    """Whether no event is left to judge (an empty log, or none in --since/--until)."""
+    return con.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None
+
+
+def _nothing_read(load: LoadReport, policy: Policy, step: Callable[[], None]) -> Analysis:
+    """What the pipeline gives for no events, without building it: no decision, nothing
+    learnt, zero totals, and every percentile a rule reads measured as 0.0 as `evaluate`
+    measures it over no group. `tests/test_analysis_empty.py` holds it equal to the
+    pipeline's own result."""
+    for _ in range(4):  # enrichment, campaigns, rules, decisions: done, with nothing to do
+        step()
+    return Analysis(
+        decisions=[],
+        load=load,
+        enrich=EnrichStats([], {}),
+        calibration=Calibration(percentiles=unmeasured_percentiles(policy)),
+        totals=dict.fromkeys(TOTALS, 0),
     )
 
 
@@ -123,6 +147,10 @@ def judge(rows: Any, stats: EnrichStats, policy: Policy, backend: Any, step: Cal
     """Everything after enrichment, the same on every engine: each actor kind's rule groups
     (campaigns from their own rows), the decisions (`names` spells the keys acted on), the
     totals, and what a live engine is calibrated with. `step` ticks the progress bar."""
+    from scrapeguard.engines.batch import evaluate
+    from scrapeguard.engines.campaigns import campaign_rows
+    from scrapeguard.engines.decide import combine
+
     sources: dict[ActorKind, Any] = dict.fromkeys(ACTOR_KINDS, rows)
     if any(rule.kind == "campaign" for rule in policy.active_rules()):
         sources["campaign"] = campaign_rows(backend, rows, policy)
@@ -151,7 +179,13 @@ def _window(con: Any, load: Any, since: datetime | None, until: datetime | None)
     load.notes.append(f"{dropped:,} events outside {window} (--since/--until) left out")
 
 
+TOTALS = ("events", "subject_requests", "allowlisted", "distinct_items")
+"""The run's counts: events, those to personal-data routes, allowlisted ones, distinct items."""
+
+
 def _totals(rows: Any) -> dict[str, int]:
+    from scrapeguard.engines import sqlcache
+
     first = rows.filter(rows.one == 1)
     backend = rows._find_backend()
     frame = first.aggregate(

@@ -10,33 +10,8 @@ import ipaddress
 import socket
 from functools import lru_cache
 
-import pyarrow as pa
-
 from scrapeguard.canonical import plain_ipv4
 from scrapeguard.types import ActorKey
-
-EVENT_SCHEMA = pa.schema(
-    [
-        pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),
-        pa.field("ip", pa.string(), nullable=False),
-        pa.field("method", pa.string()),
-        pa.field("path", pa.string()),
-        pa.field("status", pa.int32()),
-        pa.field("bytes", pa.int64()),
-        pa.field("ua", pa.string()),
-        pa.field("referer", pa.string()),
-        pa.field("account", pa.string()),
-        pa.field("session", pa.string()),
-        pa.field("subjects", pa.list_(pa.string())),
-        pa.field("fields", pa.list_(pa.string())),
-        pa.field("hdr", pa.string()),
-        pa.field("tls", pa.string()),
-    ]
-)
-"""The contract as Arrow. `path` keeps the query string; `subjects` is null where the route
-carries no personal data and `[]` on a personal-data route that found nobody. `hdr` is the
-request's header shape (`clientshape.shape`) and `tls` its TLS fingerprint (JA4, or JA3) as the
-TLS terminator reported it; both null where the source did not see them."""
 
 EVENT_SQL_TYPES: dict[str, str] = {
     "ts": "TIMESTAMPTZ",
@@ -54,7 +29,11 @@ EVENT_SQL_TYPES: dict[str, str] = {
     "hdr": "VARCHAR",
     "tls": "VARCHAR",
 }
-"""The same contract as DuckDB column types, in schema order."""
+"""The contract as DuckDB column types, in the order every source writes them. `path` keeps
+the query string; `subjects` is null where the route carries no personal data and `[]` on a
+personal-data route that found nobody. `hdr` is the request's header shape
+(`clientshape.shape`) and `tls` its TLS fingerprint (JA4, or JA3) as the TLS terminator
+reported it; both null where the source did not see them."""
 
 FINGERPRINT_FIELDS = ("ua",)
 """Fields every source carries and the `fp` key is built from; header fields join where known."""

@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 from scrapeguard.engines import sqlcache
 from scrapeguard.engines.calibration import Calibration
 from scrapeguard.engines.firing import Firing
+from scrapeguard.engines.groups import rule_groups
 from scrapeguard.engines.lookups import materialize
 from scrapeguard.engines.running import (
     expand,
@@ -82,14 +83,9 @@ def evaluate(
     sources: Mapping[ActorKind, ir.Table], policy: Policy
 ) -> tuple[list[Firing], Calibration]:
     """Every firing of every active rule; `sources` gives the rows each kind counts over."""
-    groups: dict[tuple[ActorKind, int, tuple[str, ...], int], list[Rule]] = defaultdict(list)
-    for rule in policy.active_rules():
-        links: tuple[str, ...] = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
-        for offset in rule.phases:
-            groups[(rule.kind, rule.window_seconds, links, offset)].append(rule)
     firings: list[Firing] = []
     calibration = Calibration()
-    for (kind, seconds, links, offset), rules in sorted(groups.items()):
+    for (kind, seconds, links, offset), rules in rule_groups(policy):
         source = sources[kind]
         if links:  # a campaign rule judges only the links it names (`Rule.links`)
             source = source.filter(source.campaign_link.isin(links))

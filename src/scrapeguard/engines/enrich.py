@@ -14,7 +14,6 @@ Actor columns: `ip_key`, `net_key`, `asn_key` and `prefix_key` (`netinfo.py`), `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -25,6 +24,7 @@ from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts, uac
 from scrapeguard.engines import lookups, sqlcache
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
+from scrapeguard.engines.stats import EnrichStats
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes.learn import learn
 from scrapeguard.routes.model import RouteTable
@@ -37,16 +37,6 @@ answered so was a guess (`known-target-probe`)."""
 REDIRECTS = (301, 302, 303)
 """How a login form answers a password it accepts: a redirect to where the person was going.
 A wrong password is answered with the form again (200)."""
-
-
-@dataclass
-class EnrichStats:
-    """What enrichment learnt about the log, for the summary and the report."""
-
-    inferred_templates: list[str]
-    allowlisted_requests: dict[str, int]
-    routes: RouteTable = field(default_factory=RouteTable)
-    """What each template is (`scrapeguard routes`), learned before any rule ran."""
 
 
 def explode_subjects(con: Any, table: str) -> str:
@@ -159,7 +149,7 @@ def enrich(con: Any, table: str, policy: Policy,
     own = lookups.materialize(backend, referrals.own_hosts_since(assets),
                               referrals.OWN_HOSTS_TABLE)
     own_from = _first_own_ms(backend, own)
-    linked = lookups.linked_paths(events, own, own_from)
+    linked = lookups.linked_paths(events, referer_table, own, own_from)
     t = t.left_join(linked, t._path_key == linked.linked_path_key)
     robots = lookups.robots_readers(events)
     t = t.left_join(robots, [t.ip == robots.robots_ip, t.ua == robots.robots_ua])
@@ -167,8 +157,7 @@ def enrich(con: Any, table: str, policy: Policy,
     t = t.left_join(served, t._path_key == served.served_path_key)
     first_seen = _sessions(backend, events)
     t = t.left_join(first_seen, key(t.session) == first_seen.first_session_key)
-    t = t.mutate(_ref_host=referrals.referer_host_expr(t.referer))
-    t = t.left_join(own, t._ref_host == own.own_host)
+    t = t.left_join(own, t.ref_host == own.own_host)
     rows = lookups.materialize(backend, _columns(t, policy, since, own_from), "enriched")
     steps.mark_seq_steps(rows, policy)
     return backend.table("enriched"), EnrichStats(
@@ -212,7 +201,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     has_referer = t.referer.notnull() & (t.referer != "-")
     # An error on a path reached by a link, now or earlier by anyone, is a broken link
     # followed, not a path guessed (`lookups.linked_paths`).
-    linked = lookups.is_link(t.path, t.referer) | (t.linked_since.notnull()
+    linked = lookups.is_link(t.path, t.ref_path) | (t.linked_since.notnull()
                                                    & (t.linked_since < t.ts))
     is_unlinked_error_page = (is_error.fill_null(False) & ~t.is_static.fill_null(False)
                               & ~linked)
@@ -222,7 +211,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     ts_ms = _ts_ms(t.ts)
     # A scanner target is reached through a link only from the site's own pages: a foreign
     # referer is a scanner replaying the last site it probed (`lookups.from_site`).
-    site_linked = ((lookups.is_link(t.path, t.referer)
+    site_linked = ((lookups.is_link(t.path, t.ref_path)
                     & lookups.from_site(t.own_since_ms, ts_ms, own_from_ms))
                    | (t.site_linked_since.notnull() & (t.site_linked_since < t.ts)))
     # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
@@ -261,7 +250,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # browser's agent arrived so (`arrival_agents`).
     referral_host = ibis.ifelse(
         one & is_page & assets_expected
-        & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms)), t._ref_host, ibis.null()
+        & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms)), t.ref_host, ibis.null()
     ).cast("string")
     arrival_agent = (referral_host.notnull() & t.is_browser_ua).fill_null(False)
     # The login form under an agent, on a site whose browsers load its assets.
@@ -297,7 +286,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         login_agent_key=ibis.ifelse(login_agent, key(t.ua), ibis.null()),
         feed_agent_key=ibis.ifelse(feed_agent, key(t.ua), ibis.null()),
         arrival_agent_key=ibis.ifelse(arrival_agent, key(t.ua), ibis.null()),
-        author_key=ibis.ifelse(lookups.is_page_link(t.path, t.referer), ibis.null(),
+        author_key=ibis.ifelse(lookups.is_page_link(t.path, t.ref_page), ibis.null(),
                               t.author_key),
         library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
         headless_page_key=ibis.ifelse(headless_page, t.page_key, ibis.null()),
@@ -328,7 +317,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
             (t.is_login & t.status.isin(pathfacts.REFUSED_STATUSES)).fill_null(False)),
         is_blind_login_post=flag(blind_login_post),
         is_browser_rpc_post=flag((t.is_xmlrpc & is_post & t.is_browser_ua).fill_null(False)),
-        is_author=flag(t.author_key.notnull() & ~lookups.is_page_link(t.path, t.referer)),
+        is_author=flag(t.author_key.notnull() & ~lookups.is_page_link(t.path, t.ref_page)),
         is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(is_page),

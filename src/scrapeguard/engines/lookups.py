@@ -65,16 +65,27 @@ def infer_template(path: ir.StringValue) -> ir.StringValue:
     return template
 
 
-def is_link(path: ir.StringValue, referer: ir.StringValue) -> ir.BooleanValue:
+def is_link(path: ir.StringValue, referer_path: ir.StringValue) -> ir.BooleanValue:
     """The request arrived through a link: its referer is a URL naming another page.
+    `referer_path` is `referer_path(referer)`, taken once per distinct referer (`referers`).
 
     A self-referer is no link: a page answered with an error has no link to itself, and it is
     the referer scanners forge most (`Referer: http://site/wp-login.php` on a request for
-    `/wp-login.php`). A referer that is not a URL is no browser's either.
+    `/wp-login.php`). A referer that is not a URL is no browser's either (its path is "");
+    an absent one has a null path.
     """
-    referer_path = spelled(referer.re_extract("^" + REFERER_PATH, 1))
-    return (referer.notnull() & (referer_path != "")
-            & (referer_path != path.split("?")[0])).fill_null(False)
+    return ((referer_path != "") & (referer_path != path.split("?")[0])).fill_null(False)
+
+
+def referer_path(referer: ir.StringValue) -> ir.StringValue:
+    """The path of an absolute referer URL in the request path's spelling; "" for a referer
+    that is no URL, null for none."""
+    return spelled(referer.re_extract("^" + REFERER_PATH, 1))
+
+
+def referer_page(referer: ir.StringValue) -> ir.StringValue:
+    """`referer_path` with the query: what `is_page_link` compares."""
+    return spelled(referer.re_extract("^" + REFERER_PAGE, 1))
 
 
 SLASH_RUNS = (r"//+", "/")
@@ -96,15 +107,16 @@ REFERER_PAGE = r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^#]*)"
 """The path and query of an absolute referer URL (RE2, both engines)."""
 
 
-def is_page_link(path: ir.StringValue, referer: ir.StringValue) -> ir.BooleanValue:
-    """The referer is a URL naming another page, its query included: on a site whose pages
-    are all `/?p=N` (WordPress' plain permalinks), `/?p=7` links to `/?author=2`, which
-    `is_link` (paths alone) takes for a self-referer. A self-referer is still no link."""
-    referer_page = spelled(referer.re_extract("^" + REFERER_PAGE, 1))
-    return (referer.notnull() & (referer_page != "") & (referer_page != path)).fill_null(False)
+def is_page_link(path: ir.StringValue, referer_page: ir.StringValue) -> ir.BooleanValue:
+    """The referer is a URL naming another page, its query included (`referer_page`): on a
+    site whose pages are all `/?p=N` (WordPress' plain permalinks), `/?p=7` links to
+    `/?author=2`, which `is_link` (paths alone) takes for a self-referer. A self-referer is
+    still no link."""
+    return ((referer_page != "") & (referer_page != path)).fill_null(False)
 
 
-def linked_paths(events: ir.Table, own: ir.Table, own_from_ms: int | None) -> ir.Table:
+def linked_paths(events: ir.Table, referers: ir.Table, own: ir.Table,
+                 own_from_ms: int | None) -> ir.Table:
     """Per path some client reached through a link (`is_link`): when that first happened
     (`linked_since`), and when that first happened from one of the site's own pages
     (`site_linked_since`, `from_site`).
@@ -112,13 +124,15 @@ def linked_paths(events: ir.Table, own: ir.Table, own_from_ms: int | None) -> ir
     A site's broken links are followed by people and crawlers, many of whom send no referer;
     once anyone arrived at a path from a link, errors on it are the site's, not a prober's
     guesses. Both engines learn this as the log goes, never from the future.
-    `own` is `referrals.own_hosts_since`; `own_from_ms` the first moment any host was known
-    as the site's own (None: never).
+    `referers` is the per-referer table (`referers`): its path and host are taken once per
+    referer. `own` is `referrals.own_hosts_since`; `own_from_ms` the first moment any host
+    was known as the site's own (None: never).
     """
-    linked = events.filter(is_link(events.path, events.referer))
-    linked = linked.mutate(_host=referrals.referer_host_expr(linked.referer),
-                           _ms=epoch_ms(linked.ts))
-    linked = linked.left_join(own, linked._host == own.own_host)
+    # Every referer is in `referers`; an event without one is no link and joins nothing.
+    referred = events.inner_join(referers, key(events.referer) == referers.ref_key)
+    linked = referred.filter(is_link(referred.path, referred.ref_path))
+    linked = linked.mutate(_ms=epoch_ms(linked.ts))
+    linked = linked.left_join(own, linked.ref_host == own.own_host)
     site = from_site(linked.own_since_ms, linked._ms, own_from_ms)
     return linked.group_by(linked_path_key=key(linked.path)).aggregate(
         linked_since=linked.ts.min(),
@@ -169,14 +183,19 @@ def robots_readers(events: ir.Table) -> ir.Table:
 
 
 def referers(backend: Any, events: ir.Table) -> ir.Table:
-    """Per distinct referer: the key of the inferred template of the page it names, joined
-    back by `ref_key` (a profile reached from a profile is one step of a walk)."""
+    """Per distinct referer, joined back by `ref_key`: the key of the inferred template of
+    the page it names (a profile reached from a profile is one step of a walk), and what
+    the per-event flags read of it (`ref_path`, `ref_page`, `ref_host`), so its regular
+    expressions run once per referer, not several times per event."""
     distinct = events.select("referer").distinct()
     distinct = distinct.filter(distinct.referer.notnull())
     path = distinct.referer.re_extract("^" + REFERER_PATH, 1)
     table = distinct.select(
         ref_key=key(distinct.referer),
         ref_template_key=ibis.ifelse(path == "", ibis.null(), key(infer_template(path))),
+        ref_path=referer_path(distinct.referer),
+        ref_page=referer_page(distinct.referer),
+        ref_host=referrals.referer_host_expr(distinct.referer),
     )
     return materialize(backend, table, "_referers")
 
