@@ -377,8 +377,8 @@ class Deriver:
     def _rows(self, subjects: list[str] | None, route_index: int | None,
               path_item: str | None, status: int, size: int) -> list[Row]:
         if subjects is not None:
-            if not subjects:
-                return [Row(flags={"is_subject_route": 1, "is_miss": 1})]
+            if not subjects:  # a lookup that found nobody weighs 1, as a route's miss does
+                return [Row(item_weight=1, flags={"is_subject_route": 1, "is_miss": 1})]
             return [Row(item=s, item_weight=1, flags={"is_subject_route": 1, "is_miss": 0})
                     for s in subjects]
         if route_index is None:
