@@ -209,7 +209,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
                            ibis.ifelse(missed | refused, ibis.null(), t.path_item_key))
     single = ibis.ifelse(has_list, t.subjects.length() == 1, weights == 1) & is_route
     is_error = t.status.isin(ERROR_STATUSES)
-    has_referer = t.referer.notnull() & (t.referer != "-")
+    # An empty Referer header carried nothing: no referer, as `-` (and as the stream says).
+    has_referer = t.referer.notnull() & ~t.referer.isin(("", "-"))
     # An error on a path reached by a link, now or earlier by anyone, is a broken link
     # followed, not a path guessed (`lookups.linked_paths`).
     linked = lookups.is_link(t.path, t.referer) | (t.linked_since.notnull()
