@@ -191,17 +191,20 @@ class Deriver:
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
         self._assets = sitefacts.AssetWitness()
         self.own_hosts = referrals.OwnHosts()
-        self._linked: dict[str, None] = {}
+        # What is learnt as the log goes is kept with when it was first learnt (ms), and
+        # counts for events strictly after that, as in the batch (`lookups.linked_paths`):
+        # lines of the same moment are in no telling order (workers log as they finish).
+        self._linked: dict[str, int] = {}
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
-        self._robots: dict[str, None] = {}
+        self._robots: dict[str, int] = {}
         """Address and agent pairs that asked for /robots.txt, oldest first, at most
         `LINKED_PATHS`."""
-        self._served: dict[str, None] = {}
+        self._served: dict[str, int] = {}
         """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
-        self._site_linked: dict[str, None] = {}
+        self._site_linked: dict[str, int] = {}
         """Paths reached through a link from the site's own pages (`lookups.from_site`)."""
-        self._own_known = False
-        """Some host is known as the site's own (`referrals.OwnHosts`)."""
+        self._own_from: int | None = None
+        """When some host first became known as the site's own (`referrals.OwnHosts`)."""
 
     def learn(self, subject_templates: frozenset[str], catalogue_templates: frozenset[str],
               asset_templates: frozenset[str]) -> None:
@@ -216,8 +219,8 @@ class Deriver:
         self.asset_templates = assets | asset_templates
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
 
-    def _link(self, path: str) -> None:
-        _remember(self._linked, path)
+    def _link(self, path: str, ts_ms: int) -> None:
+        _remember(self._linked, path, ts_ms)
 
     def derive(self, event: dict[str, Any]) -> EventRows:
         """`event["session_since"]`, when present, is the session's first sighting (the
@@ -244,17 +247,18 @@ class Deriver:
         has_referer = bool(referer) and referer != "-"
         # An error on a path reached by a link, now or earlier by anyone, is a broken link
         # followed, not a path guessed (`lookups.linked_paths`).
-        linked = is_link(path, referer) or path in self._linked
+        linked = is_link(path, referer) or _before(self._linked, path, ts_ms)
         unlinked_error_page = is_error and not static and not linked
         # A path the site does not have: never served before, never reached through a link.
-        served = path in self._served
+        served = _before(self._served, path, ts_ms)
         unknown = not linked and not served
         host = referrals.referer_host(referer)
-        own = host is not None and self.own_hosts.is_own(host)
+        own = host is not None and self.own_hosts.is_own(host, ts_ms)
         # A scanner target is reached through a link only from the site's own pages: a
         # foreign referer is a scanner replaying the last site it probed (`lookups.from_site`).
-        site_link = is_link(path, referer) and (own or not self._own_known)
-        site_linked = site_link or path in self._site_linked
+        site_link = is_link(path, referer) and (
+            own or self._own_from is None or ts_ms <= self._own_from)
+        site_linked = site_link or _before(self._site_linked, path, ts_ms)
         klass = uaclass.classify(ua)
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
         target_miss = (info.target and status in TARGET_ERRORS and not site_linked
@@ -264,16 +268,16 @@ class Deriver:
                         and klass != "feed-reader")
         script_miss = info.script and status in pathfacts.MISSING_STATUSES and unknown
         if linked:
-            self._link(path)
+            self._link(path, ts_ms)
         if site_link:
-            _remember(self._site_linked, path)
+            _remember(self._site_linked, path, ts_ms)
         if 200 <= status < 300 or status == 304:  # served (`lookups.served_paths`)
-            _remember(self._served, path)
+            _remember(self._served, path, ts_ms)
         # A declared crawler that read robots.txt under this agent before this request.
         reader = f"{ip}\x1f{ua}"
-        polite = uaclass.is_crawler_class(klass) and reader in self._robots
+        polite = uaclass.is_crawler_class(klass) and _before(self._robots, reader, ts_ms)
         if robots and ua:
-            _remember(self._robots, reader)
+            _remember(self._robots, reader, ts_ms)
         is_post = method == "POST"
         # An author archive reached through a link is a reader's; only asked-for ids count.
         author = None if is_page_link(path, referer) else info.author
@@ -282,8 +286,9 @@ class Deriver:
         self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
         is_page = not static and is_read
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
-        self.own_hosts.saw(host, ip, static and not info.browser_fetched)
-        self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
+        self.own_hosts.saw(host, ip, static and not info.browser_fetched, ts_ms)
+        if self._own_from is None and host is not None and self.own_hosts.is_own(host):
+            self._own_from = ts_ms
         library_path = uaclass.is_library(ua) and not info.feed_or_api
         library_page = is_page and library_path
         headless_page = is_page and klass == uaclass.HEADLESS
@@ -464,13 +469,20 @@ def _route_missed(route: Route, status: int, size: int, item: str | None) -> boo
     return missed
 
 
-def _remember(paths: dict[str, None], path: str) -> None:
-    """Add a path to a bounded memory of paths, forgetting the oldest first."""
+def _remember(paths: dict[str, int], path: str, ts_ms: int) -> None:
+    """Add a path, with when it was first seen, to a bounded memory of paths, forgetting
+    the oldest first."""
     if path in paths:
         return
     if len(paths) >= LINKED_PATHS:
         del paths[next(iter(paths))]
-    paths[path] = None
+    paths[path] = ts_ms
+
+
+def _before(paths: dict[str, int], path: str, ts_ms: int) -> bool:
+    """The path was remembered strictly before `ts_ms`."""
+    since = paths.get(path)
+    return since is not None and since < ts_ms
 
 
 def is_link(path: str, referer: str | None) -> bool:
