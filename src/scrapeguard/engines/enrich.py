@@ -25,6 +25,7 @@ from scrapeguard import canonical, clients, pathfacts, referrals, sitefacts, uac
 from scrapeguard.engines import lookups, sqlcache
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
+from scrapeguard.features import SEQ_MEMORY_SECONDS
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes.learn import learn
 from scrapeguard.routes.model import RouteTable
@@ -422,7 +423,10 @@ def seq_steps(rows: ir.Table, policy: Policy) -> ir.Table:
     window = ibis.window(group_by=[lookups_only.identity_key, lookups_only.template_key],
                          order_by=[lookups_only.ts_ms, lookups_only.eid])
     step = (lookups_only.numeric_id - lookups_only.numeric_id.lag().over(window)).abs()
-    is_step = ((step >= 1) & (step <= policy.settings.seq_step)).fill_null(False)
+    # The previous id is remembered for a day (`features.SEQ_MEMORY_SECONDS`), as live.
+    since = lookups_only.ts_ms - lookups_only.ts_ms.lag().over(window)
+    is_step = ((step >= 1) & (step <= policy.settings.seq_step)
+               & (since <= SEQ_MEMORY_SECONDS * 1000)).fill_null(False)
     marked = lookups_only.select("eid", "item_pos", _step=is_step)
     return marked.filter(marked._step).select("eid", "item_pos")
 
