@@ -21,6 +21,18 @@ local function add_distinct(base, feature, value, weight, ttl)
   redis.call('PEXPIRE', base .. ':ws:' .. feature, ttl)
 end
 
+-- A counter set lives its time to live from when it was started, however often it is
+-- written since (as on memory://); returns the milliseconds it has left, which its distinct
+-- sets are given so that they lapse with it.
+local function started(key, ttl)
+  local left = redis.call('PTTL', key)
+  if left < 0 then
+    redis.call('PEXPIRE', key, ttl)
+    return ttl
+  end
+  return left
+end
+
 local step = 0
 if p.seq then
   local key = prefix .. p.seq.key
@@ -64,10 +76,9 @@ for _, g in ipairs(p.groups) do
     local key = prefix .. g.key
     for column, amount in pairs(g.sums) do redis.call('HINCRBY', key, column, amount) end
     redis.call('HINCRBY', key, 'is_seq_step', step)
-    local features = {}
+    local left = started(key, g.ttl)
     for _, d in ipairs(g.distinct) do
-      add_distinct(key, d[1], d[2], d[3], g.ttl)
-      features[d[1]] = true
+      add_distinct(key, d[1], d[2], d[3], left)
     end
     if g.gap and g.gap ~= cjson.null then
       local last = redis.call('HGET', key, '_last')
@@ -79,7 +90,6 @@ for _, g in ipairs(p.groups) do
       end
       redis.call('HSET', key, '_last', string.format('%d', g.gap))
     end
-    redis.call('PEXPIRE', key, g.ttl)
     local values = {}
     local flat = redis.call('HGETALL', key)
     for i = 1, #flat, 2 do
@@ -97,8 +107,8 @@ for actor, items in pairs(p.exposure) do
   local key = prefix .. 'x:' .. actor
   before[actor] = weighted(key, 'subjects')
   requests[actor] = redis.call('HINCRBY', key, 'requests', 1)
-  for _, item in ipairs(items) do add_distinct(key, 'subjects', item[1], item[2], p.exposure_ttl) end
-  redis.call('PEXPIRE', key, p.exposure_ttl)
+  local left = started(key, p.exposure_ttl)
+  for _, item in ipairs(items) do add_distinct(key, 'subjects', item[1], item[2], left) end
   end
 end
 
