@@ -230,6 +230,9 @@ class Deriver:
         ip = canonical_ip(str(event["ip"]))
         path = canonical_path(event.get("path") or "")
         status = int(event.get("status") or 0)
+        # An answer the source did not log tells nothing: no guess, no item, no refusal
+        # (the batch compares a null status as null).
+        answered = event.get("status") is not None
         size = int(event.get("bytes") or 0)
         ua = event.get("ua")
         account, session = event.get("account"), event.get("session")
@@ -241,7 +244,8 @@ class Deriver:
         is_get, is_read = method == "GET", method != "OPTIONS"
         if route_index == 0 and not is_get:
             route_index = None  # only a GET answers with an inferred route's record
-        catalogue = info.catalogue if is_get and subjects is None and status < 400 else None
+        catalogue = (info.catalogue if is_get and subjects is None and answered and status < 400
+                     else None)
         is_error = status in ERROR_STATUSES
         referer = event.get("referer")
         has_referer = bool(referer) and referer != "-"
@@ -264,8 +268,8 @@ class Deriver:
         target_miss = (info.target and status in TARGET_ERRORS and not site_linked
                        and not served and klass != "feed-reader")
         # A scanner target guessed at, whatever the answer but success: a redirect too.
-        target_guess = (info.target and not (200 <= status < 300 or status == 304) and unknown
-                        and klass != "feed-reader")
+        target_guess = (info.target and answered and not (200 <= status < 300 or status == 304)
+                        and unknown and klass != "feed-reader")
         script_miss = info.script and status in pathfacts.MISSING_STATUSES and unknown
         if linked:
             self._link(path, ts_ms)
@@ -299,7 +303,7 @@ class Deriver:
         browser_page = (is_page and assets_expected and not uaclass.is_crawler_class(klass)
                         and not uaclass.is_library(ua) and not info.feed_or_api)
         # A password the login form did not take, posted without the form's page as referer.
-        blind_login_post = (info.login_form and is_post and not has_referer
+        blind_login_post = (info.login_form and is_post and not has_referer and answered
                             and status not in REDIRECTS)
         # The login form under an agent, on a site whose browsers load its assets.
         login_agent = ua if info.login_form and assets_expected and ua and ua != "-" else None
