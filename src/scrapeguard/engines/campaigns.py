@@ -48,6 +48,8 @@ ORDER = ("ts_ms", "eid", "item_pos")
 def campaign_rows(backend: Any, rows: ir.Table, policy: Policy) -> ir.Table:
     """Member lookups of every campaign, with `campaign_key`, as a small table of its own."""
     templates = backend.table("_path_lookup").select("template_key", "template").distinct()
+    # Allowlisted requests are no campaign's evidence: the stream engine never counts them.
+    rows = rows.filter(rows.allow_reason.isnull())
     parts = []
     for link, members in (("enum", _enumerating(rows, policy)), ("thin", _thin(rows, policy))):
         named = members.left_join(templates, "template_key").drop("template_key_right")

@@ -419,7 +419,9 @@ def _mark_seq_steps(backend: Any, rows: ir.Table, policy: Policy) -> None:
 
 def seq_steps(rows: ir.Table, policy: Policy) -> ir.Table:
     """(`eid`, `item_pos`) of the lookups that are sequential steps (`_mark_seq_steps`)."""
-    lookups_only = rows.filter(rows.numeric_id.notnull())
+    # An allowlisted request is no step and no client's previous id: the stream engine never
+    # counts it (`StreamEngine.record_many`), so neither does the batch.
+    lookups_only = rows.filter(rows.numeric_id.notnull() & rows.allow_reason.isnull())
     window = ibis.window(group_by=[lookups_only.identity_key, lookups_only.template_key],
                          order_by=[lookups_only.ts_ms, lookups_only.eid])
     step = (lookups_only.numeric_id - lookups_only.numeric_id.lag().over(window)).abs()
