@@ -34,7 +34,7 @@ WINDOW = 60
 Factory = Callable[[], Store]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def new_store(request: pytest.FixtureRequest) -> Iterator[Factory]:
     """Fresh stores of one backend; on Redis each under a prefix of its own."""
     made: list[Store] = []
