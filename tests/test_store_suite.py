@@ -340,3 +340,20 @@ def test_a_counter_lives_from_its_first_write(new_store: Factory) -> None:
     result = store.record(lookup(int(time.time() * 1000), 3, ttl=2))
     assert result.groups["g:plain:c1"]["one"] == 1
     assert result.exposure_before["ip:c1"] == 0
+
+
+def test_a_previous_id_and_exposure_lapse_by_event_time(new_store: Factory) -> None:
+    """A log replayed or followed behind the clock counts as it did live: a previous id and an
+    actor's exposure lapse when the events' time says, not the clock (which only clears keys
+    away). Counters, campaign evidence and taints are keyed by their window, bucket or day,
+    which ends before their time to live: they never outlive their key's use."""
+    store = new_store()
+    start = 1_772_438_400_000  # long before the clock: a replayed log
+    assert store.record(lookup(start, 10, ttl=60)).is_seq_step == 0
+    near = store.record(lookup(start + 60_000, 11, ttl=60))
+    assert near.is_seq_step == 1
+    assert near.exposure_before["ip:c1"] == 1
+    late = store.record(lookup(start + 180_001, 12, ttl=60))
+    assert late.is_seq_step == 0, "the previous id lapsed a minute after it was looked up"
+    assert late.exposure_before["ip:c1"] == 0, "the exposure lapsed a minute after it began"
+    assert store.record(lookup(start + 180_002, 13, ttl=60)).exposure_before["ip:c1"] == 1

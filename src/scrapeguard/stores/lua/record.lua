@@ -4,6 +4,11 @@
 -- of weight x PFCOUNT over the weights seen.
 local p = cjson.decode(ARGV[1])
 local prefix = p.prefix
+local now = p.now
+-- State lapses by event time, as on memory:// (a log replayed or followed behind the clock
+-- counts as it did live); the keys' own time to live (the clock) only clears them away.
+-- Counters, campaign evidence and taints are keyed by their window, bucket or day, which ends
+-- before their time to live does: only a previous id and an actor's exposure need this.
 
 local function weighted(base, feature)
   local total = 0
@@ -33,14 +38,35 @@ local function started(key, ttl)
   return left
 end
 
+-- Empty a counter set whose event-time expiry (`_e`) has passed, with its distinct sets;
+-- give a new one its expiry, `ttl` from now.
+local function lapse(key, features, ttl)
+  local expiry = redis.call('HGET', key, '_e')
+  if expiry and tonumber(expiry) < now then
+    for _, feature in ipairs(features) do
+      for _, w in ipairs(redis.call('SMEMBERS', key .. ':ws:' .. feature)) do
+        redis.call('DEL', key .. ':h:' .. feature .. ':' .. w)
+      end
+      redis.call('DEL', key .. ':ws:' .. feature)
+    end
+    redis.call('DEL', key)
+    expiry = nil
+  end
+  if not expiry then redis.call('HSET', key, '_e', string.format('%d', now + ttl)) end
+end
+
 local step = 0
 if p.seq then
   local key = prefix .. p.seq.key
   local previous = redis.call('GET', key)
-  redis.call('SET', key, p.seq.id, 'PX', p.seq.ttl)
+  redis.call('SET', key, p.seq.id .. ' ' .. string.format('%d', now + p.seq.ttl), 'PX', p.seq.ttl)
   if previous then
-    for _, near in ipairs(p.seq.near) do
-      if near == previous then step = 1 end
+    local id, expiry = string.match(previous, '^(%S+) (%d+)$')
+    if id == nil then id = previous end  -- kept by an older script, without its expiry
+    if expiry == nil or tonumber(expiry) >= now then
+      for _, near in ipairs(p.seq.near) do
+        if near == id then step = 1 end
+      end
     end
   end
 end
@@ -105,6 +131,7 @@ for actor, items in pairs(p.exposure) do
   local link = p.exposure_link[actor]
   if link == nil or links[link] then
   local key = prefix .. 'x:' .. actor
+  lapse(key, {'subjects'}, p.exposure_ttl)
   before[actor] = weighted(key, 'subjects')
   requests[actor] = redis.call('HINCRBY', key, 'requests', 1)
   local left = started(key, p.exposure_ttl)
