@@ -20,6 +20,7 @@ live side has no per-event value for, and why.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,14 +65,17 @@ CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, 
 
 ONLY_BATCH = {
     "eid": "the batch's event number, a join key; the stream handles one event at a time",
-    "item_pos": "the row's place among an event's subjects: compared as the row's position",
     "ts": "compared as `ts_ms`, the form both count windows by",
-    "referral_host": "live, a referral campaign is the client's first page of the day, kept "
-                     "by the engine (`StreamEngine._referral`); the batch takes the host per "
-                     "event and finds the first page in `campaigns.py`; compared as the "
-                     "candidate host `EventRows.referral`, on the first row",
-    "is_seq_step": "live, the store finds it (`EventResult.is_seq_step`); compared with it",
 }
+"""Batch columns without a live twin. Every other one is compared, the detectors included:
+`is_seq_step` with the store's answer, and three more derived from `campaigns.campaign_rows`
+(`enum_member`, `thin_member`, `ref_campaign`)."""
+LIVE_ONLY = {
+    "campaign_prior": "the assets a client loaded before its first page joined a referral "
+                      "campaign, added at that page; the batch moves those asset rows to it "
+                      "(`campaigns._referred`), so they are no column of any one event",
+}
+"""Fields of the live `EventRows` without a batch twin."""
 
 IDS = st.sampled_from(["7", "8", "9", "007", "0", "10", "11", "123456789012345678",
                        "1234567890123456789012", "abc", "12a", "٣", ""])
@@ -177,10 +181,20 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+ASSET_LOADS = [{"ts": START, "ip": f"198.18.0.{n}", "method": "GET", "path": "/css/site.css",
+                "status": 200, "bytes": 900, "ua": FIREFOX,
+                "referer": "https://shop.example/about", "account": None, "session": None,
+                "subjects": None, "fields": None, "hdr": None, "tls": None} for n in range(20)]
+"""Twenty addresses loading a page's assets: from then on the site is one whose browsers load
+them (`sitefacts.ASSET_ADDRESSES`), and shop.example is its own host (`referrals.py`)."""
+
+
 @st.composite
 def batches(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Events in time order, with gaps from none (the same millisecond) to an hour."""
     found = draw(st.lists(events(), min_size=5, max_size=60))
+    if draw(st.booleans()):  # a site whose browsers load its assets: forms, browser pages,
+        found = [*ASSET_LOADS, *found]  # login agents and referrals count from then on
     ts = START
     for event in found:
         ts += timedelta(milliseconds=draw(st.sampled_from(
@@ -235,11 +249,16 @@ def batch_rows(con: Any, policy: Policy, found: list[dict[str, Any]]
     rows, stats = enrich(con, "events", policy)
     out = rows.order_by(["eid", "item_pos"]).to_pyarrow().to_pylist()
     members = campaign_rows(ibis.duckdb.from_connection(con), rows, policy)
-    joined = {(r["eid"], r["campaign_link"]) for r in members.select(
-        "eid", "campaign_link").to_pyarrow().to_pylist()}
+    listed = members.select("eid", "item_pos", "campaign_link", "campaign_name")
+    joined = {(r["eid"], r["campaign_link"]) for r in listed.to_pyarrow().to_pylist()}
+    referred = {r["eid"]: r["campaign_name"].removeprefix("ref:")
+                for r in listed.to_pyarrow().to_pylist()
+                if r["campaign_link"] == "ref" and r["item_pos"] == 0}
     for row in out:  # the detectors' answers, per event: on its first row
+        first = row["item_pos"] == 0
         for link in ("enum", "thin"):
-            row[f"{link}_member"] = int(row["item_pos"] == 0 and (row["eid"], link) in joined)
+            row[f"{link}_member"] = int(first and (row["eid"], link) in joined)
+        row["ref_campaign"] = referred.get(row["eid"]) if first else None
     calibration = Calibration(subject_templates=list(stats.inferred_templates),
                               asset_templates=stats.routes.subresource_templates)
     if policy.settings.infer_templates:
@@ -274,6 +293,9 @@ def hashes(con: Any, values: set[str]) -> dict[str, int]:
     return dict(found)
 
 
+UNHASHED = ("allow_reason", "referral_host", "ref_campaign")
+"""Columns the batch keeps as text."""
+
 KEYED = {"ip_key": "ip", "net_key": "net", "asn_key": "asn", "prefix_key": "prefix",
          "account_key": "account", "session_key": "session", "fp_key": "fp",
          "hdr_key": "hdr", "tls_key": "tls"}
@@ -298,6 +320,7 @@ def live_view(rows: EventRows, answer: EventResult | None) -> list[dict[str, Any
         view["is_seq_step"] = answer.is_seq_step if first else 0
         view["enum_member"] = int(first and answer.member)
         view["thin_member"] = int(first and answer.thin)
+        view["ref_campaign"] = rows.campaign_host if position == 0 else None
         out.append(view)
     return out
 
@@ -306,7 +329,7 @@ def compare(con: Any, batch: list[dict[str, Any]], live: list[dict[str, Any]],
             found: list[dict[str, Any]]) -> list[str]:
     """Every difference, as `event n (path) column: batch != live`."""
     strings = {v for row in live for k, v in row.items()
-               if isinstance(v, str) and k not in ("allow_reason", "referral_host")}
+               if isinstance(v, str) and k not in UNHASHED}
     keyed = hashes(con, strings)
     differences = []
     assert len(batch) == len(live), (len(batch), len(live))
@@ -318,7 +341,7 @@ def compare(con: Any, batch: list[dict[str, Any]], live: list[dict[str, Any]],
                 continue
             assert column in lv, f"column {column!r} has no live counterpart"
             other = lv[column]
-            if isinstance(other, str) and column not in ("allow_reason", "referral_host"):
+            if isinstance(other, str) and column not in UNHASHED:
                 other = keyed[other]
             if value != other:
                 differences.append(f"event {b['eid']} row {b['item_pos']} "
@@ -378,6 +401,17 @@ AWKWARD = [
     *(hit(2 * DAY + 10_000 + k, f"/api/users/{300 + k}", ip="192.0.2.45") for k in range(6)),
     *(hit(2 * DAY + 20_000 + k, f"/user/{900 + 7 * k}", 404, ip="192.0.2.46")
       for k in range(14)),
+    # A site whose browsers load its assets: referrals from a foreign host (its client's
+    # first page of the day), forms reached without assets, login forms under many agents.
+    *({**load, "ts": START + timedelta(milliseconds=2 * DAY + 30_000)} for load in ASSET_LOADS),
+    hit(2 * DAY + 30_000, "/about", ip="192.0.2.47", referer="https://spam.example/"),
+    hit(2 * DAY + 30_001, "/about", ip="192.0.2.48", referer="https://spam.example/"),
+    hit(2 * DAY + 30_002, "/static/app.js", ip="192.0.2.48", referer="https://spam.example/"),
+    hit(2 * DAY + 30_003, "/news/1", ip="192.0.2.48"),
+    hit(2 * DAY + 30_003, "/register", ip="192.0.2.49"),
+    hit(2 * DAY + 30_004, "/wp-comments-post.php", ip="192.0.2.49", method="POST"),
+    *(hit(2 * DAY + 30_005, "/wp-login.php", ip="192.0.2.50", ua=f"Agent/{k}")
+      for k in range(3)),
 ]
 """Cases the generator reaches rarely, each a difference the test found once."""
 
@@ -409,3 +443,6 @@ def test_every_batch_column_is_compared(con: Any) -> None:
     missing = set(batch[0]) - set(live) - set(ONLY_BATCH)
     assert not missing
     assert set(ONLY_BATCH) <= set(batch[0]), "ONLY_BATCH names a column the batch dropped"
+    compared = {*_DISTINCT_SOURCE.values(), "ts", "ts_ms", "keys", "rows", "allow_reason",
+                "referral", "campaign_host"}
+    assert {f.name for f in dataclasses.fields(EventRows)} - compared == set(LIVE_ONLY)
