@@ -7,8 +7,10 @@ they are checked here at the `Store` interface, below the engine: seeded random 
 updates (every shape an update can take) read back event by event, and scenarios whose
 answers are written out. Sums, steps, membership and request counts must be equal; distinct
 counts exact on memory and within HyperLogLog's error on Redis (exact for the small sets of
-the scenarios, see `hll_slack`). Expiry is by event time on memory and by the clock on Redis,
-which agree when events are stamped with the clock, as live: the expiry test does so.
+the scenarios, see `hll_slack`). Expiry is by event time on memory; on Redis by the clock for
+what is keyed by its window (counters, campaign evidence, taints) and by event time for what
+outlives windows (a previous id, an actor's exposure): the general expiry test stamps events
+with the clock, as live, and one more replays a log from the past.
 """
 
 from __future__ import annotations
