@@ -50,6 +50,11 @@ class GapStat:
 
 Shape = Sum | Distinct | Ratio | GapStat
 
+SEQ_MEMORY_SECONDS = 86_400
+"""How long a client's previous id on a route counts for `seq_steps`: a lookup more than a
+day after the one before it is no step from it. It bounds what the live store keeps per
+client and route (`EventUpdate.seq_ttl`), and the batch engine applies the same bound."""
+
 
 @dataclass(frozen=True)
 class Feature:

@@ -72,14 +72,18 @@ class OwnHosts:
         self.need = need
         self.max_hosts = max_hosts
         self._learning: dict[str, set[str]] = {}
-        self._own: set[str] = set()
+        self._own: dict[str, int] = {}
+        """Host: when (ms) it became the site's own."""
         self.dropped = 0
         """Hosts not tracked because `max_hosts` were already being learned."""
 
-    def is_own(self, host: str) -> bool:
-        return host in self._own
+    def is_own(self, host: str, before_ms: int | None = None) -> bool:
+        """The host is the site's own (known strictly before `before_ms`, when given: as
+        `own_hosts_since` is compared in the batch)."""
+        since = self._own.get(host)
+        return since is not None and (before_ms is None or since < before_ms)
 
-    def saw(self, host: str | None, ip: str, linked_asset: bool) -> None:
+    def saw(self, host: str | None, ip: str, linked_asset: bool, ts_ms: int = 0) -> None:
         if host is None or not linked_asset or host in self._own:
             return
         seen = self._learning.get(host)
@@ -91,7 +95,7 @@ class OwnHosts:
         seen.add(ip)
         if len(seen) >= self.need:
             del self._learning[host]
-            self._own.add(host)
+            self._own[host] = ts_ms
 
 
 def arrival_host(host: str | None, is_page: bool, assets_expected: bool,

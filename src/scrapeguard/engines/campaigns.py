@@ -48,6 +48,8 @@ ORDER = ("ts_ms", "eid", "item_pos")
 def campaign_rows(backend: Any, rows: ir.Table, policy: Policy) -> ir.Table:
     """Member lookups of every campaign, with `campaign_key`, as a small table of its own."""
     templates = backend.table("_path_lookup").select("template_key", "template").distinct()
+    # Allowlisted requests are no campaign's evidence: the stream engine never counts them.
+    rows = rows.filter(rows.allow_reason.isnull())
     parts = []
     for link, members in (("enum", _enumerating(rows, policy)), ("thin", _thin(rows, policy))):
         named = members.left_join(templates, "template_key").drop("template_key_right")
@@ -125,10 +127,14 @@ def _thin(rows: ir.Table, policy: Policy) -> ir.Table:
     bare = rows.filter(rows.account_key.isnull() & (rows.one == 1))
     bare = bare.mutate(_day=bare.ts_ms // (THIN_WINDOW_SECONDS * 1000))
     tainting = (bare.is_subject_route == 0) | (bare.is_static == 1)
-    taint = (
-        bare.filter(tainting).group_by(["identity_key", "_day"])
-        .aggregate(_taint_ms=lambda t: t.ts_ms.min())
-    )
+    # The client's first tainting request of the day, in log order (`ORDER`): a lookup logged
+    # before it in the same millisecond was still clean, as the stream engine sees it.
+    tainted = bare.filter(tainting)
+    first = ibis.window(group_by=[tainted.identity_key, tainted._day],
+                        order_by=[tainted.ts_ms, tainted.eid])
+    tainted = tainted.mutate(_n=ibis.row_number().over(first))
+    taint = tainted.filter(tainted._n == 0).select(
+        "identity_key", "_day", _taint_ms=tainted.ts_ms, _taint_eid=tainted.eid)
     lookups = bare.filter(~tainting)
     group = ["identity_key", "template_key", "_day"]
     enough = (
@@ -141,6 +147,7 @@ def _thin(rows: ir.Table, policy: Policy) -> ir.Table:
     window = ibis.cumulative_window(group_by=[suspects[c] for c in group],
                                     order_by=[suspects[c] for c in ORDER])
     count = suspects.one.sum().over(window)
-    clean = suspects._taint_ms.isnull() | (suspects._taint_ms > suspects.ts_ms)
+    clean = (suspects._taint_ms.isnull() | (suspects._taint_ms > suspects.ts_ms)
+             | ((suspects._taint_ms == suspects.ts_ms) & (suspects._taint_eid > suspects.eid)))
     marked = suspects.mutate(_member=(count >= policy.settings.thin_min_lookups) & clean)
-    return marked.filter(marked._member).drop("_day", "_taint_ms", "_member")
+    return marked.filter(marked._member).drop("_day", "_taint_ms", "_taint_eid", "_member")

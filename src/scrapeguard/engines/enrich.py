@@ -25,6 +25,7 @@ from scrapeguard.engines import lookups, sqlcache
 from scrapeguard.engines.lookups import INFERRED, key
 from scrapeguard.engines.networks import address_table as address_table_of
 from scrapeguard.engines.stats import EnrichStats
+from scrapeguard.features import SEQ_MEMORY_SECONDS
 from scrapeguard.policy.model import Policy
 from scrapeguard.routes.learn import learn
 from scrapeguard.routes.model import RouteTable
@@ -198,7 +199,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
                            ibis.ifelse(missed | refused, ibis.null(), t.path_item_key))
     single = ibis.ifelse(has_list, t.subjects.length() == 1, weights == 1) & is_route
     is_error = t.status.isin(ERROR_STATUSES)
-    has_referer = t.referer.notnull() & (t.referer != "-")
+    # An empty Referer header carried nothing: no referer, as `-` (and as the stream says).
+    has_referer = t.referer.notnull() & ~t.referer.isin(("", "-"))
     # An error on a path reached by a link, now or earlier by anyone, is a broken link
     # followed, not a path guessed (`lookups.linked_paths`).
     linked = lookups.is_link(t.path, t.ref_path) | (t.linked_since.notnull()
@@ -419,11 +421,16 @@ def _mark_seq_steps(backend: Any, rows: ir.Table, policy: Policy) -> None:
 
 def seq_steps(rows: ir.Table, policy: Policy) -> ir.Table:
     """(`eid`, `item_pos`) of the lookups that are sequential steps (`_mark_seq_steps`)."""
-    lookups_only = rows.filter(rows.numeric_id.notnull())
+    # An allowlisted request is no step and no client's previous id: the stream engine never
+    # counts it (`StreamEngine.record_many`), so neither does the batch.
+    lookups_only = rows.filter(rows.numeric_id.notnull() & rows.allow_reason.isnull())
     window = ibis.window(group_by=[lookups_only.identity_key, lookups_only.template_key],
                          order_by=[lookups_only.ts_ms, lookups_only.eid])
     step = (lookups_only.numeric_id - lookups_only.numeric_id.lag().over(window)).abs()
-    is_step = ((step >= 1) & (step <= policy.settings.seq_step)).fill_null(False)
+    # The previous id is remembered for a day (`features.SEQ_MEMORY_SECONDS`), as live.
+    since = lookups_only.ts_ms - lookups_only.ts_ms.lag().over(window)
+    is_step = ((step >= 1) & (step <= policy.settings.seq_step)
+               & (since <= SEQ_MEMORY_SECONDS * 1000)).fill_null(False)
     marked = lookups_only.select("eid", "item_pos", _step=is_step)
     return marked.filter(marked._step).select("eid", "item_pos")
 

@@ -199,17 +199,20 @@ class Deriver:
         self._referer_template = lru_cache(maxsize=100_000)(referer_template)
         self._assets = sitefacts.AssetWitness()
         self.own_hosts = referrals.OwnHosts()
-        self._linked: dict[str, None] = {}
+        # What is learnt as the log goes is kept with when it was first learnt (ms), and
+        # counts for events strictly after that, as in the batch (`lookups.linked_paths`):
+        # lines of the same moment are in no telling order (workers log as they finish).
+        self._linked: dict[str, int] = {}
         """Paths some client reached through a link, oldest first, at most `LINKED_PATHS`."""
-        self._robots: dict[str, None] = {}
+        self._robots: dict[str, int] = {}
         """Address and agent pairs that asked for /robots.txt, oldest first, at most
         `LINKED_PATHS`."""
-        self._served: dict[str, None] = {}
+        self._served: dict[str, int] = {}
         """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
-        self._site_linked: dict[str, None] = {}
+        self._site_linked: dict[str, int] = {}
         """Paths reached through a link from the site's own pages (`lookups.from_site`)."""
-        self._own_known = False
-        """Some host is known as the site's own (`referrals.OwnHosts`)."""
+        self._own_from: int | None = None
+        """When some host first became known as the site's own (`referrals.OwnHosts`)."""
 
     def learn(self, subject_templates: frozenset[str], catalogue_templates: frozenset[str],
               asset_templates: frozenset[str]) -> None:
@@ -224,8 +227,8 @@ class Deriver:
         self.asset_templates = assets | asset_templates
         self._path = lru_cache(maxsize=100_000)(self._path_uncached)
 
-    def _link(self, path: str) -> None:
-        _remember(self._linked, path)
+    def _link(self, path: str, ts_ms: int) -> None:
+        _remember(self._linked, path, ts_ms)
 
     def derive(self, event: dict[str, Any]) -> EventRows:
         """`event["session_since"]`, when present, is the session's first sighting (the
@@ -235,6 +238,9 @@ class Deriver:
         ip = canonical_ip(str(event["ip"]))
         path = canonical_path(event.get("path") or "")
         status = int(event.get("status") or 0)
+        # An answer the source did not log tells nothing: no guess, no item, no refusal
+        # (the batch compares a null status as null).
+        answered = event.get("status") is not None
         size = int(event.get("bytes") or 0)
         ua = event.get("ua")
         account, session = event.get("account"), event.get("session")
@@ -246,42 +252,44 @@ class Deriver:
         is_get, is_read = method == "GET", method != "OPTIONS"
         if route_index == 0 and not is_get:
             route_index = None  # only a GET answers with an inferred route's record
-        catalogue = info.catalogue if is_get and subjects is None and status < 400 else None
+        catalogue = (info.catalogue if is_get and subjects is None and answered and status < 400
+                     else None)
         is_error = status in ERROR_STATUSES
         referer = event.get("referer")
         has_referer = bool(referer) and referer != "-"
         # An error on a path reached by a link, now or earlier by anyone, is a broken link
         # followed, not a path guessed (`lookups.linked_paths`).
-        linked = is_link(path, referer) or path in self._linked
+        linked = is_link(path, referer) or _before(self._linked, path, ts_ms)
         unlinked_error_page = is_error and not static and not linked
         # A path the site does not have: never served before, never reached through a link.
-        served = path in self._served
+        served = _before(self._served, path, ts_ms)
         unknown = not linked and not served
         host = referrals.referer_host(referer)
-        own = host is not None and self.own_hosts.is_own(host)
+        own = host is not None and self.own_hosts.is_own(host, ts_ms)
         # A scanner target is reached through a link only from the site's own pages: a
         # foreign referer is a scanner replaying the last site it probed (`lookups.from_site`).
-        site_link = is_link(path, referer) and (own or not self._own_known)
-        site_linked = site_link or path in self._site_linked
+        site_link = is_link(path, referer) and (
+            own or self._own_from is None or ts_ms <= self._own_from)
+        site_linked = site_link or _before(self._site_linked, path, ts_ms)
         klass = uaclass.classify(ua)
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
         target_miss = (info.target and status in TARGET_ERRORS and not site_linked
                        and not served and klass != "feed-reader")
         # A scanner target guessed at, whatever the answer but success: a redirect too.
-        target_guess = (info.target and not (200 <= status < 300 or status == 304) and unknown
-                        and klass != "feed-reader")
+        target_guess = (info.target and answered and not (200 <= status < 300 or status == 304)
+                        and unknown and klass != "feed-reader")
         script_miss = info.script and status in pathfacts.MISSING_STATUSES and unknown
         if linked:
-            self._link(path)
+            self._link(path, ts_ms)
         if site_link:
-            _remember(self._site_linked, path)
+            _remember(self._site_linked, path, ts_ms)
         if 200 <= status < 300 or status == 304:  # served (`lookups.served_paths`)
-            _remember(self._served, path)
+            _remember(self._served, path, ts_ms)
         # A declared crawler that read robots.txt under this agent before this request.
         reader = f"{ip}\x1f{ua}"
-        polite = uaclass.is_crawler_class(klass) and reader in self._robots
+        polite = uaclass.is_crawler_class(klass) and _before(self._robots, reader, ts_ms)
         if robots and ua:
-            _remember(self._robots, reader)
+            _remember(self._robots, reader, ts_ms)
         is_post = method == "POST"
         # An author archive reached through a link is a reader's; only asked-for ids count.
         author = None if is_page_link(path, referer) else info.author
@@ -291,8 +299,9 @@ class Deriver:
         is_page = not static and is_read
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
         arrival_agent = ua if referral is not None and uaclass.is_browser_agent(ua) else None
-        self.own_hosts.saw(host, ip, static and not info.browser_fetched)
-        self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
+        self.own_hosts.saw(host, ip, static and not info.browser_fetched, ts_ms)
+        if self._own_from is None and host is not None and self.own_hosts.is_own(host):
+            self._own_from = ts_ms
         library_path = uaclass.is_library(ua) and not info.feed_or_api
         library_page = is_page and library_path
         headless_page = is_page and klass == uaclass.HEADLESS
@@ -303,7 +312,7 @@ class Deriver:
         browser_page = (is_page and assets_expected and not uaclass.is_crawler_class(klass)
                         and not uaclass.is_library(ua) and not info.feed_or_api)
         # A password the login form did not take, posted without the form's page as referer.
-        blind_login_post = (info.login_form and is_post and not has_referer
+        blind_login_post = (info.login_form and is_post and not has_referer and answered
                             and status not in REDIRECTS)
         # An XML-RPC call that names a page as its referer: apps and other blogs' pingbacks
         # send none; a pingback spammer forges the page it claims to come from.
@@ -395,8 +404,8 @@ class Deriver:
     def _rows(self, subjects: list[str] | None, route_index: int | None,
               path_item: str | None, status: int, size: int) -> list[Row]:
         if subjects is not None:
-            if not subjects:
-                return [Row(flags={"is_subject_route": 1, "is_miss": 1})]
+            if not subjects:  # a lookup that found nobody weighs 1, as a route's miss does
+                return [Row(item_weight=1, flags={"is_subject_route": 1, "is_miss": 1})]
             return [Row(item=s, item_weight=1, flags={"is_subject_route": 1, "is_miss": 0})
                     for s in subjects]
         if route_index is None:
@@ -494,13 +503,20 @@ def _route_missed(route: Route, status: int, size: int, item: str | None) -> boo
     return missed
 
 
-def _remember(paths: dict[str, None], path: str) -> None:
-    """Add a path to a bounded memory of paths, forgetting the oldest first."""
+def _remember(paths: dict[str, int], path: str, ts_ms: int) -> None:
+    """Add a path, with when it was first seen, to a bounded memory of paths, forgetting
+    the oldest first."""
     if path in paths:
         return
     if len(paths) >= LINKED_PATHS:
         del paths[next(iter(paths))]
-    paths[path] = None
+    paths[path] = ts_ms
+
+
+def _before(paths: dict[str, int], path: str, ts_ms: int) -> bool:
+    """The path was remembered strictly before `ts_ms`."""
+    since = paths.get(path)
+    return since is not None and since < ts_ms
 
 
 def is_link(path: str, referer: str | None) -> bool:

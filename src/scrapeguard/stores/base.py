@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from scrapeguard.errors import StoreError
+from scrapeguard.features import SEQ_MEMORY_SECONDS
 
 STORES: dict[str, type[Store]] = {}
 
@@ -58,7 +59,7 @@ class EventUpdate:
     seq_near: list[str] = field(default_factory=list)
     """Keyed hashes of the ids within `seq_step` of it."""
     seq_step: int = 3
-    seq_ttl: int = 86400
+    seq_ttl: int = SEQ_MEMORY_SECONDS
     member_key: str | None = None
     is_miss: int = 0
     member_min: int = 3

@@ -4,7 +4,8 @@ Each event is one EVALSHA of `lua/record.lua` (atomic, one round trip); each che
 MGET of the request's decision keys. Distinct counts are HyperLogLogs (about 0.8% standard
 error; exact for small sets), so the stream engine on Redis agrees with the batch engine
 within that error. Keys live under a prefix (`redis://host:6379/0?prefix=sg:`) and expire
-with their windows.
+with their windows; what outlives a window (a client's previous id, an actor's exposure) lapses
+by event time, as on `memory://`, so a log replayed into Redis counts as it did live.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class RedisStore(Store):
     def _payload(self, update: EventUpdate) -> str:
         payload: dict[str, Any] = {
             "prefix": self.prefix,
+            "now": update.ts_ms,
             "groups": [
                 {"key": g.key, "ttl": g.ttl * 1000, "sums": g.sums,
                  "distinct": [list(d) for d in g.distinct], "features": list(g.tracked),

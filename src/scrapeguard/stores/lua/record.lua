@@ -4,6 +4,11 @@
 -- of weight x PFCOUNT over the weights seen.
 local p = cjson.decode(ARGV[1])
 local prefix = p.prefix
+local now = p.now
+-- State lapses by event time, as on memory:// (a log replayed or followed behind the clock
+-- counts as it did live); the keys' own time to live (the clock) only clears them away.
+-- Counters, campaign evidence and taints are keyed by their window, bucket or day, which ends
+-- before their time to live does: only a previous id and an actor's exposure need this.
 
 local function weighted(base, feature)
   local total = 0
@@ -21,14 +26,47 @@ local function add_distinct(base, feature, value, weight, ttl)
   redis.call('PEXPIRE', base .. ':ws:' .. feature, ttl)
 end
 
+-- A counter set lives its time to live from when it was started, however often it is
+-- written since (as on memory://); returns the milliseconds it has left, which its distinct
+-- sets are given so that they lapse with it.
+local function started(key, ttl)
+  local left = redis.call('PTTL', key)
+  if left < 0 then
+    redis.call('PEXPIRE', key, ttl)
+    return ttl
+  end
+  return left
+end
+
+-- Empty a counter set whose event-time expiry (`_e`) has passed, with its distinct sets;
+-- give a new one its expiry, `ttl` from now.
+local function lapse(key, features, ttl)
+  local expiry = redis.call('HGET', key, '_e')
+  if expiry and tonumber(expiry) < now then
+    for _, feature in ipairs(features) do
+      for _, w in ipairs(redis.call('SMEMBERS', key .. ':ws:' .. feature)) do
+        redis.call('DEL', key .. ':h:' .. feature .. ':' .. w)
+      end
+      redis.call('DEL', key .. ':ws:' .. feature)
+    end
+    redis.call('DEL', key)
+    expiry = nil
+  end
+  if not expiry then redis.call('HSET', key, '_e', string.format('%d', now + ttl)) end
+end
+
 local step = 0
 if p.seq then
   local key = prefix .. p.seq.key
   local previous = redis.call('GET', key)
-  redis.call('SET', key, p.seq.id, 'PX', p.seq.ttl)
+  redis.call('SET', key, p.seq.id .. ' ' .. string.format('%d', now + p.seq.ttl), 'PX', p.seq.ttl)
   if previous then
-    for _, near in ipairs(p.seq.near) do
-      if near == previous then step = 1 end
+    local id, expiry = string.match(previous, '^(%S+) (%d+)$')
+    if id == nil then id = previous end  -- kept by an older script, without its expiry
+    if expiry == nil or tonumber(expiry) >= now then
+      for _, near in ipairs(p.seq.near) do
+        if near == id then step = 1 end
+      end
     end
   end
 end
@@ -64,10 +102,9 @@ for _, g in ipairs(p.groups) do
     local key = prefix .. g.key
     for column, amount in pairs(g.sums) do redis.call('HINCRBY', key, column, amount) end
     if step ~= 0 then redis.call('HINCRBY', key, 'is_seq_step', step) end
-    local features = {}
+    local left = started(key, g.ttl)
     for _, d in ipairs(g.distinct) do
-      add_distinct(key, d[1], d[2], d[3], g.ttl)
-      features[d[1]] = true
+      add_distinct(key, d[1], d[2], d[3], left)
     end
     if g.gap and g.gap ~= cjson.null then
       local last = redis.call('HGET', key, '_last')
@@ -79,7 +116,6 @@ for _, g in ipairs(p.groups) do
       end
       redis.call('HSET', key, '_last', string.format('%d', g.gap))
     end
-    redis.call('PEXPIRE', key, g.ttl)
     local values = {}
     local flat = redis.call('HGETALL', key)
     for i = 1, #flat, 2 do
@@ -95,10 +131,11 @@ for actor, items in pairs(p.exposure) do
   local link = p.exposure_link[actor]
   if link == nil or links[link] then
   local key = prefix .. 'x:' .. actor
+  lapse(key, {'subjects'}, p.exposure_ttl)
   before[actor] = weighted(key, 'subjects')
   requests[actor] = redis.call('HINCRBY', key, 'requests', 1)
-  for _, item in ipairs(items) do add_distinct(key, 'subjects', item[1], item[2], p.exposure_ttl) end
-  redis.call('PEXPIRE', key, p.exposure_ttl)
+  local left = started(key, p.exposure_ttl)
+  for _, item in ipairs(items) do add_distinct(key, 'subjects', item[1], item[2], left) end
   end
 end
 
