@@ -207,7 +207,8 @@ def _first_firings(
     for i, rule in enumerate(rules):
         # A referral campaign's members are its clients whatever they asked (`campaigns.py`).
         every = kind == "campaign" and "ref" in rule.links
-        members = (_members(held.filter(held[_held(i)]), replay_rows, every)
+        members = (_members(held.filter(held[_held(i)]), replay_rows, every,
+                            identities=kind == "campaign")
                    if kind in ("fp", "hdr", "tls", "campaign") else None)
         for record in records:
             first_ts = record[f"_first_ts_{i}"]
@@ -225,8 +226,8 @@ def _first_firings(
     return out
 
 
-def _members(held: ir.Table, replay_rows: ir.Table,
-             every: bool = False) -> dict[int, dict[str, dict[int, int]]]:
+def _members(held: ir.Table, replay_rows: ir.Table, every: bool = False, *,
+             identities: bool = False) -> dict[int, dict[str, dict[int, int]]]:
     """ip/account/session keys behind each fingerprint or campaign actor that fired, each with
     the time (ms) of its first personal-data request under that actor: a client that joins a
     campaign late is covered by the campaign's decision only from then.
@@ -234,6 +235,11 @@ def _members(held: ir.Table, replay_rows: ir.Table,
     Members come from the personal-data requests of the windows in which the rule held, so an
     innocent who shares a common user agent on another day is not listed. With `every`, all
     of a member's requests count, not only its personal-data ones (referral campaigns).
+
+    With `identities` (campaigns), an address is listed only from a member's requests made
+    without an account: a campaign's member is its client (`clients.identity`: the account,
+    else the address), as the live engine marks it. A residential proxy's exit is someone's
+    home, and the person logged in behind it is not the importer that borrowed it.
     """
     windows = held.select("actor", "bucket").distinct()
     lookups = (replay_rows if every
@@ -246,10 +252,14 @@ def _members(held: ir.Table, replay_rows: ir.Table,
     out: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)
     for kind in MEMBER_KINDS:
         column = KIND_COLUMN[kind]  # type: ignore[index]
-        pairs = listed.filter(listed[column].notnull()).select("actor", column).distinct()
+        mine, since = listed.filter(listed[column].notnull()), lookups
+        if identities and kind == "ip":
+            mine = mine.filter(mine.account_key.isnull())
+            since = since.filter(since.account_key.isnull())
+        pairs = mine.select("actor", column).distinct()
         firsts = sqlcache.arrow(
             held._find_backend(),
-            lookups.semi_join(pairs, ["actor", column]).group_by(["actor", column])
+            since.semi_join(pairs, ["actor", column]).group_by(["actor", column])
             .aggregate(first_ms=lambda t: t.ts_ms.min()))
         grouped: dict[int, dict[int, int]] = defaultdict(dict)
         for record in firsts.to_pylist():

@@ -12,10 +12,13 @@ decided from what a client had done *up to* each event, the way a live engine se
 - `thin:<template>` — a botnet reading a handful of records from each of thousands of
   addresses. A client without an account (a session cookie, else an address) whose every
   request of the day so far was a direct personal-data lookup — no other page, no asset —
-  joins at its `thin_min_lookups`-th lookup. A person's browser loads the page's assets and
-  moves on to other pages, so people leave this pattern within a request or two. Referers do
-  not count either way: a bot can send a search engine's as easily as a person arrives with
-  one, and a cookie kept all day proves nothing about a client that never loads an asset.
+  joins at its `thin_min_lookups`-th lookup, or at its `thin_min_direct_lookups`-th when
+  that lookup is an arrival from outside (no link of this site led to it, on a site whose
+  browsers load assets). A person's browser loads the page's assets and moves on to other
+  pages, so people leave this pattern within a request or two. Referers can only delay a
+  client's joining, never spare it: a bot can send a search engine's or this site's as
+  easily as a person arrives with one, and a cookie kept all day proves nothing about a
+  client that never loads an asset.
 
 A third link is by where clients came from:
 
@@ -137,9 +140,11 @@ def _thin(rows: ir.Table, policy: Policy) -> ir.Table:
         "identity_key", "_day", _taint_ms=tainted.ts_ms, _taint_eid=tainted.eid)
     lookups = bare.filter(~tainting)
     group = ["identity_key", "template_key", "_day"]
+    settings = policy.settings
+    least = min(settings.thin_min_lookups, settings.thin_min_direct_lookups)
     enough = (
         lookups.group_by(group).aggregate(n=lambda t: t.count())
-        .filter(lambda t: t.n >= policy.settings.thin_min_lookups).select(group)
+        .filter(lambda t: t.n >= least).select(group)
     )
     suspects = lookups.semi_join(enough, group)
     suspects = suspects.left_join(taint, ["identity_key", "_day"]).drop(
@@ -149,5 +154,7 @@ def _thin(rows: ir.Table, policy: Policy) -> ir.Table:
     count = suspects.one.sum().over(window)
     clean = (suspects._taint_ms.isnull() | (suspects._taint_ms > suspects.ts_ms)
              | ((suspects._taint_ms == suspects.ts_ms) & (suspects._taint_eid > suspects.eid)))
-    marked = suspects.mutate(_member=(count >= policy.settings.thin_min_lookups) & clean)
+    need = (suspects.is_direct_lookup == 1).ifelse(settings.thin_min_direct_lookups,
+                                                   settings.thin_min_lookups)
+    marked = suspects.mutate(_member=(count >= need) & clean)
     return marked.filter(marked._member).drop("_day", "_taint_ms", "_taint_eid", "_member")

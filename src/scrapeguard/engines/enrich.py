@@ -258,6 +258,11 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # The login form under an agent, on a site whose browsers load its assets.
     login_agent = (t.is_login_form.fill_null(False) & assets_expected & t.ua.notnull()
                    & (t.ua != "-") & (t.ua != ""))
+    # A lookup no link of this site led to, on a site whose browsers load its assets: an
+    # arrival from outside (`campaigns._thin`).
+    direct_lookup = (single & assets_expected
+                     & ~(lookups.is_link(t.path, t.referer)
+                         & lookups.from_site(t.own_since_ms, ts_ms, own_from_ms)))
 
     def flag(condition: Any) -> Any:
         return ibis.ifelse(one & condition, 1, 0).cast("int8")
@@ -334,6 +339,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_catalogue=flag(catalogue.notnull()),
         is_lookup=flag(single.fill_null(False)),
         is_walk_step=flag((single & (t.ref_template_key == t.inferred_key)).fill_null(False)),
+        is_direct_lookup=flag(direct_lookup.fill_null(False)),
         is_error_page=flag(is_unlinked_error_page),
         is_bot_ua=flag(t.is_bot_ua.fill_null(False)),
         is_tool_ua=flag(t.is_tool_ua.fill_null(False)),

@@ -363,6 +363,8 @@ class Deriver:
         rows[0].flags["is_lookup"] = int(single)
         rows[0].flags["is_walk_step"] = int(
             single and self._referer_template(event.get("referer")) == inferred)
+        # A lookup no link of this site led to (`campaigns._thin`).
+        rows[0].flags["is_direct_lookup"] = int(single and assets_expected and not site_link)
         for index, row in enumerate(rows):
             row.lookup = row.item if single else None
             first = index == 0
@@ -370,6 +372,7 @@ class Deriver:
             if not first:
                 row.flags["is_subject_route"] = row.flags["is_miss"] = 0
                 row.flags["is_lookup"] = row.flags["is_walk_step"] = 0
+                row.flags["is_direct_lookup"] = 0
         return EventRows(
             ts=ts,
             ts_ms=ts_ms,

@@ -644,7 +644,10 @@ class StreamEngine:
             update.tainting = self._tainting(rows)
             thin = f"n:{route}:{day}"
             update.thin_key = None if update.tainting else thin
-            update.thin_min = self.policy.settings.thin_min_lookups
+            settings = self.policy.settings
+            update.thin_min = (settings.thin_min_direct_lookups
+                               if first.flags.get("is_direct_lookup")
+                               else settings.thin_min_lookups)
         if first.numeric_id is not None:
             self._seq_ids(update, first.numeric_id)
         items = [(self._hash(r.item), r.item_weight) for r in rows.rows if r.item is not None]

@@ -185,6 +185,13 @@ class Settings(_Strict):
     else that day) before it joins the route's thin-client campaign. Two such lookups in a
     day are something people do now and then (two shared links opened from a warm cache);
     three are not."""
+    thin_min_direct_lookups: Annotated[int, Field(ge=1)] = 2
+    """...but a lookup that no link of this site led to (no referer, or another site's), on a
+    site whose browsers load its assets, joins from this many: a client that arrived twice at
+    people's records from outside and never loaded a thing. A person who goes from one
+    record to another clicks a link on the first, which names it as referer; one who opens
+    a second shared link renders it, and the browser asks for that person's picture, which
+    no cache holds (docs/rules.md, spread-campaign)."""
     campaign_memory: str = "7d"
     """How long a live engine remembers a client as a member of a harvest campaign (`enum`,
     `thin`) after the last lookup that made it one. A botnet address that joined yesterday is

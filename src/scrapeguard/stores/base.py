@@ -72,6 +72,8 @@ class EventUpdate:
     thin_key: str | None = None
     """That client's direct lookups on one route that day."""
     thin_min: int = 3
+    """Lookups that make the client a member as of this one: fewer when this lookup is an
+    arrival from outside (`Settings.thin_min_direct_lookups`)."""
     thin_ttl: int = 172800
     exposure: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     exposure_link: dict[str, str] = field(default_factory=dict)
