@@ -777,11 +777,21 @@ class StreamEngine:
 
     def decisions(self) -> list[Decision]:
         """Every decision in the store, as the decisions file has them: by clear key where
-        this process made or met the decision, else by the keyed hash the store knows."""
+        this process made or met the decision, else by the keyed hash the store knows.
+
+        `requests` and `subjects` are the actor's totals so far, as the decisions file
+        defines them (all it sent and received, not only up to the first action): read from
+        the store's lifetime exposure now, so that after a replay they are the whole log's,
+        as the batch engine reports them. Where the store has forgotten the actor's exposure
+        (its time to live), the counts at the first action stand."""
+        stored_records = {key: stored for key, stored in self.store.all_decisions().items()
+                          if not key.startswith((MEMBERSHIP, SINCE, MANUAL))}
+        totals = self.store.exposure([stored["actor"] for stored in stored_records.values()])
         out = []
-        for key, stored in self.store.all_decisions().items():
-            if key.startswith((MEMBERSHIP, SINCE, MANUAL)):
-                continue
+        for stored in stored_records.values():
+            requests, subjects = totals.get(stored["actor"], (0, 0))
+            stored = {**stored, "requests": max(requests, stored["requests"]),
+                      "subjects": max(subjects, stored["subjects"])}
             name = self._names.get(stored["actor"])
             out.append(_decision(self._named(stored, name) if name else stored))
         return sorted(out, key=lambda d: d.actor)

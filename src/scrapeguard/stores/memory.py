@@ -298,3 +298,14 @@ class MemoryStore(Store):
         now = self.clock()
         with self._lock:
             return {k: v for k, (v, expires) in self._decisions.items() if expires >= now}
+
+    def exposure(self, actors: list[str]) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            out = {}
+            for actor in actors:
+                for table in self._exposure.values():
+                    state = table.get(hash(actor))
+                    if state is not None:
+                        out[actor] = (state.requests, state.total)
+                        break
+            return out

@@ -44,6 +44,8 @@ class RedisStore(Store):
         """`get_decisions_async`'s client, bound to the loop it was first used on."""
         script = resources.files("scrapeguard.stores").joinpath("lua/record.lua").read_text()
         self._record = self.client.register_script(script)
+        exposure = resources.files("scrapeguard.stores").joinpath("lua/exposure.lua").read_text()
+        self._exposure = self.client.register_script(exposure)
 
     def record(self, update: EventUpdate) -> EventResult:
         return _result(self._record(args=[self._payload(update)]))
@@ -141,6 +143,13 @@ class RedisStore(Store):
             if value:
                 out[name.decode()[start:]] = json.loads(value)
         return out
+
+    def exposure(self, actors: list[str]) -> dict[str, tuple[int, int]]:
+        if not actors:
+            return {}
+        found = self._exposure(keys=[f"{self.prefix}x:{actor}" for actor in actors])
+        return {actor: (int(pair[0]), int(pair[1]))
+                for actor, pair in zip(actors, found, strict=True) if pair}
 
     def close(self) -> None:
         self.client.close()
