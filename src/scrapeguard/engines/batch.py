@@ -108,7 +108,8 @@ def _earliest(firings: list[Firing]) -> list[Firing]:
     first: dict[tuple[str, ActorKind, int], Firing] = {}
     for firing in firings:
         key = (firing.rule.id, firing.kind, firing.actor)
-        if key not in first or firing.first_ts < first[key].first_ts:
+        if key not in first or ((firing.first_ts, firing.first_eid)
+                                < (first[key].first_ts, first[key].first_eid)):
             first[key] = firing
     return list(first.values()) if len(first) < len(firings) else firings
 
@@ -203,6 +204,7 @@ def _first_firings(
     for i in range(len(rules)):
         where = held[_held(i)]
         metrics[f"_first_ts_{i}"] = held.ts.min(where=where)
+        metrics[f"_first_eid_{i}"] = held.eid.argmin(order, where=where)
         for name in present:
             metrics[f"_{name}_{i}"] = held[name].argmin(order, where=where)
     records = sqlcache.arrow(held._find_backend(),
@@ -225,6 +227,7 @@ def _first_firings(
                 first_ts=first_ts.astimezone(UTC),
                 values={n: _number(record[f"_{n}_{i}"]) for n in present},
                 members=members.get(actor, {}) if members is not None else None,
+                first_eid=int(record[f"_first_eid_{i}"]),
             ))
     return out
 
