@@ -33,13 +33,11 @@ from scrapeguard.engines.running import (
 from scrapeguard.features import BY_NAME
 from scrapeguard.policy.expr import Condition, Percentile, any_of, parse
 from scrapeguard.policy.model import Policy, Rule
-from scrapeguard.types import ActorKind
+from scrapeguard.types import GROUP_KINDS, MEMBER_KINDS, ActorKind
 
 SUB_STEPS = 12
 """Steps per window for the interval prefilter: finer prunes more, coarser scans less."""
 
-MEMBER_KINDS = ("ip", "account", "session")
-"""Keys a consumer can read off one event; fingerprint and campaign decisions list these."""
 
 KIND_COLUMN: dict[ActorKind, str] = {
     "ip": "ip_key", "net": "net_key", "asn": "asn_key", "prefix": "prefix_key",
@@ -49,7 +47,7 @@ KIND_COLUMN: dict[ActorKind, str] = {
 
 
 ROW_COLUMNS = ("ts", "ts_ms", "eid", "item_pos", "one", "is_subject_route",
-               *(KIND_COLUMN[k] for k in MEMBER_KINDS))  # type: ignore[index]
+               *(KIND_COLUMN[k] for k in MEMBER_KINDS))
 """What every group reads besides its features' columns: the replay order, gaps, members."""
 
 
@@ -214,7 +212,7 @@ def _first_firings(
         # A referral campaign's members are its clients whatever they asked (`campaigns.py`).
         every = kind == "campaign" and "ref" in rule.links
         members = (_members(held.filter(held[_held(i)]), replay_rows, every)
-                   if kind in ("fp", "hdr", "tls", "campaign") else None)
+                   if kind in GROUP_KINDS else None)
         for record in records:
             first_ts = record[f"_first_ts_{i}"]
             if first_ts is None:
@@ -252,7 +250,7 @@ def _members(held: ir.Table, replay_rows: ir.Table,
         listed = listed.anti_join(browsers, ["actor", "bucket", "identity_key"])
     out: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)
     for kind in MEMBER_KINDS:
-        column = KIND_COLUMN[kind]  # type: ignore[index]
+        column = KIND_COLUMN[kind]
         pairs = listed.filter(listed[column].notnull()).select("actor", column).distinct()
         firsts = sqlcache.arrow(
             held._find_backend(),

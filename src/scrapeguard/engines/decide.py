@@ -11,9 +11,9 @@ import ibis.expr.types as ir
 
 from scrapeguard.decisions import Decision
 from scrapeguard.engines import sqlcache
-from scrapeguard.engines.batch import MEMBER_KINDS, actor_rows
+from scrapeguard.engines.batch import actor_rows
 from scrapeguard.engines.firing import Firing, explain
-from scrapeguard.types import ActorKind, action_rank
+from scrapeguard.types import MEMBER_KINDS, ActorKind, action_rank
 
 Resolver = Callable[[str, list[int]], dict[int, str]]
 """(kind, keys) → key → text, for the few keys decisions name."""

@@ -29,6 +29,7 @@ from scrapeguard.engines.campaigns import (
     THIN_WINDOW_SECONDS,
 )
 from scrapeguard.engines.firing import Firing, explain
+from scrapeguard.engines.live_members import MemberBook
 from scrapeguard.engines.live_rows import Deriver, EventRows
 from scrapeguard.engines.running import GAP_FEATURES, MIN_GAPS, expand
 from scrapeguard.engines.verdict import Request, Verdict
@@ -44,7 +45,7 @@ from scrapeguard.routes.live import Seen as RouteSeen
 from scrapeguard.routes.model import RouteTable
 from scrapeguard.stores import EventUpdate, GroupUpdate, Store, open_store
 from scrapeguard.stores.keys import StateHasher, load_secret
-from scrapeguard.types import ACTOR_KINDS, Action, ActorKind, action_rank
+from scrapeguard.types import ACTOR_KINDS, GROUP_KINDS, Action, ActorKind, action_rank
 
 log = logging.getLogger("scrapeguard.stream")
 
@@ -213,6 +214,9 @@ class StreamEngine:
         whether it has loaded an asset (spared by its campaign's decision)."""
         self._early: dict[tuple[str, int], dict[str, int]] = {}
         """(client hash, day) → sums of the assets it loaded before its first page."""
+        self.members = MemberBook()
+        """Who this node saw counted under fingerprint and campaign actors: their
+        decisions' `members` (`live_members.py`)."""
         # Load the user-agent and range data now: a first request should not pay for it, and
         # a fresh node must decide as promptly as a warm one.
         self.deriver.derive({"ts": datetime.now(UTC), "ip": "192.0.2.1", "path": "/",
@@ -465,8 +469,15 @@ class StreamEngine:
                 if values is None:
                     continue
                 features = self._features(values, self._shapes[(kind, seconds, links, offset)])
+                window = None
+                if kind in GROUP_KINDS:
+                    bucket = (rows.ts_ms - offset * 1000) // (seconds * 1000)
+                    window = (self._ref(kind, actor), seconds, offset, bucket)
+                    self.members.counted(window, rows, every="ref" in links)
                 for rule, condition in rules:
                     if _holds(condition, features):
+                        if window is not None:
+                            self.members.held(window, rule.id)
                         decision = self._fire(rule, kind, actor, rows, features, result, update)
                         if decision is not None:
                             fired.append(decision)
@@ -723,7 +734,16 @@ class StreamEngine:
             record["features"] = {name: round(value, 4) for name, value in features.items()
                                   if math.isfinite(value)}
             self.store.put_decision(ref, record, self.decision_ttl[record["action"]])
-        return _decision(self._named(record, f"{kind}:{actor}"))
+        return _decision(self._named(self._with_members(record), f"{kind}:{actor}"))
+
+    def _with_members(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """A fingerprint or campaign decision with the members this node saw it cover."""
+        if stored["kind"] not in GROUP_KINDS:
+            return stored
+        members, since = self.members.members(stored["actor"], stored["rules"],
+                                              parse_ts(stored["first_action_ts"]))
+        return {**stored, "members": members,
+                "members_first_action_ts": [format_ts(ts) for ts in since]}
 
     def set_manual(self, actor: str, action: Action, ttl: int, reason: str,
                    now: datetime | None = None) -> dict[str, Any]:
@@ -792,6 +812,7 @@ class StreamEngine:
             requests, subjects = totals.get(stored["actor"], (0, 0))
             stored = {**stored, "requests": max(requests, stored["requests"]),
                       "subjects": max(subjects, stored["subjects"])}
+            stored = self._with_members(stored)
             name = self._names.get(stored["actor"])
             out.append(_decision(self._named(stored, name) if name else stored))
         return sorted(out, key=lambda d: d.actor)
