@@ -1,0 +1,91 @@
+"""The whole-decision comparison the conformance tests share: batch against stream.
+
+Every field of a decision an operator or another tool reads is held equal — actor, kind,
+action, score, first time, rules, `members` and when each was first covered, `requests`,
+`subjects_before_action` and `subjects` — except that where the live store estimates distinct
+counts (Redis's HyperLogLogs), `subjects` and `subjects_before_action` may differ by
+`estimate_error` of the exact count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scrapeguard.analysis import analyze
+from scrapeguard.decisions import Decision, format_ts
+from scrapeguard.engines.replay import replay
+from scrapeguard.engines.stream import StreamEngine
+from scrapeguard.simulate import simulate
+
+EXACT = ("kind", "action", "score", "first_action_ts", "rules", "requests", "members",
+         "members_first_action_ts")
+COUNTED = ("subjects", "subjects_before_action")
+"""Distinct counts: exact on `memory://`, HyperLogLog estimates on Redis."""
+HLL_ERROR = 0.02
+"""What the issue allows a Redis estimate: 2% of the exact count (HyperLogLog's standard
+error is about 0.8%; its sparse form is exact for the small sets most actors have)."""
+
+
+def acted(decisions: Sequence[Decision]) -> dict[str, Decision]:
+    """The decisions that act, by actor: an allow-only decision is no action."""
+    return {d.actor: d for d in decisions if d.action != "allow"}
+
+
+def _value(decision: Decision, name: str) -> object:
+    value = getattr(decision, name)
+    if name == "first_action_ts":
+        return format_ts(value)
+    if name == "members_first_action_ts":
+        return None if value is None else [format_ts(ts) for ts in value]
+    if name == "score":
+        return round(value, 4)
+    return value
+
+
+def differences(batch: Sequence[Decision], stream: Sequence[Decision],
+                estimate_error: float = 0.0) -> list[str]:
+    """Every field on which the engines disagree, one line each; empty when they agree."""
+    ours, theirs = acted(batch), acted(stream)
+    out = [f"{actor}: only in {side}" for side, one, other in
+           (("batch", ours, theirs), ("stream", theirs, ours)) for actor in sorted(one)
+           if actor not in other]
+    for actor in sorted(set(ours) & set(theirs)):
+        b, s = ours[actor], theirs[actor]
+        for name in EXACT:
+            if _value(b, name) != _value(s, name):
+                out.append(f"{actor}: {name} {_value(b, name)!r} (batch) != "
+                           f"{_value(s, name)!r} (stream)")
+        for name in COUNTED:
+            exact, estimate = getattr(b, name), getattr(s, name)
+            if abs(estimate - exact) > estimate_error * exact:
+                out.append(f"{actor}: {name} {exact} (batch) != {estimate} (stream)")
+    return out
+
+
+def run_both(log: Path | str, policy: str | None = None, store: str = "memory://",
+             fmt: str | None = None) -> tuple[list[Decision], list[Decision]]:
+    """The batch engine's decisions on a log and the stream engine's, the log replayed
+    through it in event-time order, calibrated by the batch run as a live node would be."""
+    batch = analyze([str(log)], policy=policy, fmt=fmt)
+    engine = StreamEngine(policy, store, calibration=batch.calibration, secret=b"test")
+    try:
+        return batch.decisions, replay([str(log)], engine, fmt=fmt)
+    finally:
+        engine.close()
+
+
+SIMULATED_DAY: dict[str, Any] = {
+    "seed": 7, "hours": 24, "scale": 0.01,
+    "scenarios": ["shoppers", "mobile_app", "searchbots", "botnet", "contact_importer",
+                  "enumerator"]}
+"""A day of people, search engines and three harvesters, small enough to replay in seconds:
+the botnet and the contact importer are caught as campaigns (`thin`, and `enum` where the
+log has no subject lists), so `members` is compared too."""
+
+
+def simulated_day_in(out: Path) -> Path:
+    """`SIMULATED_DAY` written into `out` (events.jsonl, access.log): the same bytes each time."""
+    simulate(out, **SIMULATED_DAY)
+    return out
