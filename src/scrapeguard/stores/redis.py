@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -19,10 +20,24 @@ from urllib.parse import parse_qs, urlparse
 import redis
 import redis.asyncio
 
+from scrapeguard.errors import StoreError
 from scrapeguard.stores.base import EventResult, EventUpdate, Store
 
 SOCKET_TIMEOUT = 0.5
 """Seconds before a call gives up: a dead Redis must degrade a request, not hang it."""
+
+
+def _seconds(text: str) -> float:
+    """`?timeout=` of a store URI: a replay of a log (`watch`, the conformance tests) waits
+    on a loaded server rather than count its events as lost; a live node keeps the default."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise StoreError(f"redis store: timeout must be a positive number of seconds, "
+                         f"not {text!r}")
+    return value
 
 
 class RedisStore(Store):
@@ -31,15 +46,16 @@ class RedisStore(Store):
     def __init__(self, uri: str) -> None:
         query = parse_qs(urlparse(uri).query)
         self.prefix = query.get("prefix", ["sg:"])[0]
+        timeout = _seconds(query.get("timeout", [str(SOCKET_TIMEOUT)])[0])
         clean = uri.split("?", 1)[0]
         self._url = clean
         self.client = redis.Redis.from_url(
-            clean, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT,
+            clean, socket_timeout=timeout, socket_connect_timeout=timeout,
             retry_on_timeout=False,
         )
         self._reader = self.client
         """The client `get_decisions` uses: a request waits on it (see `read_timeout`)."""
-        self._read_seconds = SOCKET_TIMEOUT
+        self._read_seconds = timeout
         self._async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
         """`get_decisions_async`'s client, bound to the loop it was first used on."""
         script = resources.files("scrapeguard.stores").joinpath("lua/record.lua").read_text()
