@@ -193,11 +193,13 @@ def _first_firings(
     """The earliest row per actor at which each rule held, with the features then.
 
     One aggregation for the whole group: per rule a `FILTER`ed minimum and arg-minimum. The
-    order is the replay's own (time, event, item), so of two rows in one second the earlier
-    event's values are quoted.
+    order is the replay's own (time, event), so of two rows in one second the earlier
+    event's values are quoted; within the event its last row that held, for a rule is
+    evaluated after each event (docs/features.md): a page that carried several records
+    quotes the count with all of them, as the stream engine does.
     """
     present = [n for n in sorted(used) if n in held.columns]
-    order = ibis.struct({"ts_ms": held.ts_ms, "eid": held.eid, "item_pos": held.item_pos})
+    order = ibis.struct({"ts_ms": held.ts_ms, "eid": held.eid, "item_pos": -held.item_pos})
     metrics: dict[str, Any] = {}
     for i in range(len(rules)):
         where = held[_held(i)]
