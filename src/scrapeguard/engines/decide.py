@@ -34,7 +34,7 @@ def combine(
     names = _names(by_actor, resolve)
     decisions = []
     for (kind, key), fired in by_actor.items():
-        fired.sort(key=lambda f: (f.first_ts, f.rule.id))
+        fired.sort(key=lambda f: (f.first_ts, f.first_eid, f.rule.id))
         survival = 1.0
         for f in fired:
             survival *= 1.0 - f.rule.score

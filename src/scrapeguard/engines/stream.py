@@ -461,7 +461,7 @@ class StreamEngine:
     def _apply_rules(self, rows: EventRows, update: EventUpdate, result: Any) -> list[Decision]:
         """The rules on one event's counts; a rule that holds writes its decision."""
         self._join_campaigns(rows, result)
-        fired: list[Decision] = []
+        holding: list[tuple[Rule, ActorKind, str, dict[str, float]]] = []
         for (kind, seconds, links, offset), rules in self.groups.items():
             for actor in self._actors(kind, rows, links):
                 key = self._group_key(kind, seconds, actor, rows.ts_ms, offset)
@@ -478,9 +478,13 @@ class StreamEngine:
                     if _holds(condition, features):
                         if window is not None:
                             self.members.held(window, rule.id)
-                        decision = self._fire(rule, kind, actor, rows, features, result, update)
-                        if decision is not None:
-                            fired.append(decision)
+                        holding.append((rule, kind, actor, features))
+        # Rules that first hold at one event are listed by id, as the batch engine lists them.
+        fired: list[Decision] = []
+        for rule, kind, actor, features in sorted(holding, key=lambda held: held[0].id):
+            decision = self._fire(rule, kind, actor, rows, features, result, update)
+            if decision is not None:
+                fired.append(decision)
         return fired
 
     def routes(self) -> RouteTable:
