@@ -97,3 +97,11 @@ def simulated_day_in(out: Path) -> Path:
     """`SIMULATED_DAY` written into `out` (events.jsonl, access.log): the same bytes each time."""
     simulate(out, **SIMULATED_DAY)
     return out
+
+
+def agreed(log: Path | str, policy: str | None = None) -> dict[str, Decision]:
+    """The batch engine's acting decisions by actor, once the stream's (on `memory://`) are
+    found to agree with them field by field."""
+    batch, stream = run_both(log, policy)
+    assert differences(batch, stream) == []
+    return acted(batch)

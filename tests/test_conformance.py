@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance_support import acted, differences, run_both, simulated_day_in
+from conformance_support import agreed, simulated_day_in
 from logbuilder import FIREFOX, Log
 from realdata import ELASTIC, TELCO, WORDPRESS
 from scrapeguard.analysis import analyze
@@ -25,19 +25,12 @@ from test_rule_samples import SAMPLES, SLURP, foreign_link, readers
 
 DATA = Path(__file__).parent / "data"
 
-def _both(log: Path, policy: str | None = None) -> dict[str, Decision]:
-    """The batch engine's acting decisions, after checking the stream's agree with them."""
-    batch, stream = run_both(log, policy)
-    assert differences(batch, stream) == []
-    return acted(batch)
-
-
 def test_conformance_log_agrees() -> None:
-    assert len(_both(DATA / "conformance.log")) == 2
+    assert len(agreed(DATA / "conformance.log")) == 2
 
 
 def test_real_log_agrees() -> None:
-    assert _both(ELASTIC), "the elastic log should produce some decisions to compare"
+    assert agreed(ELASTIC), "the elastic log should produce some decisions to compare"
 
 
 @pytest.mark.slow
@@ -45,7 +38,7 @@ def test_real_log_agrees() -> None:
 def test_larger_real_logs_agree(log: Path) -> None:
     """The corpus's larger logs (105k and 207k lines; minutes of replay): referral
     campaigns and their members, scanners by the hundred."""
-    assert _both(log)
+    assert agreed(log)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +50,7 @@ def simulated_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_simulated_day_agrees(simulated_day: Path, name: str) -> None:
     """With subject lists (exposure exact) and as an access log (exposure inferred from the
     routes learnt, second-resolution times): campaigns and their members agree too."""
-    decided = _both(simulated_day / name)
+    decided = agreed(simulated_day / name)
     campaigns = [d for d in decided.values() if d.kind == "campaign"]
     assert campaigns
     assert all(d.members for d in campaigns)
@@ -67,7 +60,7 @@ def test_foreign_links_agree(tmp_path: Path) -> None:
     """Both engines learn the site's own hosts and which links to a scanner target are its."""
     log = Log()
     probers, _ = foreign_link(log)
-    batch = _both(log.write(tmp_path / "foreign.log"), str(DATA / "sample_policy.yaml"))
+    batch = agreed(log.write(tmp_path / "foreign.log"), str(DATA / "sample_policy.yaml"))
     assert probers <= set(batch)
 
 
@@ -78,7 +71,7 @@ def test_every_rule_sample_agrees(tmp_path: Path) -> None:
     for build in SAMPLES.values():
         build(log)
     path = log.write(tmp_path / "samples.log")
-    batch = _both(path, str(DATA / "sample_policy.yaml"))
+    batch = agreed(path, str(DATA / "sample_policy.yaml"))
     fired = {rule for decision in batch.values() for rule in decision.rules}
     # The daily-account rule is relative (3 x p99 of accounts): with every other sample's
     # heavy accounts in the same log its bar rises above its own sample, as it should.
@@ -103,7 +96,7 @@ def test_polite_crawlers_and_blind_logins_agree(tmp_path: Path) -> None:
         log.hit(800 + 60 * n, ip, "/administrator/", status=404, size=150,
                 referer="http://blog.example/administrator/")
     path = log.write(tmp_path / "polite.log")
-    batch = _both(path, str(DATA / "sample_policy.yaml"))
+    batch = agreed(path, str(DATA / "sample_policy.yaml"))
     assert {"ip:203.0.113.181", "ip:203.0.113.161", "ip:203.0.113.191"} <= set(batch)
     assert "ip:203.0.113.180" not in batch
 
@@ -121,7 +114,7 @@ def test_random_traffic_agrees(seed: int, tmp_path: Path) -> None:
     for build in rng.sample(builders, 6):
         build(log)
     path = log.write(tmp_path / f"random-{seed}.log")
-    _both(path, str(DATA / "sample_policy.yaml"))
+    agreed(path, str(DATA / "sample_policy.yaml"))
 
 
 def test_millisecond_times_fall_in_their_own_window(tmp_path: Path) -> None:
@@ -139,7 +132,7 @@ def test_millisecond_times_fall_in_their_own_window(tmp_path: Path) -> None:
             "fields": ["name"] if person else None}))
     path = tmp_path / "ms.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    batch = _both(path)
+    batch = agreed(path)
     assert format_ts(batch["ip:203.0.113.7"].first_action_ts) == "2026-03-02T08:09:59.700Z"
 
 
