@@ -200,8 +200,6 @@ class Deriver:
         """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
         self._site_linked: dict[str, None] = {}
         """Paths reached through a link from the site's own pages (`lookups.from_site`)."""
-        self._own_known = False
-        """Some host is known as the site's own (`referrals.OwnHosts`)."""
 
     def learn(self, subject_templates: frozenset[str], catalogue_templates: frozenset[str],
               asset_templates: frozenset[str]) -> None:
@@ -250,10 +248,10 @@ class Deriver:
         served = path in self._served
         unknown = not linked and not served
         host = referrals.referer_host(referer)
-        own = host is not None and self.own_hosts.is_own(host)
+        own = host is not None and self.own_hosts.is_own(host, ts_ms)
         # A scanner target is reached through a link only from the site's own pages: a
         # foreign referer is a scanner replaying the last site it probed (`lookups.from_site`).
-        site_link = is_link(path, referer) and (own or not self._own_known)
+        site_link = is_link(path, referer) and (own or not self.own_hosts.known(ts_ms))
         site_linked = site_link or path in self._site_linked
         klass = uaclass.classify(ua)
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
@@ -282,8 +280,7 @@ class Deriver:
         self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
         is_page = not static and is_read
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
-        self.own_hosts.saw(host, ip, static and not info.browser_fetched)
-        self._own_known = self._own_known or (host is not None and self.own_hosts.is_own(host))
+        self.own_hosts.saw(host, ip, static and not info.browser_fetched, ts_ms)
         library_path = uaclass.is_library(ua) and not info.feed_or_api
         library_page = is_page and library_path
         headless_page = is_page and klass == uaclass.HEADLESS

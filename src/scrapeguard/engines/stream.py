@@ -593,7 +593,7 @@ class StreamEngine:
                     early[column] = early.get(column, 0) + int(value)
             return
         # A host found to be the site's own stops counting from then (`referrals.py`).
-        if host is not None and not self.deriver.own_hosts.is_own(host):
+        if host is not None and not self.deriver.own_hosts.is_own(host, rows.ts_ms):
             rows.campaign_host = host
 
     def _links(self, rows: EventRows) -> list[str]:
