@@ -37,8 +37,11 @@ def test_real_log_agrees() -> None:
 @pytest.mark.parametrize("log", [TELCO, WORDPRESS], ids=["telco-site", "wordpress-blogs"])
 def test_larger_real_logs_agree(log: Path) -> None:
     """The corpus's larger logs (105k and 207k lines; minutes of replay): referral
-    campaigns and their members, scanners by the hundred."""
-    assert agreed(log)
+    campaigns and their members, scanners by the hundred. Both span years: an address back
+    after more than 30 days of silence was counted afresh by the live store (15 of the telco
+    log's 500 decisions: ip:192.42.116.16 came in June 2016, November 2016, March 2017 and
+    October 2017), so live totals may be lower (`forgetful`); every other field is exact."""
+    assert agreed(log, forgetful=True)
 
 
 @pytest.fixture(scope="module")
