@@ -37,6 +37,8 @@ class MemberBook:
         """(actor ref, member key) → epoch ms of the member's first counted request."""
         self._windows: dict[str, dict[tuple[int, int, int], Clients]] = {}
         """Actor ref → (seconds, offset, bucket) → the clients counted in that window."""
+        self._clients = 0
+        """Clients noted in `_windows`, all windows together: the bound that matters."""
         self._held: dict[tuple[str, str], tuple[int, int, set[int]]] = {}
         """(actor ref, rule) → (seconds, offset) of the phase in which it first held, and
         the buckets of that phase in which it held."""
@@ -53,9 +55,12 @@ class MemberBook:
             if (ref, key) not in self._first:
                 _bound(self._first)
                 self._first[(ref, key)] = rows.ts_ms
-        if ref not in self._windows:
-            _bound(self._windows)
+        if self._clients >= MAX_ENTRIES:  # a header shape every browser shares lists many
+            self._windows.clear()
+            self._clients = 0
         clients = self._windows.setdefault(ref, {}).setdefault((seconds, offset, bucket), {})
+        if rows.identity not in clients:
+            self._clients += 1
         listed, loaded = clients.get(rows.identity, (set(), False))
         listed.update(keys)
         # Assets a referred client loaded before its first page count at that page.
