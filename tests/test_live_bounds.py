@@ -100,6 +100,25 @@ def test_memory_counters_expire_with_event_time() -> None:
     assert store.evicted == 0
 
 
+def test_memory_keeps_a_decided_actors_totals_while_its_decision_stands() -> None:
+    """A decision reports its actor's totals so far (`requests`); replaying months of log,
+    counters expire by event time while the decision stands by the clock, so the actor's
+    exposure is kept for as long as its decision is, and refreshed by each request."""
+    store = MemoryStore(clock=Clock())
+    engine = StreamEngine(two_actions(), store, secret=b"k")
+    for day in (0, 20, 45):
+        engine.record({"ts": START + timedelta(days=day), "ip": "203.0.113.5", "path": "/",
+                       "status": 200})
+        engine.record({"ts": START + timedelta(days=day, seconds=1), "ip": "203.0.113.5",
+                       "path": "/", "status": 200})
+    later = START + timedelta(days=90)
+    for n in range(2000):  # purges everything expired by day 90
+        engine.record({"ts": later + timedelta(seconds=n), "ip": "192.0.2.9", "path": "/",
+                       "status": 200})
+    decided = {d.actor: d for d in engine.decisions()}
+    assert decided["ip:203.0.113.5"].requests == 6
+
+
 def test_memory_cap_evicts_oldest_and_counts(caplog: pytest.LogCaptureFixture) -> None:
     store = MemoryStore("memory://?max_entries=3000")
     engine = StreamEngine(None, store, secret=b"k")

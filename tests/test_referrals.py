@@ -32,3 +32,16 @@ def test_own_hosts_are_learned_from_asset_referers_and_bounded() -> None:
     own.saw("a.example", "192.0.2.1", linked_asset=True)
     own.saw("b.example", "192.0.2.1", linked_asset=True)  # over the cap: not tracked
     assert own.dropped == 1
+
+
+def test_a_host_is_own_strictly_after_the_request_that_taught_it() -> None:
+    """As the batch engine's `own_since_ms < ts_ms`: events of the millisecond the host was
+    learned at (the teaching request included) still count it as foreign, so an access
+    log's several lines of one second are judged alike by both engines."""
+    own = OwnHosts(need=2)
+    own.saw("blog.example", "192.0.2.1", linked_asset=True, ts_ms=1_000)
+    own.saw("blog.example", "192.0.2.2", linked_asset=True, ts_ms=5_000)
+    assert not own.is_own("blog.example", 5_000)
+    assert not own.known(5_000)
+    assert own.is_own("blog.example", 5_001)
+    assert own.known(5_001)

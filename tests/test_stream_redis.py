@@ -1,27 +1,38 @@
 """The stream engine on a real Redis server agrees with the batch engine.
 
-Distinct counts on Redis are HyperLogLogs: exact in their sparse form for the small sets here,
-about 0.8% standard error beyond. So the same actors must be acted on with the same actions,
-and a first-action time may move only within the window of the rule that set it.
+Distinct counts on Redis are HyperLogLogs: about 0.8% standard error, so records received
+(`subjects`, `subjects_before_action`) may differ from the batch engine's exact counts by
+`HLL_ERROR`, and the features rules test on distinct counts are estimates too: a rule may
+first hold a few events early or late, so a first time (and the members' times that follow
+from it) may move within the shortest window of the decision's rules, and rules fired at
+other events may be listed in another order. Every other field is the same
+(`conformance_support.differences`): actors, actions, scores, rule sets, members, requests.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from conformance_support import (
+    HLL_ERROR,
+    acted,
+    differences,
+    rule_windows,
+    run_both,
+    simulated_day_in,
+)
 from logbuilder import Log
-from scrapeguard.analysis import analyze
-from scrapeguard.engines.replay import replay
+from realdata import ELASTIC, TELCO, WORDPRESS
 from scrapeguard.engines.stream import StreamEngine
-from scrapeguard.policy.load import load_policy
 from test_rule_samples import SAMPLES
 
 pytestmark = pytest.mark.redis
 DATA = Path(__file__).parent / "data"
+SMALL_SET_ERROR = 0.03
+"""HyperLogLog on a set of 70 (`test_redis_stream_agrees_with_batch`): two values of 70."""
 
 
 def test_redis_stream_agrees_with_batch(redis_url: str, tmp_path: Path) -> None:
@@ -29,18 +40,40 @@ def test_redis_stream_agrees_with_batch(redis_url: str, tmp_path: Path) -> None:
     log.person()
     for build in SAMPLES.values():
         build(log)
-    path = str(log.write(tmp_path / "samples.log"))
+    path = log.write(tmp_path / "samples.log")
     policy = str(DATA / "sample_policy.yaml")
-    batch = analyze([path], policy=policy)
-    engine = StreamEngine(policy, redis_url, calibration=batch.calibration, secret=b"t")
-    stream = {d.actor: d for d in replay([path], engine)}
-    windows = {r.id: timedelta(seconds=r.window_seconds) for r in load_policy(policy).rules}
-    assert {d.actor: d.action for d in batch.decisions} == \
-        {a: d.action for a, d in stream.items()}
-    for decision in batch.decisions:
-        other = stream[decision.actor]
-        slack = min(windows[r] for r in decision.rules)
-        assert abs(other.first_action_ts - decision.first_action_ts) <= slack, decision.actor
+    batch, stream = run_both(path, policy, store=redis_url)
+    # One sample reads 70 list pages of 20 records each: an estimate of 70 values is 2 short
+    # in about one set of 60 (500 random sets on this Redis: 424 exact, 68 one short, 8 two
+    # short), and the weight multiplies it: 1,360 records for 1,400, 2.9%.
+    assert differences(batch, stream, SMALL_SET_ERROR, rule_windows(policy)) == []
+    assert len(acted(batch)) > 10
+
+
+@pytest.fixture(scope="module")
+def simulated_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return simulated_day_in(tmp_path_factory.mktemp("day"))
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "access.log"])
+def test_redis_stream_agrees_on_a_simulated_day(redis_url: str, simulated_day: Path,
+                                                name: str) -> None:
+    """Campaign members and lifetime exposure read back from Redis (`exposure.lua`)."""
+    batch, stream = run_both(simulated_day / name, store=redis_url)
+    assert differences(batch, stream, HLL_ERROR, rule_windows()) == []
+    assert any(d.members for d in acted(stream).values())
+
+
+@pytest.mark.parametrize("log", [
+    ELASTIC,
+    pytest.param(TELCO, marks=pytest.mark.slow),
+    pytest.param(WORDPRESS, marks=pytest.mark.slow),
+], ids=["elastic-apache", "telco-site", "wordpress-blogs"])
+def test_redis_stream_agrees_on_real_logs(redis_url: str, log: Path) -> None:
+    batch, stream = run_both(log, store=redis_url)
+    # Redis forgets an idle actor by the clock, which a replay of minutes never reaches.
+    assert differences(batch, stream, HLL_ERROR, rule_windows()) == []
+    assert acted(batch)
 
 
 def test_state_is_shared_between_engines(redis_url: str, tmp_path: Path) -> None:

@@ -73,15 +73,23 @@ class OwnHosts:
         self.max_hosts = max_hosts
         self._learning: dict[str, set[str]] = {}
         self._own: dict[str, int] = {}
-        """Host: when (ms) it became the site's own."""
+        """Host → the time (ms) of the asset request that made it the site's own."""
+        self.first_ms: int | None = None
+        """When the first host became the site's own (`enrich._first_own_ms`)."""
         self.dropped = 0
         """Hosts not tracked because `max_hosts` were already being learned."""
 
-    def is_own(self, host: str, before_ms: int | None = None) -> bool:
-        """The host is the site's own (known strictly before `before_ms`, when given: as
-        `own_hosts_since` is compared in the batch)."""
+    def is_own(self, host: str, ts_ms: int | None = None) -> bool:
+        """Whether `host` is the site's own for an event at `ts_ms`: strictly after the time
+        it was learned at, as the batch engine's `own_since_ms < ts_ms` (events of that same
+        millisecond, the request that taught it included, are from before); with no time,
+        whether it has been learned at all."""
         since = self._own.get(host)
-        return since is not None and (before_ms is None or since < before_ms)
+        return since is not None and (ts_ms is None or ts_ms > since)
+
+    def known(self, ts_ms: int) -> bool:
+        """Whether some host is the site's own for an event at `ts_ms` (`lookups.from_site`)."""
+        return self.first_ms is not None and ts_ms > self.first_ms
 
     def saw(self, host: str | None, ip: str, linked_asset: bool, ts_ms: int = 0) -> None:
         if host is None or not linked_asset or host in self._own:
@@ -96,6 +104,8 @@ class OwnHosts:
         if len(seen) >= self.need:
             del self._learning[host]
             self._own[host] = ts_ms
+            if self.first_ms is None:
+                self.first_ms = ts_ms
 
 
 def arrival_host(host: str | None, is_page: bool, assets_expected: bool,

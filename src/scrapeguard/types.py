@@ -21,6 +21,12 @@ ACTOR_KINDS: tuple[ActorKind, ...] = ("ip", "net", "asn", "prefix", "account", "
 browser family (`clientshape.py`), both only where the middleware, the service or the log
 saw them."""
 
+MEMBER_KINDS: tuple[ActorKind, ...] = ("ip", "account", "session")
+"""Keys a consumer can read off one event; decisions on the kinds below list these."""
+
+GROUP_KINDS: tuple[ActorKind, ...] = ("fp", "hdr", "tls", "campaign")
+"""Kinds whose key cannot be read off one event: their decisions carry `members`."""
+
 ActorKey = str
 """`kind:value`, e.g. `ip:203.0.113.7` or `account:u_889`."""
 

@@ -34,13 +34,11 @@ from scrapeguard.engines.running import (
 from scrapeguard.features import BY_NAME
 from scrapeguard.policy.expr import Condition, Percentile, any_of, parse
 from scrapeguard.policy.model import Policy, Rule
-from scrapeguard.types import ActorKind
+from scrapeguard.types import GROUP_KINDS, MEMBER_KINDS, ActorKind
 
 SUB_STEPS = 12
 """Steps per window for the interval prefilter: finer prunes more, coarser scans less."""
 
-MEMBER_KINDS = ("ip", "account", "session")
-"""Keys a consumer can read off one event; fingerprint and campaign decisions list these."""
 
 KIND_COLUMN: dict[ActorKind, str] = {
     "ip": "ip_key", "net": "net_key", "asn": "asn_key", "prefix": "prefix_key",
@@ -50,7 +48,7 @@ KIND_COLUMN: dict[ActorKind, str] = {
 
 
 ROW_COLUMNS = ("ts", "ts_ms", "eid", "item_pos", "one", "is_subject_route",
-               *(KIND_COLUMN[k] for k in MEMBER_KINDS))  # type: ignore[index]
+               *(KIND_COLUMN[k] for k in MEMBER_KINDS))
 """What every group reads besides its features' columns: the replay order, gaps, members."""
 
 
@@ -104,7 +102,8 @@ def _earliest(firings: list[Firing]) -> list[Firing]:
     first: dict[tuple[str, ActorKind, int], Firing] = {}
     for firing in firings:
         key = (firing.rule.id, firing.kind, firing.actor)
-        if key not in first or firing.first_ts < first[key].first_ts:
+        if key not in first or ((firing.first_ts, firing.first_eid)
+                                < (first[key].first_ts, first[key].first_eid)):
             first[key] = firing
     return list(first.values()) if len(first) < len(firings) else firings
 
@@ -190,15 +189,18 @@ def _first_firings(
     """The earliest row per actor at which each rule held, with the features then.
 
     One aggregation for the whole group: per rule a `FILTER`ed minimum and arg-minimum. The
-    order is the replay's own (time, event, item), so of two rows in one second the earlier
-    event's values are quoted.
+    order is the replay's own (time, event), so of two rows in one second the earlier
+    event's values are quoted; within the event its last row that held, for a rule is
+    evaluated after each event (docs/features.md): a page that carried several records
+    quotes the count with all of them, as the stream engine does.
     """
     present = [n for n in sorted(used) if n in held.columns]
-    order = ibis.struct({"ts_ms": held.ts_ms, "eid": held.eid, "item_pos": held.item_pos})
+    order = ibis.struct({"ts_ms": held.ts_ms, "eid": held.eid, "item_pos": -held.item_pos})
     metrics: dict[str, Any] = {}
     for i in range(len(rules)):
         where = held[_held(i)]
         metrics[f"_first_ts_{i}"] = held.ts.min(where=where)
+        metrics[f"_first_eid_{i}"] = held.eid.argmin(order, where=where)
         for name in present:
             metrics[f"_{name}_{i}"] = held[name].argmin(order, where=where)
     records = sqlcache.arrow(held._find_backend(),
@@ -209,7 +211,7 @@ def _first_firings(
         every = kind == "campaign" and "ref" in rule.links
         members = (_members(held.filter(held[_held(i)]), replay_rows, every,
                             identities=kind == "campaign")
-                   if kind in ("fp", "hdr", "tls", "campaign") else None)
+                   if kind in GROUP_KINDS else None)
         for record in records:
             first_ts = record[f"_first_ts_{i}"]
             if first_ts is None:
@@ -222,6 +224,7 @@ def _first_firings(
                 first_ts=first_ts.astimezone(UTC),
                 values={n: _number(record[f"_{n}_{i}"]) for n in present},
                 members=members.get(actor, {}) if members is not None else None,
+                first_eid=int(record[f"_first_eid_{i}"]),
             ))
     return out
 
@@ -251,7 +254,7 @@ def _members(held: ir.Table, replay_rows: ir.Table, every: bool = False, *,
         listed = listed.anti_join(browsers, ["actor", "bucket", "identity_key"])
     out: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)
     for kind in MEMBER_KINDS:
-        column = KIND_COLUMN[kind]  # type: ignore[index]
+        column = KIND_COLUMN[kind]
         mine, since = listed.filter(listed[column].notnull()), lookups
         if identities and kind == "ip":
             mine = mine.filter(mine.account_key.isnull())

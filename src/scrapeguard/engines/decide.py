@@ -11,9 +11,9 @@ import ibis.expr.types as ir
 
 from scrapeguard.decisions import Decision
 from scrapeguard.engines import sqlcache
-from scrapeguard.engines.batch import MEMBER_KINDS, actor_rows
+from scrapeguard.engines.batch import actor_rows
 from scrapeguard.engines.firing import Firing, explain
-from scrapeguard.types import ActorKind, action_rank
+from scrapeguard.types import MEMBER_KINDS, ActorKind, action_rank
 
 Resolver = Callable[[str, list[int]], dict[int, str]]
 """(kind, keys) → key → text, for the few keys decisions name."""
@@ -26,15 +26,15 @@ def combine(
     by_actor: dict[tuple[ActorKind, int], list[Firing]] = defaultdict(list)
     for firing in firings:
         by_actor[(firing.kind, firing.actor)].append(firing)
-    first_action: dict[tuple[ActorKind, int], datetime] = {}
+    first_action: dict[tuple[ActorKind, int], tuple[datetime, int]] = {}
     for actor, fired in by_actor.items():
         acting = [f for f in fired if f.rule.action != "allow"]
-        first_action[actor] = min(f.first_ts for f in (acting or fired))
+        first_action[actor] = min((f.first_ts, f.first_eid) for f in (acting or fired))
     totals = _exposure(sources, first_action)
     names = _names(by_actor, resolve)
     decisions = []
     for (kind, key), fired in by_actor.items():
-        fired.sort(key=lambda f: (f.first_ts, f.rule.id))
+        fired.sort(key=lambda f: (f.first_ts, f.first_eid, f.rule.id))
         survival = 1.0
         for f in fired:
             survival *= 1.0 - f.rule.score
@@ -45,13 +45,13 @@ def combine(
             kind=kind,
             action=max((f.rule.action for f in fired), key=action_rank),
             score=1.0 - survival,
-            first_action_ts=first_action[(kind, key)],
+            first_action_ts=first_action[(kind, key)][0],
             requests=requests,
             subjects=subjects,
             subjects_before_action=before,
             rules=list(dict.fromkeys(f.rule.id for f in fired)),
             reasons=[explain(f, actor_text) for f in fired],
-            **_members(fired, names, first_action[(kind, key)]),
+            **_members(fired, names, first_action[(kind, key)][0]),
         ))
     decisions.sort(key=lambda d: d.actor)
     return decisions
@@ -97,9 +97,14 @@ def _from_ms(ms: int) -> datetime:
 
 
 def _exposure(
-    sources: Mapping[ActorKind, ir.Table], first_action: Mapping[tuple[ActorKind, int], datetime]
+    sources: Mapping[ActorKind, ir.Table],
+    first_action: Mapping[tuple[ActorKind, int], tuple[datetime, int]],
 ) -> dict[tuple[ActorKind, int], tuple[int, int, int]]:
-    """(requests, distinct records, distinct records before acting) per decided actor."""
+    """(requests, distinct records, distinct records before acting) per decided actor.
+
+    Before acting is before the event at which the decision was first made: a record received
+    in an earlier event stamped the same second (an access log's resolution) counts, as it
+    does live, where the event's place in the stream says what came before it."""
     out: dict[tuple[ActorKind, int], tuple[int, int, int]] = {}
     kinds: dict[ActorKind, list[int]] = defaultdict(list)
     for kind, key in first_action:
@@ -108,22 +113,25 @@ def _exposure(
         backend = sources[kind]._find_backend()
         decided = sqlcache.table_of(
             backend, "_decided",
-            {"d_actor": keys, "d_first": [first_action[(kind, k)] for k in keys]},
-            {"d_actor": "int64", "d_first": "timestamp('UTC')"},
+            {"d_actor": keys, "d_first": [first_action[(kind, k)][0] for k in keys],
+             "d_eid": [first_action[(kind, k)][1] for k in keys]},
+            {"d_actor": "int64", "d_first": "timestamp('UTC')", "d_eid": "int64"},
         )
         scoped = actor_rows(sources[kind], kind, 1).select(
-            "actor", "one", "item_key", "item_weight", "ts")
+            "actor", "one", "item_key", "item_weight", "ts", "eid")
         joined = scoped.inner_join(decided, scoped.actor == decided.d_actor)
         requests = joined.group_by("actor").aggregate(requests=lambda t: t.one.sum())
+        earlier = (joined.ts < joined.d_first) | ((joined.ts == joined.d_first)
+                                                  & (joined.eid < joined.d_eid))
         items = (
             joined.filter(joined.item_key.notnull())
+            .mutate(earlier=earlier.cast("int64"))
             .group_by(["actor", "item_key"])
-            .aggregate(first=lambda t: t.ts.min(), w=lambda t: t.item_weight.max(),
-                       d_first=lambda t: t.d_first.max())
+            .aggregate(earlier=lambda t: t.earlier.max(), w=lambda t: t.item_weight.max())
             .group_by("actor")
             .aggregate(
                 subjects=lambda t: t.w.sum(),
-                before=lambda t: (t.w * (t.first < t.d_first).cast("int64")).sum(),
+                before=lambda t: (t.w * t.earlier).sum(),
             )
         )
         frame = sqlcache.arrow(backend, requests.left_join(items, "actor"))

@@ -28,6 +28,9 @@ class Firing:
     members: dict[str, dict[int, int]] | None = None
     """Member keys by kind (ip/account/session), for fingerprint and campaign actors, each
     with the time (epoch ms) of its first request under the actor."""
+    first_eid: int = -1
+    """The event at which it first held, by position in the input (the batch engine's
+    `eid`): of events stamped alike, what came before it is what the log wrote earlier."""
 
 
 class _Defaulting(dict[str, Any]):

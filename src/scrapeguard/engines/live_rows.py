@@ -211,8 +211,6 @@ class Deriver:
         """Paths the site answered with success, oldest first, at most `LINKED_PATHS`."""
         self._site_linked: dict[str, int] = {}
         """Paths reached through a link from the site's own pages (`lookups.from_site`)."""
-        self._own_from: int | None = None
-        """When some host first became known as the site's own (`referrals.OwnHosts`)."""
 
     def learn(self, subject_templates: frozenset[str], catalogue_templates: frozenset[str],
               asset_templates: frozenset[str]) -> None:
@@ -268,8 +266,7 @@ class Deriver:
         own = host is not None and self.own_hosts.is_own(host, ts_ms)
         # A scanner target is reached through a link only from the site's own pages: a
         # foreign referer is a scanner replaying the last site it probed (`lookups.from_site`).
-        site_link = is_link(path, referer) and (
-            own or self._own_from is None or ts_ms <= self._own_from)
+        site_link = is_link(path, referer) and (own or not self.own_hosts.known(ts_ms))
         site_linked = site_link or _before(self._site_linked, path, ts_ms)
         klass = uaclass.classify(ua)
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
@@ -300,8 +297,6 @@ class Deriver:
         referral = referrals.arrival_host(host, is_page, assets_expected, own)
         arrival_agent = ua if referral is not None and uaclass.is_browser_agent(ua) else None
         self.own_hosts.saw(host, ip, static and not info.browser_fetched, ts_ms)
-        if self._own_from is None and host is not None and self.own_hosts.is_own(host):
-            self._own_from = ts_ms
         library_path = uaclass.is_library(ua) and not info.feed_or_api
         library_page = is_page and library_path
         headless_page = is_page and klass == uaclass.HEADLESS

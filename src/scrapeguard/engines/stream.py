@@ -30,6 +30,7 @@ from scrapeguard.engines.campaigns import (
     THIN_WINDOW_SECONDS,
 )
 from scrapeguard.engines.firing import Firing, explain
+from scrapeguard.engines.live_members import MemberBook
 from scrapeguard.engines.live_rows import Deriver, EventRows
 from scrapeguard.engines.running import GAP_FEATURES, MIN_GAPS, expand
 from scrapeguard.engines.verdict import Request, Verdict
@@ -45,7 +46,7 @@ from scrapeguard.routes.live import Seen as RouteSeen
 from scrapeguard.routes.model import RouteTable
 from scrapeguard.stores import EventUpdate, GroupUpdate, Store, open_store
 from scrapeguard.stores.keys import StateHasher, load_secret
-from scrapeguard.types import ACTOR_KINDS, Action, ActorKind, action_rank
+from scrapeguard.types import ACTOR_KINDS, GROUP_KINDS, Action, ActorKind, action_rank
 
 log = logging.getLogger("scrapeguard.stream")
 
@@ -220,6 +221,9 @@ class StreamEngine:
         whether it has loaded an asset (spared by its campaign's decision)."""
         self._early: dict[tuple[str, int], dict[str, int]] = {}
         """(client hash, day) → sums of the assets it loaded before its first page."""
+        self.members = MemberBook()
+        """Who this node saw counted under fingerprint and campaign actors: their
+        decisions' `members` (`live_members.py`)."""
         # Load the user-agent and range data now: a first request should not pay for it, and
         # a fresh node must decide as promptly as a warm one.
         self.deriver.derive({"ts": datetime.now(UTC), "ip": "192.0.2.1", "path": "/",
@@ -469,7 +473,7 @@ class StreamEngine:
     def _apply_rules(self, rows: EventRows, update: EventUpdate, result: Any) -> list[Decision]:
         """The rules on one event's counts; a rule that holds writes its decision."""
         self._join_campaigns(rows, result)
-        fired: list[Decision] = []
+        holding: list[tuple[Rule, ActorKind, str, dict[str, float]]] = []
         for (kind, seconds, links, offset), rules in self.groups.items():
             for actor in self._actors(kind, rows, links):
                 key = self._group_key(kind, seconds, actor, rows.ts_ms, offset)
@@ -477,11 +481,22 @@ class StreamEngine:
                 if values is None:
                     continue
                 features = self._features(values, self._shapes[(kind, seconds, links, offset)])
+                window = None
+                if kind in GROUP_KINDS:
+                    bucket = (rows.ts_ms - offset * 1000) // (seconds * 1000)
+                    window = (self._ref(kind, actor), seconds, offset, bucket)
+                    self.members.counted(window, rows, every="ref" in links)
                 for rule, condition in rules:
                     if _holds(condition, features):
-                        decision = self._fire(rule, kind, actor, rows, features, result, update)
-                        if decision is not None:
-                            fired.append(decision)
+                        if window is not None:
+                            self.members.held(window, rule.id)
+                        holding.append((rule, kind, actor, features))
+        # Rules that first hold at one event are listed by id, as the batch engine lists them.
+        fired: list[Decision] = []
+        for rule, kind, actor, features in sorted(holding, key=lambda held: held[0].id):
+            decision = self._fire(rule, kind, actor, rows, features, result, update)
+            if decision is not None:
+                fired.append(decision)
         return fired
 
     def routes(self) -> RouteTable:
@@ -739,7 +754,16 @@ class StreamEngine:
             record["features"] = {name: round(value, 4) for name, value in features.items()
                                   if math.isfinite(value)}
             self.store.put_decision(ref, record, self.decision_ttl[record["action"]])
-        return _decision(self._named(record, f"{kind}:{actor}"))
+        return _decision(self._named(self._with_members(record), f"{kind}:{actor}"))
+
+    def _with_members(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """A fingerprint or campaign decision with the members this node saw it cover."""
+        if stored["kind"] not in GROUP_KINDS:
+            return stored
+        members, since = self.members.members(stored["actor"], stored["rules"],
+                                              parse_ts(stored["first_action_ts"]))
+        return {**stored, "members": members,
+                "members_first_action_ts": [format_ts(ts) for ts in since]}
 
     def set_manual(self, actor: str, action: Action, ttl: int, reason: str,
                    now: datetime | None = None) -> dict[str, Any]:
@@ -793,11 +817,22 @@ class StreamEngine:
 
     def decisions(self) -> list[Decision]:
         """Every decision in the store, as the decisions file has them: by clear key where
-        this process made or met the decision, else by the keyed hash the store knows."""
+        this process made or met the decision, else by the keyed hash the store knows.
+
+        `requests` and `subjects` are the actor's totals so far, as the decisions file
+        defines them (all it sent and received, not only up to the first action): read from
+        the store's lifetime exposure now, so that after a replay they are the whole log's,
+        as the batch engine reports them. Where the store has forgotten the actor's exposure
+        (its time to live), the counts at the first action stand."""
+        stored_records = {key: stored for key, stored in self.store.all_decisions().items()
+                          if not key.startswith((MEMBERSHIP, SINCE, MANUAL))}
+        totals = self.store.exposure([stored["actor"] for stored in stored_records.values()])
         out = []
-        for key, stored in self.store.all_decisions().items():
-            if key.startswith((MEMBERSHIP, SINCE, MANUAL)):
-                continue
+        for stored in stored_records.values():
+            requests, subjects = totals.get(stored["actor"], (0, 0))
+            stored = {**stored, "requests": max(requests, stored["requests"]),
+                      "subjects": max(subjects, stored["subjects"])}
+            stored = self._with_members(stored)
             name = self._names.get(stored["actor"])
             out.append(_decision(self._named(stored, name) if name else stored))
         return sorted(out, key=lambda d: d.actor)

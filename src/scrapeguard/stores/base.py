@@ -128,6 +128,12 @@ class Store(ABC):
     def all_decisions(self) -> dict[str, dict[str, Any]]:
         """Every current decision, for listing and for the decisions file."""
 
+    @abstractmethod
+    def exposure(self, actors: list[str]) -> dict[str, tuple[int, int]]:
+        """(requests, distinct records) each actor has sent and received so far, as counted
+        by `EventUpdate.exposure` (actors with no count left out): what a decision reports
+        as `requests` and `subjects`, which keep growing after the decision is made."""
+
     def get_mark(self, key: str) -> int | None:
         """The position last set through `EventUpdate.mark` under `key`, or None.
 

@@ -126,6 +126,11 @@ class MemoryStore(Store):
         self._thin: _Table[tuple[int, int]] = _Table()
         self._exposure: dict[int, _Table[_Exposure]] = {}
         self._decisions: _Table[tuple[dict[str, Any], float]] = _Table()
+        self._standing: set[int] = set()
+        """Hashes of the keys decisions stand under: an actor's exposure is kept while its
+        decision stands, whose totals it is (`exposure`). Counters expire by event time and
+        decisions by the clock, so replaying a log of many months, a decision made in its
+        first weeks would otherwise outlive the counts it reports."""
         self._marks: dict[str, int] = {}
         self._ops = 0
 
@@ -228,9 +233,11 @@ class MemoryStore(Store):
                 continue
             key = hash(actor)
             state = table.get(key)
-            if state is None or state.expires < now:
-                state = _Exposure(now + update.exposure_ttl * 1000)
-                table.put(key, state)
+            if state is None or (state.expires < now and key not in self._standing):
+                state = _Exposure(now)
+            # Kept for its lifetime after the actor's last request, as Redis's PEXPIRE keeps it.
+            state.expires = now + update.exposure_ttl * 1000
+            table.put(key, state)
             before[actor] = state.total
             state.requests += 1
             for value, weight in items:
@@ -251,7 +258,8 @@ class MemoryStore(Store):
         """Drop what has expired (from each table's front), then the oldest past the cap."""
         for groups in self._groups.values():
             groups.drop_front(lambda v: v.expires < now)
-        for exposure in self._exposure.values():
+        for seconds, exposure in self._exposure.items():
+            self._keep_standing(exposure, seconds, now)
             exposure.drop_front(lambda v: v.expires < now)
         self._last_id.drop_front(lambda v: v[1] < now)
         self._members.drop_front(lambda v: v[1] < now)
@@ -260,6 +268,7 @@ class MemoryStore(Store):
         clock = self.clock()
         for key in [k for k, (_, expires) in self._decisions.items() if expires < clock]:
             del self._decisions[key]  # few, and of several lifetimes: all of them looked at
+            self._standing.discard(hash(key))
         tables = list(self._tables())
         size = sum(len(t) for t in tables)
         if size <= self.max_entries:
@@ -268,11 +277,25 @@ class MemoryStore(Store):
         for table in tables:
             share = -(-excess * len(table) // size)
             self.evicted += table.drop_front(lambda v: True, share)
+        self._standing = {hash(key) for key in self._decisions}
         if not self._warned:
             self._warned = True
             log.warning("memory:// holds its cap of %d entries: evicting the oldest state "
                         "before its time (counted in the store's `evicted`); raise "
                         "max_entries or use redis://", self.max_entries)
+
+    def _keep_standing(self, table: _Table[_Exposure], seconds: int, now: int) -> None:
+        """Give the expired exposures of actors with a standing decision another lifetime."""
+        kept = []
+        for key, state in table.items():
+            if state.expires >= now:
+                break
+            if key in self._standing:
+                kept.append(key)
+        for key in kept:
+            state = table[key]
+            state.expires = now + seconds * 1000
+            table.put(key, state)
 
     def entries(self) -> int:
         """Entries held now, expired or not yet purged."""
@@ -293,8 +316,20 @@ class MemoryStore(Store):
     def put_decision(self, key: str, record: dict[str, Any], ttl: int) -> None:
         with self._lock:
             self._decisions.put(key, (record, self.clock() + ttl))
+            self._standing.add(hash(key))
 
     def all_decisions(self) -> dict[str, dict[str, Any]]:
         now = self.clock()
         with self._lock:
             return {k: v for k, (v, expires) in self._decisions.items() if expires >= now}
+
+    def exposure(self, actors: list[str]) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            out = {}
+            for actor in actors:
+                for table in self._exposure.values():
+                    state = table.get(hash(actor))
+                    if state is not None:
+                        out[actor] = (state.requests, state.total)
+                        break
+            return out

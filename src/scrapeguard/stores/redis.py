@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -20,10 +21,24 @@ from urllib.parse import parse_qs, urlparse
 import redis
 import redis.asyncio
 
+from scrapeguard.errors import StoreError
 from scrapeguard.stores.base import EventResult, EventUpdate, Store
 
 SOCKET_TIMEOUT = 0.5
 """Seconds before a call gives up: a dead Redis must degrade a request, not hang it."""
+
+
+def _seconds(text: str) -> float:
+    """`?timeout=` of a store URI: a replay of a log (`watch`, the conformance tests) waits
+    on a loaded server rather than count its events as lost; a live node keeps the default."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise StoreError(f"redis store: timeout must be a positive number of seconds, "
+                         f"not {text!r}")
+    return value
 
 
 class RedisStore(Store):
@@ -32,19 +47,22 @@ class RedisStore(Store):
     def __init__(self, uri: str) -> None:
         query = parse_qs(urlparse(uri).query)
         self.prefix = query.get("prefix", ["sg:"])[0]
+        timeout = _seconds(query.get("timeout", [str(SOCKET_TIMEOUT)])[0])
         clean = uri.split("?", 1)[0]
         self._url = clean
         self.client = redis.Redis.from_url(
-            clean, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT,
+            clean, socket_timeout=timeout, socket_connect_timeout=timeout,
             retry_on_timeout=False,
         )
         self._reader = self.client
         """The client `get_decisions` uses: a request waits on it (see `read_timeout`)."""
-        self._read_seconds = SOCKET_TIMEOUT
+        self._read_seconds = timeout
         self._async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
         """`get_decisions_async`'s client, bound to the loop it was first used on."""
         script = resources.files("scrapeguard.stores").joinpath("lua/record.lua").read_text()
         self._record = self.client.register_script(script)
+        exposure = resources.files("scrapeguard.stores").joinpath("lua/exposure.lua").read_text()
+        self._exposure = self.client.register_script(exposure)
 
     def record(self, update: EventUpdate) -> EventResult:
         return _result(self._record(args=[self._payload(update)]))
@@ -143,6 +161,13 @@ class RedisStore(Store):
             if value:
                 out[name.decode()[start:]] = json.loads(value)
         return out
+
+    def exposure(self, actors: list[str]) -> dict[str, tuple[int, int]]:
+        if not actors:
+            return {}
+        found = self._exposure(keys=[f"{self.prefix}x:{actor}" for actor in actors])
+        return {actor: (int(pair[0]), int(pair[1]))
+                for actor, pair in zip(actors, found, strict=True) if pair}
 
     def close(self) -> None:
         self.client.close()
