@@ -27,7 +27,6 @@ from typing import Any
 
 import duckdb
 import ibis
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -39,7 +38,7 @@ from scrapeguard.engines.campaigns import campaign_rows
 from scrapeguard.engines.enrich import enrich
 from scrapeguard.engines.live_rows import EventRows
 from scrapeguard.engines.stream import _DISTINCT_SOURCE, StreamEngine, _column, _distinct_value
-from scrapeguard.events import EVENT_SCHEMA
+from scrapeguard.events import EVENT_SQL_TYPES
 from scrapeguard.policy.load import load_policy
 from scrapeguard.policy.model import Policy
 from scrapeguard.stores.base import EventResult, EventUpdate
@@ -243,9 +242,11 @@ def batch_rows(con: Any, policy: Policy, found: list[dict[str, Any]]
     live engine gets from the same log (`analysis.judge`)."""
     for table in ("events", "enriched"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    con.register("_generated", pa.Table.from_pylist(found, schema=EVENT_SCHEMA))
-    con.execute("CREATE TABLE events AS SELECT * FROM _generated")
-    con.unregister("_generated")
+    columns = ", ".join(f"{name} {kind}" for name, kind in EVENT_SQL_TYPES.items())
+    con.execute(f"CREATE TABLE events ({columns})")
+    marks = ", ".join("?" for _ in EVENT_SQL_TYPES)
+    con.executemany(f"INSERT INTO events VALUES ({marks})",
+                    [[row.get(name) for name in EVENT_SQL_TYPES] for row in found])
     rows, stats = enrich(con, "events", policy)
     out = rows.order_by(["eid", "item_pos"]).to_pyarrow().to_pylist()
     members = campaign_rows(ibis.duckdb.from_connection(con), rows, policy)

@@ -250,11 +250,12 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     feed_agent = (t.is_feed & t.is_browser_ua).fill_null(False)
     # The external host a page was reached from (`referrals.arrival_host`), and whether a
     # browser's agent arrived so (`arrival_agents`).
-    referral_host = ibis.ifelse(
-        one & is_page & assets_expected
-        & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms)), t.ref_host, ibis.null()
-    ).cast("string")
-    arrival_agent = (referral_host.notnull() & t.is_browser_ua).fill_null(False)
+    # The agent is the event's, on each of its rows as the live side keeps it; the host is
+    # counted once, on its first row.
+    arrived = (is_page & assets_expected & t.ref_host.notnull()
+               & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms))).fill_null(False)
+    referral_host = ibis.ifelse(one & arrived, t.ref_host, ibis.null()).cast("string")
+    arrival_agent = (arrived & t.is_browser_ua).fill_null(False)
     # The login form under an agent, on a site whose browsers load its assets.
     login_agent = (t.is_login_form.fill_null(False) & assets_expected & t.ua.notnull()
                    & (t.ua != "-") & (t.ua != ""))

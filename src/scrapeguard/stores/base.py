@@ -102,8 +102,11 @@ class Store(ABC):
     schemes: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a store under the schemes it names itself: a subclass that inherits
+        `schemes` (a test's or a plugin's wrapper around the memory store) must not take over
+        `memory://` for every later `open_store`."""
         super().__init_subclass__(**kwargs)
-        for scheme in cls.schemes:
+        for scheme in cls.__dict__.get("schemes", ()):
             STORES[scheme] = cls
 
     @abstractmethod
