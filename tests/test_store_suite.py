@@ -330,9 +330,10 @@ def test_state_expires_with_its_time_to_live(new_store: Factory) -> None:
 
 
 def test_a_counter_lives_from_its_first_write(new_store: Factory) -> None:
-    """A group's counters and an actor's exposure expire their time to live after they were
-    started, however often they are written since (the reference: `memory.py` sets their
-    expiry once): a window's counters never outlive the window's keys they are under."""
+    """A group's counters expire their time to live after they were started, however often
+    they are written since: a window's counters never outlive the window's keys they are
+    under. An actor's exposure is its totals so far: it lives its time to live after the
+    actor's last request."""
     store = new_store()
     start = int(time.time() * 1000)
     store.record(lookup(start, 1, ttl=2))
@@ -340,8 +341,11 @@ def test_a_counter_lives_from_its_first_write(new_store: Factory) -> None:
     store.record(lookup(int(time.time() * 1000), 2, ttl=2))
     time.sleep(1.0)
     result = store.record(lookup(int(time.time() * 1000), 3, ttl=2))
-    assert result.groups["g:plain:c1"]["one"] == 1
-    assert result.exposure_before["ip:c1"] == 0
+    assert result.groups["g:plain:c1"]["one"] == 1, "the counters restarted after 2 s"
+    assert result.exposure_before["ip:c1"] == 2, "the exposure was renewed at 1.2 s"
+    time.sleep(2.2)
+    result = store.record(lookup(int(time.time() * 1000), 4, ttl=2))
+    assert result.exposure_before["ip:c1"] == 0, "2 s after the last request it lapsed"
 
 
 def test_a_previous_id_and_exposure_lapse_by_event_time(new_store: Factory) -> None:

@@ -134,8 +134,19 @@ for actor, items in pairs(p.exposure) do
   lapse(key, {'subjects'}, p.exposure_ttl)
   before[actor] = weighted(key, 'subjects')
   requests[actor] = redis.call('HINCRBY', key, 'requests', 1)
-  local left = started(key, p.exposure_ttl)
-  for _, item in ipairs(items) do add_distinct(key, 'subjects', item[1], item[2], left) end
+  for _, item in ipairs(items) do
+    add_distinct(key, 'subjects', item[1], item[2], p.exposure_ttl)
+  end
+  -- Unlike a window's counters, an actor's exposure lives its time to live after its last
+  -- request (as on memory://): a decision reports the actor's totals so far, however long
+  -- it keeps coming.
+  redis.call('HSET', key, '_e', string.format('%d', now + p.exposure_ttl))
+  redis.call('PEXPIRE', key, p.exposure_ttl)
+  local weights = key .. ':ws:subjects'
+  for _, w in ipairs(redis.call('SMEMBERS', weights)) do
+    redis.call('PEXPIRE', key .. ':h:subjects:' .. w, p.exposure_ttl)
+  end
+  redis.call('PEXPIRE', weights, p.exposure_ttl)
   end
 end
 
