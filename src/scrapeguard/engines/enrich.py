@@ -173,7 +173,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     `own_from_ms`: from when it knows one of its own hosts (`lookups.from_site`)."""
     one = t.item_pos == 0
     has_list = t.subjects.notnull()
-    method = t.method.upper()
+    # An empty method is one the source did not log, as a missing one (`live_rows`: GET).
+    method = t.method.upper().nullif("")
     # Only a GET answers with a record of an inferred route; a CORS preflight is no page (a
     # write still is: exploit POSTs to many paths are a crawl). Declared routes say what they
     # say, whatever the method.
