@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from scrapeguard.simulate import pools, site
-from scrapeguard.simulate.browse import Visits, fetch
+from scrapeguard.simulate.browse import Plan, Visits, fetch
 from scrapeguard.simulate.draws import HOUR_MS
 from scrapeguard.simulate.frame import Frame
 from scrapeguard.simulate.scenario import Context, Label, Scenario, register
@@ -59,19 +59,25 @@ class MerchantTool(Scenario):
             owner += [account] * int(relogin[-1] + 1)
             scripts.append(script)
             times.append(at)
-        who = np.array(owner)
-        ip = pools.ipv4(rng, pools.RESIDENTIAL, n)
-        ua = pools.draw(rng, "desktop", n, head=12)
-        accounts = ctx.accounts(n)
-        sessions = Visits(
-            start=np.zeros(len(who), np.int64), pages=np.zeros(len(who), np.int64),
-            ip=[ip[o] for o in who], ua=[ua[o] for o in who],
-            identity=[f"{self.name}:0"] * len(who), account=[accounts[o] for o in who],
-            warm=np.ones(len(who), bool), entry=np.full(len(who), -1),
-            strip_referer=np.zeros(len(who), bool),
-        )
-        return fetch(ctx, sessions, plan(scripts, times, visits), typed=0.0, assets=False,
-                     cookie_first=True)
+        return tool_fetch(ctx, self.name, np.array(owner), plan(scripts, times, visits))
+
+
+def tool_fetch(ctx: Context, name: str, owner: np.ndarray, planned: Plan) -> Frame:
+    """A merchant tool's requests: each of its accounts logged in from its own residential
+    address under a desktop browser's agent, no assets, the cookie from the first request;
+    `owner` gives each visit's account, `planned` what the visits ask (`script.plan`)."""
+    n = int(owner.max()) + 1
+    ip = pools.ipv4(ctx.rng, pools.RESIDENTIAL, n)
+    ua = pools.draw(ctx.rng, "desktop", n, head=12)
+    accounts = ctx.accounts(n)
+    sessions = Visits(
+        start=np.zeros(len(owner), np.int64), pages=np.zeros(len(owner), np.int64),
+        ip=[ip[o] for o in owner], ua=[ua[o] for o in owner],
+        identity=[f"{name}:0"] * len(owner), account=[accounts[o] for o in owner],
+        warm=np.ones(len(owner), bool), entry=np.full(len(owner), -1),
+        strip_referer=np.zeros(len(owner), bool),
+    )
+    return fetch(ctx, sessions, planned, typed=0.0, assets=False, cookie_first=True)
 
 
 def _harvest(targets: Iterator[int], n: int) -> Script:

@@ -7,12 +7,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from scrapeguard.simulate import pools
-from scrapeguard.simulate.browse import Visits, fetch
 from scrapeguard.simulate.draws import DAY_MS, WORKDAY, times
 from scrapeguard.simulate.frame import Frame
 from scrapeguard.simulate.scenario import Context, Label, Scenario, register
-from scrapeguard.simulate.scenarios.merchant_tool import _harvest, _targets
+from scrapeguard.simulate.scenarios.merchant_tool import _harvest, _targets, tool_fetch
 from scrapeguard.simulate.script import Script, plan
 
 
@@ -57,16 +55,5 @@ class PacedCrawl(Scenario):
             visits.append(account * days + day)  # a new login, a new session each day
             scripts.append(script)
             stamps.append(at)
-        ip = pools.ipv4(rng, pools.RESIDENTIAL, n)
-        ua = pools.draw(rng, "desktop", n, head=12)
-        names = ctx.accounts(n)
-        owner = np.repeat(np.arange(n), days)
-        sessions = Visits(
-            start=np.zeros(len(owner), np.int64), pages=np.zeros(len(owner), np.int64),
-            ip=[ip[o] for o in owner], ua=[ua[o] for o in owner],
-            identity=[f"{self.name}:0"] * len(owner), account=[names[o] for o in owner],
-            warm=np.ones(len(owner), bool), entry=np.full(len(owner), -1),
-            strip_referer=np.zeros(len(owner), bool),
-        )
-        return fetch(ctx, sessions, plan(scripts, stamps, visits), typed=0.0, assets=False,
-                     cookie_first=True)
+        return tool_fetch(ctx, self.name, np.repeat(np.arange(n), days),
+                          plan(scripts, stamps, visits))
