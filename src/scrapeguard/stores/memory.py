@@ -21,9 +21,10 @@ from scrapeguard.stores.base import EventResult, EventUpdate, GroupUpdate, Store
 
 log = logging.getLogger("scrapeguard.stream")
 
-MAX_ENTRIES = 2_000_000
-"""About 0.8 GB at the ~400 bytes an entry takes (`bench/live_state.py`: a client address
-that sent a page, an asset and a lookup holds about 8 entries, 3.5 KB)."""
+MAX_ENTRIES = 1_700_000
+"""About 0.85 GB at the ~500 bytes an entry takes (`bench/live_state.py`: a client address
+that sent a page, an asset and a lookup holds about 11 entries, 5.9 KB, since the per-address
+windows of 2026-12-07's rules), so that a process stays under 1 GB."""
 _PURGE_EVERY = 1000
 _SMALL = 8
 """Up to this many distinct values a counter keeps them in a tuple, beyond it in a set."""
