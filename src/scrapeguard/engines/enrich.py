@@ -263,7 +263,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # A lookup no link of this site led to, on a site whose browsers load its assets: an
     # arrival from outside (`campaigns._thin`).
     direct_lookup = (single & assets_expected
-                     & ~(lookups.is_link(t.path, t.referer)
+                     & ~(lookups.is_link(t.path, t.ref_path)
                          & lookups.from_site(t.own_since_ms, ts_ms, own_from_ms)))
 
     def flag(condition: Any) -> Any:

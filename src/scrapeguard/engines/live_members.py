@@ -43,14 +43,20 @@ class MemberBook:
         """(actor ref, rule) → (seconds, offset) of the phase in which it first held, and
         the buckets of that phase in which it held."""
 
-    def counted(self, window: Window, rows: EventRows, every: bool) -> None:
-        """One event counted under a group actor: note its client, if it lists."""
+    def counted(self, window: Window, rows: EventRows, every: bool,
+                identities: bool = False) -> None:
+        """One event counted under a group actor: note its client, if it lists. With
+        `identities` (campaigns), a request made under an account lists the account, not
+        the address it came from (`batch._members`): a person sharing a proxy's exit with a
+        campaign's account is not its member."""
         flags = rows.rows[0].flags
         if not every and not flags.get("is_subject_route"):
             return
         ref, seconds, offset, bucket = window
+        under_account = identities and rows.keys.get("account") is not None
         keys = [f"{kind}:{value}" for kind in MEMBER_KINDS
-                if (value := rows.keys.get(kind)) is not None]
+                if (value := rows.keys.get(kind)) is not None
+                and not (under_account and kind == "ip")]
         for key in keys:
             if (ref, key) not in self._first:
                 _bound(self._first)

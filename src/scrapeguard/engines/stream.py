@@ -485,7 +485,8 @@ class StreamEngine:
                 if kind in GROUP_KINDS:
                     bucket = (rows.ts_ms - offset * 1000) // (seconds * 1000)
                     window = (self._ref(kind, actor), seconds, offset, bucket)
-                    self.members.counted(window, rows, every="ref" in links)
+                    self.members.counted(window, rows, every="ref" in links,
+                                         identities=kind == "campaign")
                 for rule, condition in rules:
                     if _holds(condition, features):
                         if window is not None:
