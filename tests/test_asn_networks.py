@@ -75,7 +75,8 @@ def test_hosting_lists_flag_and_stand_in_for_a_prefix(asn_db: Path, tmp_path: Pa
 def test_a_bad_hosting_list_names_its_lines(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("203.0.113.0/24\nnot a network\n10.0.0.0/33\n", encoding="utf-8")
-    with pytest.raises(NetworkDataError, match=r"bad.txt:2: 2 line\(s\) .*lines 2, 3"):
+    with pytest.raises(NetworkDataError,
+                       match=r"bad.txt:2: not a CIDR network on 2 lines \(lines 2, 3\)"):
         NetworkDirectory(None, [bad])
     with pytest.raises(NetworkDataError, match="cannot read hosting list"):
         NetworkDirectory(None, [tmp_path / "absent.txt"])
