@@ -71,8 +71,11 @@ def test_redis_stream_agrees_on_a_simulated_day(redis_url: str, simulated_day: P
 ], ids=["elastic-apache", "telco-site", "wordpress-blogs"])
 def test_redis_stream_agrees_on_real_logs(redis_url: str, log: Path) -> None:
     batch, stream = run_both(log, store=redis_url)
-    # Redis forgets an idle actor by the clock, which a replay of minutes never reaches.
-    assert differences(batch, stream, HLL_ERROR, rule_windows()) == []
+    # Redis forgets an idle actor by the clock, which a replay of minutes never reaches; by
+    # event time, an actor idle for more than 30 days (the logs of months and years) is
+    # counted afresh when it comes back (`forgetful`).
+    assert differences(batch, stream, HLL_ERROR, rule_windows(),
+                       forgetful=log in (TELCO, WORDPRESS)) == []
     assert acted(batch)
 
 

@@ -143,7 +143,9 @@ def _evaluate_group(
     marked = replay.mutate(**flags)
     held = materialize(backend, marked.filter(reduce(operator.or_, [marked[c] for c in flags])),
                        f"_held_{kind}_{rules[0].window_seconds}{links}")
-    return _first_firings(held, replay_rows, rules, kind, quoted)
+    # Members are dated from their first request under the actor, in whatever window: the
+    # replay keeps only the windows a rule could hold in (`scoped` has them all).
+    return _first_firings(held, scoped, rules, kind, quoted)
 
 
 def _held(index: int) -> str:
@@ -184,7 +186,7 @@ def _explained(rules: list[Rule]) -> set[str]:
 
 
 def _first_firings(
-    held: ir.Table, replay_rows: ir.Table, rules: list[Rule], kind: ActorKind, used: set[str]
+    held: ir.Table, scoped: ir.Table, rules: list[Rule], kind: ActorKind, used: set[str]
 ) -> list[Firing]:
     """The earliest row per actor at which each rule held, with the features then.
 
@@ -209,7 +211,7 @@ def _first_firings(
     for i, rule in enumerate(rules):
         # A referral campaign's members are its clients whatever they asked (`campaigns.py`).
         every = kind == "campaign" and "ref" in rule.links
-        members = (_members(held.filter(held[_held(i)]), replay_rows, every,
+        members = (_members(held.filter(held[_held(i)]), scoped, every,
                             identities=kind == "campaign")
                    if kind in GROUP_KINDS else None)
         for record in records:
@@ -229,7 +231,7 @@ def _first_firings(
     return out
 
 
-def _members(held: ir.Table, replay_rows: ir.Table, every: bool = False, *,
+def _members(held: ir.Table, scoped: ir.Table, every: bool = False, *,
              identities: bool = False) -> dict[int, dict[str, dict[int, int]]]:
     """ip/account/session keys behind each fingerprint or campaign actor that fired, each with
     the time (ms) of its first personal-data request under that actor: a client that joins a
@@ -245,8 +247,7 @@ def _members(held: ir.Table, replay_rows: ir.Table, every: bool = False, *,
     home, and the person logged in behind it is not the importer that borrowed it.
     """
     windows = held.select("actor", "bucket").distinct()
-    lookups = (replay_rows if every
-               else replay_rows.filter(replay_rows.is_subject_route == 1))
+    lookups = scoped if every else scoped.filter(scoped.is_subject_route == 1)
     listed = lookups.semi_join(windows, ["actor", "bucket"])
     if every:  # a member that loaded an asset behaved like a browser: it is spared
         browsers = listed.filter(listed.is_static == 1).select("actor", "bucket",
