@@ -204,8 +204,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     has_referer = t.referer.notnull() & ~t.referer.isin(("", "-"))
     # An error on a path reached by a link, now or earlier by anyone, is a broken link
     # followed, not a path guessed (`lookups.linked_paths`).
-    linked = lookups.is_link(t.path, t.ref_path) | (t.linked_since.notnull()
-                                                   & (t.linked_since < t.ts))
+    link = lookups.is_link(t.path, t.ref_path)
+    linked = link | (t.linked_since.notnull() & (t.linked_since < t.ts))
     is_unlinked_error_page = (is_error.fill_null(False) & ~t.is_static.fill_null(False)
                               & ~linked)
     # A path the site does not have: never served before, never reached through a link.
@@ -214,9 +214,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     ts_ms = _ts_ms(t.ts)
     # A scanner target is reached through a link only from the site's own pages: a foreign
     # referer is a scanner replaying the last site it probed (`lookups.from_site`).
-    site_linked = ((lookups.is_link(t.path, t.ref_path)
-                    & lookups.from_site(t.own_since_ms, ts_ms, own_from_ms))
-                   | (t.site_linked_since.notnull() & (t.site_linked_since < t.ts)))
+    site_link = link & lookups.from_site(t.own_since_ms, ts_ms, own_from_ms)
+    site_linked = site_link | (t.site_linked_since.notnull() & (t.site_linked_since < t.ts))
     # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
     target_miss = (t.is_target & t.status.isin(TARGET_ERRORS) & ~site_linked & ~served
                    & ~t.is_feed_ua).fill_null(False)
@@ -249,10 +248,9 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     forged_rpc = (t.is_xmlrpc & is_post & has_referer).fill_null(False)
     # A feed under a browser's agent (`feed_agents`).
     feed_agent = (t.is_feed & t.is_browser_ua).fill_null(False)
-    # The external host a page was reached from (`referrals.arrival_host`), and whether a
-    # browser's agent arrived so (`arrival_agents`).
-    # The agent is the event's, on each of its rows as the live side keeps it; the host is
-    # counted once, on its first row.
+    # The external host a page was reached from (`referrals.arrival_host`), counted once, on
+    # the event's first row; and whether a browser's agent arrived so (`arrival_agents`), on
+    # each of its rows, as the live side keeps it.
     arrived = (is_page & assets_expected & t.ref_host.notnull()
                & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms))).fill_null(False)
     referral_host = ibis.ifelse(one & arrived, t.ref_host, ibis.null()).cast("string")
@@ -262,9 +260,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
                    & (t.ua != "-") & (t.ua != ""))
     # A lookup no link of this site led to, on a site whose browsers load its assets: an
     # arrival from outside (`campaigns._thin`).
-    direct_lookup = (single & assets_expected
-                     & ~(lookups.is_link(t.path, t.ref_path)
-                         & lookups.from_site(t.own_since_ms, ts_ms, own_from_ms)))
+    direct_lookup = single & assets_expected & ~site_link
 
     def flag(condition: Any) -> Any:
         return ibis.ifelse(one & condition, 1, 0).cast("int8")

@@ -257,7 +257,8 @@ class Deriver:
         has_referer = bool(referer) and referer != "-"
         # An error on a path reached by a link, now or earlier by anyone, is a broken link
         # followed, not a path guessed (`lookups.linked_paths`).
-        linked = is_link(path, referer) or _before(self._linked, path, ts_ms)
+        link = is_link(path, referer)
+        linked = link or _before(self._linked, path, ts_ms)
         unlinked_error_page = is_error and not static and not linked
         # A path the site does not have: never served before, never reached through a link.
         served = _before(self._served, path, ts_ms)
@@ -266,7 +267,7 @@ class Deriver:
         own = host is not None and self.own_hosts.is_own(host, ts_ms)
         # A scanner target is reached through a link only from the site's own pages: a
         # foreign referer is a scanner replaying the last site it probed (`lookups.from_site`).
-        site_link = is_link(path, referer) and (own or not self.own_hosts.known(ts_ms))
+        site_link = link and (own or not self.own_hosts.known(ts_ms))
         site_linked = site_link or _before(self._site_linked, path, ts_ms)
         klass = uaclass.classify(ua)
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
@@ -435,10 +436,19 @@ class Deriver:
         """`_path_uncached(path).template`, computed alone; what was learned plays no part
         (it changes a template's class, never which template a path has)."""
         path_only = path.split("?")[0]
-        for route, pattern, _ in self.routes:
-            if pattern.search(path_only):
-                return route.path
+        declared = self._declared(path_only)
+        if declared is not None:
+            return declared[1].path
         return with_query_py(infer_template(path_only), query_key_py(path))
+
+    def _declared(self, path_only: str) -> tuple[int, Route, Match, Matcher | None] | None:
+        """The first declared route the path matches, numbered from 1, with the match and the
+        route's query matcher: the one place that says which declared route a path is."""
+        for index, (route, pattern, query) in enumerate(self.routes, 1):
+            match = pattern.search(path_only)
+            if match:
+                return index, route, match, query
+        return None
 
     def _path_uncached(self, path: str) -> PathInfo:
         """What `lookups.paths` derives per distinct path, for one path; cached per path."""
@@ -465,15 +475,15 @@ class Deriver:
         record = path_only + (f"?{query_key}={query_value_py(path, query_key)}"
                               if query_key else "")
         facts |= {"by_extension": static, "record": record}
-        for index, (route, pattern, query) in enumerate(self.routes, 1):
-            match = pattern.search(path_only)
-            if match:
-                item = _route_item(route, path, match, query)
-                if route.kind == "item":
-                    return PathInfo(static, route.path, None, None, robots, trap, bare, item,
-                                    declared=index, **facts)
-                return PathInfo(static, route.path, index, item, robots, trap, bare,
+        declared = self._declared(path_only)
+        if declared is not None:
+            index, route, match, query = declared
+            item = _route_item(route, path, match, query)
+            if route.kind == "item":
+                return PathInfo(static, route.path, None, None, robots, trap, bare, item,
                                 declared=index, **facts)
+            return PathInfo(static, route.path, index, item, robots, trap, bare,
+                            declared=index, **facts)
         template = with_query_py(bare, query_key)
         static = static or template in self.asset_templates
         if template in self.subject_templates and not static:
