@@ -18,12 +18,15 @@ local function weighted(base, feature)
   return total
 end
 
+-- With no `ttl`, the caller sets the sets' expiry itself (`renew`).
 local function add_distinct(base, feature, value, weight, ttl)
   local hll = base .. ':h:' .. feature .. ':' .. weight
   redis.call('PFADD', hll, value)
-  redis.call('PEXPIRE', hll, ttl)
   redis.call('SADD', base .. ':ws:' .. feature, weight)
-  redis.call('PEXPIRE', base .. ':ws:' .. feature, ttl)
+  if ttl then
+    redis.call('PEXPIRE', hll, ttl)
+    redis.call('PEXPIRE', base .. ':ws:' .. feature, ttl)
+  end
 end
 
 -- A counter set lives its time to live from when it was started, however often it is
@@ -38,21 +41,29 @@ local function started(key, ttl)
   return left
 end
 
--- Empty a counter set whose event-time expiry (`_e`) has passed, with its distinct sets;
--- give a new one its expiry, `ttl` from now.
-local function lapse(key, features, ttl)
+-- Empty an actor's exposure whose event-time expiry (`_e`) has passed, with its distinct
+-- sets.
+local function lapse(key, feature)
   local expiry = redis.call('HGET', key, '_e')
   if expiry and tonumber(expiry) < now then
-    for _, feature in ipairs(features) do
-      for _, w in ipairs(redis.call('SMEMBERS', key .. ':ws:' .. feature)) do
-        redis.call('DEL', key .. ':h:' .. feature .. ':' .. w)
-      end
-      redis.call('DEL', key .. ':ws:' .. feature)
+    for _, w in ipairs(redis.call('SMEMBERS', key .. ':ws:' .. feature)) do
+      redis.call('DEL', key .. ':h:' .. feature .. ':' .. w)
     end
-    redis.call('DEL', key)
-    expiry = nil
+    redis.call('DEL', key .. ':ws:' .. feature, key)
   end
-  if not expiry then redis.call('HSET', key, '_e', string.format('%d', now + ttl)) end
+end
+
+-- Unlike a window's counters, an actor's exposure lives its time to live after its last
+-- request (as on memory://): a decision reports the actor's totals so far, however long it
+-- keeps coming. Renew it, by event time (`_e`) and by the clock, with all its distinct sets.
+local function renew(key, feature, ttl)
+  redis.call('HSET', key, '_e', string.format('%d', now + ttl))
+  redis.call('PEXPIRE', key, ttl)
+  local weights = key .. ':ws:' .. feature
+  for _, w in ipairs(redis.call('SMEMBERS', weights)) do
+    redis.call('PEXPIRE', key .. ':h:' .. feature .. ':' .. w, ttl)
+  end
+  redis.call('PEXPIRE', weights, ttl)
 end
 
 local step = 0
@@ -131,22 +142,11 @@ for actor, items in pairs(p.exposure) do
   local link = p.exposure_link[actor]
   if link == nil or links[link] then
   local key = prefix .. 'x:' .. actor
-  lapse(key, {'subjects'}, p.exposure_ttl)
+  lapse(key, 'subjects')
   before[actor] = weighted(key, 'subjects')
   requests[actor] = redis.call('HINCRBY', key, 'requests', 1)
-  for _, item in ipairs(items) do
-    add_distinct(key, 'subjects', item[1], item[2], p.exposure_ttl)
-  end
-  -- Unlike a window's counters, an actor's exposure lives its time to live after its last
-  -- request (as on memory://): a decision reports the actor's totals so far, however long
-  -- it keeps coming.
-  redis.call('HSET', key, '_e', string.format('%d', now + p.exposure_ttl))
-  redis.call('PEXPIRE', key, p.exposure_ttl)
-  local weights = key .. ':ws:subjects'
-  for _, w in ipairs(redis.call('SMEMBERS', weights)) do
-    redis.call('PEXPIRE', key .. ':h:subjects:' .. w, p.exposure_ttl)
-  end
-  redis.call('PEXPIRE', weights, p.exposure_ttl)
+  for _, item in ipairs(items) do add_distinct(key, 'subjects', item[1], item[2]) end
+  renew(key, 'subjects', p.exposure_ttl)
   end
 end
 
