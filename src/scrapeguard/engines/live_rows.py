@@ -258,17 +258,19 @@ class Deriver:
         # An error on a path reached by a link, now or earlier by anyone, is a broken link
         # followed, not a path guessed (`lookups.linked_paths`).
         link = is_link(path, referer)
-        linked = link or _before(self._linked, path, ts_ms)
+        # What the site has is remembered per file: an asset without its query (`file_key`).
+        file = path.split("?")[0] if static else path
+        linked = link or _before(self._linked, file, ts_ms)
         unlinked_error_page = is_error and not static and not linked
         # A path the site does not have: never served before, never reached through a link.
-        served = _before(self._served, path, ts_ms)
+        served = _before(self._served, file, ts_ms)
         unknown = not linked and not served
         host = referrals.referer_host(referer)
         own = host is not None and self.own_hosts.is_own(host, ts_ms)
         # A scanner target is reached through a link only from the site's own pages: a
         # foreign referer is a scanner replaying the last site it probed (`lookups.from_site`).
         site_link = link and (own or not self.own_hosts.known(ts_ms))
-        site_linked = site_link or _before(self._site_linked, path, ts_ms)
+        site_linked = site_link or _before(self._site_linked, file, ts_ms)
         klass = uaclass.classify(ua)
         # A feed reader polls the feeds its subscribers gave it, dead ones too, for months.
         target_miss = (info.target and status in TARGET_ERRORS and not site_linked
@@ -278,11 +280,11 @@ class Deriver:
                         and unknown and klass != "feed-reader")
         script_miss = info.script and status in pathfacts.MISSING_STATUSES and unknown
         if linked:
-            self._link(path, ts_ms)
+            self._link(file, ts_ms)
         if site_link:
-            _remember(self._site_linked, path, ts_ms)
+            _remember(self._site_linked, file, ts_ms)
         if 200 <= status < 300 or status == 304:  # served (`lookups.served_paths`)
-            _remember(self._served, path, ts_ms)
+            _remember(self._served, file, ts_ms)
         # A declared crawler that read robots.txt under this agent before this request.
         reader = f"{ip}\x1f{ua}"
         polite = uaclass.is_crawler_class(klass) and _before(self._robots, reader, ts_ms)

@@ -115,9 +115,10 @@ def is_page_link(path: ir.StringValue, referer_page: ir.StringValue) -> ir.Boole
     return ((referer_page != "") & (referer_page != path)).fill_null(False)
 
 
-def linked_paths(events: ir.Table, referers: ir.Table, own: ir.Table,
+def linked_paths(events: ir.Table, referers: ir.Table, paths: ir.Table, own: ir.Table,
                  own_from_ms: int | None) -> ir.Table:
-    """Per path some client reached through a link (`is_link`): when that first happened
+    """Per file (`file_key` of `paths`, the per-path table: an asset without its query)
+    some client reached through a link (`is_link`): when that first happened
     (`linked_since`), and when that first happened from one of the site's own pages
     (`site_linked_since`, `from_site`).
 
@@ -134,9 +135,12 @@ def linked_paths(events: ir.Table, referers: ir.Table, own: ir.Table,
     linked = linked.mutate(_ms=epoch_ms(linked.ts))
     linked = linked.left_join(own, linked.ref_host == own.own_host)
     site = from_site(linked.own_since_ms, linked._ms, own_from_ms)
-    return linked.group_by(linked_path_key=key(linked.path)).aggregate(
-        linked_since=linked.ts.min(),
-        site_linked_since=ibis.ifelse(site, linked.ts, ibis.null()).min())
+    first = linked.group_by(_linked_key=key(linked.path)).aggregate(
+        _since=linked.ts.min(), _site_since=ibis.ifelse(site, linked.ts, ibis.null()).min())
+    first = first.inner_join(paths.select("path_key", "file_key"),
+                             first._linked_key == paths.path_key)
+    return first.group_by(linked_file_key=first.file_key).aggregate(
+        linked_since=first._since.min(), site_linked_since=first._site_since.min())
 
 
 def from_site(own_since_ms: ir.IntegerValue, ts_ms: ir.IntegerValue,
@@ -160,9 +164,10 @@ def epoch_ms(ts: Any) -> Any:
     return ts.epoch_seconds().floor().cast("int64") * 1000 + ts.millisecond()
 
 
-def served_paths(events: ir.Table) -> ir.Table:
-    """Per path the site served (2xx, or 304: the client's copy is current): when that first
-    happened. Redirects are no proof: sites redirect any path to their canonical host first.
+def served_paths(events: ir.Table, paths: ir.Table) -> ir.Table:
+    """Per file (`file_key` of `paths`, as `linked_paths`) the site served (2xx, or 304: the
+    client's copy is current): when that first happened. Redirects are no proof: sites
+    redirect any path to their canonical host first.
 
     A path the site has served is one it has, whatever it answers a later client (a WordPress
     security plugin refusing `/wp-login.php` to some addresses): asking for it is no guess.
@@ -170,8 +175,11 @@ def served_paths(events: ir.Table) -> ir.Table:
     """
     status = events.status
     served = events.filter(((status >= 200) & (status < 300)) | (status == 304))
-    return served.group_by(served_path_key=key(served.path)).aggregate(
-        served_since=served.ts.min())
+    first = served.group_by(_served_key=key(served.path)).aggregate(_since=served.ts.min())
+    first = first.inner_join(paths.select("path_key", "file_key"),
+                             first._served_key == paths.path_key)
+    return first.group_by(served_file_key=first.file_key).aggregate(
+        served_since=first._since.min())
 
 
 def robots_readers(events: ir.Table) -> ir.Table:
@@ -284,6 +292,11 @@ def path_lookup(backend: Any, table: ir.Table, policy: Policy, routes: RouteTabl
         catalogue_key=ibis.ifelse(is_thing, key(item), ibis.null()),
         numeric_id=ibis.ifelse(digits == "", ibis.null(), digits).cast("int64"),
         path_key=key(table.path),
+        # The file a path names, for what the site has (`linked_paths`, `served_paths`): an
+        # asset's query is a version or a cache-buster (`style.css?ver=4.4.2`), so a crawler
+        # asking for the bare file asks for the one the site's pages link; a page's query
+        # names a different answer.
+        file_key=key(ibis.ifelse(is_static, table.path_only, table.path)),
         inferred_key=key(infer_template(table.path_only)),
         page_key=ibis.ifelse(is_static, ibis.null(), key(table.path)),
         template_key=key(table.template),
