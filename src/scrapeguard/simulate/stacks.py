@@ -25,9 +25,11 @@ run stays byte-for-byte what it was.
 
 from __future__ import annotations
 
-import hashlib
+import bisect
+import itertools
 import json
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -91,14 +93,13 @@ LANGUAGES: tuple[tuple[Language, float], ...] = (
 )
 """The site's people: mostly Chinese and English; a tool keeps its default (`ENGLISH`)."""
 ENGLISH = 1
-_CUMULATIVE = np.cumsum([weight for _, weight in LANGUAGES])
+_CUMULATIVE = list(itertools.accumulate(weight for _, weight in LANGUAGES))
 
 
 def language(identity: str) -> int:
     """A person's language, fixed by who they are (a hash, so no random draw is spent)."""
-    digest = hashlib.md5(identity.encode(), usedforsecurity=False).digest()
-    u = int.from_bytes(digest[:8], "big") / 2**64 * _CUMULATIVE[-1]
-    return min(int(np.searchsorted(_CUMULATIVE, u, side="right")), len(LANGUAGES) - 1)
+    u = zlib.crc32(identity.encode()) / 2**32 * _CUMULATIVE[-1]
+    return min(bisect.bisect_right(_CUMULATIVE, u), len(LANGUAGES) - 1)
 
 
 @dataclass(frozen=True)
@@ -392,8 +393,10 @@ def dress(frame: Frame, name: str | None) -> Frame:
 
 
 def _codes(column: pa.Array) -> tuple[np.ndarray, list[str | None]]:
-    """Row codes into a pool of distinct values (nulls keep a code of their own)."""
-    encoded = pc.dictionary_encode(column.dictionary.take(column.indices) if isinstance(
-        column, pa.DictionaryArray) else column, null_encoding="encode")
-    return (np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
-            encoded.dictionary.to_pylist())
+    """Row codes into a pool of values (a coded column's own pool, nulls coded past its end):
+    no text is decoded per row."""
+    if not isinstance(column, pa.DictionaryArray):
+        column = pc.dictionary_encode(column)
+    pool: list[str | None] = [*column.dictionary.to_pylist(), None]
+    codes = pc.fill_null(column.indices, len(pool) - 1)
+    return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64), pool
