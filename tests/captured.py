@@ -1,5 +1,6 @@
-"""The requests real clients sent, captured on loopback (`tests/data/fingerprints/`; how they
-were made: `tests/data/fingerprints/capture.py`): headers in the order received, and JA4."""
+"""The requests real clients sent, captured on loopback (`src/scrapeguard/simulate/captures/`,
+which the simulator's client stacks read too; how they were made:
+`tests/data/fingerprints/capture.py`): headers in the order received, and JA4."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from scrapeguard import clientshape
 
-FINGERPRINTS = Path(__file__).parent / "data" / "fingerprints"
+FINGERPRINTS = Path(__file__).parents[1] / "src" / "scrapeguard" / "simulate" / "captures"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Header shapes, TLS fingerprints and the consistency checks, on requests real clients sent.
 
-The fixtures are real captures (`tests/data/fingerprints/`): curl 7.88, python-requests 2.34
-(with its own agent and with Chrome's), curl_cffi 0.17 impersonating Chrome, and headless
-Chromium 156 driven by Playwright, each over TLS to a loopback server that recorded the
-header lines in order and the ClientHello's JA4.
+The fixtures are real captures (`src/scrapeguard/simulate/captures/`): curl 7.88,
+python-requests 2.34 (with its own agent and with Chrome's), curl_cffi 0.17 impersonating
+Chrome, and headless Chromium 156 driven by Playwright, each over TLS to a loopback server
+that recorded the header lines in order and the ClientHello's JA4.
 """
 
 from __future__ import annotations

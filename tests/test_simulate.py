@@ -23,7 +23,7 @@ COMBINED = re.compile(
 )
 TS = re.compile(r"^2026-03-0\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 KEYS = ["ts", "ip", "method", "path", "status", "bytes", "ua", "referer", "account", "session",
-        "subjects", "fields"]
+        "subjects", "fields", "hdr", "tls"]
 PERSONAL = {"/user/{n}", "/api/v1/users/{n}", "/product/{n}/reviews", "/api/contacts/lookup",
             "/search", "/seller/orders"}
 

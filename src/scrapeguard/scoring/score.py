@@ -35,8 +35,8 @@ class ScenarioScore:
     refusing everyone it has never seen. A floor under `leaked`, the same for every tool."""
     first_sight_stacks: int = 0
     """The same floor with live client stacks: of those, the records whose header shape and
-    TLS fingerprint were new too, or agree with the browser they claim. A stack that
-    contradicts its claim and was seen before can be refused without refusing people."""
+    TLS fingerprint agree with the browser they claim (or claim none). A stack that
+    contradicts its claim can be refused on that request without refusing people."""
 
     @property
     def share_contained(self) -> float:
@@ -160,12 +160,11 @@ def _first_sight() -> str:
 
 
 def _new_stack() -> str:
-    """SQL: neither of the event's client stacks is one that contradicts its claimed browser
-    and was seen before (a browser's own stack is shared with people: never a key to refuse)."""
-    def fresh(column: str, bad: str) -> str:
-        return (f"(s.{column} IS NULL OR NOT s.{bad} OR row_number() OVER "
-                f"(PARTITION BY s.{column} ORDER BY s.ts, s.line) = 1)")
-    return f"{fresh('k_hdr', 'hdr_bad')} AND {fresh('k_tls', 'tls_bad')}"
+    """SQL: neither of the event's client stacks contradicts the browser its agent claims.
+    A contradiction is refusable on the request that shows it, first sighting or not
+    (`browser-claim-foreign-headers` acts on one), and no browser's own stack contradicts
+    itself; a browser's stack is shared with people, never a key to refuse."""
+    return "NOT s.hdr_bad AND NOT s.tls_bad"
 
 
 def _decision_keys(con: Any, decisions: Sequence[Decision]) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scrapeguard.simulate import site
+from scrapeguard.simulate import site, stacks
 from scrapeguard.simulate.draws import HOUR_MS, stream
 from scrapeguard.simulate.frame import decode
 from scrapeguard.simulate.scenario import AccountBook, Context, Scenario, SimulationError
@@ -135,7 +135,7 @@ def simulate(out_dir: Path, *, seed: int = 7, hours: float = 24, scale: float = 
     counts: dict[str, ScenarioCount] = {}
     for index, scenario in enumerate(chosen):
         ctx = Context(stream(seed, scenario.name), hours, scale, outages, book)
-        table = scenario.generate(ctx).within(hours)
+        table = stacks.dress(scenario.generate(ctx), scenario.client).within(hours)
         tables.append(table)
         which.append(np.full(table.num_rows, index, dtype=np.int32))
         counts[scenario.name] = ScenarioCount(

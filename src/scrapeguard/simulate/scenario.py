@@ -95,6 +95,9 @@ class Scenario:
     """In a run that names no scenarios. The day's catalogue is what `docs/results.md`
     records; a scenario added since runs when named (or with `all`) until that table is
     measured again with it, so a new actor never silently changes a recorded figure."""
+    client: ClassVar[str | None] = None
+    """The client stack its requests arrive with (`stacks.STACKS`: `own` for whatever its
+    agents say they are, or a library's); None writes no `hdr` and `tls`."""
 
     def generate(self, ctx: Context) -> Frame:
         raise NotImplementedError

@@ -10,7 +10,8 @@ terminator sees it). For each connection it peeks at the ClientHello before the 
 computes its JA4 (FoxIO's JA4 specification, the BSD-licensed JA4 part only: protocol,
 version, SNI, counts, ALPN; sorted ciphers; sorted extensions and signature algorithms), then
 completes the handshake and records the request's header lines exactly as they arrived, in
-order. Each client is written to `<name>.json` beside this file.
+order. Each client is written to `<name>.json` in `src/scrapeguard/simulate/captures/`,
+where the simulator reads the same captures (`scrapeguard.simulate.stacks`).
 
 The fixtures are what the tests run on; this script is how they were made, not part of the
 tests (it needs network-free loopback only, but real client binaries and minutes).
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+OUT = HERE.parents[2] / "src" / "scrapeguard" / "simulate" / "captures"
 CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
              "Chrome/131.0.0.0 Safari/537.36")
 """The agent a fleet puts on a non-browser stack (a current Chrome on Windows)."""
@@ -205,7 +207,7 @@ def main() -> None:
         record["captured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         record["server"] = ("tests/data/fingerprints/capture.py: HTTPS on 127.0.0.1, "
                             "ALPN http/1.1, host localhost")
-        (HERE / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+        (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
         print(name, [(r["ja4"], r["request_line"]) for r in record["requests"]], file=sys.stderr)
 
 

@@ -22,10 +22,13 @@ class Botnet(Scenario):
     """Infected home computers and phones fetching a few random profiles each per day, at
     the hours their owners are online, each with a common browser agent; some keep cookies,
     some fake a search-engine referer. No address ever looks busy; together they cover
-    tens of thousands of people a day."""
+    tens of thousands of people a day. The bot's HTTP client impersonates the browser its
+    agent names, headers and TLS (as curl_cffi does, whose Chrome the project captured), so
+    its client stack is that browser's: the fleet the stack checks cannot see."""
 
     name: ClassVar[str] = "botnet"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "own"
     addresses: int = 4_000
     min_per_day: int = 2
     max_per_day: int = 8

@@ -20,10 +20,12 @@ class BoughtAccounts(Scenario):
     """Accounts bought from their owners, driven through the app's JSON API by one operator:
     each stays below the platform's per-account daily quota of profile views, and every
     request leaves from another address of a pool of cloud servers. The app agent and device
-    id of each account stay the same, as the operator's emulator keeps them."""
+    id of each account stay the same, as the operator's emulator keeps them: the app itself
+    runs in the emulator, so its requests carry the app's own HTTP stack."""
 
     name: ClassVar[str] = "bought_accounts"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "own"
     accounts: int = 60
     quota: int = 200
     """The platform's per-account limit of profile views a day; each stays 5-25 % under."""

@@ -23,6 +23,7 @@ class Cgnat(Scenario):
 
     name: ClassVar[str] = "cgnat"
     label: ClassVar[Label] = "human"
+    client: ClassVar[str | None] = "own"
     visits_per_day: float = 6_000
     addresses: int = 24
 

@@ -21,11 +21,12 @@ class ContactImporter(Scenario):
     contact importer, each residential proxy address taking its own slice of the range and
     staying under any per-address limit (at most `per_hour` lookups in any hour, and so far
     fewer than `per_minute` in any minute). Each address poses as one app install (app agent,
-    device id, a bought account); most numbers belong to nobody, and the importer answers
-    200 either way."""
+    device id, a bought account) from a script on python-requests; most numbers belong to
+    nobody, and the importer answers 200 either way."""
 
     name: ClassVar[str] = "contact_importer"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "python-requests"
     addresses: int = 2_500
     """Addresses that take part in a day."""
     per_hour: int = 40

@@ -19,10 +19,12 @@ from scrapeguard.simulate.site import Kind
 class Enumerator(Scenario):
     """One script on one cloud address walking profile ids upward one by one at a few
     requests a second: no cookies, no referer, no assets, a common browser agent borrowed
-    from the people's pool. Deleted ids answer 404 as they do for anyone."""
+    from the people's pool. The script is python-requests: its headers and TLS under that
+    agent (`stacks.python_requests`). Deleted ids answer 404 as they do for anyone."""
 
     name: ClassVar[str] = "enumerator"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "python-requests"
     per_second: float = 5.0
     run_hours: float = 2.5
     """How long it runs (times the run's scale), starting at a random point of the window."""

@@ -43,10 +43,13 @@ class Headless(Scenario):
     links: they load bundles and pictures like any browser, keep cookies, send referers, and
     wait a few seconds per page. One says HeadlessChrome; the stealthy ones send a common
     Chrome agent, and one of those hops over residential proxies with a fresh browser
-    context (cold cache, new cookie) every `rotate_pages` pages."""
+    context (cold cache, new cookie) every `rotate_pages` pages. They are real browsers
+    (Puppeteer and Playwright drive Chromium, Firefox or WebKit), so each request carries the
+    stack of the browser its agent names, client hints set from that agent."""
 
     name: ClassVar[str] = "headless"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "own"
     instances: int = 3
     run_hours: float = 6.0
     """How long each instance runs (times the run's scale)."""

@@ -59,6 +59,7 @@ class HeavyReaders(Scenario):
 
     name: ClassVar[str] = "heavy_readers"
     label: ClassVar[Label] = "human"
+    client: ClassVar[str | None] = "own"
     default: ClassVar[bool] = False
 
     def generate(self, ctx: Context) -> Frame:

@@ -21,13 +21,15 @@ class LookupPool(Scenario):
     """The contact-importer case as account farms run it once per-address limits bite: a
     pool of accounts, each pinned to its own residential proxy address (a sticky session,
     so no account ever changes network) and its own emulated app install (app agent,
-    device id), matching a list of phone numbers — a leaked list, so most numbers belong to
-    someone — through the lookup endpoint. Each account stays `margin` under the platform's
-    daily per-account lookup quota every day, at the hours app users are awake, and calls
-    nothing but the lookup. Not in the day's catalogue (`default`)."""
+    device id; the app runs in an emulator, on its own HTTP stack), matching a list of
+    phone numbers — a leaked list, so most numbers belong to someone — through the lookup
+    endpoint. Each account stays `margin` under the platform's daily per-account lookup
+    quota every day, at the hours app users are awake, and calls nothing but the lookup.
+    Not in the day's catalogue (`default`)."""
 
     name: ClassVar[str] = "lookup_pool"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "own"
     default: ClassVar[bool] = False
     accounts: int = 200
     quota: int = 100

@@ -29,10 +29,14 @@ class MerchantTool(Scenario):
     """A few merchant accounts, logged in with a browser's agent and cookies, pulling every
     review page of product after product and then each reviewer's profile, each reviewer
     once, paced a few seconds apart with jitter, all day long from the merchant's own
-    address. Referers point at the list each profile was taken from; no assets load."""
+    address. Referers point at the list each profile was taken from; no assets load. The tool
+    runs in the merchant's own browser (an extension calling `fetch()` with its cookies), so
+    its client stack is that browser's; a desktop program on an HTTP library would be
+    another scenario."""
 
     name: ClassVar[str] = "merchant_tool"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "fetch"
     accounts: int = 4
     pace_s: float = 4.5
     jitter: float = 0.35

@@ -32,6 +32,7 @@ class Merchants(Scenario):
 
     name: ClassVar[str] = "merchants"
     label: ClassVar[Label] = "human"
+    client: ClassVar[str | None] = "own"
     merchants: int = 180
     visits_per_merchant: float = 5.0
     pages_per_visit: float = 45.0

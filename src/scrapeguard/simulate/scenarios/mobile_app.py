@@ -38,6 +38,7 @@ class MobileApp(Scenario):
 
     name: ClassVar[str] = "mobile_app"
     label: ClassVar[Label] = "human"
+    client: ClassVar[str | None] = "own"
     sessions_per_day: float = 20_000
     sessions_per_user: float = 1.8
     logged_in: float = 0.8

@@ -24,6 +24,7 @@ class OfficeNat(Scenario):
 
     name: ClassVar[str] = "office_nat"
     label: ClassVar[Label] = "human"
+    client: ClassVar[str | None] = "own"
     offices: int = len(pools.OFFICES)
     staff: int = 90
     visits_per_person: float = 2.0

@@ -26,10 +26,13 @@ class PacedCrawl(Scenario):
     `tests/test_simulate_days.py`). It works in office hours from the merchant's own home
     address with a browser's agent and cookies, a new session each day, referers to the
     list each profile came from, no assets; and it works every day of the week, weekends
-    too. It is not in the day's catalogue (`default`): a day of it is a merchant's day."""
+    too. Like `merchant_tool` it runs in the merchant's browser (`fetch()` in an
+    extension). It is not in the day's catalogue (`default`): a day of it is a merchant's
+    day."""
 
     name: ClassVar[str] = "paced_crawl"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "fetch"
     default: ClassVar[bool] = False
     accounts: int = 20
     """Merchant accounts the tool drives (times the scale, at least one)."""

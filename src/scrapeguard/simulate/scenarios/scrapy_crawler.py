@@ -45,6 +45,7 @@ class ScrapyCrawler(Scenario):
 
     name: ClassVar[str] = "scrapy_crawler"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "scrapy"
     per_second: float = 8.0
     run_hours: float = 1.5
     """How long the crawl runs (times the run's scale)."""

@@ -55,6 +55,7 @@ class SearchBots(Scenario):
 
     name: ClassVar[str] = "searchbots"
     label: ClassVar[Label] = "goodbot"
+    client: ClassVar[str | None] = "own"
     robots_every_hours: float = 4.0
 
     def generate(self, ctx: Context) -> Frame:

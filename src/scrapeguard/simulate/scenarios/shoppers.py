@@ -39,6 +39,7 @@ class Shoppers(Scenario):
 
     name: ClassVar[str] = "shoppers"
     label: ClassVar[Label] = "human"
+    client: ClassVar[str | None] = "own"
     visits_per_day: float = 64_000
     visits_per_person: float = 1.4
     logged_in: float = 0.45

@@ -7,20 +7,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from scrapeguard import clientshape
 from scrapeguard.simulate import pools, site
 from scrapeguard.simulate.draws import DAY_MS, EVENING, segments, times
 from scrapeguard.simulate.frame import Frame, spread
 from scrapeguard.simulate.scenario import Context, Label, Scenario, register
 from scrapeguard.simulate.site import Kind
-
-REQUESTS_HEADERS = (("Accept-Encoding", "gzip, deflate"), ("Accept", "*/*"),
-                    ("Connection", "keep-alive"))
-"""What python-requests sends after the user agent it is given, in its order (captured in
-`tests/data/fingerprints/python-requests-chrome-ua.json`)."""
-
-REQUESTS_JA4 = "t13d1812h1_85036bcba153_b26ce05bbdd6"
-"""The JA4 of python-requests over OpenSSL 3 (the same capture): not a browser's."""
 
 
 @register
@@ -32,11 +23,13 @@ class StackFleet(Scenario):
     address ever looks busy, no cookie, no referer, no assets — but every request carries the
     same client stack: requests' headers in requests' order (no `Accept-Language`, no client
     hints under Chrome's name) over requests' TLS, which the live middleware or the TLS
-    terminator sees (`hdr`, `tls`; docs/features.md). Not in the day's catalogue
+    terminator sees (`hdr`, `tls`; docs/features.md; `stacks.python_requests`, from the
+    capture of python-requests). Not in the day's catalogue
     (`default`)."""
 
     name: ClassVar[str] = "stack_fleet"
     label: ClassVar[Label] = "scraper"
+    client: ClassVar[str | None] = "python-requests"
     default: ClassVar[bool] = False
     addresses: int = 3_000
     """Exits used in a day; each day's are new (the proxy network rotates them)."""
@@ -54,10 +47,7 @@ class StackFleet(Scenario):
         ids = rng.integers(1, site.PEOPLE + 1, len(exit_of))
         ip = pools.distinct(rng, lambda r, k: pools.ipv4(r, pools.RESIDENTIAL, k), exits)
         agents = pools.draw(rng, "browser", exits, head=40)
-        shapes = [clientshape.shape(ua, (("User-Agent", ua), *REQUESTS_HEADERS), secure=True)
-                  for ua in agents]
         return Frame.of(
             ts, ctx.render(np.full(len(exit_of), Kind.PROFILE), ids, ts=ts),
             ip=spread(ip, exit_of), ua=spread(agents, exit_of), identity=f"{self.name}:0",
-            hdr=spread(shapes, exit_of), tls=REQUESTS_JA4,
         )

@@ -29,6 +29,7 @@ class Uptime(Scenario):
 
     name: ClassVar[str] = "uptime"
     label: ClassVar[Label] = "goodbot"
+    client: ClassVar[str | None] = "own"
     interval_s: float = 60.0
 
     def generate(self, ctx: Context) -> Frame:
