@@ -319,6 +319,8 @@ class Deriver:
         feed_agent = ua if info.feed and uaclass.is_browser_agent(ua) else None
         # The site answered its staff area to this account: staff by its own authorization.
         staff_page = info.staff and bool(account) and not static and 200 <= status < 300
+        # A password the login endpoint did not take: anything but the redirect of a success.
+        login_failure = info.login and is_post and answered and status not in REDIRECTS
         # The login form under an agent, on a site whose browsers load its assets.
         login_agent = ua if info.login_form and assets_expected and ua and ua != "-" else None
         common = {
@@ -335,6 +337,7 @@ class Deriver:
             "is_browser_rpc_post": int(info.xmlrpc and is_post and uaclass.is_browser_agent(ua)),
             "is_author": int(author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
+            "is_login_failure": int(login_failure),
             "is_staff_page": int(staff_page),
             "is_error": int(is_error),
             "is_page": int(is_page),
