@@ -112,7 +112,8 @@ def paths(draw: st.DrawFn) -> str:
         return draw(st.sampled_from([
             "/wp-login.php", "/xmlrpc.php", "/login", "/wp-comments-post.php", "/register",
             "/comment", "/.env", "/phpmyadmin/index.php", "/admin.php", "/shell.aspx",
-            "/backup.zip", "/wp-admin/install.php", "/cgi-bin/test.cgi"]))
+            "/backup.zip", "/wp-admin/install.php", "/cgi-bin/test.cgi", "/admin/reports",
+            "/admin/login", "/Moderation/queue?page=2", "/admin/app.css", "/staffroom"]))
     if shape == 7:
         return f"/?author={n}" if n else "/?author="
     if shape == 8:
@@ -395,6 +396,11 @@ AWKWARD = [
     # A lookup that found nobody; an empty referer on a blind password post.
     hit(3000, "/api/users/5", 404, subjects=[], fields=["name"], referer=""),
     hit(3000, "/wp-login.php", method="POST", referer=""),
+    # The staff area answered to an account (staff), to nobody, and its login page; a password
+    # taken (a redirect) and one refused (the form again).
+    hit(3000, "/admin/reports", account="mod1"), hit(3000, "/admin/reports", 403, account="u2"),
+    hit(3000, "/admin/reports"), hit(3000, "/admin/login", account="mod1"),
+    hit(3000, "/login", 302, method="POST"), hit(3000, "/login", 200, method="POST"),
     # Sequential ids: a step, a repeat, and a step two days after the last lookup.
     hit(4000, "/user/10"), hit(4000, "/user/11"), hit(4000, "/user/11"),
     hit(2 * DAY, "/user/12"), hit(2 * DAY + 1, "/user/0013"),

@@ -757,6 +757,57 @@ def _decided(log: Log, tmp_path: Path, name: str) -> dict[str, object]:
     return {d.actor: d for d in result.decisions}
 
 
+def test_staff_are_those_the_site_answers_its_staff_area(tmp_path: Path) -> None:
+    """A moderator working reported reviews reads more people in a day than the daily bar,
+    after the site answered its moderation queue to the account (200): the site's own word
+    that the account is staff. A bought account asking the same page is refused it (403), and
+    the staff area's login page answers anyone (200): neither is staff, both are held to the
+    budget."""
+    log = Log()
+    rng = random.Random(14)
+    for account in range(400):  # the site's other accounts, whose days set the relative bar
+        for n in range(5):
+            log.hit(200 * account + 40 * n, f"10.1.{account % 250}.2",
+                    f"/user/{rng.randrange(10**5)}", user=f"shopper{account}")
+    for n, (name, queue, status) in enumerate((("moderator", "/admin/reports", 200),
+                                                ("bought", "/admin/reports", 403),
+                                                ("asker", "/admin/login", 200))):
+        ip = f"203.0.113.{70 + n}"
+        log.hit(1, ip, queue, user=name, status=status)
+        at = 2.0
+        for user_id in rng.sample(range(100_000, 999_999), 2100):
+            at += rng.uniform(10, 30)
+            log.hit(at, ip, f"/user/{user_id}", user=name)
+    decided = _decided(log, tmp_path, "staff.log")
+    assert "account:moderator" not in decided, decided["account:moderator"]
+    for name in ("bought", "asker"):
+        assert "exposure-daily-account" in decided[f"account:{name}"].rules, decided  # type: ignore[attr-defined]
+
+
+def test_people_logging_in_behind_one_address_are_no_bruteforce(tmp_path: Path) -> None:
+    """A carrier NAT: sixty people behind one address each sign in once in the day, half of
+    them after a mistyped password (the form again, 200). The address posts ninety passwords,
+    thirty of them refused, but as sixty clients (the accounts they then use), none trying more
+    than twice. Beside it, one client posting thirty passwords the site did not take is a
+    brute force; and a script whose every password is taken (302) is not cracking any."""
+    log = Log()
+    nat, form = "100.64.7.9", "https://shop.example/login"
+    for k in range(60):
+        at = 400.0 * k
+        log.hit(at, nat, "/login", referer="https://shop.example/")
+        if k % 2:
+            log.hit(at + 20, nat, "/login", method="POST", status=200, referer=form)
+        log.hit(at + 40, nat, "/login", method="POST", status=302, referer=form)
+        log.hit(at + 41, nat, f"/user/{9000 + k}", user=f"member{k}", referer=form)
+    for n in range(30):
+        log.hit(100 + 60 * n, "203.0.113.98", "/login", method="POST", status=200, referer=form)
+        log.hit(100 + 60 * n, "203.0.113.99", "/login", method="POST", status=302, referer=form)
+    decided = _decided(log, tmp_path, "nat-logins.log")
+    assert f"ip:{nat}" not in decided, decided[f"ip:{nat}"]
+    assert "ip:203.0.113.99" not in decided, decided["ip:203.0.113.99"]
+    assert "login-bruteforce" in decided["ip:203.0.113.98"].rules, decided  # type: ignore[attr-defined]
+
+
 def test_an_agent_reading_many_people_in_a_browser_is_left_alone(tmp_path: Path) -> None:
     """The near miss of pages-without-assets-account, in its own sample: the agent reads more
     people that day than the tool, but its browser loads each new person's picture."""

@@ -92,6 +92,13 @@ CATALOGUE: tuple[Feature, ...] = (
             "requests whose path, query or user agent carries an injection or traversal payload"),
     Feature("login_posts", Sum("is_login_post"),
             "POSTs to login endpoints (wp-login.php, xmlrpc.php, /login, /signin, ...)"),
+    Feature("login_failures", Sum("is_login_failure"),
+            "POSTs to login endpoints answered with anything but a redirect: passwords the "
+            "site did not take (a wrong one is answered with the form again)"),
+    Feature("staff_pages", Sum("is_staff_page"),
+            "requests to the site's staff area (admin, moderation; pathfacts.STAFF_PATH) it "
+            "answered 2xx to this account, login pages left out: staff by the site's own "
+            "authorization, which a bought account cannot mint"),
     Feature("blind_forms", Sum("is_blind_form"),
             "requests to comment or registration forms, login POSTs without a referer, and "
             "XML-RPC calls naming a page as referer, on a site whose browsers load "

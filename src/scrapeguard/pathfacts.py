@@ -49,6 +49,14 @@ LOGIN_FORM_PATH = (r"(?i)/(?:wp-login\.php"
 apps call): a browser submits them from the page that holds the form, with that page as its
 referer."""
 
+STAFF_PATH = (r"(?i)^/(?:admin|administrator|moderation|moderator|staff|backoffice|back-office)"
+              r"(?:/|$)")
+"""A site's staff area, on the path without its query: its admin panel, its moderation queue.
+The site answers these only to the accounts it has made staff, so a success there (2xx, not a
+login page, to an account: `is_staff_page`) is the site's own word that the account is staff,
+which a harvester with a bought account cannot mint. WordPress' `/wp-admin/` is left out: it
+answers every registered subscriber (their profile page lives there)."""
+
 XMLRPC_PATH = r"(?i)/xmlrpc\.php$"
 """WordPress' XML-RPC endpoint, on the path without its query: apps (Jetpack, the WordPress
 mobile apps, blog editors) and other blogs' pingbacks call it; no browser does."""
@@ -132,6 +140,7 @@ UA_SHELL_REGEX = compile_pattern(UA_SHELL, ignore_case=True)
 LOGIN_REGEX = compile_pattern(LOGIN_PATH)
 LOGIN_FORM_REGEX = compile_pattern(LOGIN_FORM_PATH)
 XMLRPC_REGEX = compile_pattern(XMLRPC_PATH)
+STAFF_REGEX = compile_pattern(STAFF_PATH)
 SCRIPT_REGEX = compile_pattern(SCRIPT_PATH)
 AUTHOR_REGEX = compile_pattern(AUTHOR_ID)
 FORM_REGEX = compile_pattern(FORM_PATH)

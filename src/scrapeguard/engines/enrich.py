@@ -248,6 +248,12 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     forged_rpc = (t.is_xmlrpc & is_post & has_referer).fill_null(False)
     # A feed under a browser's agent (`feed_agents`).
     feed_agent = (t.is_feed & t.is_browser_ua).fill_null(False)
+    # The site answered its staff area to this account: staff by its own authorization.
+    staff_page = (t.is_staff & t.account.notnull() & (t.account != "")
+                  & ~t.is_static.fill_null(False)
+                  & (t.status >= 200) & (t.status < 300)).fill_null(False)
+    # A password the login endpoint did not take: anything but the redirect of a success.
+    login_failure = (t.is_login & is_post & ~t.status.isin(REDIRECTS)).fill_null(False)
     # The external host a page was reached from (`referrals.arrival_host`), counted once, on
     # the event's first row; and whether a browser's agent arrived so (`arrival_agents`), on
     # each of its rows, as the live side keeps it.
@@ -324,6 +330,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_browser_rpc_post=flag((t.is_xmlrpc & is_post & t.is_browser_ua).fill_null(False)),
         is_author=flag(t.author_key.notnull() & ~lookups.is_page_link(t.path, t.ref_page)),
         is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
+        is_login_failure=flag(login_failure),
+        is_staff_page=flag(staff_page),
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(is_page),
         is_library_page=flag(library_page),

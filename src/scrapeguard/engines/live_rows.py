@@ -76,6 +76,8 @@ class PathInfo(NamedTuple):
     """A login form (`pathfacts.LOGIN_FORM_PATH`)."""
     xmlrpc: bool = False
     """WordPress' XML-RPC endpoint (`pathfacts.XMLRPC_PATH`)."""
+    staff: bool = False
+    """The site's staff area, not its login page (`pathfacts.STAFF_PATH`)."""
     target: bool = False
     """A path scanners ask every site for (`pathfacts.target_pattern`)."""
     script: bool = False
@@ -317,6 +319,10 @@ class Deriver:
         forged_rpc = info.xmlrpc and is_post and has_referer
         # A feed under a browser's agent (`feed_agents`).
         feed_agent = ua if info.feed and uaclass.is_browser_agent(ua) else None
+        # The site answered its staff area to this account: staff by its own authorization.
+        staff_page = info.staff and bool(account) and not static and 200 <= status < 300
+        # A password the login endpoint did not take: anything but the redirect of a success.
+        login_failure = info.login and is_post and answered and status not in REDIRECTS
         # The login form under an agent, on a site whose browsers load its assets.
         login_agent = ua if info.login_form and assets_expected and ua and ua != "-" else None
         common = {
@@ -333,6 +339,8 @@ class Deriver:
             "is_browser_rpc_post": int(info.xmlrpc and is_post and uaclass.is_browser_agent(ua)),
             "is_author": int(author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
+            "is_login_failure": int(login_failure),
+            "is_staff_page": int(staff_page),
             "is_error": int(is_error),
             "is_page": int(is_page),
             "is_library_page": int(library_page),
@@ -464,6 +472,8 @@ class Deriver:
                                  "author": author.group(1) if author else None,
                                  "login_form": bool(pathfacts.LOGIN_FORM_REGEX.search(path_only)),
                                  "xmlrpc": bool(pathfacts.XMLRPC_REGEX.search(path_only)),
+                                 "staff": bool(pathfacts.STAFF_REGEX.search(path_only))
+                                 and not pathfacts.LOGIN_REGEX.search(path_only),
                                  "target": bool(pathfacts.target_regex().search(path_only)),
                                  "script": bool(pathfacts.SCRIPT_REGEX.search(path_only)),
                                  "form": bool(pathfacts.FORM_REGEX.search(path)),

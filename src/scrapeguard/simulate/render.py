@@ -144,6 +144,7 @@ def _kind(kind: Kind, a: I64, b: I64, cached: Bools) -> _Part:
         Kind.CART: ("/cart", 200, 12_000), Kind.CART_ADD: ("/cart/add", 302, 0),
         Kind.LOGIN: ("/login", 302, 0), Kind.ROBOTS: ("/robots.txt", 200, ROBOTS_SIZE),
         Kind.API_EVENTS: ("/api/v1/events", 204, 0),
+        Kind.MOD_QUEUE: ("/admin/reports", 200, 16_000),
     }
     if kind is Kind.API_FEED:
         return _Part(_join("/api/v1/feed?cursor=", b), np.full(n, 200), np.full(n, 8_000))
@@ -154,7 +155,7 @@ def _kind(kind: Kind, a: I64, b: I64, cached: Bools) -> _Part:
 NOISE_SD: dict[Kind, float] = {
     Kind.HOME: 900, Kind.PRODUCT: 400, Kind.REVIEWS: 300, Kind.PROFILE: 300, Kind.API_USER: 20,
     Kind.SEARCH: 500, Kind.CART: 3_000, Kind.ORDERS: 200, Kind.HELP: 30, Kind.API_FEED: 2_500,
-    Kind.API_PRODUCT: 30,
+    Kind.API_PRODUCT: 30, Kind.MOD_QUEUE: 600,
 }
 """Per-response variation of dynamic pages (tokens, ads, basket contents); files have none."""
 

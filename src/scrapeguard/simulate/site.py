@@ -62,6 +62,7 @@ class Kind(IntEnum):
     API_PRODUCT = 16
     API_EVENTS = 17
     ORDERS = 18
+    MOD_QUEUE = 19
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ ROUTES: tuple[Route, ...] = (
     Route(Kind.API_EVENTS, "POST", "/api/v1/events", None, "app telemetry batch, answers 204"),
     Route(Kind.ORDERS, "GET", "/seller/orders?page={n}", ("name", "address"),
           f"a merchant's order list: {ORDERS_PAGE} buyers a page"),
+    Route(Kind.MOD_QUEUE, "GET", "/admin/reports", None,
+          "the moderation queue of reported reviews: staff only (only moderators ask for it "
+          "here, and the site answers them 200; anyone else would get 403)"),
 )
 
 BY_KIND: dict[Kind, Route] = {route.kind: route for route in ROUTES}

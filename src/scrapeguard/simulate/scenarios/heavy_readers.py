@@ -23,15 +23,19 @@ class Role:
     visits_per_workday: float
     pages_per_visit: float
     walk: Walk
+    bookmarked: bool = False
+    """Every visit opens a bookmarked page (no referer): the moderation queue."""
 
 
 ROLES: dict[str, Role] = {
-    # Trust-and-safety staff working a queue of reported reviews: the review page, then the
-    # reviewer's profile, back to the queue. Many different people a day, each once or twice.
+    # Trust-and-safety staff working a queue of reported reviews: the queue (a staff-only
+    # page the site answers only to them), the review page, then the reviewer's profile,
+    # back to the queue. Many different people a day, each once or twice.
     "moderator": Role(30, 6.0, 40.0, Walk(
-        mix=((Kind.REVIEWS, 35), (Kind.PROFILE, 55), (Kind.PRODUCT, 6), (Kind.HOME, 4)),
-        entry=((Kind.HOME, 60), (Kind.REVIEWS, 40)),
-        think_median=20.0, think_sigma=0.9, follow_related=0.1, typed=0.05, stale=0.0)),
+        mix=((Kind.REVIEWS, 35), (Kind.PROFILE, 55), (Kind.MOD_QUEUE, 6), (Kind.PRODUCT, 4)),
+        entry=((Kind.MOD_QUEUE, 100),),
+        think_median=20.0, think_sigma=0.9, follow_related=0.1, typed=0.05, stale=0.0),
+        bookmarked=True),
     # Customer service: each ticket names a customer, whose profile is opened from the ticket
     # system (pasted: no referer), read, and left; a search now and then.
     "customer_service": Role(50, 8.0, 30.0, Walk(
@@ -55,7 +59,10 @@ class HeavyReaders(Scenario):
     in a desktop browser (assets, cookies, referers), on working days in office hours, each
     reading one to three hundred people's pages a day — many of them people they never read
     before, unlike a merchant's buyers. What a rule on breadth or volume alone would refuse;
-    the site needs every one of them. Not in the day's catalogue (`default`) yet."""
+    the site needs every one of them. Moderators open the site's moderation queue
+    (`/admin/reports`), a staff-only page, at the start of every visit and between reports:
+    the site's own authorization says who they are. Not in the day's catalogue (`default`)
+    yet."""
 
     name: ClassVar[str] = "heavy_readers"
     label: ClassVar[Label] = "human"
@@ -74,5 +81,7 @@ class HeavyReaders(Scenario):
             pages = np.minimum(rng.lognormal(np.log(role.pages_per_visit), 0.6, len(at)), 300)
             v = visits(ctx, people, at, pages.astype(np.int64) + 1, roam=0.1,
                        person=rng.integers(0, n, len(at)))
+            if role.bookmarked:
+                v.entry = np.full(len(v.entry), -1)  # the queue is bookmarked, not searched for
             frames.append(browse(ctx, v, role.walk))
         return concat(frames)
