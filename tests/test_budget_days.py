@@ -63,6 +63,10 @@ rules:
     hop: 10d
     when: "subjects >= max(1000, 3 * p99(subjects))"
     action: block
+  # The crawl loads no asset and reads new people every day, so `new-lookups-account`
+  # catches it on its fourth day (tests/test_lookup_budget.py): off here, where the month's
+  # own budget is what is tested.
+  - {id: new-lookups-account, enabled: false}
 """, encoding="utf-8")
     return path
 

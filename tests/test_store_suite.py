@@ -251,6 +251,33 @@ def test_the_reference_counts_what_each_update_says(new_store: Factory) -> None:
                 assert abs(read.get(feature, 0) - exact) <= slack, (group.key, feature)
 
 
+def test_daily_buckets_read_back_per_day_and_whole(new_store: Factory) -> None:
+    """A `Beyond` feature (`lookups_beyond_day`) is counted as the engine sends it: each value
+    under the feature's name and under `name@day`, every day of the window so far tracked.
+    The window's people and each day's read back apart; the engine reads the feature as the
+    first less the largest of the second. An address book again: 0; new people: counted."""
+    store, name, ttl = new_store(), "lookups_beyond_day", 14 * 86400
+    day0 = 1_772_409_600_000 // 86_400_000  # 2026-03-02
+    book = [HASH(f"contact-{k}") for k in range(30)]
+    days = {0: book, 1: book[:20], 2: [HASH(f"stranger-{k}") for k in range(12)]}
+    read: dict[str, float] = {}
+    for offset, values in days.items():
+        day = day0 + offset
+        for k, value in enumerate(values):
+            tracked = (name, *(f"{name}@{d}" for d in range(day0, day + 1)))
+            update = EventUpdate(ts_ms=day * 86_400_000 + 3_600_000 + k, groups=[GroupUpdate(
+                key="g:account:pool:1209600:0", ttl=2 * ttl, sums={"one": 1},
+                distinct=[(name, value, 1), (f"{name}@{day}", value, 1)], tracked=tracked)])
+            read = store.record(update).groups["g:account:pool:1209600:0"]
+    slack = 1 if estimated(store) else 0
+    whole = read[name]
+    per_day = [read.get(f"{name}@{day0 + d}", 0) for d in days]
+    assert abs(whole - 42) <= slack
+    assert read["one"] == 62
+    assert all(abs(got - len(v)) <= slack for got, v in zip(per_day, days.values(), strict=True))
+    assert abs((whole - max(per_day)) - 12) <= 2 * slack, "only the strangers are beyond"
+
+
 def test_sequential_steps(new_store: Factory) -> None:
     """A lookup is a step when the client's previous id on the route is within `seq_step`
     of it (either way), never when it is the same id; clients and routes apart."""

@@ -1,6 +1,6 @@
 """Feature definitions, shared by the batch and the stream engine.
 
-A feature is a windowed aggregate per actor. Each is defined once here, as one of four shapes
+A feature is a windowed aggregate per actor. Each is defined once here, as one of five shapes
 over per-event columns that the enrichment step derives (see `engines/enrich.py`):
 
 - `Sum(column)`: the running total of a 0/1 or numeric event column;
@@ -8,7 +8,10 @@ over per-event columns that the enrichment step derives (see `engines/enrich.py`
   counted with its weight the first time it appears (exposure counts list pages as N records);
 - `Ratio(numerator, denominator)`: two other features divided, 0 when the denominator is 0;
 - `GapStat(which)`: statistics of inter-arrival gaps (machine timing is regular), and their
-  sum, the seconds the window has spanned so far.
+  sum, the seconds the window has spanned so far;
+- `Beyond(column, bound)`: how many distinct values of a column a multi-day window holds
+  beyond the most that any one (UTC) day of it holds — the new values of the actor's other
+  days. The same values again every day count 0; new ones every day count nearly all.
 
 Engines only walk this catalogue, so adding a feature touches this file and its test.
 """
@@ -48,7 +51,18 @@ class GapStat:
     which: Literal["mean", "cv", "span"]
 
 
-Shape = Sum | Distinct | Ratio | GapStat
+@dataclass(frozen=True)
+class Beyond:
+    column: str
+    bound: str
+    """As `Distinct.bound`: the value never exceeds the window's distinct count."""
+
+
+Shape = Sum | Distinct | Ratio | GapStat | Beyond
+
+DAY_SECONDS = 86_400
+"""The day of `Beyond`: the UTC day of the event's time (`ts_ms // DAY_MS`)."""
+DAY_MS = DAY_SECONDS * 1000
 
 SEQ_MEMORY_SECONDS = 86_400
 """How long a client's previous id on a route counts for `seq_steps`: a lookup more than a
@@ -75,6 +89,10 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("records", Sum("item_weight"), "records received, repeats included"),
     Feature("lookups", Distinct("lookup_key", "is_lookup"),
             "distinct people looked up one at a time (profiles, lookups), list pages left out"),
+    Feature("lookups_beyond_day", Beyond("lookup_key", "is_lookup"),
+            "distinct people looked up one at a time in the window beyond the most looked up "
+            "on any one day of it: an address book synced again and again counts once, a "
+            "list of strangers worked through a day at a time counts every day but one"),
     Feature("subject_requests", Sum("is_subject_route"), "requests to personal-data routes"),
     Feature("items", Distinct("catalogue_key", "is_catalogue"),
             "distinct catalogue items received (products, listings, articles): not people"),

@@ -12,7 +12,16 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from scrapeguard.features import BY_NAME, Distinct, GapStat, Ratio, Sum, dependencies
+from scrapeguard.features import (
+    BY_NAME,
+    DAY_MS,
+    Beyond,
+    Distinct,
+    GapStat,
+    Ratio,
+    Sum,
+    dependencies,
+)
 
 MIN_GAPS = 10
 """Gap statistics need this many gaps before they mean anything (and before a rule may use them).
@@ -51,7 +60,7 @@ def interval_bounds(
         shape = BY_NAME[name].shape
         if isinstance(shape, Sum):
             sums[name] = rows[shape.column].sum()
-        elif isinstance(shape, Distinct):
+        elif isinstance(shape, Distinct | Beyond):
             sums[name] = rows[shape.bound].sum()
     steps = rows.mutate(_step=rows.ts_ms // step_ms).group_by([*keys, "_step"]).aggregate(
         **sums) if sums else rows.mutate(_step=rows.ts_ms // step_ms).group_by(
@@ -68,6 +77,8 @@ def interval_bounds(
         elif isinstance(shape, Distinct):
             low = ibis.least(table[f"_lo_{name}"], 1) if shape.present or shape.floor else 0
             bounds[name] = (low, table[f"_hi_{name}"])
+        elif isinstance(shape, Beyond):  # not monotone: a busier day lowers it
+            bounds[name] = (0, table[f"_hi_{name}"])
     for name in sorted(names):
         shape = BY_NAME[name].shape
         if isinstance(shape, Ratio):
@@ -94,9 +105,15 @@ def final_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table
             metrics[name] = _floored(rows[shape.column].nunique(), shape)
         elif isinstance(shape, Distinct):
             weighted.append(name)
+        elif isinstance(shape, Beyond):
+            metrics[name] = rows[shape.column].nunique()
         elif isinstance(shape, GapStat):
             raise ValueError(f"{name}: gap statistics have no final value per window")
     table = rows.group_by(keys).aggregate(**metrics)
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Beyond):
+            table = _beyond_final(rows, keys, table, name, shape)
     for name in weighted:
         shape = BY_NAME[name].shape
         assert isinstance(shape, Distinct)
@@ -113,11 +130,36 @@ def final_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table
     return _with_ratios(table, names)
 
 
+def _beyond_final(rows: ir.Table, keys: list[str], table: ir.Table, name: str,
+                  shape: Beyond) -> ir.Table:
+    """The window's distinct count (already in `table[name]`) less its busiest day's."""
+    present = rows.filter(rows[shape.column].notnull())
+    busiest = (
+        present.mutate(_day=present.ts_ms // DAY_MS)
+        .group_by([*keys, "_day"]).aggregate(_n=lambda t: t[shape.column].nunique())
+        .group_by(keys).aggregate(_busiest=lambda t: t._n.max())
+    )
+    table = table.left_join(busiest, keys).drop(*(f"{k}_right" for k in keys))
+    return table.mutate(**{name: table[name] - table._busiest.fill_null(0)}).drop("_busiest")
+
+
 def running_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table:
     """Each row with the value every named feature had once that row was counted."""
     names = expand(names)
-    order = [rows[c] for c in ORDER]
     gains: dict[str, Any] = {}
+    beyond = [n for n in sorted(names) if isinstance(BY_NAME[n].shape, Beyond)]
+    if beyond:
+        rows = rows.mutate(_day=rows.ts_ms // DAY_MS)
+    order = [rows[c] for c in ORDER]
+    for name in beyond:
+        shape = BY_NAME[name].shape
+        assert isinstance(shape, Beyond)
+        column = rows[shape.column]
+        for suffix, group in (("", []), ("_d", [rows._day])):
+            first = ibis.row_number().over(
+                group_by=[*(rows[k] for k in keys), *group, column], order_by=order
+            ) == 0
+            gains[f"_gain_{name}{suffix}"] = ibis.ifelse(first & column.notnull(), 1, 0)
     for name in sorted(names):
         shape = BY_NAME[name].shape
         if isinstance(shape, Distinct):
@@ -129,6 +171,15 @@ def running_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Tab
             gains[f"_gain_{name}"] = ibis.ifelse(first & column.notnull(), weight, 0)
     # Window results cannot nest, so first-occurrence flags are a column of their own.
     rows = rows.mutate(**gains) if gains else rows
+    if beyond:  # each row's day so far, then the busiest day so far: two more columns
+        daily = ibis.cumulative_window(group_by=[*(rows[k] for k in keys), rows._day],
+                                       order_by=[rows[c] for c in ORDER])
+        rows = rows.mutate(**{f"_today_{n}": rows[f"_gain_{n}_d"].sum().over(daily)
+                              for n in beyond})
+        so_far = ibis.cumulative_window(group_by=[rows[k] for k in keys],
+                                        order_by=[rows[c] for c in ORDER])
+        rows = rows.mutate(**{f"_busiest_{n}": rows[f"_today_{n}"].max().over(so_far)
+                              for n in beyond})
     window = ibis.cumulative_window(group_by=[rows[k] for k in keys],
                                     order_by=[rows[c] for c in ORDER])
     values: dict[str, Any] = {}
@@ -138,7 +189,11 @@ def running_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Tab
             values[name] = rows[shape.column].sum().over(window)
         elif isinstance(shape, Distinct):
             values[name] = _floored(rows[f"_gain_{name}"].sum().over(window), shape)
+        elif isinstance(shape, Beyond):
+            values[name] = rows[f"_gain_{name}"].sum().over(window) - rows[f"_busiest_{name}"]
     table = rows.mutate(**values).drop(*gains)
+    if beyond:
+        table = table.drop("_day", *(f"_{w}_{n}" for n in beyond for w in ("today", "busiest")))
     if "gap_cv" in names:
         table = _with_gaps(table, keys)
     return _with_ratios(table, names)

@@ -36,7 +36,7 @@ from scrapeguard.engines.running import GAP_FEATURES, MIN_GAPS, expand
 from scrapeguard.engines.verdict import Request, Verdict
 from scrapeguard.errors import StoreError
 from scrapeguard.events import fingerprint
-from scrapeguard.features import BY_NAME, Distinct, Ratio, Sum
+from scrapeguard.features import BY_NAME, DAY_MS, Beyond, Distinct, Ratio, Sum
 from scrapeguard.netinfo import network_keys
 from scrapeguard.policy.expr import Condition, parse
 from scrapeguard.policy.load import load_policy
@@ -108,6 +108,10 @@ class _Shape:
     read: tuple[tuple[str, str, int | None], ...]
     """(feature, column, None) of a Sum, (feature, feature, floor) of a Distinct."""
     ratios: tuple[tuple[str, str, str], ...]
+    beyond: tuple[tuple[str, str], ...] = ()
+    """(feature, column) of each Beyond feature: counted as a distinct under its own name
+    and again under `name@day` (`_daily`), the day's own distinct set; read back as the
+    first less the largest of the second (`_features`)."""
 
     @classmethod
     def of(cls, names: set[str]) -> _Shape:
@@ -116,12 +120,15 @@ class _Shape:
         distinct: list[tuple[str, str, bool]] = []
         read: list[tuple[str, str, int | None]] = []
         ratios: list[tuple[str, str, str]] = []
+        beyond: list[tuple[str, str]] = []
         for name in ordered:
             shape = BY_NAME[name].shape
             if isinstance(shape, Sum) and shape.column != "is_seq_step":
                 sums.append(shape.column)
             elif isinstance(shape, Distinct):
                 distinct.append((name, shape.column, bool(shape.weight)))
+            elif isinstance(shape, Beyond):
+                beyond.append((name, shape.column))
         for name in names:  # the set's own order, as the features were read before
             shape = BY_NAME[name].shape
             if isinstance(shape, Sum):
@@ -130,8 +137,14 @@ class _Shape:
                 read.append((name, name, shape.floor))
             elif isinstance(shape, Ratio):
                 ratios.append((name, shape.numerator, shape.denominator))
+        tracked = (*(name for name, _, _ in distinct), *(name for name, _ in beyond))
         return cls(tuple(sums), tuple(distinct), bool(names & GAP_FEATURES),
-                   tuple(name for name, _, _ in distinct), tuple(read), tuple(ratios))
+                   tracked, tuple(read), tuple(ratios), tuple(beyond))
+
+
+def _daily(name: str, day: int) -> str:
+    """The counter of a Beyond feature's values on one day of its window."""
+    return f"{name}@{day}"
 
 
 @dataclass(frozen=True)
@@ -712,10 +725,27 @@ class StreamEngine:
                     if digest is None:
                         digest = hashed[value] = self._hash(value)
                     distinct.append((name, digest, row.item_weight if weighted else 1))
+        tracked = shape.tracked
+        if shape.beyond:
+            today = rows.ts_ms // DAY_MS
+            start = ((rows.ts_ms - offset * 1000) // (seconds * 1000) * seconds
+                     + offset) * 1000 // DAY_MS
+            days = range(start, today + 1)
+            for name, column in shape.beyond:
+                for row in campaign_rows:
+                    value = _distinct_value(rows, row, column)
+                    if value is not None:
+                        digest = hashed.get(value)
+                        if digest is None:
+                            digest = hashed[value] = self._hash(value)
+                        distinct.append((name, digest, 1))
+                        distinct.append((_daily(name, today), digest, 1))
+            # Every day of the window so far: the busiest may be any of them.
+            tracked = (*tracked, *(_daily(n, d) for n, _ in shape.beyond for d in days))
         gap = rows.ts_ms if shape.gap else None
         return GroupUpdate(key=self._group_key(kind, seconds, actor, rows.ts_ms, offset),
                            ttl=seconds * 2, sums=sums, distinct=distinct, gap_ts=gap,
-                           tracked=shape.tracked,
+                           tracked=tracked,
                            campaign=(actor.split(":", 1)[0]
                                      if kind == "campaign" and not referral else None))
 
@@ -733,6 +763,9 @@ class StreamEngine:
             out["gap_cv"] = math.sqrt(variance) / mean if mean > 0 else math.nan
         else:
             out["gap_mean"] = out["gap_cv"] = math.nan
+        for name, _ in shape.beyond:
+            days = [v for k, v in values.items() if k.startswith(name + "@")]
+            out[name] = values.get(name, 0) - max(days, default=0)
         for name, numerator, denominator_name in shape.ratios:
             denominator = out.get(denominator_name, 0)
             out[name] = out.get(numerator, 0) / denominator if denominator else 0.0
