@@ -717,14 +717,18 @@ class StreamEngine:
                 total += rows.campaign_prior.get(column, 0)
             if total:  # a zero adds nothing (a missing count reads as 0): not sent, as the
                 sums[column] = total  # memory store skips it; most flags are 0 per event
+
+        def digest_of(value: str) -> str:
+            digest = hashed.get(value)
+            if digest is None:
+                digest = hashed[value] = self._hash(value)
+            return digest
+
         for name, column, weighted in shape.distinct:
             for row in campaign_rows:
                 value = _distinct_value(rows, row, column)
                 if value is not None:
-                    digest = hashed.get(value)
-                    if digest is None:
-                        digest = hashed[value] = self._hash(value)
-                    distinct.append((name, digest, row.item_weight if weighted else 1))
+                    distinct.append((name, digest_of(value), row.item_weight if weighted else 1))
         tracked = shape.tracked
         if shape.beyond:
             today = rows.ts_ms // DAY_MS
@@ -735,9 +739,7 @@ class StreamEngine:
                 for row in campaign_rows:
                     value = _distinct_value(rows, row, column)
                     if value is not None:
-                        digest = hashed.get(value)
-                        if digest is None:
-                            digest = hashed[value] = self._hash(value)
+                        digest = digest_of(value)
                         distinct.append((name, digest, 1))
                         distinct.append((_daily(name, today), digest, 1))
             # Every day of the window so far: the busiest may be any of them.
