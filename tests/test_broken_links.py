@@ -70,20 +70,21 @@ def test_a_self_referer_is_no_link(tmp_path: Path) -> None:
         assert follower not in batch, (follower, batch.get(follower))
 
 
-def test_a_missing_plugin_script_is_a_probe_and_a_versioned_asset_is_the_sites(
+def test_a_missing_plugin_admin_script_is_a_probe_and_a_versioned_asset_is_the_sites(
         tmp_path: Path) -> None:
     """Scanners learn whether a site runs a vulnerable WordPress plugin by asking for a file
-    only that plugin ships (`revslider/js/rev_admin.js`): on a site without it, a probe. A
-    theme's script the site's pages name, missing too, is reached from those pages with a
-    version query (`?ver=…`); a crawler fetching the page's scripts asks for the bare file and
-    no referer (Baiduspider on wordpress-blogs): the same file, linked, no probe."""
-    script = "/wp-content/themes/bhost/js/jquery.easing.min.js"
-    baidu = "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"
+    only that plugin's admin screens load (`revslider/js/rev_admin.js`): on a site without
+    it, a probe. A file the site's own pages name is reached from them with a version query
+    (`?ver=…`), and a client that strips referers asks for the bare file: the same file,
+    linked, no probe, though the site no longer has it (a plugin removed, its admin page
+    still naming its style)."""
+    style = "/wp-content/plugins/jetpack/css/jetpack-admin.css"
     log = Log()
-    log.hit(0, "198.51.100.11", "/", ua=FIREFOX, size=5200)
-    log.hit(1, "198.51.100.11", script + "?ver=20130117", status=404, size=300, ua=FIREFOX,
-            referer=SITE + "/")
-    log.hit(600, "192.0.2.45", script, status=404, size=300, ua=baidu)
+    log.hit(0, "198.51.100.11", "/wp-admin/", ua=FIREFOX, size=5200)
+    log.hit(1, "198.51.100.11", style + "?ver=3.9.2", status=404, size=300, ua=FIREFOX,
+            referer=SITE + "/wp-admin/")
+    log.hit(600, "192.0.2.45", "/wp-admin/", ua=MSIE, size=5200)
+    log.hit(601, "192.0.2.45", style, status=404, size=300, ua=MSIE)
     log.hit(900, "203.0.113.142", "/wp-content/plugins/revslider/js/rev_admin.js", status=404,
             size=150, ua=MSIE)
     batch = agreed(log.write(tmp_path / "plugin-assets.log"))

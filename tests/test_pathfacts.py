@@ -101,7 +101,9 @@ TARGETS = [
     "/admin/Cms_Wysiwyg/directive/index/", "/admin/spaw/spacer.gif",
     "/shop/admin/banner_manager.php/login.php",
     "/js/mage/cookies.js", "/shop/js/mage/cookies.js", "/downloader/", "/index.php/admin/",
-    "/app/etc/local.xml",
+    "/app/etc/local.xml", "/wp-content/plugins/revslider/js/rev_admin.js",
+    "/wp-content/plugins/dzs-zoomsounds/admin/admin.js",
+    "/wp-content/plugins/x/admin-style.css", "/wp-content/plugins/x/css/admin/main.css",
 ]
 NOT_TARGETS = [
     "/", "/blog/2016/05/admin-tips/", "/administration-fees.html", "/tags/mysql/",
@@ -109,7 +111,9 @@ NOT_TARGETS = [
     "/files/backup-howto.html", "/configure", "/products/shell-oil", "/user/4411",
     "/readme-first/", "/blog/git-tips/", "/wp-content/plugins/jetpack/modules/x.js",
     "/blog/components/", "/joomla-tips/", "/js/jquery/cookies.js", "/downloads/",
-    "/index.php/about/",
+    "/index.php/about/", "/wp-content/themes/u-design/scripts/script.js",
+    "/wp-content/plugins/wysija-newsletters/js/tinymce/tiny_mce.js",
+    "/wp-content/themes/sport/js/badminton.js",
 ]
 
 
