@@ -48,8 +48,9 @@ CLAIMS = ("chromium", "firefox", "safari")
 MIN_HINTS_VERSION = 90
 """Chromium sends `Sec-CH-UA` by default from version 89 on; one version of margin."""
 
-_CHROMIUM = re.compile(r"(?:Chrome|Chromium|HeadlessChrome)/(\d+)")
-_FIREFOX = re.compile(r"Firefox/(\d+)")
+CHROMIUM_VERSION = re.compile(r"(?:Chrome|Chromium|HeadlessChrome)/(\d+)")
+"""A Chromium agent's major version (group 1); the simulator's stacks read it too."""
+FIREFOX_VERSION = re.compile(r"Firefox/(\d+)")
 _SAFARI = re.compile(r"Version/[\d.]+ (?:Mobile/\w+ )?Safari/")
 _WEBVIEW = re.compile(r"; wv\)")
 _BRAND = re.compile(r'"([^"]*)"\s*;\s*v\s*=\s*"(\d+)')
@@ -77,9 +78,9 @@ def claim(ua: str | None) -> Claim:
         return Claim(None)
     if _WEBVIEW.search(ua):
         return Claim(None)
-    if found := _CHROMIUM.search(ua):
+    if found := CHROMIUM_VERSION.search(ua):
         return Claim("chromium", int(found.group(1)))
-    if found := _FIREFOX.search(ua):
+    if found := FIREFOX_VERSION.search(ua):
         return Claim("firefox", int(found.group(1)))
     if _SAFARI.search(ua):
         return Claim("safari")

@@ -138,7 +138,6 @@ def _from_capture(client: str, index: int, ua: str,
 
 # --- Chromium: Chrome, Edge, Opera, Samsung Internet, Yandex, Android's WebView -------------
 
-_CHROME = re.compile(r"(?:Chrome|Chromium|HeadlessChrome)/(\d+)")
 _BRANDS = (("Edg/", "Microsoft Edge"), ("OPR/", "Opera"), ("SamsungBrowser/", "Samsung Internet"),
            ("YaBrowser/", "Yandex"), ("HeadlessChrome/", None), ("; wv)", "Android WebView"))
 CHROMIUM_ACCEPT = {
@@ -172,7 +171,7 @@ def chromium(request: Request) -> tuple[Headers, str | None]:
     anything else: its image request), client hints naming the agent's own version and
     brand, as Chromium writes them from the same build."""
     ua, dest = request.ua, request.dest
-    found = _CHROME.search(ua)
+    found = clientshape.CHROMIUM_VERSION.search(ua)
     version = int(found.group(1)) if found else 0
     brand = next((name for mark, name in _BRANDS if mark in ua), "Google Chrome")
     names = ['"Not-A.Brand";v="99"', f'"Chromium";v="{version}"']
@@ -208,7 +207,7 @@ FIREFOX_JA4_OLD = "t13d1715h2_5b57614c22b0_3d5424432f57"
 def firefox(request: Request) -> tuple[Headers, str | None]:
     """Firefox: its own order, no client hints, `Sec-Fetch-User` on navigations only."""
     ua, dest = request.ua, request.dest
-    found = re.search(r"Firefox/(\d+)", ua)
+    found = clientshape.FIREFOX_VERSION.search(ua)
     version = int(found.group(1)) if found else 0
     headers: list[tuple[str, str]] = [
         ("User-Agent", ua), ("Accept", FIREFOX_ACCEPT[dest]),
@@ -276,7 +275,7 @@ def browser(request: Request) -> tuple[Headers, str | None] | None:
         return firefox(request)
     if "iPhone" in ua or "iPad" in ua or ("Macintosh" in ua and "Chrome/" not in ua):
         return safari(request)  # every iOS browser and web view is WebKit
-    if _CHROME.search(ua):
+    if clientshape.CHROMIUM_VERSION.search(ua):
         return chromium(request)
     return None
 
