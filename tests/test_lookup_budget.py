@@ -3,6 +3,9 @@ by a budget over days (`new-lookups-account`); people who sync their address boo
 the same endpoint, again and again, and staff who open new people's profiles every day in a
 browser are not — and both engines agree on it, on memory:// and on Redis.
 
+An importer that walks numbers, most of them nobody's, is the same pool counted by what it
+asks for rather than whom it finds.
+
 What sets the pool apart is not a day's volume (under the quota, under an address book's
 sync) but that its people are new every day: an address book looked up again is the same
 people, so its window holds no more people than its busiest day did.
@@ -28,6 +31,8 @@ DAY = 86400
 DAYS = 9
 APP = "ShopApp/5.2 (iPhone; iOS 17.3; Scale/3.00)"
 POOL, POOL_DAILY = 3, 70
+IMPORTERS, FOUND = 3, 0.05
+"""The contact-importer case: numbers worked through, most of them nobody's (404)."""
 SYNCERS, BOOK = 12, 200
 SHOPPERS = 1000
 STAFF, STAFF_DAILY = 3, 150
@@ -44,15 +49,25 @@ def _log(tmp_path: Path) -> Path:
                 at += rng.uniform(30, 200)
                 log.hit(at, f"100.64.{account}.9", f"/api/lookup?phone={next(numbers)}",
                         user=f"pool{account}", ua=APP)
+    dialled = iter(rng.sample(range(5 * 10**9, 6 * 10**9), IMPORTERS * POOL_DAILY * DAYS))
+    for account in range(IMPORTERS):  # new numbers daily, nearly all of them nobody's
+        for day in range(DAYS):
+            at = day * DAY + 5400 + account * 600
+            for _ in range(POOL_DAILY):
+                at += rng.uniform(30, 200)
+                log.hit(at, f"100.65.{account}.9", f"/api/lookup?phone={next(dialled)}",
+                        user=f"importer{account}", ua=APP,
+                        status=200 if rng.random() < FOUND else 404)
     for person in range(SYNCERS):  # the whole book on install, then the same book again
         book = rng.sample(range(3 * 10**9, 4 * 10**9), BOOK)
+        absent = set(rng.sample(book, BOOK // 2))  # contacts who are not on the site
         for day in range(DAYS):
             at = day * DAY + 7200 + person * 900
             synced = book if day in (0, 4) else rng.sample(book, 30)
             for phone in synced + ([rng.randrange(10**9)] if day % 3 == 2 else []):
                 at += rng.uniform(0.1, 0.4)
                 log.hit(at, f"10.9.{person}.7", f"/api/lookup?phone={phone}",
-                        user=f"app{person}", ua=APP)
+                        user=f"app{person}", ua=APP, status=404 if phone in absent else 200)
     for agent in range(STAFF):  # customer service: new customers every day, in a browser
         for day in range(DAYS):
             at = day * DAY + 8 * 3600 + agent * 60
@@ -95,6 +110,17 @@ def test_the_pool_is_caught_on_its_fourth_day_and_no_person_is(batch: object) ->
         assert when.startswith((START.replace(day=START.day + 3)).strftime("%Y-%m-%d"))
     people = [a for a in view if a.startswith(("account:app", "account:staff"))]
     assert not people, f"people refused: {people}"
+
+
+def test_numbers_that_find_nobody_count_too(batch: object) -> None:
+    """The importer finds a person for one number in twenty: by the people it found it is a
+    handful of lookups a day, by the numbers it asked it is the pool's seventy new a day.
+    Half of each syncer's book is not on the site either, asked again at every sync."""
+    view = _view(batch.decisions)  # type: ignore[attr-defined]
+    for account in range(IMPORTERS):
+        action, when, rules = view[f"account:importer{account}"]
+        assert (action, rules) == ("block", ("new-lookups-account",))
+        assert when.startswith((START.replace(day=START.day + 3)).strftime("%Y-%m-%d"))
 
 
 @pytest.mark.parametrize("store", ["memory://", "redis"])

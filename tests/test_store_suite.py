@@ -252,11 +252,11 @@ def test_the_reference_counts_what_each_update_says(new_store: Factory) -> None:
 
 
 def test_daily_buckets_read_back_per_day_and_whole(new_store: Factory) -> None:
-    """A `Beyond` feature (`lookups_beyond_day`) is counted as the engine sends it: each value
+    """A `Beyond` feature (`asked_beyond_day`) is counted as the engine sends it: each value
     under the feature's name and under `name@day`, every day of the window so far tracked.
     The window's people and each day's read back apart; the engine reads the feature as the
     first less the largest of the second. An address book again: 0; new people: counted."""
-    store, name, ttl = new_store(), "lookups_beyond_day", 14 * 86400
+    store, name, ttl = new_store(), "asked_beyond_day", 14 * 86400
     day0 = 1_772_409_600_000 // 86_400_000  # 2026-03-02
     book = [HASH(f"contact-{k}") for k in range(30)]
     days = {0: book, 1: book[:20], 2: [HASH(f"stranger-{k}") for k in range(12)]}

@@ -89,10 +89,11 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature("records", Sum("item_weight"), "records received, repeats included"),
     Feature("lookups", Distinct("lookup_key", "is_lookup"),
             "distinct people looked up one at a time (profiles, lookups), list pages left out"),
-    Feature("lookups_beyond_day", Beyond("lookup_key", "is_lookup"),
-            "distinct people looked up one at a time in the window beyond the most looked up "
-            "on any one day of it: an address book synced again and again counts once, a "
-            "list of strangers worked through a day at a time counts every day but one"),
+    Feature("asked_beyond_day", Beyond("asked_key", "is_subject_route"),
+            "distinct records asked for one at a time in the window, found or not, beyond the "
+            "most asked for on any one day of it: an address book synced again and again "
+            "counts once, a list of strangers or of numbers worked through a day at a time "
+            "counts every day but one"),
     Feature("subject_requests", Sum("is_subject_route"), "requests to personal-data routes"),
     Feature("items", Distinct("catalogue_key", "is_catalogue"),
             "distinct catalogue items received (products, listings, articles): not people"),

@@ -199,6 +199,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     item_key = ibis.ifelse(has_list, key(t.json_item),
                            ibis.ifelse(missed | refused, ibis.null(), t.path_item_key))
     single = ibis.ifelse(has_list, t.subjects.length() == 1, weights == 1) & is_route
+    # One record asked for, found or not: the record the path names (`asked_beyond_day`).
+    asked = ibis.ifelse(has_list, t.subjects.length() <= 1, weights == 1) & is_route
     is_error = t.status.isin(ERROR_STATUSES)
     # An empty Referer header carried nothing: no referer, as `-` (and as the stream says).
     has_referer = t.referer.notnull() & ~t.referer.isin(("", "-"))
@@ -310,6 +312,8 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         item_key=ibis.ifelse(is_route, item_key, ibis.null()),
         item_weight=ibis.ifelse(is_route, weights, 0).cast("int32"),
         lookup_key=ibis.ifelse(single, item_key, ibis.null()),
+        asked_key=ibis.ifelse(one & asked, ibis.coalesce(t.path_item_key, t.path_key),
+                              ibis.null()),
         numeric_id=ibis.ifelse(is_route & ~has_list, t.numeric_id, ibis.null()),
         hour=t.ts.hour().cast("int8"),
         one=ibis.ifelse(one, 1, 0).cast("int8"),

@@ -163,6 +163,9 @@ class EventRows:
     arrival_agent: str | None = None
     """The user agent, when a browser's agent arrived at a page from an external host
     (`arrival_agents`)."""
+    asked: str | None = None
+    """The record the path names (else the path), when the event asked for one record of
+    a personal-data route, found or not (`asked_beyond_day`)."""
     referral: str | None = None
     """The external host this page was reached from, on a site whose browsers load assets
     (`referrals.arrival_host`): the client joins that host's referral campaign."""
@@ -367,6 +370,8 @@ class Deriver:
         single = bool(rows[0].flags.get("is_subject_route")) and (
             len(subjects) == 1 if subjects is not None else rows[0].item_weight <= 1)
         rows[0].flags["is_lookup"] = int(single)
+        asked = bool(rows[0].flags.get("is_subject_route")) and (
+            len(subjects) <= 1 if subjects is not None else rows[0].item_weight <= 1)
         rows[0].flags["is_walk_step"] = int(
             single and self._referer_template(event.get("referer")) == inferred)
         # A lookup no link of this site led to (`campaigns._thin`).
@@ -407,6 +412,7 @@ class Deriver:
             feed_agent=feed_agent,
             arrival_agent=arrival_agent,
             browser_page=path if browser_page else None,
+            asked=(path_item or path) if asked else None,
             referral=referral,
         )
 

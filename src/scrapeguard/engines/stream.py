@@ -90,6 +90,7 @@ _DISTINCT_SOURCE = {
     "library_path_key": "library_path", "login_agent_key": "login_agent",
     "feed_agent_key": "feed_agent", "arrival_agent_key": "arrival_agent",
     "target_guess_key": "target_guess", "browser_page_key": "browser_page",
+    "asked_key": "asked",
 }
 
 
