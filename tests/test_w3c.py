@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,12 +15,18 @@ import pytest
 from typer.testing import CliRunner
 
 from logbuilder import Log
+from scrapeguard.analysis import analyze
 from scrapeguard.cli import app
+from scrapeguard.engines.calibration import save_calibration
+from scrapeguard.engines.stream import StreamEngine
 from scrapeguard.errors import SourceError
 from scrapeguard.sources import load_events
 from scrapeguard.sources.detect import detect
+from scrapeguard.watch.run import Watcher
 
-SAMPLE = Path(__file__).parent / "data" / "formats" / "iis-w3c.log"
+DATA = Path(__file__).parent / "data"
+SAMPLE = DATA / "formats" / "iis-w3c.log"
+POLICY = str(DATA / "sample_policy.yaml")
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")
 COLUMNS = "ip, ts, method, path, status, bytes, ua, referer, account"
@@ -190,14 +197,60 @@ def _decisions(log: Path, tmp_path: Path) -> list[tuple[Any, ...]]:
 
 
 def test_analyze_acts_on_an_iis_log_as_on_the_same_combined_log(tmp_path: Path) -> None:
+    log = _harvest()
+    combined = _decisions(log.write(tmp_path / "combined.log"), tmp_path)
+    iis = _decisions(_as_iis(log, tmp_path / "u_ex260302.log"), tmp_path)
+    assert any(actor == "ip:203.0.113.66" for actor, *_ in iis)
+    assert not any("198.51.100." in actor for actor, *_ in iis)
+    assert iis == combined
+
+
+def _harvest() -> Log:
     log = Log()
     log.person()
     log.person(ip="198.51.100.21", at=400.0, seed=2)
     for n in range(600):  # a harvester walking the people's records
         log.hit(30.0 + 2 * n, "203.0.113.66", f"/user/{1000 + n}", ua="python-requests/2.32.3",
                 size=3100)
-    combined = _decisions(log.write(tmp_path / "combined.log"), tmp_path)
-    iis = _decisions(_as_iis(log, tmp_path / "u_ex260302.log"), tmp_path)
-    assert any(actor == "ip:203.0.113.66" for actor, *_ in iis)
-    assert not any("198.51.100." in actor for actor, *_ in iis)
-    assert iis == combined
+    return log
+
+
+def test_watch_reads_chunks_and_restarts_past_the_header(tmp_path: Path) -> None:
+    """Followed, an IIS log arrives in chunks that do not hold its header, and a restarted
+    watch starts mid-file: both must read each line with the `#Fields:` line before it."""
+    whole = _as_iis(_harvest(), tmp_path / "whole.log")
+    batch = analyze([str(whole)], policy=POLICY)
+    calibration = tmp_path / "calibration.json"
+    save_calibration(batch.calibration, calibration)
+    expected = {d.actor: (d.action, sorted(d.rules)) for d in batch.decisions}
+    assert "ip:203.0.113.66" in expected
+    engine = StreamEngine(POLICY, "memory://", calibration=calibration, secret=b"test")
+    lines = whole.read_bytes().splitlines(keepends=True)
+    log, state_path = tmp_path / "u_ex260302.log", tmp_path / "state.json"
+    counted = malformed = 0
+    for upto in (len(lines) // 3, len(lines)):  # the second run resumes after the header
+        log.write_bytes(b"".join(lines[:upto]))
+        watcher = Watcher(log, engine, state_path, grace=0.0)
+        watcher.follower.chunk_bytes = 4096  # many chunks, all but the first headerless
+        stats = watcher.run(threading.Event(), once=True)
+        watcher.close()
+        counted, malformed = counted + stats.events, malformed + stats.malformed
+    assert (counted, malformed) == (len(lines) - len(HEADER), 0)
+    found = {engine._ref(*actor.split(":", 1)): actor for actor in expected}
+    live = {found.get(d.actor, d.actor): (d.action, sorted(d.rules))
+            for d in engine.decisions()}
+    assert live == expected
+
+
+def test_watch_locates_a_cut_line_in_a_headerless_chunk(tmp_path: Path) -> None:
+    log = tmp_path / "u_ex261201.log"
+    log.write_bytes(SAMPLE.read_bytes())
+    problems: list[str] = []
+    engine = StreamEngine(POLICY, "memory://", secret=b"test")
+    watcher = Watcher(log, engine, tmp_path / "s.json", grace=0.0,
+                      on_problem=lambda s: problems.append(f"{s.where()} {s.reason}"))
+    watcher.follower.chunk_bytes = 600  # two or three lines a chunk
+    stats = watcher.run(threading.Event(), once=True)
+    watcher.close()
+    assert (stats.events, stats.malformed) == (6, 1)
+    assert problems == [f"{log}:9 6 values where the #Fields: line names 15"]
