@@ -78,6 +78,13 @@ def test_the_sample_is_detected_and_every_field_lands(con: Any) -> None:
     assert cut.text == "2026-12-01 09:14:11 10.0.0.5 GET /records/person.aspx id=47"
 
 
+def test_a_byte_order_mark_before_the_header(con: Any, tmp_path: Path) -> None:
+    log = tmp_path / "bom.log"
+    log.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_bytes())
+    report = load_events(con, [str(log)])
+    assert (report.files[0].format, report.events, report.malformed) == ("w3c", 6, 1)
+
+
 def test_detected_from_the_first_lines_alone(con: Any) -> None:
     found = detect(con, SAMPLE.read_text().splitlines()[:5])
     assert found.fmt is not None
@@ -172,6 +179,20 @@ def test_iis_lines_without_their_header_are_the_usual_error(tmp_path: Path) -> N
     assert f"{log}:1: before any #Fields: line" in run.output
     with pytest.raises(SourceError, match="before any #Fields: line"):
         load_events(duckdb.connect(), [str(log)], fmt="w3c", max_malformed=0.05)
+
+
+def test_analyze_on_the_sample(tmp_path: Path) -> None:
+    """One cut line in seven is over the default 5%: named as w3c's, then allowed."""
+    run = CliRunner().invoke(app, ["analyze", str(SAMPLE), "-q"])
+    assert run.exit_code == 2
+    assert "1 of 7 lines (14%) do not parse as w3c" in run.output
+    out = tmp_path / "d.jsonl"
+    run = CliRunner().invoke(app, ["analyze", str(SAMPLE), "--max-malformed", "20%",
+                                   "--decisions", str(out)])
+    assert run.exit_code == 0, run.output
+    assert "7 lines, 6 events, 1 malformed" in run.output
+    assert f"wrote {out}: 0 decisions" in run.output
+    assert out.exists()
 
 
 def _as_iis(log: Log, path: Path) -> Path:

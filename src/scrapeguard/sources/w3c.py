@@ -81,6 +81,11 @@ class W3C(LogFormat):
     description = "W3C Extended Log File Format, as Microsoft IIS writes it (#Fields: header)"
     priority = 30
     context_prefix = FIELDS.encode()
+    examples = (
+        "#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status cs(User-Agent)\n"
+        "2024-10-10 10:00:00 192.0.2.1 GET /user/7 x=1 200 Mozilla/5.0+(X11)",
+    )
+    """Seeds for `tests/fuzzing.py`: a header and its line, mutated together."""
 
     def select(self, rel: Relation, opts: ParseOptions) -> str:
         line = rel.line_sql()
