@@ -347,7 +347,7 @@ def test_unrecognised_files_are_counted_not_dropped(con: Any, tmp_path: Path) ->
 
 def test_registry_declares_each_format() -> None:
     assert list(REGISTRY) == ["combined", "common", "caddy", "traefik", "jsonl",
-                              "vhost_combined", "syslog_combined", "haproxy", "alb"]
+                              "vhost_combined", "syslog_combined", "haproxy", "alb", "w3c"]
     assert get_format("jsonl").name == "jsonl"
     assert all(fmt.description for fmt in REGISTRY.values())
 

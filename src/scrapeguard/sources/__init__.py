@@ -11,6 +11,7 @@ from scrapeguard.sources import (  # noqa: F401  (registers the built-in formats
     jsonaccess,
     jsonl,
     servers,
+    w3c,
 )
 from scrapeguard.sources.base import REGISTRY, LogFormat, get_format, register
 from scrapeguard.sources.loader import load_events

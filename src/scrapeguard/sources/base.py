@@ -65,6 +65,10 @@ class LogFormat(ABC):
     """SQL over the SELECT's columns: true for sample lines that are typical of this format."""
     recovered_reason: ClassVar[str] = "recovered"
     """What `_kind = 1` means for this format, for the report's reason counts."""
+    context_prefix: ClassVar[bytes | None] = None
+    """Lines starting with this set how the lines after them are read (W3C's `#Fields:`).
+    A line Python had to repair is parsed on its own, so the last such line before it goes
+    with it (see `repair.Repairs`)."""
 
     @abstractmethod
     def select(self, rel: Relation, opts: ParseOptions) -> str:

@@ -40,6 +40,9 @@ class Item:
     """What was repaired (the line counts as recovered if it then parses); None if nothing."""
     too_long: int = 0
     """The line's length in bytes when it exceeds MAX_LINE (then it is malformed)."""
+    context: bool = False
+    """A line that sets how later lines are read (`LogFormat.context_prefix`), passed along
+    so that a repaired line is parsed after it; not itself a line to parse again."""
 
 
 def _read(f: BinaryIO) -> Iterator[tuple[int, bytes, int]]:
@@ -108,8 +111,9 @@ def repair(number: int, raw: bytes, length: int) -> Iterator[Item]:
         yield Item(number, piece, why)
 
 
-def fetch(path: Path, numbers: Iterable[int]) -> Iterator[Item]:
-    """The given lines of a file (numbers ascending), repaired, in order, one at a time."""
+def fetch(path: Path, numbers: Iterable[int], context: bytes | None = None) -> Iterator[Item]:
+    """The given lines of a file (numbers ascending), repaired, in order, one at a time; with
+    `context`, also the other lines that start with it, as context items."""
     wanted = iter(numbers)
     target = next(wanted, None)
     if target is None:
@@ -120,6 +124,12 @@ def fetch(path: Path, numbers: Iterable[int]) -> Iterator[Item]:
             target = next(wanted, None)
             if target is None:
                 return
+        elif context is not None and raw.startswith(context):
+            yield _context(number, raw)
+
+
+def _context(number: int, raw: bytes) -> Item:
+    return Item(number, raw.decode("utf-8", "replace"), context=True)
 
 
 _DELIM_BYTES = LINE_DELIM.encode("utf-8")
@@ -185,11 +195,12 @@ def _long_lines(mm: mmap.mmap, size: int) -> int:
     return count
 
 
-def normalize(src: Path, dst: Path) -> Iterator[Item]:
+def normalize(src: Path, dst: Path, context: bytes | None = None) -> Iterator[Item]:
     """Rewrite `src` so that DuckDB can split it into lines, keeping line numbers.
 
     Lines with a carriage return or U+10FFFF inside, or too long, are left blank in `dst`
-    (which DuckDB skips) and yielded to be parsed separately.
+    (which DuckDB skips) and yielded to be parsed separately; with `context`, the lines that
+    start with it are kept and also yielded, as context items.
     """
     with dst.open("wb", buffering=1 << 20) as out:
         for number, raw, length in iter_lines(src):
@@ -197,6 +208,8 @@ def normalize(src: Path, dst: Path) -> Iterator[Item]:
                 yield from repair(number, raw, length)
                 out.write(b"\n")
             else:
+                if context is not None and raw.startswith(context):
+                    yield _context(number, raw)
                 out.write(raw + b"\n")
 
 

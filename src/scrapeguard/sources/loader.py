@@ -173,7 +173,7 @@ class _Run:
             repairs = Repairs(lambda: self._spool("repaired"), MAX_SAMPLES)
             with step.parsing(prepared.gzip):
                 path, rejects = self._main(report, fmt, rel, prepared.path, repairs)
-        repairs.add_all(lines.fetch(path, rejects))
+        repairs.add_all(lines.fetch(path, rejects, fmt.context_prefix))
         self._repair(report, fmt, repairs)
         return report
 
@@ -191,7 +191,7 @@ class _Run:
         except (duckdb.Error, _Rewrite) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             spool = self._spool("rewritten")
-            repairs.add_all(lines.normalize(path, spool))
+            repairs.add_all(lines.normalize(path, spool, fmt.context_prefix))
             report.notes.append(
                 f"{report.name}: read line by line in Python first, as DuckDB could not split "
                 f"it into lines ({first})"

@@ -1,5 +1,8 @@
 """Lines Python had to fetch or mend, written straight to one spool file per kind of repair.
 
+A format whose lines are read in the light of an earlier one (W3C's `#Fields:`) gets that
+line written into the spool before the repaired lines it governs.
+
 A file in the wrong encoding can make every line a repair, so nothing here holds lines in
 memory: each spool keeps the original line numbers (eight bytes a line) to map samples back.
 """
@@ -23,6 +26,8 @@ class Group:
     path: Path
     numbers: array[int] = field(default_factory=lambda: array("q"))
     """Original line number of each spool line, in spool order."""
+    context: Item | None = None
+    """The context line last written to this spool."""
 
     def original(self, spool_line: int | None) -> int | None:
         return None if spool_line is None else self.numbers[spool_line - 1]
@@ -38,12 +43,18 @@ class Repairs:
         self.files: dict[str | None, BinaryIO] = {}
         self.too_long = 0
         self.too_long_items: list[Item] = []
+        self.context: Item | None = None
 
     def add_all(self, items: Iterable[Item]) -> None:
         for item in items:
             self.add(item)
 
     def add(self, item: Item) -> None:
+        """Spool a repaired line, after the context line before it if its spool lacks that
+        one (context items themselves are only remembered)."""
+        if item.context:
+            self.context = item
+            return
         if item.too_long:
             self.too_long += 1
             if len(self.too_long_items) < self.keep:
@@ -53,7 +64,13 @@ class Repairs:
         if group is None:
             group = self.groups[item.reason] = Group(item.reason, self.new_spool())
             self.files[item.reason] = group.path.open("wb", buffering=1 << 20)
-        self.files[item.reason].write(item.text.encode("utf-8") + b"\n")
+        if self.context is not None and group.context != self.context:
+            self._write(group, self.context)
+            group.context = self.context
+        self._write(group, item)
+
+    def _write(self, group: Group, item: Item) -> None:
+        self.files[group.reason].write(item.text.encode("utf-8") + b"\n")
         group.numbers.append(item.number)
 
     def close(self) -> list[Group]:

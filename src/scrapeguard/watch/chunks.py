@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapeguard.analysis import connect
-from scrapeguard.sources import Sample, get_format, load_events
+from scrapeguard.sources import REGISTRY, Sample, get_format, load_events
 from scrapeguard.sources.base import LogFormat
 
 WATCH_MEMORY_LIMIT = "256MB"
@@ -41,13 +41,24 @@ class ChunkParser:
         self.con = connect(threads=1, memory_limit=WATCH_MEMORY_LIMIT)
         self._dir = tempfile.TemporaryDirectory(prefix="scrapeguard-watch-")
         self._file = Path(self._dir.name) / "chunk.log"
+        self.context: bytes | None = None
+        """The last line that says how the lines after it read (W3C's `#Fields:`), written
+        before each chunk: a chunk of a W3C log rarely holds its own header."""
+
+    def prefixes(self) -> tuple[bytes, ...]:
+        """Starts of context lines: the format's, or, until it is known, every format's."""
+        formats = [self.fmt] if self.fmt is not None else list(REGISTRY.values())
+        return tuple(f.context_prefix for f in formats if f.context_prefix is not None)
 
     def parse(self, data: bytes, first_line: int) -> Parsed:
         """Events of `data` (complete lines starting at line `first_line + 1`), sorted by
         time and then by position, as `analyze` orders them; one thread reads the chunk, so
         the same bytes always give the same order, which is what lets a restart skip
         exactly the events the store already counted."""
-        self._file.write_bytes(data if data.endswith(b"\n") else data + b"\n")
+        before = self.context + b"\n" if self.context is not None else b""
+        self._file.write_bytes(before + (data if data.endswith(b"\n") else data + b"\n"))
+        shift = 1 if before else 0
+        self.context = _last_line(data, self.prefixes()) or self.context
         report = load_events(self.con, [str(self._file)], fmt=self.fmt,
                              trusted_proxies=self.trusted_proxies)
         found = report.files[0]
@@ -58,7 +69,7 @@ class ChunkParser:
             " ORDER BY ts, _eid")
         names = [d[0] for d in cursor.description]
         events = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        samples = [Sample.of(self.name, None if s.line is None else first_line + s.line,
+        samples = [Sample.of(self.name, None if s.line is None else first_line + s.line - shift,
                              s.reason, s.text) for s in found.samples]
         lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
         return Parsed(events, lines, found.malformed, found.format, samples)
@@ -66,3 +77,11 @@ class ChunkParser:
     def close(self) -> None:
         self.con.close()
         self._dir.cleanup()
+
+
+def _last_line(data: bytes, prefixes: tuple[bytes, ...]) -> bytes | None:
+    """The last line of `data` that starts with one of `prefixes`, without its line end."""
+    at = max((data.rfind(b"\n" + p) + 1 for p in prefixes), default=0)
+    if at == 0 and not any(data.startswith(p) for p in prefixes):
+        return None
+    return data[at:].split(b"\n", 1)[0].rstrip(b"\r")

@@ -217,6 +217,31 @@ class Follower:
         self.position.head, self.position.head_len = head_of(fd, 0)
         self.on_switch()
 
+    def line_before(self, prefixes: tuple[bytes, ...], block: int = 1 << 20) -> bytes | None:
+        """The last line before the current offset that starts with one of `prefixes` (W3C's
+        `#Fields:`, which says how the lines after it read), searched backwards; None if there
+        is none. Only a file that has such a line near its start is searched (a W3C log writes
+        its header first), so resuming any other log never reads it back."""
+        if self._fd is None or not prefixes or not self.position.offset:
+            return None
+        head = os.pread(self._fd, min(block, self.position.offset), 0)
+        if not any(head.startswith(p) or b"\n" + p in head for p in prefixes):
+            return None
+        end, lap = self.position.offset, max(len(p) for p in prefixes) + 1
+        while True:
+            start = max(0, end - block)
+            data = os.pread(self._fd, end - start, start)
+            at = max(data.rfind(b"\n" + p) for p in prefixes)
+            if at >= 0:
+                return self._line_at(start + at + 1)
+            if start == 0:
+                return self._line_at(0) if any(data.startswith(p) for p in prefixes) else None
+            end = start + lap  # overlap: a match across the block boundary is seen next
+
+    def _line_at(self, offset: int) -> bytes:
+        assert self._fd is not None
+        return os.pread(self._fd, 1 << 16, offset).split(b"\n", 1)[0].rstrip(b"\r")
+
     def committed(self, chunk: Chunk, lines: int, events: int) -> None:
         """Every event of `chunk` is in the store: move past it."""
         pos = self.position

@@ -67,10 +67,11 @@ class Watcher:
         self.run_id = saved.run if saved and saved.run else secrets.token_hex(8)
         self.key = mark_key(path, self.run_id)
         self.follower = Follower(path, saved, from_end=from_end, grace=grace)
-        self.follower.on_switch = self._save  # type: ignore[method-assign]
+        self.follower.on_switch = self._switched  # type: ignore[method-assign]
         remembered = saved.fmt if saved and saved.fmt in REGISTRY else None
         name = fmt if fmt is not None else remembered
         self.parser = ChunkParser(str(path), name, trusted_proxies)
+        self.parser.context = self.follower.line_before(self.parser.prefixes())
         self._check_store(saved)
 
     def _check_store(self, saved: state.Position | None) -> None:
@@ -80,6 +81,11 @@ class Watcher:
             log.warning("the store does not hold this watch's earlier counts (memory:// "
                         "lives only as long as its process; a Redis may have been emptied): "
                         "resuming at the saved offset, counting afresh from there")
+
+    def _switched(self) -> None:
+        """A new file, read from its start: its own header comes first."""
+        self.parser.context = None
+        self._save()
 
     def _save(self) -> None:
         self.follower.position.run = self.run_id
