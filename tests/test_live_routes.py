@@ -457,3 +457,33 @@ def test_writes_and_preflights_with_many_ids_are_never_learned_as_record_routes(
     assert engine.learner.warm
     assert engine.learner.person_templates == frozenset()
     assert engine.decisions() == []
+
+
+@pytest.mark.parametrize("max_templates", [live.MAX_TEMPLATES, 6])
+def test_the_sets_the_engine_reads_are_current_after_every_request(
+        tmp_path: Path, max_templates: int) -> None:
+    """The learner rebuilds its record and sub-resource sets only when a template's role
+    changes (a rebuild walks every template; doing it at each new template's first judgement
+    took a third of the live engine's time). After every request a rebuild must find nothing
+    to change — through the warm-up, thumbnails learnt by behaviour, and evictions of a
+    learner too small for the site."""
+    log = Log()
+    _shoppers(log)
+    _app_users(log)
+    engine = StreamEngine(None, secret=SECRET)
+    learner = engine.learner
+    assert learner is not None
+    learner.max_templates = max_templates
+    observe, stale = learner.observe, []
+
+    def checked(seen: live.Seen) -> bool:
+        changed = observe(seen)
+        if learner._publish():
+            stale.append(seen.template)
+        return changed
+
+    learner.observe = checked  # type: ignore[method-assign]
+    for event in events([str(log.write(tmp_path / "shop.log"))]):
+        engine.record(event)
+    assert learner.warm and learner.asset_templates, "the log exercises the learner"
+    assert not stale, f"sets out of date after requests to {sorted(set(stale))[:5]}"

@@ -146,6 +146,8 @@ class RouteLearner:
         self.warm = False
         self.untracked = 0
         """Requests to templates past `max_templates` that could not be followed."""
+        self._stale = False
+        """An evicted template had a role: the engine's sets must be rebuilt without it."""
         self._declared = _declared_classes(policy)
         self.person_templates, self.item_templates, self.asset_templates = self._declared
 
@@ -153,21 +155,24 @@ class RouteLearner:
         """Count one served request; True when what the engine must treat as a record route
         or a sub-resource changed because of it."""
         with self._lock:
-            became_warm = self._warm_up(seen)
+            self._stale = False
+            republish = self._warm_up(seen)
             counts = self._counts(seen)
+            republish |= self._stale  # an evicted template had a role
             if counts is None:
-                return became_warm and self._publish()
+                return republish and self._publish()
             if counts.route is not None and counts.route.declared:
                 counts.requests += 1  # a declared route is what it says: nothing to learn
-                return became_warm and self._publish()
+                return republish and self._publish()
             changed = self._count(counts, seen)
             if changed or counts.requests & (counts.requests - 1) == 0 \
                     or counts.requests % _REJUDGE_EVERY == 0:
-                before = _class(counts.route)
+                before = self._role(seen.methods, counts)
                 counts.route = judge(counts.stats(seen.template, seen.methods), self.policy)
-                if _class(counts.route) != before:
-                    return self._publish()
-            return became_warm and self._publish()
+                # Only a change of role changes the sets: a new template's first judgement
+                # (most are pages) must not rebuild them, which walks every template.
+                republish |= self._role(seen.methods, counts) != before
+            return republish and self._publish()
 
     def table(self) -> RouteTable:
         """The route table as this node sees it now, most requested first (as `classify`)."""
@@ -215,6 +220,7 @@ class RouteLearner:
         one-off), among the 64 least recently seen. A template many clients use stays."""
         for key, counts in list(self._templates.items())[:64]:
             if len(counts.clients) <= 1 and counts.route_index is None:
+                self._stale |= self._role(key[1], counts) is not None
                 del self._templates[key]
                 return True
         return False
@@ -274,18 +280,27 @@ class RouteLearner:
         times.append(max(seen.ts_ms, 0))
         return grew
 
+    def _role(self, methods: str, counts: _Counts) -> str | None:
+        """Which of the engine's sets a learned template belongs to: `person`, `item`
+        (record routes), `asset` (a sub-resource by behaviour), or None."""
+        route = counts.route
+        if route is None or methods != "read" or counts.route_index:
+            return None  # a declared route's paths are matched by its own pattern
+        if route.klass == "subresource" and route.evidence[:1] != BY_EXTENSION:
+            return "asset"
+        if route.klass == "record" and (self.warm or route.declared) \
+                and (self.policy.settings.infer_templates or route.declared):
+            return "person" if route.kind == "person" else "item"
+        return None
+
     def _publish(self) -> bool:
         """Recompute the templates the engine uses; True when they changed."""
         person, items, assets = (set(t) for t in self._declared)
+        sets = {"person": person, "item": items, "asset": assets}
         for (template, methods), counts in self._templates.items():
-            route = counts.route
-            if route is None or methods != "read" or counts.route_index:
-                continue  # a declared route's paths are matched by its own pattern
-            if route.klass == "subresource" and route.evidence[:1] != BY_EXTENSION:
-                assets.add(template)
-            elif route.klass == "record" and (self.warm or route.declared) \
-                    and (self.policy.settings.infer_templates or route.declared):
-                (person if route.kind == "person" else items).add(template)
+            role = self._role(methods, counts)
+            if role is not None:
+                sets[role].add(template)
         new = (frozenset(person), frozenset(items), frozenset(assets))
         if new == (self.person_templates, self.item_templates, self.asset_templates):
             return False
@@ -308,5 +323,3 @@ def _add(sample: array[int], value: int, cap: int) -> bool:
     return True
 
 
-def _class(route: LearnedRoute | None) -> tuple[str, str | None] | None:
-    return None if route is None else (route.klass, route.kind)
