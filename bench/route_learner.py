@@ -38,7 +38,10 @@ SITE = "https://people.example"
 CHUNK = 1000
 
 
-def browsing(count: int, seed: int = 7) -> list[dict[str, Any]]:
+def browsing(count: int, seed: int = 7, templates: int = 3000) -> list[dict[str, Any]]:
+    """The mix; a third of the visitors also read one of `templates` articles whose paths
+    are slugs (`/doc/topic-k`), each a template of its own, as a blog's or a shop's pages
+    are: the learner follows each of them."""
     rng, out = Random(seed), []
     t0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
     t = 0.0
@@ -56,6 +59,10 @@ def browsing(count: int, seed: int = 7) -> list[dict[str, Any]]:
         for asset in ("/static/site.css", "/static/app.js", f"/avatar/{rng.randrange(10**6)}"):
             t += 0.01
             hit(ip, asset, referer=page)
+        if templates and rng.random() < 1 / 3:
+            t += rng.uniform(1, 5)
+            hit(ip, f"/doc/topic-{chr(97 + rng.randrange(26))}{rng.randrange(templates)}",
+                referer=page)
         hit(ip, "/api/v1/events", "OPTIONS")
         hit(ip, f"/api/v1/events/{rng.randrange(10**6)}", "POST")
         t += rng.uniform(0.02, 0.2)
@@ -126,8 +133,10 @@ def full_learner_bytes() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=40_000)
+    parser.add_argument("--templates", type=int, default=3000,
+                        help="distinct article templates in the mix (0: none)")
     args = parser.parse_args()
-    events = browsing(args.events)
+    events = browsing(args.events, templates=args.templates)
     without, with_learner = per_event_us(events)
     print(f"record, median per event over {len(events) // CHUNK} chunks of {CHUNK}: "
           f"{with_learner:.1f} µs with the learner, {without:.1f} µs without "
