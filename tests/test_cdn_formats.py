@@ -6,6 +6,7 @@ malformed with a reason."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,3 +122,58 @@ def test_cloudfront_short_lines_and_undecodable_text(con: Any, tmp_path: Path) -
 
 def test_analyze_on_the_cloudfront_sample(tmp_path: Path) -> None:
     assert "5 lines, 5 events, 0 malformed" in analyze_runs(CLOUDFRONT, tmp_path)
+
+
+# ------------------------------------------------------------------ Google Cloud Logging
+
+GCP = DATA / "gcp-lb.log"
+
+
+def test_gcp_every_field_lands(con: Any) -> None:
+    report = load_events(con, [str(GCP)], max_malformed=0.0)
+    assert (report.files[0].format, report.lines, report.events) == ("gcp", 5, 5)
+    assert rows(con) == [
+        # the absolute requestUrl keeps its path and query; nanoseconds cut to microseconds
+        ("198.51.100.23", at(19, 123_456), "GET", "/records/search?q=smith%20jones&page=2", 200,
+         3126, CHROME, "https://www.shop.example/", None),
+        ("198.51.100.23", at(20, 500_000), "GET", "/", 200, 1893, CHROME,
+         "https://www.shop.example/records/search?q=smith%20jones", None),
+        ("66.249.66.1", at(21), "HEAD", "/robots.txt", 200, 231, GOOGLEBOT, None, None),
+        ("2001:db8:85a3::8a2e:370:7334", at(22, 1), "POST", "/api/login", 403, 4386,
+         "curl/8.5.0", None, None),
+        # remoteIp "may include port information": the port is dropped
+        ("192.0.2.44", at(23, 250_000), "GET", "/user/42?x=1", 404, 842,
+         "python-requests/2.32.3", None, None),
+    ]
+
+
+def test_gcp_entries_without_what_a_request_needs(con: Any, tmp_path: Path) -> None:
+    good = GCP.read_text().splitlines()[0]
+
+    def without(*keys: str) -> str:
+        entry = json.loads(good)
+        for key in keys:
+            where = entry
+            *parents, last = key.split(".")
+            for parent in parents:
+                where = where[parent]
+            del where[last]
+        return json.dumps(entry)
+
+    audit = json.dumps({"protoPayload": {"methodName": "SetIamPolicy"}, "severity": "NOTICE",
+                        "timestamp": "2026-12-06T21:07:19Z"})
+    report = load_lines(con, tmp_path, [good, audit, without("httpRequest.remoteIp"),
+                                        without("timestamp"), without("httpRequest.requestUrl"),
+                                        "[" + good + "]"], fmt="gcp")
+    assert (report.events, report.malformed) == (1, 5)
+    assert reasons(report) == [
+        (2, "not a gcp access log line (no httpRequest)"),
+        (3, "no client address (httpRequest.remoteIp)"),
+        (4, "missing or unreadable time (timestamp)"),
+        (5, "no httpRequest.requestUrl"),
+        (6, "not a JSON object"),
+    ]
+
+
+def test_analyze_on_the_gcp_sample(tmp_path: Path) -> None:
+    assert "5 lines, 5 events, 0 malformed" in analyze_runs(GCP, tmp_path)
