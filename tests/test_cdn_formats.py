@@ -177,3 +177,67 @@ def test_gcp_entries_without_what_a_request_needs(con: Any, tmp_path: Path) -> N
 
 def test_analyze_on_the_gcp_sample(tmp_path: Path) -> None:
     assert "5 lines, 5 events, 0 malformed" in analyze_runs(GCP, tmp_path)
+
+
+# ------------------------------------------------------------------ Cloudflare Logpush
+
+CLOUDFLARE = DATA / "cloudflare.log"
+
+
+def test_cloudflare_every_field_lands(con: Any) -> None:
+    report = load_events(con, [str(CLOUDFLARE)], max_malformed=0.0)
+    assert (report.files[0].format, report.lines, report.events) == ("cloudflare", 5, 5)
+    assert rows(con) == [
+        ("198.51.100.23", at(19, 123_456), "GET", "/records/search?q=smith%20jones&page=2", 200,
+         3126, CHROME, "https://www.shop.example/", None),
+        ("198.51.100.23", at(20), "GET", "/caf%C3%A9/menu", 200, 1893, CHROME,
+         "https://www.shop.example/records/search?q=smith%20jones", None),
+        # Logpush writes an absent referer as ""
+        ("66.249.66.1", at(21, 500_000), "HEAD", "/robots.txt", 200, 231, GOOGLEBOT, None, None),
+        ("2001:db8:85a3::8a2e:370:7334", at(22, 1), "POST", "/api/login", 403, 4386,
+         "curl/8.5.0", None, None),
+        ("192.0.2.44", at(23, 250_000), "GET", "/user/42?x=1", 404, 842,
+         "python-requests/2.32.3", None, None),
+    ]
+
+
+@pytest.mark.parametrize(("stamp", "expected"), [
+    ("1796591239123456789", at(19, 123_456)),  # unixnano, the default
+    ("1796591239", at(19)),  # unix
+    ('"2026-12-06T21:07:19Z"', at(19)),  # rfc3339
+    ('"2026-12-06T21:07:19.123Z"', at(19, 123_000)),  # rfc3339ms
+    ("1796591239123", at(19, 123_000)),  # milliseconds
+])
+def test_cloudflare_every_logpush_time_format(con: Any, tmp_path: Path, stamp: str,
+                                               expected: datetime) -> None:
+    line = ('{"ClientIP":"192.0.2.1","ClientRequestURI":"/","EdgeStartTimestamp":' + stamp + "}")
+    report = load_lines(con, tmp_path, [line])
+    assert (report.files[0].format, report.events) == ("cloudflare", 1)
+    assert con.execute("SELECT ts FROM events").fetchall() == [(expected,)]
+
+
+def test_cloudflare_lines_without_what_a_request_needs(con: Any, tmp_path: Path) -> None:
+    lines = ['{"ClientIP":"192.0.2.1","ClientRequestURI":"/","EdgeStartTimestamp":1796591239}',
+             '{"ClientIP":"192.0.2.1","EdgeStartTimestamp":1796591239,"RayID":"8f0a"}',
+             '{"ClientRequestURI":"/","EdgeStartTimestamp":1796591239}',
+             '{"ClientIP":"192.0.2.1","ClientRequestURI":"/","EdgeStartTimestamp":"yesterday"}',
+             '{"ClientIP":"","ClientRequestURI":"/","EdgeStartTimestamp":1796591239}']
+    report = load_lines(con, tmp_path, lines, fmt="cloudflare")
+    assert (report.events, report.malformed) == (1, 4)
+    assert reasons(report) == [
+        (2, "not a cloudflare access log line (no ClientRequestURI)"),
+        (3, "no client address (ClientIP)"),
+        (4, "missing or unreadable time (EdgeStartTimestamp)"),
+        (5, "no client address (ClientIP)"),
+    ]
+
+
+def test_json_formats_are_told_apart(con: Any) -> None:
+    for sample, name in ((GCP, "gcp"), (CLOUDFLARE, "cloudflare")):
+        found = detect(con, sample.read_text().splitlines()[:2]).fmt
+        assert found is not None
+        assert found.name == name
+
+
+def test_analyze_on_the_cloudflare_sample(tmp_path: Path) -> None:
+    assert "5 lines, 5 events, 0 malformed" in analyze_runs(CLOUDFLARE, tmp_path)

@@ -1,4 +1,4 @@
-"""Structured (JSON lines) access logs: Caddy, Traefik, Google Cloud Logging.
+"""Structured (JSON lines) access logs: Caddy, Traefik, Google Cloud Logging, Cloudflare.
 
 Each format names, per event column, the JSON paths that may hold it (the first present wins)
 and a `marker` path every line of its own has, so detection and parsing agree on whose line it
@@ -6,7 +6,7 @@ is. A line without the marker, the time, the client address or a `required` colu
 malformed, and the reason names the key it lacks (a Logpush job or log sink configured without
 one says so at once). Times are RFC 3339 text or epoch numbers, whose size tells the unit:
 seconds, or from 10^11 milliseconds (that many seconds is the year 5138, as in `jsonl`), from
-10^14 microseconds, from 10^17 nanoseconds; whole numbers
+10^14 microseconds, from 10^17 nanoseconds (Cloudflare's default `unixnano`); whole numbers
 are read exactly. Header values Caddy logs as lists (`"User-Agent": ["curl/8"]`) are read at
 `[0]`. A client address logged with its port (`192.0.2.1:443`, `[2001:db8::1]:443`, as Cloud
 Logging's `remoteIp` may be) loses the port. A load balancer's absolute URL
@@ -180,6 +180,32 @@ class GoogleCloud(JsonAccess):
     """Seeds for `tests/fuzzing.py`."""
 
 
+class Cloudflare(JsonAccess):
+    name = "cloudflare"
+    description = "Cloudflare Logpush HTTP requests, JSON lines"
+    priority = 30
+    marker = "$.ClientRequestURI"
+    paths: ClassVar[dict[str, tuple[str, ...]]] = {
+        "ts": ("$.EdgeStartTimestamp",),
+        "ip": ("$.ClientIP",),
+        "method": ("$.ClientRequestMethod",),
+        "path": ("$.ClientRequestURI",),
+        "status": ("$.EdgeResponseStatus",),
+        "bytes": ("$.EdgeResponseBytes",),
+        "ua": ("$.ClientRequestUserAgent",),
+        "referer": ("$.ClientRequestReferer",),
+    }
+    examples: ClassVar[tuple[str, ...]] = (
+        '{"ClientIP":"192.0.2.1","ClientRequestMethod":"GET","ClientRequestURI":"/user/7?x=1",'
+        '"EdgeResponseStatus":200,"EdgeResponseBytes":3126,"ClientRequestUserAgent":"curl/8",'
+        '"ClientRequestReferer":"","EdgeStartTimestamp":1728554400123456789}',
+        '{"ClientIP":"2001:db8::1","ClientRequestURI":"/","EdgeStartTimestamp":'
+        '"2024-10-10T10:00:00Z"}',
+    )
+    """Seeds for `tests/fuzzing.py`: both of Logpush's time formats."""
+
+
 register(Caddy())
 register(Traefik())
 register(GoogleCloud())
+register(Cloudflare())
