@@ -241,3 +241,60 @@ def test_json_formats_are_told_apart(con: Any) -> None:
 
 def test_analyze_on_the_cloudflare_sample(tmp_path: Path) -> None:
     assert "5 lines, 5 events, 0 malformed" in analyze_runs(CLOUDFLARE, tmp_path)
+
+
+# ------------------------------------------------------------------ Envoy
+
+ENVOY = DATA / "envoy.log"
+
+
+def test_envoy_every_field_lands(con: Any) -> None:
+    report = load_events(con, [str(ENVOY)], max_malformed=0.0)
+    assert (report.files[0].format, report.lines, report.events) == ("envoy", 5, 5)
+    assert rows(con) == [
+        # the client is the right-most X-Forwarded-For entry, which an edge Envoy appends
+        ("198.51.100.23", at(19, 123_000), "GET", "/records/search?q=smith%20jones&page=2", 200,
+         3126, CHROME, None, None),
+        ("198.51.100.23", at(20, 500_000), "GET", "/caf%C3%A9/menu", 200, 1893, CHROME, None,
+         None),
+        ("66.249.66.1", at(21), "HEAD", "/robots.txt", 200, 0, GOOGLEBOT, None, None),
+        ("2001:db8:85a3::8a2e:370:7334", at(22), "POST", "/api/login", 403, 19, "curl/8.5.0",
+         None, None),
+        ("192.0.2.44", at(23, 250_000), "GET", "/user/42?x=1", 404, 842,
+         "python-requests/2.32.3", None, None),
+    ]
+
+
+def test_envoy_forwarded_chain_as_every_format_reads_it(con: Any) -> None:
+    """Behind a trusted balancer the client is the right-most untrusted entry; an entry the
+    client wrote further left is never taken while the one Envoy appended is untrusted."""
+    load_events(con, [str(ENVOY)], trusted_proxies=["192.0.2.0/24"])
+    assert con.execute("SELECT ip FROM events WHERE status = 404").fetchall() == [
+        ("203.0.113.9",)]
+    assert con.execute("SELECT count(*) FROM events WHERE ip = '198.51.100.23'"
+                       ).fetchone() == (2,)
+
+
+def test_envoy_lines_it_cannot_read_say_why(con: Any, tmp_path: Path) -> None:
+    stamp = "[2026-12-06T21:07:19.123Z]"
+    tail = '"cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "www.shop.example" "10.44.1.27:8080"'
+    lines = [
+        f'{stamp} "GET / HTTP/1.1" 200 - 0 12 1 1 "203.0.113.9, 192.0.2.44" "curl/8" {tail}',
+        # a client's X-Forwarded-For of `6.6.6.6" "x` must not pass for the client
+        f'{stamp} "GET / HTTP/1.1" 200 - 0 12 1 1 "6.6.6.6" "x, 192.0.2.44" "curl/8" {tail}',
+        f'{stamp} "GET / HTTP/1.1" 200 - 0 12 1 1 "-" "curl/8" {tail}',
+        f'{stamp} "- - -" 0 - 517 3926 20 - "-" "-" "-" "-" "10.44.1.27:5432"',  # TCP proxy
+        '10.0.0.1 - - [06/Dec/2026:21:07:19 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8"',
+    ]
+    report = load_lines(con, tmp_path, lines, fmt="envoy")
+    assert (report.events, report.malformed) == (1, 4)
+    quotes = ("more double quotes than Envoy's default format writes: a header held one, and "
+              "Envoy does not escape them, so the fields cannot be told apart")
+    no_xff = ("no X-Forwarded-For, the only place Envoy's default format logs the client (a TCP "
+              "connection, or an Envoy that neither is the edge nor is behind a proxy)")
+    assert reasons(report) == [(2, quotes), (3, no_xff), (4, no_xff), (5, "not an envoy line")]
+    assert con.execute("SELECT ip FROM events").fetchall() == [("192.0.2.44",)]
+
+
+def test_analyze_on_the_envoy_sample(tmp_path: Path) -> None:
+    assert "5 lines, 5 events, 0 malformed" in analyze_runs(ENVOY, tmp_path)
