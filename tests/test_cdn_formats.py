@@ -1,5 +1,5 @@
 """Logs that CDNs and cloud load balancers write themselves: CloudFront, Google Cloud Logging,
-Cloudflare Logpush and Envoy. Each sample in tests/data/formats is written in the vendor's
+Cloudflare Logpush, Envoy and Istio. Each sample in tests/data/formats is written in the vendor's
 documented shape (see that folder's README); here every field must land in its column, the
 format must be detected with no flag, and a line that misses what the format needs is
 malformed with a reason."""
@@ -263,23 +263,73 @@ def test_envoy_lines_it_cannot_read_say_why(con: Any, tmp_path: Path) -> None:
         f'{stamp} "GET / HTTP/1.1" 200 - 0 12 1 1 "-" "curl/8" {tail}',
         f'{stamp} "- - -" 0 - 517 3926 20 - "-" "-" "-" "-" "10.44.1.27:5432"',  # TCP proxy
         '10.0.0.1 - - [06/Dec/2026:21:07:19 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8"',
+        ISTIO.read_text().splitlines()[0],
     ]
     report = load_lines(con, tmp_path, lines, fmt="envoy")
-    assert (report.events, report.malformed) == (1, 4)
-    quotes = ("more double quotes than Envoy's default format writes: a header held one, and "
-              "Envoy does not escape them, so the fields cannot be told apart")
+    assert (report.events, report.malformed) == (1, 5)
+    quotes = ("more double quotes than the format writes: a header held one, and Envoy does "
+              "not escape them, so the fields cannot be told apart")
     no_xff = ("no X-Forwarded-For, the only place Envoy's default format logs the client (a TCP "
               "connection, or an Envoy that neither is the edge nor is behind a proxy)")
-    assert reasons(report) == [(2, quotes), (3, no_xff), (4, no_xff), (5, "not an envoy line")]
+    assert reasons(report) == [(2, quotes), (3, no_xff), (4, no_xff), (5, "not an envoy line"),
+                               (6, "not an envoy line")]
     assert con.execute("SELECT ip FROM events").fetchall() == [("192.0.2.44",)]
+
+
+# ------------------------------------------------------------------ Istio
+
+ISTIO = DATA / "istio.log"
+
+
+def test_istio_every_field_lands(con: Any) -> None:
+    report = load_events(con, [str(ISTIO)], max_malformed=0.0)
+    assert (report.files[0].format, report.lines, report.events) == ("istio", 5, 5)
+    assert rows(con) == [
+        # the client is DOWNSTREAM_REMOTE_ADDRESS without its port
+        ("198.51.100.23", at(19, 123_000), "GET", "/records/search?q=smith%20jones&page=2", 200,
+         3126, CHROME, None, None),
+        ("198.51.100.23", at(20, 500_000), "GET", "/caf%C3%A9/menu", 200, 1893, CHROME, None,
+         None),
+        ("66.249.66.1", at(21), "HEAD", "/robots.txt", 200, 0, GOOGLEBOT, None, None),
+        ("2001:db8:85a3::8a2e:370:7334", at(22), "POST", "/api/login", 403, 19, "curl/8.5.0",
+         None, None),
+        ("192.0.2.44", at(23, 250_000), "GET", "/user/42?x=1", 404, 842,
+         "python-requests/2.32.3", None, None),
+    ]
+    load_events(con, [str(ISTIO)], trusted_proxies=["192.0.2.0/24"])
+    assert con.execute("SELECT ip FROM events WHERE status = 404").fetchall() == [
+        ("203.0.113.9",)]
+
+
+def test_istio_lines_it_cannot_read_say_why(con: Any, tmp_path: Path) -> None:
+    good = ISTIO.read_text().splitlines()[0]
+    quoted = good.replace('"198.51.100.23"', '"6.6.6.6" "x, 198.51.100.23"')
+    socket = good.replace("198.51.100.23:53120", "-")
+    report = load_lines(con, tmp_path, [good, quoted, socket, ENVOY.read_text().splitlines()[0]],
+                        fmt="istio")
+    assert (report.events, report.malformed) == (1, 3)
+    assert reasons(report) == [
+        (2, "more double quotes than the format writes: a header held one, and Envoy does not "
+            "escape them, so the fields cannot be told apart"),
+        (3, "no DOWNSTREAM_REMOTE_ADDRESS (a connection over a Unix socket)"),
+        (4, "not an istio line"),
+    ]
+
+
+def test_envoy_and_istio_are_told_apart(con: Any) -> None:
+    for sample, name in ((ENVOY, "envoy"), (ISTIO, "istio")):
+        found = detect(con, sample.read_text().splitlines()[:2]).fmt
+        assert found is not None
+        assert found.name == name
 
 
 # ------------------------------------------------------------------ analyze, end to end
 
 
-@pytest.mark.parametrize("sample", [CLOUDFRONT, GCP, CLOUDFLARE, ENVOY], ids=lambda p: p.stem)
+@pytest.mark.parametrize("sample", [CLOUDFRONT, GCP, CLOUDFLARE, ENVOY, ISTIO],
+                         ids=lambda p: p.stem)
 def test_analyze_acts_alike_on_every_sample(sample: Path, tmp_path: Path) -> None:
-    """The four samples hold the same five requests in four vendors' shapes, so `analyze`
+    """The samples hold the same five requests in five vendors' shapes, so `analyze`
     must decide the same on each: the one refused login is challenged, nothing else. Every
     line of each sample reads, so no `--max-malformed` is needed."""
     out = tmp_path / "d.jsonl"

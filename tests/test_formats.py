@@ -74,6 +74,10 @@ SAMPLES = [
      ("198.51.100.23", at(19, 123_000), "GET", "/records/search?q=smith%20jones&page=2", 200,
       3126, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/131.0.0.0 Safari/537.36", None)),
+    ("istio.log", "istio", 5,
+     ("198.51.100.23", at(19, 123_000), "GET", "/records/search?q=smith%20jones&page=2", 200,
+      3126, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36", None)),
     ("cloudflare.log", "cloudflare", 5,
      ("198.51.100.23", at(19, 123_456), "GET", "/records/search?q=smith%20jones&page=2", 200,
       3126, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -17,7 +17,11 @@
   the right-most untrusted entry, as in every format (`sources.xff`). Envoy does not escape
   double quotes in the headers it logs, so a line with more quotes than the format writes has
   no sure boundaries (an X-Forwarded-For of `6.6.6.6" "x` would pass for the client) and is
-  malformed, saying so, rather than read the attacker's way.
+  malformed, saying so, rather than read the attacker's way;
+- `istio`: Istio's own default (`meshConfig.accessLogEncoding: TEXT`, no `accessLogFormat`):
+  Envoy's fields plus the response and connection details, the upstream, and the addresses,
+  among them `DOWNSTREAM_REMOTE_ADDRESS`, the peer (its port dropped), so X-Forwarded-For is
+  used with `trusted_proxies` exactly as combined's.
 """
 
 from __future__ import annotations
@@ -90,6 +94,8 @@ class Alb(PatternFormat):
 
 
 _ENVOY_TIME = r"\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})"
+_QUOTES = ("more double quotes than the format writes: a header held one, and Envoy does not "
+           "escape them, so the fields cannot be told apart")
 
 
 class Envoy(PatternFormat):
@@ -103,11 +109,7 @@ class Envoy(PatternFormat):
     roles = ("ts_iso", "request", "status", "bytes", "xff", "ip", "ua")
     no_ip = ("no X-Forwarded-For, the only place Envoy's default format logs the client "
              "(a TCP connection, or an Envoy that neither is the edge nor is behind a proxy)")
-    others = (
-        (r"\[" + _ENVOY_TIME + r"\] \".*",
-         "more double quotes than Envoy's default format writes: a header held one, and Envoy "
-         "does not escape them, so the fields cannot be told apart"),
-    )
+    others = ((r"\[" + _ENVOY_TIME + r"\] \".*\"", _QUOTES),)
     examples = (
         '[2016-04-15T20:17:00.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100 '
         '"192.0.2.7, 10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" '
@@ -116,8 +118,30 @@ class Envoy(PatternFormat):
     """Seeds for `tests/fuzzing.py`: the example line of Envoy's documentation."""
 
 
+class Istio(PatternFormat):
+    name = "istio"
+    description = "Istio's default access log format (sidecars and gateways, TEXT encoding)"
+    priority = 25
+    pattern = (
+        r"\[(" + _ENVOY_TIME + r")\] \"([^\"]*)\" (\d+|-) \S+ \S+ \S+ \"[^\"]*\" (?:\d+|-) (\d+|-) "
+        r"(?:\d+|-) \S+ \"([^\"]*)\" \"([^\"]*)\" \"[^\"]*\" \"[^\"]*\" \"[^\"]*\" \S+ \S+ \S+ "
+        r"\[?([^\s\[\]]+?)\]?(?::\d+)? \S+ \S+"
+    )
+    roles = ("ts_iso", "request", "status", "bytes", "xff", "ua", "ip")
+    no_ip = "no DOWNSTREAM_REMOTE_ADDRESS (a connection over a Unix socket)"
+    others = ((r"\[" + _ENVOY_TIME + r"\] \".*\"(?: [^ \"]+){6}", _QUOTES),)
+    examples = (
+        '[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 '
+        '4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" '
+        '"10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 '
+        '10.0.45.184:8000 10.44.1.23:46520 - default',
+    )
+    """Seeds for `tests/fuzzing.py`: the example line of Istio's documentation."""
+
+
 register(VhostCombined())
 register(SyslogCombined())
 register(Haproxy())
 register(Alb())
 register(Envoy())
+register(Istio())
