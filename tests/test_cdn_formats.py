@@ -7,6 +7,7 @@ malformed with a reason."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +18,13 @@ import pytest
 from typer.testing import CliRunner
 
 from scrapeguard.cli import app
+from scrapeguard.engines.stream import StreamEngine
 from scrapeguard.sources import load_events
 from scrapeguard.sources.detect import detect
+from scrapeguard.watch.run import Watcher
 
 DATA = Path(__file__).parent / "data" / "formats"
+POLICY = str(Path(__file__).parent / "data" / "sample_policy.yaml")
 COLUMNS = "ip, ts, method, path, status, bytes, ua, referer, account"
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")
@@ -106,6 +110,30 @@ def test_cloudfront_short_lines_and_undecodable_text(con: Any, tmp_path: Path) -
                                (5, "no client address (c-ip)")]
     assert con.execute("SELECT ua FROM events").fetchall() == [("bad%FF%2520agent",)]
 
+
+
+@pytest.mark.parametrize(("name", "header", "events", "malformed"), [
+    ("cloudfront.log", 2, 5, 0), ("iis-w3c.log", 4, 6, 1)])
+def test_watch_starts_on_a_log_holding_only_its_header(
+    tmp_path: Path, name: str, header: int, events: int, malformed: int
+) -> None:
+    """A W3C log watched from its creation can be read when the server has written only its
+    header: no format can be detected on that, and its directives are no requests, so they
+    must wait for the lines after them instead of counting as malformed combined lines."""
+    lines = (DATA / name).read_bytes().splitlines(keepends=True)
+    log = tmp_path / name
+    engine = StreamEngine(POLICY, "memory://", secret=b"test")
+    problems: list[str] = []
+    counted = bad = 0
+    for upto in (header, len(lines)):
+        log.write_bytes(b"".join(lines[:upto]))
+        watcher = Watcher(log, engine, tmp_path / "state.json", grace=0.0,
+                          on_problem=lambda s: problems.append(f"{s.line} {s.reason}"))
+        stats = watcher.run(threading.Event(), once=True)
+        watcher.close()
+        counted, bad = counted + stats.events, bad + stats.malformed
+    assert (counted, bad) == (events, malformed)
+    assert not any("combined" in p for p in problems), problems
 
 
 # ------------------------------------------------------------------ Google Cloud Logging
