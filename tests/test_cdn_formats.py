@@ -332,15 +332,17 @@ def test_istio_every_field_lands(con: Any) -> None:
 def test_istio_lines_it_cannot_read_say_why(con: Any, tmp_path: Path) -> None:
     good = ISTIO.read_text().splitlines()[0]
     quoted = good.replace('"198.51.100.23"', '"6.6.6.6" "x, 198.51.100.23"')
-    socket = good.replace("198.51.100.23:53120", "-")
-    report = load_lines(con, tmp_path, [good, quoted, socket, ENVOY.read_text().splitlines()[0]],
-                        fmt="istio")
-    assert (report.events, report.malformed) == (1, 3)
+    unset = good.replace("198.51.100.23:53120", "-")
+    socket = good.replace("198.51.100.23:53120", "/var/run/ingress.sock")
+    report = load_lines(con, tmp_path, [good, quoted, unset, socket,
+                                        ENVOY.read_text().splitlines()[0]], fmt="istio")
+    assert (report.events, report.malformed) == (1, 4)
     assert reasons(report) == [
         (2, "more double quotes than the format writes: a header held one, and Envoy does not "
             "escape them, so the fields cannot be told apart"),
-        (3, "no DOWNSTREAM_REMOTE_ADDRESS (a connection over a Unix socket)"),
-        (4, "not an istio line"),
+        (3, "DOWNSTREAM_REMOTE_ADDRESS is no IP address (a connection over a Unix socket)"),
+        (4, "DOWNSTREAM_REMOTE_ADDRESS is no IP address (a connection over a Unix socket)"),
+        (5, "not an istio line"),
     ]
 
 

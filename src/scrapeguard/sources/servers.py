@@ -125,10 +125,10 @@ class Istio(PatternFormat):
     pattern = (
         r"\[(" + _ENVOY_TIME + r")\] \"([^\"]*)\" (\d+|-) \S+ \S+ \S+ \"[^\"]*\" (?:\d+|-) (\d+|-) "
         r"(?:\d+|-) \S+ \"([^\"]*)\" \"([^\"]*)\" \"[^\"]*\" \"[^\"]*\" \"[^\"]*\" \S+ \S+ \S+ "
-        r"\[?([^\s\[\]]+?)\]?(?::\d+)? \S+ \S+"
+        r"(?:\[?([0-9A-Fa-f.:]+?)\]?(?::\d+)?|\S+) \S+ \S+"
     )
     roles = ("ts_iso", "request", "status", "bytes", "xff", "ua", "ip")
-    no_ip = "no DOWNSTREAM_REMOTE_ADDRESS (a connection over a Unix socket)"
+    no_ip = "DOWNSTREAM_REMOTE_ADDRESS is no IP address (a connection over a Unix socket)"
     others = ((r"\[" + _ENVOY_TIME + r"\] \".*\"(?: [^ \"]+){6}", _QUOTES),)
     examples = (
         '[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 '
