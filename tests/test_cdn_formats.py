@@ -103,12 +103,18 @@ def test_cloudfront_short_lines_and_undecodable_text(con: Any, tmp_path: Path) -
     odd[10] = "bad%FF%2520agent"  # encodes bytes that are no UTF-8: kept as logged
     nobody = list(good)
     nobody[4] = "-"
-    report = load_lines(con, tmp_path, [*head, cut, "\t".join(odd), "\t".join(nobody)],
+    overlong = list(good)  # a slash as two bytes: no UTF-8, kept encoded
+    overlong[10] = "a%25C0%25AFb"
+    surrogate = list(good)  # valid in shape, refused by url_decode: kept too
+    surrogate[10] = "s%25ED%25A0%2580t"
+    report = load_lines(con, tmp_path, [*head, cut, "\t".join(odd), "\t".join(nobody),
+                                        "\t".join(overlong), "\t".join(surrogate)],
                         fmt="cloudfront")
-    assert (report.events, report.malformed) == (1, 2)
+    assert (report.events, report.malformed) == (3, 2)
     assert reasons(report) == [(3, "9 values where the #Fields: line names 33"),
                                (5, "no client address (c-ip)")]
-    assert con.execute("SELECT ua FROM events").fetchall() == [("bad%FF%2520agent",)]
+    assert con.execute("SELECT ua FROM events ORDER BY ua").fetchall() == [
+        ("a%C0%AFb",), ("bad%FF%2520agent",), ("s%ED%A0%80t",)]
 
 
 

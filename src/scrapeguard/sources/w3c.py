@@ -162,10 +162,25 @@ class W3C(LogFormat):
         return "trim(_line)" if self.separator == " " else "_line"
 
 
+_UTF8_ENCODED = (
+    "%(?:[Cc][2-9A-Fa-f]|[Dd][0-9A-Fa-f])%[89ABab][0-9A-Fa-f]"
+    "|%[Ee][0-9A-Fa-f](?:%[89ABab][0-9A-Fa-f]){2}|%[Ff][0-4](?:%[89ABab][0-9A-Fa-f]){3}"
+)
+"""A percent-encoded UTF-8 sequence of two to four bytes."""
+
+
 def _url_decoded(text: str) -> str:
-    """SQL: `text` URL-decoded, or as it is when the bytes it encodes are not UTF-8 (DuckDB's
-    `url_decode` raises on those; `+` stays a `+`)."""
-    return f"coalesce(try(url_decode({text})), {text})"
+    """SQL: `text` URL-decoded (`+` stays a `+`), or as it is when the bytes it encodes are
+    not UTF-8. DuckDB's `url_decode` raises on those, and `try` catching that cost 57 µs a
+    line of a user agent decoded twice (17 s for 300,000 lines of Latin-1 user agents, which
+    a client can send on every request); so a text whose high bytes are not all in UTF-8
+    sequences is kept without calling it (0.2 s), and `try` is left for the rare rest
+    (overlong or surrogate sequences). `text` is evaluated once."""
+    bad = (f"regexp_matches(regexp_replace(_t, {sql_str(_UTF8_ENCODED)}, '', 'g'), "
+           "'%[89A-Fa-f][0-9A-Fa-f]')")
+    body = (f"CASE WHEN NOT contains(_t, '%') OR {bad} THEN _t "
+            "ELSE coalesce(try(url_decode(_t)), _t) END")
+    return f"list_transform([{text}], lambda _t: {body})[1]"
 
 
 class CloudFront(W3C):
