@@ -9,8 +9,8 @@
 - `haproxy`: HAProxy's `option httplog`, with or without the syslog header;
 - `alb`: AWS Application Load Balancer access logs (the request carries the full URL; the path
   and query are kept). `sent_bytes` is the bytes; `elb_status_code` the status;
-- `envoy`: Envoy's default access log format (Istio's sidecars and gateways, Contour, Emissary
-  and other Kubernetes ingresses built on Envoy, when not given their own format). It holds no
+- `envoy`: Envoy's default access log format (plain Envoy, and ingresses built on it that keep
+  it, such as Contour by default; Istio writes its own, `istio`). It holds no
   peer address: the client is the right-most X-Forwarded-For entry, which an edge Envoy
   (`use_remote_address: true`) appends with the address it accepted the connection from, so
   it is the peer that combined logs as `$remote_addr`; with `trusted_proxies` the client is then
@@ -100,7 +100,7 @@ _QUOTES = ("more double quotes than the format writes: a header held one, and En
 
 class Envoy(PatternFormat):
     name = "envoy"
-    description = "Envoy's default access log format (Istio, Envoy-based Kubernetes ingresses)"
+    description = "Envoy's default access log format (plain Envoy, Contour)"
     priority = 25
     pattern = (
         r"\[(" + _ENVOY_TIME + r")\] \"([^\"]*)\" (\d+|-) \S+ (?:\d+|-) (\d+|-) (?:\d+|-) \S+ "
