@@ -12,6 +12,7 @@ import typer.main
 from scrapeguard.cli import app
 from scrapeguard.features import CATALOGUE
 from scrapeguard.policy.load import load_policy
+from scrapeguard.sources import REGISTRY
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -35,6 +36,15 @@ def test_every_default_rule_has_a_page() -> None:
     rules = {rule.id for rule in load_policy(None).rules}
     assert rules - headings == set(), "rules without a section in docs/rules.md"
     assert headings - rules == set(), "docs/rules.md describes rules that do not exist"
+
+
+def test_every_log_format_is_in_the_table() -> None:
+    """`--format NAME` takes any registered format: each has its row in docs/cli.md, and
+    each row names a format that exists (`nginx` is `--log-format`'s, not registered)."""
+    section = (DOCS / "cli.md").read_text().split("### Log formats", 1)[1].split("\n#", 1)[0]
+    rows = set(re.findall(r"^\| `([a-z_0-9]+)` \|", section, re.M))
+    assert set(REGISTRY) - rows == set(), "formats without a row in docs/cli.md"
+    assert rows - set(REGISTRY) == set(), "docs/cli.md lists formats that do not exist"
 
 
 def test_every_feature_is_in_the_table() -> None:

@@ -62,6 +62,26 @@ SAMPLES = [
      ("203.0.113.7", at(19, 123_456), "GET", "/user/42?x=1&y=2", 200, 512, FIREFOX, REF)),
     ("alb.log", "alb", 4,
      ("203.0.113.7", at(19, 186_641), "GET", "/user/42?x=1&y=2", 200, 366, "curl/7.46.0", None)),
+    ("cloudfront.log", "cloudfront", 5,
+     ("198.51.100.23", at(19), "GET", "/records/search?q=smith%20jones&page=2", 200, 3126,
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36", "https://www.shop.example/")),
+    ("gcp-lb.log", "gcp", 5,
+     ("198.51.100.23", at(19, 123_456), "GET", "/records/search?q=smith%20jones&page=2", 200,
+      3126, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36", "https://www.shop.example/")),
+    ("envoy.log", "envoy", 5,
+     ("198.51.100.23", at(19, 123_000), "GET", "/records/search?q=smith%20jones&page=2", 200,
+      3126, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36", None)),
+    ("istio.log", "istio", 5,
+     ("198.51.100.23", at(19, 123_000), "GET", "/records/search?q=smith%20jones&page=2", 200,
+      3126, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36", None)),
+    ("cloudflare.log", "cloudflare", 5,
+     ("198.51.100.23", at(19, 123_456), "GET", "/records/search?q=smith%20jones&page=2", 200,
+      3126, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36", "https://www.shop.example/")),
 ]
 
 

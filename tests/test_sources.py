@@ -346,8 +346,9 @@ def test_unrecognised_files_are_counted_not_dropped(con: Any, tmp_path: Path) ->
 
 
 def test_registry_declares_each_format() -> None:
-    assert list(REGISTRY) == ["combined", "common", "caddy", "traefik", "jsonl",
-                              "vhost_combined", "syslog_combined", "haproxy", "alb", "w3c"]
+    assert list(REGISTRY) == ["combined", "common", "caddy", "traefik", "gcp", "cloudflare",
+                              "jsonl", "vhost_combined", "syslog_combined", "haproxy", "alb",
+                              "envoy", "istio", "w3c", "cloudfront"]
     assert get_format("jsonl").name == "jsonl"
     assert all(fmt.description for fmt in REGISTRY.values())
 

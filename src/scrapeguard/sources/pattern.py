@@ -61,6 +61,8 @@ class PatternFormat(LogFormat):
     count says what they are."""
     absolute_urls: ClassVar[bool] = False
     """Requests carry `scheme://host:port/path` (a load balancer's view): keep the path."""
+    no_ip: ClassVar[str] = "no client address"
+    """The reason for a line whose `ip` group is empty or `-`."""
 
     def __init__(self) -> None:
         groups = re.compile(self.pattern).groups
@@ -98,9 +100,9 @@ class PatternFormat(LogFormat):
           {_text(m('tls'))} AS tls,
           CASE WHEN _m IS NULL OR _ts IS NULL OR _ip IS NULL THEN 2 ELSE 0 END AS _kind,
           CASE {self._others()}
-               WHEN _m IS NULL THEN {sql_str(f"not a {self.name} line")}
+               WHEN _m IS NULL THEN {sql_str(f"not {_article(self.name)} {self.name} line")}
                WHEN _ts IS NULL THEN 'unreadable time'
-               WHEN _ip IS NULL THEN 'no client address' END AS _why,
+               WHEN _ip IS NULL THEN {sql_str(self.no_ip)} END AS _why,
           _line
         FROM (
           SELECT *, {_ts(has)} AS _ts, {ip} AS _ip,
@@ -135,6 +137,11 @@ class PatternFormat(LogFormat):
                 target = f"CASE WHEN {target} = '' THEN '/' ELSE {target} END"
             tries += [target, _text("_m.request")]
         return f"coalesce({', '.join(tries)})" if tries else "NULL::VARCHAR"
+
+
+def _article(name: str) -> str:
+    """`an` before a name said with a vowel first (alb, envoy, haproxy is `a`), else `a`."""
+    return "an" if name[:1] in "aeio" else "a"
 
 
 def _ts(has: set[str]) -> str:

@@ -55,10 +55,17 @@ class ChunkParser:
         time and then by position, as `analyze` orders them; one thread reads the chunk, so
         the same bytes always give the same order, which is what lets a restart skip
         exactly the events the store already counted."""
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        context = _last_line(data, self.prefixes())
+        if self.fmt is None and context is not None and _only_directives(data):
+            # a W3C log watched from its start, read before its first request was written:
+            # nothing to detect a format on, and the header's lines are no requests
+            self.context = context
+            return Parsed([], lines, 0, None)
         before = self.context + b"\n" if self.context is not None else b""
         self._file.write_bytes(before + (data if data.endswith(b"\n") else data + b"\n"))
         shift = 1 if before else 0
-        self.context = _last_line(data, self.prefixes()) or self.context
+        self.context = context or self.context
         report = load_events(self.con, [str(self._file)], fmt=self.fmt,
                              trusted_proxies=self.trusted_proxies)
         found = report.files[0]
@@ -71,12 +78,16 @@ class ChunkParser:
         events = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         samples = [Sample.of(self.name, None if s.line is None else first_line + s.line - shift,
                              s.reason, s.text) for s in found.samples]
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
         return Parsed(events, lines, found.malformed, found.format, samples)
 
     def close(self) -> None:
         self.con.close()
         self._dir.cleanup()
+
+
+def _only_directives(data: bytes) -> bool:
+    """Every line of `data` is blank or a W3C directive (`#Version:`, `#Fields:`, …)."""
+    return all(not line.strip() or line.startswith(b"#") for line in data.split(b"\n"))
 
 
 def _last_line(data: bytes, prefixes: tuple[bytes, ...]) -> bytes | None:
