@@ -1,0 +1,110 @@
+"""Lines that parse into legal-looking events with hostile values, through every command.
+
+The loaders' own fuzzing (`test_fuzz.py`) stops at the events table; these are what the
+end-to-end fuzzer (docs/reliability.md, "After loading") found past it: each input is a few
+inline lines, each test fails on the code before its fix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from scrapeguard.cli import app
+from scrapeguard.engines.stream import StreamEngine
+from scrapeguard.service.events import BadEvent, contract_event
+from scrapeguard.sources import load_events
+
+GOOD = ('203.0.113.7 - - [06/Dec/2026:21:07:{s:02d} +0000] "GET /user/{n} HTTP/1.1" 200 5 "-" '
+        '"curl/8"')
+
+
+def _combined(tmp_path: Path, *odd: str) -> Path:
+    lines = [GOOD.format(s=n, n=n) for n in range(30)] + list(odd)
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+OUT_OF_RANGE = [
+    '203.0.113.8 - - [06/Dec/0000:21:07:19 +0000] "GET /a HTTP/1.1" 200 5 "-" "x"',
+    '203.0.113.8 - - [31/Dec/9999:23:59:59 +0000] "GET /a HTTP/1.1" 200 5 "-" "x"',
+    '203.0.113.8 - - [01/Jan/1969:00:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "x"',
+]
+
+
+def test_times_out_of_range_are_malformed_with_their_reason(tmp_path: Path) -> None:
+    """Year 0 came out of DuckDB as the text '0001-12-06 (BC) …', which the report took
+    for a time and `watch` could not parse: both crashed. Every format's events pass the
+    same check, on the fast quote-split path and the whole-line path alike."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    report = load_events(con, [str(_combined(tmp_path, *OUT_OF_RANGE))], fmt="combined")
+    assert (report.lines, report.events, report.malformed) == (33, 30, 3)
+    assert [s.line for s in report.samples] == [31, 32, 33]
+    assert all("time out of range" in s.reason for s in report.samples)
+    low, high = con.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+    assert low.year == high.year == 2026
+
+
+@pytest.mark.parametrize("ts", ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "infinity",
+                                -1, 1e300])
+def test_a_json_time_out_of_range_is_malformed(tmp_path: Path, ts: object) -> None:
+    path = tmp_path / "events.jsonl"
+    good = {"ts": "2026-12-06T21:07:19Z", "ip": "192.0.2.1", "path": "/x"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "ts": ts}) + "\n")
+    con = duckdb.connect()
+    report = load_events(con, [str(path)], fmt="jsonl")
+    assert (report.lines, report.events, report.malformed) == (2, 1, 1)
+
+
+def test_analyze_with_report_and_watch_take_a_year_zero_line(tmp_path: Path) -> None:
+    log = _combined(tmp_path, *OUT_OF_RANGE)
+    runner = CliRunner()
+    done = runner.invoke(app, ["analyze", str(log), "--report-json", str(tmp_path / "r.json"),
+                               "--decisions", str(tmp_path / "d.jsonl"),
+                               "--max-malformed", "100%"])
+    assert done.exit_code == 0, done.output
+    assert "3 malformed" in done.stderr + done.stdout
+    done = runner.invoke(app, ["watch", str(log), "--once", "-q",
+                               "--state", str(tmp_path / "w.state")])
+    assert done.exit_code == 0, done.output
+    assert "time out of range" in done.stderr
+
+
+def test_the_service_refuses_the_times_the_log_readers_refuse() -> None:
+    """Both engines count the same events: a time a log reader calls malformed is refused
+    by the ingest endpoint too, not counted live only."""
+    base = {"ts": "2026-12-06T21:07:19Z", "ip": "192.0.2.1", "path": "/x"}
+    assert contract_event(base)["ts"].year == 2026
+    for ts in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1969-12-31T23:59:59Z", -1,
+               10**14):
+        with pytest.raises(BadEvent, match="out of range"):
+            contract_event({**base, "ts": ts})
+
+
+def test_a_lone_surrogate_is_refused_before_the_live_engine_sees_it() -> None:
+    """JSON may escape a lone surrogate; the live engine's UTF-8 regular expressions raised
+    UnicodeEncodeError on it, losing the whole ingest batch."""
+    base = {"ts": "2026-12-06T21:07:19Z", "ip": "192.0.2.1", "path": "/x"}
+    for field, value in (("path", "/\ud800"), ("ua", "a\udfff"), ("subjects", ["\ud800"])):
+        with pytest.raises(BadEvent, match=field):
+            contract_event(json.loads(json.dumps({**base, field: value})))
+    StreamEngine(None, "memory://", secret=b"t").record_many([contract_event(base)])
+
+
+def test_routes_prints_malformed_samples_without_markup(tmp_path: Path) -> None:
+    """`routes` printed the load summary through Rich markup: an `ip` of `[bold]X` lost its
+    tag (and `[/]` would have raised MarkupError)."""
+    path = tmp_path / "events.jsonl"
+    good = {"ts": "2026-12-06T21:07:19Z", "ip": "192.0.2.1", "path": "/x"}
+    bad = [{**good, "ip": "[bold]MARK"}, {**good, "ip": "[/]"}]
+    path.write_text("".join(json.dumps(e) + "\n" for e in [good] * 40 + bad))
+    done = CliRunner().invoke(app, ["routes", str(path), "--format", "jsonl"])
+    assert done.exit_code == 0, done.output
+    assert '"[bold]MARK"' in done.stderr
+    assert '"[/]"' in done.stderr
