@@ -108,3 +108,17 @@ def test_routes_prints_malformed_samples_without_markup(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert '"[bold]MARK"' in done.stderr
     assert '"[/]"' in done.stderr
+
+
+def test_the_service_refuses_numbers_the_json_reader_refuses(tmp_path: Path) -> None:
+    """A status past INTEGER or a byte count past BIGINT is malformed in a JSON lines file;
+    ingest took it and counted an event the batch engine never sees."""
+    base = {"ts": "2026-12-06T21:07:19Z", "ip": "192.0.2.1", "path": "/x"}
+    for field, value in (("status", 2**31), ("status", 99999999999), ("bytes", 2**63),
+                         ("bytes", "18446744073709551616")):
+        path = tmp_path / "one.jsonl"
+        path.write_text(json.dumps({**base, field: value}) + "\n")
+        assert load_events(duckdb.connect(), [str(path)], fmt="jsonl").malformed == 1
+        with pytest.raises(BadEvent, match=f"{field}: larger than"):
+            contract_event({**base, field: value})
+    assert contract_event({**base, "status": 2**31 - 1, "bytes": 2**63 - 1})["bytes"] == 2**63 - 1

@@ -31,6 +31,9 @@ from scrapeguard.events import TIME_RANGE_REASON, TS_END, TS_FIRST
 _TEXT = ("method", "path", "ua", "referer", "account", "session", "hdr", "tls")
 _LISTS = ("subjects", "fields")
 MAX_LINE = 64 * 1024
+_LARGEST = {"status": 2**31 - 1, "bytes": 2**63 - 1}
+"""The largest value of the event columns' types (`EVENT_SQL_TYPES`: INTEGER, BIGINT): the
+JSON lines reader calls a larger one malformed, so ingest refuses it too."""
 
 
 class BadEvent(ValueError):
@@ -86,6 +89,8 @@ def _int(record: dict[str, Any], name: str, default: int) -> int:
         raise BadEvent(f"{name}: not a whole number") from None
     if number < 0:
         raise BadEvent(f"{name}: negative")
+    if number > _LARGEST[name]:
+        raise BadEvent(f"{name}: larger than {_LARGEST[name]:,}")
     return number
 
 
