@@ -18,6 +18,7 @@ from scrapeguard.cli import app
 from scrapeguard.engines.stream import StreamEngine
 from scrapeguard.service.events import BadEvent, contract_event
 from scrapeguard.sources import load_events
+from scrapeguard.types import ACTIONS
 
 GOOD = ('203.0.113.7 - - [06/Dec/2026:21:07:{s:02d} +0000] "GET /user/{n} HTTP/1.1" 200 5 "-" '
         '"curl/8"')
@@ -122,3 +123,44 @@ def test_the_service_refuses_numbers_the_json_reader_refuses(tmp_path: Path) -> 
         with pytest.raises(BadEvent, match=f"{field}: larger than"):
             contract_event({**base, field: value})
     assert contract_event({**base, "status": 2**31 - 1, "bytes": 2**63 - 1})["bytes"] == 2**63 - 1
+
+
+DECISION = {"actor": "ip:192.0.2.1", "kind": "ip", "action": "block", "score": 0.9,
+            "first_action_ts": "2026-12-06T21:07:19.000Z", "requests": 3, "subjects": 2,
+            "subjects_before_action": 1, "rules": ["r"], "reasons": ["why"]}
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    (json.dumps({**DECISION, "actor": 5}).encode(), "actor is not text"),
+    (json.dumps({**DECISION, "actor": "nocolon"}).encode(), "is not kind:key"),
+    (json.dumps({**DECISION, "first_action_ts": 1e300}).encode(), "first_action_ts is not text"),
+    (json.dumps({**DECISION, "action": "[bold]x"}).encode(), "is none of"),
+    (json.dumps({**DECISION, "members": "ip:1.2.3.4"}).encode(), "members is not a list"),
+    (json.dumps({**DECISION, "rules": [{"a": 1}]}).encode(), "rules is not a list"),
+    (b'{"actor": "ip:\xff\xfe"}', "can't decode byte 0xff"),
+    (b"[1, 2]", "not a JSON object"),
+])
+def test_a_damaged_decisions_file_is_a_located_error_for_every_reader(
+    tmp_path: Path, line: bytes, says: str
+) -> None:
+    """`report affected`, `eval` and `export` read decisions files other tools may write:
+    a wrong type raised AttributeError or IndexError, bytes that are not UTF-8
+    UnicodeDecodeError, each a traceback."""
+    from scrapeguard.decisions import read_decisions
+    from scrapeguard.errors import SourceError
+    from scrapeguard.exports.source import read_bans
+
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(json.dumps(DECISION).encode() + b"\n" + line + b"\n")
+    with pytest.raises(SourceError, match=rf"d\.jsonl:2: not a decision: .*{says}"):
+        list(read_decisions(path))
+    with pytest.raises(SourceError, match=rf"d\.jsonl:2: not a decision: .*{says}"):
+        read_bans([path], dict.fromkeys(ACTIONS, 3600))
+
+
+def test_a_decisions_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    from scrapeguard.decisions import read_decisions
+
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(DECISION).encode() + b"\n")
+    assert [d.actor for d in read_decisions(path)] == ["ip:192.0.2.1"]
