@@ -164,3 +164,28 @@ def test_a_decisions_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None
     path = tmp_path / "d.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(DECISION).encode() + b"\n")
     assert [d.actor for d in read_decisions(path)] == ["ip:192.0.2.1"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("offset", "abc"), ("offset", -5), ("offset", 1.5),
+                                              ("chunk_end", None), ("line", "x")])
+def test_a_damaged_watch_state_is_a_located_error(tmp_path: Path, field: str, value: object
+                                                  ) -> None:
+    """A state file whose head still matches the log reached `pread` with its damaged
+    offset (OSError, TypeError: a traceback); bytes that are not UTF-8 raised
+    UnicodeDecodeError."""
+    import hashlib
+    import os
+
+    log = _combined(tmp_path)
+    info = os.stat(log)
+    head = log.read_bytes()[:1024]
+    good = {"device": info.st_dev, "inode": info.st_ino, "head_len": len(head),
+            "head": hashlib.sha256(head).hexdigest(), "offset": 100, "chunk_end": 100,
+            "line": 1, "seq": 1, "fmt": "combined", "run": "r"}
+    state = tmp_path / "w.state"
+    runner = CliRunner()
+    for body in (json.dumps({**good, field: value}).encode(), b"\xff{}"):
+        state.write_bytes(body)
+        done = runner.invoke(app, ["watch", str(log), "--once", "-q", "--state", str(state)])
+        assert done.exit_code == 2, done.output
+        assert "not a watch state file" in done.stderr
