@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from scrapeguard.cli import app
 from scrapeguard.engines.stream import StreamEngine
-from scrapeguard.service.events import BadEvent, contract_event
+from scrapeguard.service.events import BadEvent, contract_event, nginx_line
 from scrapeguard.sources import load_events
 from scrapeguard.types import ACTIONS
 
@@ -90,11 +90,14 @@ def test_the_service_refuses_the_times_the_log_readers_refuse() -> None:
 
 def test_a_lone_surrogate_is_refused_before_the_live_engine_sees_it() -> None:
     """JSON may escape a lone surrogate; the live engine's UTF-8 regular expressions raised
-    UnicodeEncodeError on it, losing the whole ingest batch."""
+    UnicodeEncodeError on it, losing the whole ingest batch (or syslog datagram)."""
     base = {"ts": "2026-12-06T21:07:19Z", "ip": "192.0.2.1", "path": "/x"}
     for field, value in (("path", "/\ud800"), ("ua", "a\udfff"), ("subjects", ["\ud800"])):
         with pytest.raises(BadEvent, match=field):
             contract_event(json.loads(json.dumps({**base, field: value})))
+    for field in ("path", "ua", "x_subjects", "client_cookie"):  # nginx's lines, by syslog
+        with pytest.raises(BadEvent, match=field):
+            nginx_line(json.loads(json.dumps({**base, field: "/\ud800"})))
     StreamEngine(None, "memory://", secret=b"t").record_many([contract_event(base)])
 
 

@@ -165,6 +165,8 @@ def _text(record: dict[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise BadEvent(f"{name}: not text")
+    if not _unicode(value):
+        raise BadEvent(f"{name}: holds a lone surrogate, not Unicode text")
     return value
 
 
@@ -174,7 +176,7 @@ def nginx_line(record: Any) -> NginxLine:
         raise BadEvent("not a JSON object")
     remote = _ip(record.get("ip"))
     subjects_text = record.get("x_subjects", "")
-    if not isinstance(subjects_text, str):
+    if not isinstance(subjects_text, str) or not _unicode(subjects_text):
         raise BadEvent("x_subjects: not text")
     subjects = None if subjects_text == "" else [] if subjects_text == "-" else items(
         subjects_text)
