@@ -192,3 +192,27 @@ def test_a_damaged_watch_state_is_a_located_error(tmp_path: Path, field: str, va
         done = runner.invoke(app, ["watch", str(log), "--once", "-q", "--state", str(state)])
         assert done.exit_code == 2, done.output
         assert "not a watch state file" in done.stderr
+
+
+def test_an_actor_named_with_control_characters_gets_a_report(tmp_path: Path) -> None:
+    """An account of `\\x1b]0;x\\x07` acted on became a chart label, and vl-convert's text
+    measuring panicked on it: the process aborted (exit 134, no Python error to catch), so
+    in a subprocess. The page itself quoted the log's ESC and BEL raw."""
+    import re
+    import subprocess
+    import sys
+
+    account = "[bold]MARK\x1b]0;x\x07[/]"
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'203.0.113.9 - {account} [06/Dec/2026:21:{i // 60:02d}:{i % 60:02d} +0000] '
+        f'"GET /user/{i} HTTP/1.1" 200 512 "-" "curl/8 \x1b[31m"\n' for i in range(200)))
+    page = tmp_path / "r.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapeguard", "analyze", str(log), "-q", "--report", str(page)],
+        capture_output=True, text=True, timeout=300,
+        env={"PYTHONPATH": ":".join(sys.path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    html = page.read_text(encoding="utf-8")
+    assert "account:[bold]MARK\\x1b]0;x\\x07[/]" in html
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", html)

@@ -36,6 +36,12 @@ def inert(value: object) -> str:
     return _CONTROL.sub(_escape, str(value))
 
 
+def inert_lines(value: object) -> str:
+    """`inert`, but line breaks are kept: for text scrapeguard composes of several lines
+    (a message, the evidence lines of a report), each of which may quote a log."""
+    return "\n".join(inert(line) for line in str(value).split("\n"))
+
+
 def text(value: object, style: str = "") -> Text:
     """Log text for Rich: never parsed as markup or emoji codes, controls escaped."""
     return Text(inert(value), style=style)
@@ -52,8 +58,7 @@ def labelled_lines(label: str, style: str, message: object) -> Text:
     Unicode line separator included, is still escaped, so log text quoted in the message can
     neither rewrite a line nor drive the terminal. For messages scrapeguard composes, not for
     a log line on its own (that is `labelled`: a line break in it is shown as `\\x0a`)."""
-    kept = "\n".join(inert(line) for line in str(message).split("\n"))
-    return Text.assemble((label, style), " ", kept)
+    return Text.assemble((label, style), " ", inert_lines(message))
 
 
 def csv_cell_sql(column: str) -> str:

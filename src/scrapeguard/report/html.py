@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.textsafe import inert_lines
 
 CHART_ACTORS = 8
 """Actors drawn on the timeline; the JSON has every actor's points."""
@@ -91,6 +92,12 @@ def render_html(report: dict[str, Any]) -> str:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Log text reaches the page in actor names, evidence lines and samples: control
+        # characters in it are written as escapes (`\x1b`), as on the terminal, so the
+        # file is valid HTML and `cat report.html` drives no terminal. Markup (the SVGs,
+        # `tojson`) is ours and passes unchanged.
+        finalize=lambda value: value if isinstance(value, markup) or not isinstance(value, str)
+        else inert_lines(value),
     )
     env.filters["when"] = _when
     env.filters["short"] = _short
