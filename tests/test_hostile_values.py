@@ -216,3 +216,23 @@ def test_an_actor_named_with_control_characters_gets_a_report(tmp_path: Path) ->
     html = page.read_text(encoding="utf-8")
     assert "account:[bold]MARK\\x1b]0;x\\x07[/]" in html
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", html)
+
+
+@pytest.mark.parametrize(("store", "says"), [
+    ("redis://127.0.0.1:1/0", "cannot reach Redis"),
+    ("redis://[zz/0", "is not a URI"),
+    ("redis://127.0.0.1:99999/0", "not a Redis URL"),
+])
+def test_watch_into_a_dead_or_misnamed_redis_is_an_error_not_a_traceback(
+    tmp_path: Path, store: str, says: str
+) -> None:
+    """`watch` reads its marks from the store itself: a Redis that was not running raised
+    ConnectionError, a broken URL ValueError, each a traceback."""
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"k" * 32)
+    secret.chmod(0o600)
+    done = CliRunner().invoke(app, ["watch", str(_combined(tmp_path)), "--once", "-q",
+                                    "--store", store, "--secret-file", str(secret),
+                                    "--state", str(tmp_path / "w.state")])
+    assert done.exit_code == 2, done.output
+    assert says in done.stderr
