@@ -236,3 +236,25 @@ def test_watch_into_a_dead_or_misnamed_redis_is_an_error_not_a_traceback(
                                     "--state", str(tmp_path / "w.state")])
     assert done.exit_code == 2, done.output
     assert says in done.stderr
+
+
+def test_decisions_and_report_json_escape_what_a_terminal_acts_on(tmp_path: Path) -> None:
+    """`json.dumps(ensure_ascii=False)` escapes C0 but leaves C1 (U+009B is a CSI), DEL and
+    the direction overrides raw: `cat decisions.jsonl` reordered or drove the terminal."""
+    import re
+
+    account = "u\u202eevil\u009b31m\x7f"
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'203.0.113.9 - {account} [06/Dec/2026:21:{i // 60:02d}:{i % 60:02d} +0000] '
+        f'"GET /user/{i} HTTP/1.1" 200 512 "-" "curl/8"\n' for i in range(200)),
+        encoding="utf-8")
+    out, page = tmp_path / "d.jsonl", tmp_path / "r.json"
+    done = CliRunner().invoke(app, ["analyze", str(log), "-q", "--decisions", str(out),
+                                    "--report-json", str(page)])
+    assert done.exit_code == 0, done.output
+    for path in (out, page):
+        written = path.read_text(encoding="utf-8")
+        assert not re.search("[\x7f-\x9f\u202a-\u202e]", written), path
+    actors = [json.loads(line)["actor"] for line in out.read_text().splitlines()]
+    assert f"account:{account}" in actors  # the value itself is unchanged

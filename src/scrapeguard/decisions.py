@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from scrapeguard.errors import SourceError
+from scrapeguard.textsafe import json_text
 from scrapeguard.types import ACTIONS, Action, ActorKey
 
 DECISION_FIELDS = (
@@ -136,7 +137,7 @@ def parse_ts(text: str) -> datetime:
 def write_decisions(decisions: Iterable[Decision], out: IO[str]) -> int:
     count = 0
     for decision in decisions:
-        out.write(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
+        out.write(json_text(decision.to_json()) + "\n")
         count += 1
     return count
 
