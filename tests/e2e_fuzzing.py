@@ -301,6 +301,8 @@ def make_mutant(fmt: str, cls: str, r: random.Random, n: int = 200) -> tuple[byt
                 continue
             field = r.choice(list(JSON_TYPES))
             lines.append(render(fmt, v, {field: r.choice(JSON_TYPES[field])}))
+        elif cls == "crlf-file":  # every line intact, each ended by CRLF
+            lines.append(render(fmt, v))
         else:
             lines.extend(bytewise[cls](render(fmt, v)))
     end = b"\r\n" if cls == "crlf-file" else b"\n"
