@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from scrapeguard.sources import REGISTRY, load_events, xff
 from scrapeguard.sources.base import ParseOptions
-from scrapeguard.sources.scan import sample_lines
+from scrapeguard.sources.scan import checked, sample_lines
 
 LINE = ('203.0.113.7 - u_1 [17/May/2015:10:05:03 +0200] "GET /user/42?x=1 HTTP/1.1" 200 512 '
         '"https://example.com/" "Mozilla/5.0 (X11)"')
@@ -97,8 +97,9 @@ def test_any_bytes_are_an_event_or_a_counted_malformed_line(
 
 
 def slow_path(con: Any, texts: list[str]) -> tuple[list[tuple[Any, ...]], int]:
-    """The line-by-line reading of the same lines: (events, malformed count)."""
-    select = REGISTRY["combined"].select(sample_lines(), ParseOptions())
+    """The line-by-line reading of the same lines: (events, malformed count), with the
+    checks every format shares (a time out of range is malformed)."""
+    select = checked(REGISTRY["combined"], sample_lines(), ParseOptions())
     sql = f"SELECT {COLUMNS}, _kind FROM ({select})"
     got = con.execute(sql, {"lines": texts}).fetchall()
     events = [(r[0], xff.canonical(r[1]) or r[1], *r[2:-1]) for r in got if r[-1] < 2]

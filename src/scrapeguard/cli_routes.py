@@ -42,7 +42,7 @@ def routes(
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
     console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
-    err.print(load.summary(), highlight=False)
+    err.print(load.summary(), highlight=False, markup=False, emoji=False)
     render_routes(table, console, top=top or None)
     if write:
         write.write_text(fragment(table, list(inputs)), encoding="utf-8")

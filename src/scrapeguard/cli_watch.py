@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -23,7 +22,7 @@ from scrapeguard.cli import (
     err,
 )
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import inert, labelled, text
+from scrapeguard.textsafe import inert, json_text, labelled, text
 
 
 @app.command()
@@ -124,7 +123,7 @@ def _journal(out: IO[str] | None, decision: Any, engine: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
     record["expires_ts"] = format_ts(datetime.now(UTC) + timedelta(seconds=ttl))
-    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.write(json_text(record) + "\n")
     out.flush()
 
 

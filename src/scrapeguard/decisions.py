@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from scrapeguard.errors import SourceError
-from scrapeguard.types import Action, ActorKey
+from scrapeguard.textsafe import json_text
+from scrapeguard.types import ACTIONS, Action, ActorKey
 
 DECISION_FIELDS = (
     "actor", "kind", "action", "score", "first_action_ts", "requests", "subjects",
@@ -60,21 +61,55 @@ class Decision:
         return record
 
     @classmethod
-    def from_json(cls, record: dict[str, Any]) -> Decision:
+    def from_json(cls, record: Any) -> Decision:
+        """A decision from one decoded line; ValueError (saying which field) for anything
+        that is not one, since the file may come from another tool or be damaged."""
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        actor = _text(record, "actor")
+        kind, _, key = actor.partition(":")
+        if not kind or not key:
+            raise ValueError(f"actor {actor[:80]!r} is not kind:key")
+        action = _text(record, "action")
+        if action not in ACTIONS:
+            raise ValueError(f"action {action[:80]!r} is none of {', '.join(ACTIONS)}")
+        members = record.get("members")
+        if members is not None and not _texts(members):
+            raise ValueError("members is not a list of actor keys")
         return cls(
-            actor=record["actor"],
-            kind=record.get("kind", record["actor"].split(":", 1)[0]),
-            action=record["action"],
+            actor=actor,
+            kind=_text(record, "kind") if "kind" in record else kind,
+            action=action,  # checked against ACTIONS above
             score=float(record.get("score", 1.0)),
-            first_action_ts=parse_ts(record["first_action_ts"]),
+            first_action_ts=parse_ts(_text(record, "first_action_ts")),
             requests=int(record.get("requests", 0)),
             subjects=int(record.get("subjects", 0)),
             subjects_before_action=int(record.get("subjects_before_action", 0)),
-            rules=list(record.get("rules", [])),
-            reasons=list(record.get("reasons", [])),
-            members=record.get("members"),
+            rules=_list(record, "rules"),
+            reasons=_list(record, "reasons"),
+            members=members,
             members_first_action_ts=_member_times(record),
         )
+
+
+def _text(record: dict[str, Any], name: str) -> str:
+    if name not in record:
+        raise ValueError(f"{name} is missing")
+    value = record[name]
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not text")
+    return value
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _list(record: dict[str, Any], name: str) -> list[str]:
+    value = record.get(name, [])
+    if not _texts(value):
+        raise ValueError(f"{name} is not a list of text")
+    return list(value)
 
 
 def _member_times(record: dict[str, Any]) -> list[datetime] | None:
@@ -92,6 +127,9 @@ def format_ts(ts: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
+    """An RFC 3339 time (UTC without an offset); ValueError for anything else."""
+    if not isinstance(text, str):
+        raise ValueError(f"{type(text).__name__} is not an RFC 3339 time")
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -99,18 +137,21 @@ def parse_ts(text: str) -> datetime:
 def write_decisions(decisions: Iterable[Decision], out: IO[str]) -> int:
     count = 0
     for decision in decisions:
-        out.write(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
+        out.write(json_text(decision.to_json()) + "\n")
         count += 1
     return count
 
 
 def read_decisions(path: Path) -> Iterator[Decision]:
-    """Read a decisions file (ours or another tool's) with located errors."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
+    """Read a decisions file (ours or another tool's) with located errors; a byte-order mark
+    (as Windows tools write) is skipped, bytes that are not UTF-8 are an error on their line."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
                 continue
             try:
-                yield Decision.from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
+                yield Decision.from_json(json.loads(raw.decode("utf-8")))
+            except (ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
                 raise SourceError(f"{path}:{number}: not a decision: {exc}") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import socket
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from scrapeguard.canonical import plain_ipv4
@@ -34,6 +35,15 @@ the query string; `subjects` is null where the route carries no personal data an
 personal-data route that found nobody. `hdr` is the request's header shape
 (`clientshape.shape`) and `tls` its TLS fingerprint (JA4, or JA3) as the TLS terminator
 reported it; both null where the source did not see them."""
+
+TS_FIRST = datetime(1970, 1, 1, tzinfo=UTC)
+TS_END = datetime(2200, 1, 1, tzinfo=UTC)
+"""An event's time is in [TS_FIRST, TS_END), in every source and on both engines. A reader
+takes any date its pattern allows, and DuckDB keeps year 0 (as 1 BC), 9999 and `infinity`,
+which Python cannot hold or step a window past (a year-0 line crashed the report and
+`watch`); no access log records a request before the epoch or two centuries ahead."""
+TIME_RANGE_REASON = f"time out of range (before {TS_FIRST:%Y-%m-%d} or from {TS_END:%Y-%m-%d})"
+
 
 FINGERPRINT_FIELDS = ("ua",)
 """Fields every source carries and the `fp` key is built from; header fields join where known."""

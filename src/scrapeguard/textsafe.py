@@ -11,6 +11,7 @@ said is still there to read.
 
 from __future__ import annotations
 
+import json
 import re
 
 from rich.text import Text
@@ -36,6 +37,12 @@ def inert(value: object) -> str:
     return _CONTROL.sub(_escape, str(value))
 
 
+def inert_lines(value: object) -> str:
+    """`inert`, but line breaks are kept: for text scrapeguard composes of several lines
+    (a message, the evidence lines of a report), each of which may quote a log."""
+    return "\n".join(inert(line) for line in str(value).split("\n"))
+
+
 def text(value: object, style: str = "") -> Text:
     """Log text for Rich: never parsed as markup or emoji codes, controls escaped."""
     return Text(inert(value), style=style)
@@ -52,8 +59,22 @@ def labelled_lines(label: str, style: str, message: object) -> Text:
     Unicode line separator included, is still escaped, so log text quoted in the message can
     neither rewrite a line nor drive the terminal. For messages scrapeguard composes, not for
     a log line on its own (that is `labelled`: a line break in it is shown as `\\x0a`)."""
-    kept = "\n".join(inert(line) for line in str(message).split("\n"))
-    return Text.assemble((label, style), " ", kept)
+    return Text.assemble((label, style), " ", inert_lines(message))
+
+
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
+"""What `json.dumps(..., ensure_ascii=False)` leaves raw that a terminal acts on: DEL, the C1
+controls (U+009B is a CSI) and the direction and zero-width marks (C0 it escapes itself)."""
+
+
+def json_text(value: object) -> str:
+    """`value` as one JSON text, UTF-8 kept readable but with every character a terminal or
+    an editor would act on written as a `\\uXXXX` escape: `cat decisions.jsonl` shows what
+    the log said, in the order it said it. Decoded, the value is unchanged."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}",
+                            json.dumps(value, ensure_ascii=False))
 
 
 def csv_cell_sql(column: str) -> str:

@@ -27,7 +27,10 @@ REDIS_TIMEOUT = 0.25
 
 def check_uri(uri: str) -> str:
     """The scheme of a store URI, or StoreError naming the ones understood."""
-    scheme = urlsplit(uri).scheme
+    try:
+        scheme = urlsplit(uri).scheme
+    except ValueError as exc:  # a broken [IPv6] host
+        raise StoreError(f"store {uri!r} is not a URI ({exc})") from None
     if scheme not in MEMORY_SCHEMES | REDIS_SCHEMES:
         known = ", ".join(f"{s}://" for s in sorted(MEMORY_SCHEMES | REDIS_SCHEMES))
         raise StoreError(f"unknown store {uri!r}: use one of {known}")

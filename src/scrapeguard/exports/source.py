@@ -70,16 +70,18 @@ def read_bans(paths: Iterable[Path], ttl: dict[Action, int], *, now: datetime | 
 
 def _records(path: Path) -> Iterable[tuple[Decision, datetime | None]]:
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise SourceError(f"{path}: cannot read decisions: {exc.strerror}") from None
     with handle:
         for number, line in enumerate(handle, 1):
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-                expires = record.get("expires_ts")
+            try:  # bytes that are not UTF-8 are an error on their line (a ValueError)
+                record = json.loads(line.decode("utf-8"))
+                expires = record.get("expires_ts") if isinstance(record, dict) else None
                 yield Decision.from_json(record), parse_ts(expires) if expires else None
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise SourceError(f"{path}:{number}: not a decision: {exc}") from None

@@ -16,6 +16,8 @@ from typing import Any
 import altair as alt
 import vl_convert as vlc
 
+from scrapeguard.textsafe import inert
+
 WIDTH = 800
 FONT = "DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif"
 BEFORE_COLOUR = "#b42318"
@@ -102,11 +104,25 @@ def fields(rows: Sequence[dict[str, Any]]) -> str:
 
 def to_svg(chart: Any, prefix: str) -> str:
     """Render to SVG; ids get `prefix` so several charts can share one page."""
-    svg = vlc.vegalite_to_svg(chart.to_dict())
+    svg = vlc.vegalite_to_svg(_inert_spec(chart.to_dict()))
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
     svg = svg.replace("url(#", f"url(#{prefix}-")
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{prefix} chart" ', 1)
     return _SYMBOL.sub(_titled, svg)
+
+
+def _inert_spec(spec: Any) -> Any:
+    """The spec with every text made inert (`textsafe.inert`): an actor named from a log
+    (`account:\x1b[31m…`) is a chart label, and vl-convert's text measuring panics on a
+    C0 control character, aborting the whole process (exit 134) where Python cannot catch
+    it. Our own titles and formats hold no control characters, so only log text changes."""
+    if isinstance(spec, str):
+        return inert(spec)
+    if isinstance(spec, dict):
+        return {key: _inert_spec(value) for key, value in spec.items()}
+    if isinstance(spec, list):
+        return [_inert_spec(value) for value in spec]
+    return spec
 
 
 def _titled(match: re.Match[str]) -> str:

@@ -8,11 +8,11 @@ user agents and paths come from logs an attacker wrote.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.textsafe import inert_lines, json_text
 
 CHART_ACTORS = 8
 """Actors drawn on the timeline; the JSON has every actor's points."""
@@ -91,6 +91,12 @@ def render_html(report: dict[str, Any]) -> str:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Log text reaches the page in actor names, evidence lines and samples: control
+        # characters in it are written as escapes (`\x1b`), as on the terminal, so the
+        # file is valid HTML and `cat report.html` drives no terminal. Markup (the SVGs,
+        # `tojson`) is ours and passes unchanged.
+        finalize=lambda value: value if isinstance(value, markup) or not isinstance(value, str)
+        else inert_lines(value),
     )
     env.filters["when"] = _when
     env.filters["short"] = _short
@@ -118,6 +124,6 @@ def write_reports(report: dict[str, Any], html_path: Path | None, json_path: Pat
     """Write the requested files; the HTML is rendered only when asked for."""
     if json_path is not None:
         # Compact: a big log's report has tens of thousands of timeline points.
-        json_path.write_text(json.dumps(report, ensure_ascii=False) + "\n", encoding="utf-8")
+        json_path.write_text(json_text(report) + "\n", encoding="utf-8")
     if html_path is not None:
         html_path.write_text(render_html(report), encoding="utf-8")

@@ -26,10 +26,14 @@ from scrapeguard.decisions import parse_ts
 from scrapeguard.enforce.client_cookie import CLIENT_COOKIE
 from scrapeguard.enforce.exchange import items
 from scrapeguard.engines.live_rows import EventRows
+from scrapeguard.events import TIME_RANGE_REASON, TS_END, TS_FIRST
 
 _TEXT = ("method", "path", "ua", "referer", "account", "session", "hdr", "tls")
 _LISTS = ("subjects", "fields")
 MAX_LINE = 64 * 1024
+_LARGEST = {"status": 2**31 - 1, "bytes": 2**63 - 1}
+"""The largest value of the event columns' types (`EVENT_SQL_TYPES`: INTEGER, BIGINT): the
+JSON lines reader calls a larger one malformed, so ingest refuses it too."""
 
 
 class BadEvent(ValueError):
@@ -53,15 +57,24 @@ def _time(value: Any) -> datetime:
             raise BadEvent("ts: not a time")
         seconds = value / 1000 if abs(value) >= 1e11 else value
         try:
-            return datetime.fromtimestamp(seconds, UTC)
+            return _in_range(datetime.fromtimestamp(seconds, UTC))
         except (OverflowError, OSError, ValueError):
-            raise BadEvent("ts: out of range") from None
+            raise BadEvent(f"ts: {TIME_RANGE_REASON}") from None
     if isinstance(value, str):
         try:
-            return parse_ts(value)
+            moment = parse_ts(value)
         except ValueError:
             raise BadEvent("ts: not an RFC 3339 time") from None
+        return _in_range(moment)
     raise BadEvent("ts: missing" if value is None else "ts: not a time")
+
+
+def _in_range(moment: datetime) -> datetime:
+    """The time if the log readers would take it too (`events.TS_FIRST`): both engines
+    count the same events."""
+    if not TS_FIRST <= moment < TS_END:
+        raise BadEvent(f"ts: {TIME_RANGE_REASON}")
+    return moment
 
 
 def _int(record: dict[str, Any], name: str, default: int) -> int:
@@ -76,6 +89,8 @@ def _int(record: dict[str, Any], name: str, default: int) -> int:
         raise BadEvent(f"{name}: not a whole number") from None
     if number < 0:
         raise BadEvent(f"{name}: negative")
+    if number > _LARGEST[name]:
+        raise BadEvent(f"{name}: larger than {_LARGEST[name]:,}")
     return number
 
 
@@ -96,6 +111,8 @@ def contract_event(record: Any) -> dict[str, Any]:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             raise BadEvent(f"{name}: not text")
+        if value is not None and not _unicode(value):
+            raise BadEvent(f"{name}: holds a lone surrogate, not Unicode text")
         event[name] = value
     event["method"] = event["method"] or "GET"
     if not event["path"]:
@@ -103,10 +120,21 @@ def contract_event(record: Any) -> dict[str, Any]:
     for name in _LISTS:
         value = record.get(name)
         if value is not None and not (isinstance(value, list)
-                                      and all(isinstance(v, str) for v in value)):
+                                      and all(isinstance(v, str) and _unicode(v)
+                                              for v in value)):
             raise BadEvent(f"{name}: not a list of text")
         event[name] = value
     return event
+
+
+def _unicode(text: str) -> bool:
+    """Whether `text` is UTF-8 encodable: JSON may escape a lone surrogate (`"\\ud800"`),
+    which no log file can hold and the engine's UTF-8 regular expressions refuse."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def decode(raw: bytes | str) -> Any:
@@ -137,6 +165,8 @@ def _text(record: dict[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise BadEvent(f"{name}: not text")
+    if not _unicode(value):
+        raise BadEvent(f"{name}: holds a lone surrogate, not Unicode text")
     return value
 
 
@@ -146,7 +176,7 @@ def nginx_line(record: Any) -> NginxLine:
         raise BadEvent("not a JSON object")
     remote = _ip(record.get("ip"))
     subjects_text = record.get("x_subjects", "")
-    if not isinstance(subjects_text, str):
+    if not isinstance(subjects_text, str) or not _unicode(subjects_text):
         raise BadEvent("x_subjects: not text")
     subjects = None if subjects_text == "" else [] if subjects_text == "-" else items(
         subjects_text)

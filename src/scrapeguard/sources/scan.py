@@ -12,7 +12,7 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from scrapeguard.events import EVENT_SQL_TYPES
+from scrapeguard.events import EVENT_SQL_TYPES, TIME_RANGE_REASON, TS_END, TS_FIRST
 from scrapeguard.sources.base import LogFormat, ParseOptions, Relation, split_upto, sql_str
 from scrapeguard.sources.lines import LINE_DELIM
 from scrapeguard.sources.progress import setting
@@ -61,6 +61,23 @@ def create_staging(con: Any, table: str) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {table} ({cols}, {KIND_COLUMN} INTEGER)")
 
 
+def checked(fmt: LogFormat, rel: Relation, opts: ParseOptions) -> str:
+    """`fmt`'s SELECT with the checks every format shares: an event (kind 0 or 1) without a
+    time, or with a time out of range (`events.TS_FIRST`), is malformed, with the reason.
+    On a quote-split fast path it is deferred instead (kind 3, the line in `path`), as
+    formats defer what they are unsure of: the loader counts malformed rows of the
+    whole-line pass only."""
+    bad = (f"(_kind IN (0, 1) AND (ts IS NULL OR ts < TIMESTAMPTZ '{TS_FIRST.isoformat()}' "
+           f"OR ts >= TIMESTAMPTZ '{TS_END.isoformat()}'))")
+    if rel.columns is not None:
+        return (f"SELECT * REPLACE (CASE WHEN {bad} THEN _line ELSE path END AS path, "
+                f"CASE WHEN {bad} THEN 3 ELSE _kind END AS _kind) "
+                f"FROM ({fmt.select(rel, opts)})")
+    return (f"SELECT * REPLACE (CASE WHEN {bad} THEN 2 ELSE _kind END AS _kind, "
+            f"CASE WHEN {bad} THEN {sql_str(TIME_RANGE_REASON)} ELSE _why END AS _why) "
+            f"FROM ({fmt.select(rel, opts)})")
+
+
 def _params(sql: str, path: Path | None) -> dict[str, str]:
     return {"path": str(path)} if path is not None and "$path" in sql else {}
 
@@ -75,7 +92,7 @@ def insert(
     cols = ", ".join(EVENT_SQL_TYPES)
     sql = (
         f"INSERT INTO {table} SELECT {cols}, "
-        f"CASE WHEN _kind = 0 THEN 0 ELSE {code} + _kind END FROM ({fmt.select(rel, opts)})"
+        f"CASE WHEN _kind = 0 THEN 0 ELSE {code} + _kind END FROM ({checked(fmt, rel, opts)})"
     )
     inserted = con.execute(sql, _params(sql, path)).fetchone()[0]
     rejects: array[int] = array("q")
@@ -97,7 +114,7 @@ def first_flagged(
     arrives in whatever order the threads finish), so this reads the whole file; and only
     if the plan has no join (see `clf._one_of`)."""
     wanted = " OR ".join(f"_kind = {k}" for k in kinds)
-    sql = (f"SELECT coalesce(_why, ''), _line FROM ({fmt.select(rel, opts)}) "
+    sql = (f"SELECT coalesce(_why, ''), _line FROM ({checked(fmt, rel, opts)}) "
            f"WHERE {wanted} LIMIT {limit}")
     with setting(con, "preserve_insertion_order", "true"):
         rows = con.execute(sql, _params(sql, path)).fetchall()
@@ -122,7 +139,7 @@ def deferred_lines(fmt: LogFormat, rel: Relation, opts: ParseOptions) -> Relatio
 
     The LIMIT is a fence: without it the optimizer evaluates the slow parse over every row
     before filtering."""
-    hot = fmt.select(rel, opts)
+    hot = checked(fmt, rel, opts)
     return Relation(f"(SELECT path AS line FROM ({hot}) WHERE _kind = 3 LIMIT {2**63 - 1})")
 
 

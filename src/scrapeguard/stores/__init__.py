@@ -14,7 +14,10 @@ _EXTRAS = {"redis": "live", "rediss": "live"}
 
 def open_store(uri: str) -> Store:
     """A store for a URI; an unknown scheme or a missing driver is a clear error."""
-    scheme = urlparse(uri).scheme or uri.rstrip(":/")
+    try:
+        scheme = urlparse(uri).scheme or uri.rstrip(":/")
+    except ValueError as exc:  # a broken [IPv6] host
+        raise StoreError(f"store {uri!r} is not a URI ({exc})") from None
     if scheme not in STORES:
         try:
             if scheme in ("redis", "rediss"):

@@ -50,10 +50,13 @@ class RedisStore(Store):
         timeout = _seconds(query.get("timeout", [str(SOCKET_TIMEOUT)])[0])
         clean = uri.split("?", 1)[0]
         self._url = clean
-        self.client = redis.Redis.from_url(
-            clean, socket_timeout=timeout, socket_connect_timeout=timeout,
-            retry_on_timeout=False,
-        )
+        try:
+            self.client = redis.Redis.from_url(
+                clean, socket_timeout=timeout, socket_connect_timeout=timeout,
+                retry_on_timeout=False,
+            )
+        except ValueError as exc:  # redis-py's URL parsing: a bad port, a broken [v6]
+            raise StoreError(f"redis store: not a Redis URL ({exc})") from None
         self._reader = self.client
         """The client `get_decisions` uses: a request waits on it (see `read_timeout`)."""
         self._read_seconds = timeout
@@ -109,7 +112,12 @@ class RedisStore(Store):
         return json.dumps(payload)
 
     def get_mark(self, key: str) -> int | None:
-        value = self.client.get(f"{self.prefix}w:{key}")
+        """The mark, or StoreError when Redis does not answer: `watch` reads marks itself
+        (not through the engine, which degrades), and says so rather than a traceback."""
+        try:
+            value = self.client.get(f"{self.prefix}w:{key}")
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot reach Redis: {exc}") from None
         return None if value is None else int(value)
 
     def read_timeout(self, seconds: float) -> None:

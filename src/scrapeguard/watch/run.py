@@ -22,6 +22,7 @@ from typing import Any
 
 from scrapeguard.decisions import Decision
 from scrapeguard.engines.stream import STORE_BACKOFF_SECONDS, StreamEngine
+from scrapeguard.errors import StoreError
 from scrapeguard.sources import REGISTRY, Sample
 from scrapeguard.watch import state
 from scrapeguard.watch.chunks import ChunkParser
@@ -66,18 +67,21 @@ class Watcher:
         saved = state.load(state_path)
         self.run_id = saved.run if saved and saved.run else secrets.token_hex(8)
         self.key = mark_key(path, self.run_id)
+        self._check_store(saved)  # before anything is opened that `close` would release
         self.follower = Follower(path, saved, from_end=from_end, grace=grace)
         self.follower.on_switch = self._switched  # type: ignore[method-assign]
         remembered = saved.fmt if saved and saved.fmt in REGISTRY else None
         name = fmt if fmt is not None else remembered
         self.parser = ChunkParser(str(path), name, trusted_proxies)
         self.parser.context = self.follower.line_before(self.parser.prefixes())
-        self._check_store(saved)
 
     def _check_store(self, saved: state.Position | None) -> None:
+        """A store that does not answer at the start is a StoreError (a wrong --store, a
+        Redis not started): later, an outage is waited out (`_record`, `_counted`)."""
+        mark = self.engine.store.get_mark(self.key)
         if saved is None or not saved.seq:
             return
-        if self.engine.store.get_mark(self.key) is None:
+        if mark is None:
             log.warning("the store does not hold this watch's earlier counts (memory:// "
                         "lives only as long as its process; a Redis may have been emptied): "
                         "resuming at the saved offset, counting afresh from there")
@@ -111,7 +115,9 @@ class Watcher:
             for sample in parsed.samples:
                 if self.on_problem:
                     self.on_problem(sample)
-            done = self._counted(pos.seq, len(parsed.events))
+            done = self._counted(pos.seq, len(parsed.events), stop)
+            if done is None:
+                return self.stats  # stopped while the store was down
             self.stats.skipped += done
             for number, event in enumerate(parsed.events[done:], start=pos.seq + done + 1):
                 if stop.is_set() or not self._record(event, number, stop):
@@ -128,10 +134,17 @@ class Watcher:
                 status(self.stats)
         return self.stats
 
-    def _counted(self, seq: int, events: int) -> int:
-        """How many of a chunk's events the store already counted (after a kill)."""
-        mark = self.engine.store.get_mark(self.key)
-        return 0 if mark is None else max(0, min(events, mark - seq))
+    def _counted(self, seq: int, events: int, stop: threading.Event) -> int | None:
+        """How many of a chunk's events the store already counted (after a kill), waiting
+        out a store that is down; None when stopped first."""
+        while True:
+            try:
+                mark = self.engine.store.get_mark(self.key)
+            except StoreError:
+                if stop.wait(STORE_BACKOFF_SECONDS):
+                    return None
+                continue
+            return 0 if mark is None else max(0, min(events, mark - seq))
 
     def _record(self, event: dict[str, Any], number: int, stop: threading.Event) -> bool:
         """Count one event, waiting out a store that is down; False when stopped first."""

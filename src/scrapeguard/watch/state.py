@@ -64,14 +64,31 @@ def head_matches(path: Path, head: str, head_len: int) -> bool:
 def load(path: Path) -> Position | None:
     """The saved position, None when there is none; a damaged file is a located error."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    try:
-        return Position(**json.loads(raw))
+    try:  # UnicodeDecodeError is a ValueError
+        return _checked(Position(**json.loads(raw.decode("utf-8"))))
     except (ValueError, TypeError) as exc:
         raise SourceError(f"{path}: not a watch state file ({exc}); move it away to start "
                           f"afresh") from None
+
+
+def _checked(position: Position) -> Position:
+    """The position if every field has its type and the offsets are in order: a damaged
+    file whose head still matched used to reach `pread` with a negative or text offset (a
+    traceback), or, with a wrong inode, count the log twice."""
+    for name in ("device", "inode", "head_len", "offset", "chunk_end", "line", "seq"):
+        value = getattr(position, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} is not a whole number of at least 0: {value!r}")
+    if not isinstance(position.head, str) or not isinstance(position.run, str):
+        raise ValueError("head and run must be text")
+    if position.fmt is not None and not isinstance(position.fmt, str):
+        raise ValueError("fmt must be text or null")
+    if position.chunk_end < position.offset:
+        raise ValueError("chunk_end is before offset")
+    return position
 
 
 def save(path: Path, position: Position) -> None:
