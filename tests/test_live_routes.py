@@ -485,5 +485,6 @@ def test_the_sets_the_engine_reads_are_current_after_every_request(
     learner.observe = checked  # type: ignore[method-assign]
     for event in events([str(log.write(tmp_path / "shop.log"))]):
         engine.record(event)
-    assert learner.warm and learner.asset_templates, "the log exercises the learner"
+    assert learner.warm, "the log warms the learner up"
+    assert learner.asset_templates, "the log has sub-resources learnt by behaviour"
     assert not stale, f"sets out of date after requests to {sorted(set(stale))[:5]}"
