@@ -260,11 +260,9 @@ def test_json_formats_are_told_apart(con: Any) -> None:
 ENVOY = DATA / "envoy.log"
 
 
-def test_envoy_every_field_lands(con: Any) -> None:
-    report = load_events(con, [str(ENVOY)], max_malformed=0.0)
-    assert (report.files[0].format, report.lines, report.events) == ("envoy", 5, 5)
-    assert rows(con) == [
-        # the client is the right-most X-Forwarded-For entry, which an edge Envoy appends
+def envoy_rows() -> list[tuple[Any, ...]]:
+    """The five requests of `envoy.log`, and of `istio.log`, which logs the same ones."""
+    return [
         ("198.51.100.23", at(19, 123_000), "GET", "/records/search?q=smith%20jones&page=2", 200,
          3126, CHROME, None, None),
         ("198.51.100.23", at(20, 500_000), "GET", "/caf%C3%A9/menu", 200, 1893, CHROME, None,
@@ -275,6 +273,13 @@ def test_envoy_every_field_lands(con: Any) -> None:
         ("192.0.2.44", at(23, 250_000), "GET", "/user/42?x=1", 404, 842,
          "python-requests/2.32.3", None, None),
     ]
+
+
+def test_envoy_every_field_lands(con: Any) -> None:
+    report = load_events(con, [str(ENVOY)], max_malformed=0.0)
+    assert (report.files[0].format, report.lines, report.events) == ("envoy", 5, 5)
+    # the client is the right-most X-Forwarded-For entry, which an edge Envoy appends
+    assert rows(con) == envoy_rows()
 
 
 def test_envoy_forwarded_chain_as_every_format_reads_it(con: Any) -> None:
@@ -318,18 +323,8 @@ ISTIO = DATA / "istio.log"
 def test_istio_every_field_lands(con: Any) -> None:
     report = load_events(con, [str(ISTIO)], max_malformed=0.0)
     assert (report.files[0].format, report.lines, report.events) == ("istio", 5, 5)
-    assert rows(con) == [
-        # the client is DOWNSTREAM_REMOTE_ADDRESS without its port
-        ("198.51.100.23", at(19, 123_000), "GET", "/records/search?q=smith%20jones&page=2", 200,
-         3126, CHROME, None, None),
-        ("198.51.100.23", at(20, 500_000), "GET", "/caf%C3%A9/menu", 200, 1893, CHROME, None,
-         None),
-        ("66.249.66.1", at(21), "HEAD", "/robots.txt", 200, 0, GOOGLEBOT, None, None),
-        ("2001:db8:85a3::8a2e:370:7334", at(22), "POST", "/api/login", 403, 19, "curl/8.5.0",
-         None, None),
-        ("192.0.2.44", at(23, 250_000), "GET", "/user/42?x=1", 404, 842,
-         "python-requests/2.32.3", None, None),
-    ]
+    # the client is DOWNSTREAM_REMOTE_ADDRESS without its port: the same five requests
+    assert rows(con) == envoy_rows()
     load_events(con, [str(ISTIO)], trusted_proxies=["192.0.2.0/24"])
     assert con.execute("SELECT ip FROM events WHERE status = 404").fetchall() == [
         ("203.0.113.9",)]
