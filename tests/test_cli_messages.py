@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,39 @@ def test_simulate_prints_a_summary_not_a_repr(tmp_path: Path) -> None:
     assert rows["shoppers"][0] == "human"
     assert sum(int(row[1].replace(",", "")) for row in rows.values()) == events
     assert max(len(line) for line in lines[1:]) <= 80
+
+
+WRITTEN = [
+    ["analyze", str(EXAMPLE), "-q", "--decisions"],
+    ["analyze", str(EXAMPLE), "-q", "--summary-json"],
+    ["analyze", str(EXAMPLE), "-q", "--report"],
+    ["analyze", str(EXAMPLE), "-q", "--report-json"],
+    ["routes", str(EXAMPLE), "--write"],
+    ["report", "affected", str(EXAMPLE), "--decisions", "d.jsonl", "--out"],
+    ["calibrate", str(EXAMPLE), "--out"],
+    ["export", "nginx", "d.jsonl", "--out"],
+    ["export", "nftables", "d.jsonl", "--out"],
+    ["trace", "dump.csv", "--canaries", "c.db", "--json"],
+    ["eval", "--data", "sim", "--decisions", "d.jsonl", "--json"],
+    ["eval", "--data", "sim", "--decisions", "d.jsonl", "--chart"],
+    ["watch", "access.log", "--once", "--decisions"],
+    ["watch", "access.log", "--once", "--state"],
+]
+"""Every option that names a file to write, with the arguments its command needs."""
+
+
+@pytest.mark.parametrize("args", WRITTEN, ids=[" ".join(a[:1] + a[-1:]) for a in WRITTEN])
+def test_an_output_in_a_missing_directory_is_refused_before_any_work(
+        tmp_path: Path, args: list[str]) -> None:
+    """A typo in an output's directory is a usage error naming it, at once: not a traceback
+    after the whole analysis (as `analyze --decisions typo/d.jsonl` was)."""
+    missing = tmp_path / "typo" / "out.txt"
+    done = CliRunner().invoke(app, [*args, str(missing)])
+    assert done.exit_code == 2, done.output
+    assert isinstance(done.exception, SystemExit)
+    flat = re.sub(r"[│\s]", "", done.stderr)  # the message as typer boxes and wraps it
+    assert f"directory{missing.parent}doesnotexist" in flat
+    assert not missing.parent.exists()
+    into_a_folder = CliRunner().invoke(app, [*args, str(tmp_path)])
+    assert into_a_folder.exit_code == 2
+    assert f"{tmp_path}isadirectory" in re.sub(r"[│\s]", "", into_a_folder.stderr)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from scrapeguard.cli import _fail, app, err
+from scrapeguard.cli import _fail, app, err, writable
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.textsafe import text
 
@@ -22,7 +22,8 @@ PolicyOption = Annotated[Path | None, typer.Option(
     "--policy", help="Rule pack whose decision_ttl dates decisions without expires_ts.")]
 MinAction = Annotated[str, typer.Option(
     "--min-action", help="Export decisions of at least this action.")]
-Out = Annotated[Path | None, typer.Option("--out", help="File to write; default: stdout.")]
+Out = Annotated[Path | None, typer.Option("--out", help="File to write; default: stdout.",
+                                          callback=writable)]
 
 
 def _bans(inputs: list[Path], policy: Path | None, min_action: str,

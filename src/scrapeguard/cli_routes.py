@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scrapeguard.cli import FormatOption, MaxMalformedOption, _fail, app, err
+from scrapeguard.cli import FormatOption, MaxMalformedOption, _fail, app, err, writable
 from scrapeguard.errors import ScrapeGuardError
 
 
@@ -19,7 +19,7 @@ def routes(
         help="Log files, globs, .gz, or - for standard input.")],
     write: Annotated[Path | None, typer.Option(
         "--write", help="Write the table as a policy fragment to confirm and edit, loadable "
-                        "by `analyze --policy`.")] = None,
+                        "by `analyze --policy`.", callback=writable)] = None,
     policy: Annotated[Path | None, typer.Option(
         "--policy", help="Rule pack whose declared routes win; default: the shipped pack.")]
     = None,

@@ -21,6 +21,7 @@ from scrapeguard.cli import (
     _fail,
     app,
     err,
+    writable,
 )
 from scrapeguard.errors import ScrapeGuardError
 from scrapeguard.textsafe import inert, labelled, text
@@ -34,7 +35,7 @@ def watch(
         "middleware and `serve`) or memory://.")] = "memory://",
     state_file: Annotated[Path | None, typer.Option(
         "--state", help="Where the position is saved; default: LOG's name + .scrapeguard-"
-        "watch beside it.")] = None,
+        "watch beside it.", callback=writable)] = None,
     policy: PolicyOption = None,
     calibration: Annotated[Path | None, typer.Option(
         "--calibration", help="From `scrapeguard calibrate` over past logs.")] = None,
@@ -46,7 +47,7 @@ def watch(
     nginx_conf: NginxConfOption = None,
     decisions: Annotated[Path | None, typer.Option(
         "--decisions", help="Append each decision as it is made (JSON lines with its "
-        "expires_ts), for `scrapeguard export`.")] = None,
+        "expires_ts), for `scrapeguard export`.", callback=writable)] = None,
     from_end: Annotated[bool, typer.Option(
         "--from-end", help="With no saved position, start at the log's end (default: its "
         "start).")] = False,
