@@ -208,3 +208,35 @@ def test_an_output_in_a_missing_directory_is_refused_before_any_work(
     into_a_folder = CliRunner().invoke(app, [*args, str(tmp_path)])
     assert into_a_folder.exit_code == 2
     assert f"{tmp_path}isadirectory" in re.sub(r"[│\s]", "", into_a_folder.stderr)
+
+
+def test_watch_once_on_a_missing_log_is_an_error(tmp_path: Path) -> None:
+    """A typo in the path read nothing and reported success; without `--once` watch waits
+    for the file (a server may create it later) and says so."""
+    done = CliRunner().invoke(app, ["watch", str(tmp_path / "acess.log"), "--once", "-q"])
+    assert done.exit_code == 2, done.output
+    assert done.stderr.strip() == f"error: no such file: {tmp_path / 'acess.log'}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_watch_with_its_store_down_says_so_without_a_traceback(tmp_path: Path) -> None:
+    pytest.importorskip("redis")
+    log = tmp_path / "access.log"
+    log.write_text('203.0.113.7 - - [06/Dec/2026:21:00:00 +0000] "GET /user/1 HTTP/1.1" 200 '
+                   '512 "-" "curl/8.5.0"\n')
+    done = CliRunner().invoke(app, [
+        "watch", str(log), "--once", "-q", "--store", f"redis://127.0.0.1:{_free_port()}/0",
+        "--secret-file", str(tmp_path / "key")])
+    assert done.exit_code == 2, done.output
+    assert isinstance(done.exception, SystemExit)
+    assert "Traceback" not in done.stderr
+    assert "error: the store (--store) cannot be reached: " in done.stderr
+    assert "it resumes where it stopped" in done.stderr
