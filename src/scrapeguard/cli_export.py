@@ -10,7 +10,7 @@ import typer
 
 from scrapeguard.cli import _fail, app, err, writable
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import text
+from scrapeguard.textsafe import labelled, text
 
 export_app = typer.Typer(help="Decisions as an nginx include, an nftables set, or CrowdSec "
                               "decisions, each with its expiry.", no_args_is_help=True)
@@ -38,10 +38,28 @@ def _bans(inputs: list[Path], policy: Path | None, min_action: str,
     now = datetime.now(UTC)
     try:
         ttl = load_policy(policy).settings.decision_ttl_seconds()
-        return read_bans(inputs, ttl, now=now, min_action=min_action,
-                         include_expired=include_expired), now
+        bans = read_bans(inputs, ttl, now=now, min_action=min_action,
+                         include_expired=include_expired)
+        if not bans and not include_expired:
+            _say_all_expired(read_bans(inputs, ttl, now=now, min_action=min_action,
+                                       include_expired=True))
+        return bans, now
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
+
+
+def _say_all_expired(expired: list[Any]) -> None:
+    """Why an export is empty when the files did hold bans: `analyze` dates a decision in
+    the log's time, so the decisions of last month's log expired long ago, and an empty
+    include with no word looks like a broken export."""
+    if not expired:
+        return
+    last = max(ban.expires for ban in expired)
+    err.print(labelled("note:", "yellow", (
+        f"nothing to export: all {len(expired):,} bans in the decisions expired, the last at "
+        f"{last:%Y-%m-%d %H:%M} UTC (a decision stands for the policy's decision_ttl after "
+        f"its first action, in the log's time; see docs/exports.md)")),
+        highlight=False, soft_wrap=True)
 
 
 def _write(content: str, out: Path | None) -> None:
