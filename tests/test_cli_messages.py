@@ -240,3 +240,16 @@ def test_watch_with_its_store_down_says_so_without_a_traceback(tmp_path: Path) -
     assert "Traceback" not in done.stderr
     assert "error: the store (--store) cannot be reached: " in done.stderr
     assert "it resumes where it stopped" in done.stderr
+
+
+def test_mint_without_faker_names_the_canary_extra(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `canary` extra exists for this; `simulate` also pulls numpy, which minting
+    does not need."""
+    _without(monkeypatch, "faker")
+    done = CliRunner().invoke(app, ["canary", "mint", "--out", str(tmp_path / "c.db"),
+                                    "--id-range", "900000000-999999999", "--no-phone",
+                                    "--count", "10"])
+    assert done.exit_code == 2, done.output
+    assert done.stderr.strip() == ("error: minting canaries needs Faker: "
+                                   "pip install 'scrapeguard[canary]'")
