@@ -253,3 +253,44 @@ def test_mint_without_faker_names_the_canary_extra(tmp_path: Path,
     assert done.exit_code == 2, done.output
     assert done.stderr.strip() == ("error: minting canaries needs Faker: "
                                    "pip install 'scrapeguard[canary]'")
+
+
+def test_serve_on_a_taken_syslog_port_says_which_setting(tmp_path: Path) -> None:
+    """A second `serve` (or anything on 7481) ended in uvicorn's start-up traceback."""
+    pytest.importorskip("uvicorn")
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        udp = taken.getsockname()[1]
+        done = CliRunner().invoke(app, ["serve", "--port", str(_free_port()),
+                                        "--events-udp", f"127.0.0.1:{udp}"])
+    assert done.exit_code == 2, done.output
+    assert isinstance(done.exception, SystemExit)
+    assert done.stderr.strip().endswith(
+        f"error: cannot listen on udp 127.0.0.1:{udp} (--events-udp): Address already in "
+        f"use; stop what holds it or choose another port")
+
+
+def test_serve_says_where_it_listens_and_hides_the_store_password(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn's own lines are off (log level warning): without this line a newcomer could
+    not tell that it started, where, or that the admin endpoints are off."""
+    uvicorn = pytest.importorskip("uvicorn")
+    from scrapeguard import cli_serve
+    from scrapeguard.service.config import load_config
+
+    ran: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: ran.append(options))
+    port = _free_port()
+    done = CliRunner().invoke(app, ["serve", "--port", str(port), "--events-udp", ""])
+    assert done.exit_code == 0, done.output
+    assert len(ran) == 1
+    assert ran[0]["port"] == port
+    assert done.stderr.splitlines()[-1] == (
+        f"scrapeguard serve: http://127.0.0.1:{port} (nginx asks /v1/decide); store "
+        f"memory://; nginx log lines: off; admin endpoints and dashboard: off (set "
+        f"SCRAPEGUARD_ADMIN_TOKEN)")
+    shown = cli_serve._started(load_config(None, env={}, store="redis://:s3cret@db:6379/0"))
+    assert "s3cret" not in shown
+    assert "store redis://db:6379/0;" in shown
