@@ -32,3 +32,23 @@ def test_the_child_counts_under_the_parents_key_without_a_configured_secret(
         assert wait_refused(url, HARVESTER).headers["x-scrapeguard-action"] == "block"
         assert decide(url, "198.51.100.20").status_code == 204
     assert not app.state.service.record_process.process.is_alive()
+
+
+def test_a_start_without_calibration_warns_once_not_once_per_process(
+        redis_url: str, tmp_path: Path) -> None:
+    """The record lane's child builds its engine from the same settings; its copy of each
+    warning doubled what a newcomer read at every start."""
+    from service_support import ServiceProcess, free_port
+
+    service = ServiceProcess({"SCRAPEGUARD_STORE": redis_url, "SCRAPEGUARD_EVENTS_UDP": "",
+                              "SCRAPEGUARD_SECRET_FILE": str(tmp_path / "key")}, free_port())
+    service.start()
+    process = service.process
+    assert process is not None
+    assert process.stderr is not None
+    process.terminate()
+    process.wait(30)
+    said = process.stderr.read().decode()
+    process.stderr.close()
+    service.process = None
+    assert said.count("rule exposure-daily-account: no calibration") == 1, said

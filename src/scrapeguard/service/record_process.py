@@ -49,6 +49,12 @@ def _child(config: ServiceConfig, secret: bytes,
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # The parent built its engine from the same settings and already said which rules lack
+    # a calibration: said again here, each start printed every such warning twice.
+    from scrapeguard.engines.stream import NO_CALIBRATION
+
+    logging.getLogger("scrapeguard.stream").addFilter(
+        lambda record: record.msg is not NO_CALIBRATION)
     # The parent's state key, not one of the child's own: without a configured secret each
     # process would draw a random one, and the decisions the child writes would sit under
     # hashes the parent never asks for.
