@@ -25,6 +25,9 @@ def serve(
         "--store", help="State store: memory:// or redis://host:6379/0.")] = None,
     policy: Annotated[str | None, typer.Option(
         "--policy", help="Rule pack; default: the shipped pack.")] = None,
+    calibration: Annotated[str | None, typer.Option(
+        "--calibration", help="From `scrapeguard calibrate` over past logs (as for watch).")]
+    = None,
     host: Annotated[str | None, typer.Option(
         "--host", help="Address to listen on (default 127.0.0.1: keep it private).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="HTTP port (default 7480).")]
@@ -42,8 +45,8 @@ def serve(
         from scrapeguard.service.app import decide_first
 
     try:
-        settings = load_config(config, store=store, policy=policy, host=host, port=port,
-                               events_udp=events_udp)
+        settings = load_config(config, store=store, policy=policy, calibration=calibration,
+                               host=host, port=port, events_udp=events_udp)
         _check_addresses(settings)
         service_app = build_app(settings)
     except ScrapeGuardError as exc:
