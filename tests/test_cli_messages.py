@@ -296,3 +296,13 @@ def test_serve_says_where_it_listens_and_hides_the_store_password(
     shown = cli_serve._started(load_config(None, env={}, store="redis://:s3cret@db:6379/0"))
     assert "s3cret" not in shown
     assert "store redis://db:6379/0;" in shown
+
+
+def test_a_missing_decisions_file_is_a_message_for_report_affected(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["report", "affected", str(EXAMPLE), "--decisions",
+                                    str(tmp_path / "nosuch.jsonl"), "--out",
+                                    str(tmp_path / "a.csv")])
+    assert done.exit_code == 2, done.output
+    assert isinstance(done.exception, SystemExit)
+    assert done.stderr.strip().endswith(
+        f"error: {tmp_path / 'nosuch.jsonl'}: cannot read decisions: No such file or directory")

@@ -105,8 +105,13 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str]) -> int:
 
 
 def read_decisions(path: Path) -> Iterator[Decision]:
-    """Read a decisions file (ours or another tool's) with located errors."""
-    with path.open(encoding="utf-8") as handle:
+    """Read a decisions file (ours or another tool's) with located errors; a file that
+    cannot be opened is a SourceError too (`report affected`, `eval`: exit 2, no traceback)."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read decisions: {exc.strerror}") from None
+    with handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
