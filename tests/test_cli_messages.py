@@ -9,7 +9,9 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -306,3 +308,20 @@ def test_a_missing_decisions_file_is_a_message_for_report_affected(tmp_path: Pat
     assert isinstance(done.exception, SystemExit)
     assert done.stderr.strip().endswith(
         f"error: {tmp_path / 'nosuch.jsonl'}: cannot read decisions: No such file or directory")
+
+
+def _commands(typer_app: Any) -> Iterator[Any]:
+    yield from typer_app.registered_commands
+    for group in typer_app.registered_groups:
+        yield from _commands(group.typer_instance)
+
+
+def test_each_command_is_summed_up_on_one_line_in_the_help_lists() -> None:
+    """`scrapeguard --help` broke the docstrings' own line breaks into its list: `… how many
+    people's records, when` then `a rule would first have acted` on a line of its own."""
+    for info in _commands(app):
+        assert info.short_help, info.callback
+        assert "\n" not in info.short_help, info.short_help
+    shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80"}).stdout
+    assert any("people's records, when a rule would first have acted" in line
+               for line in shown.splitlines()), shown

@@ -6,6 +6,7 @@ Exit codes: 0 done, 2 bad input (policy, files, arguments), 3 `--fail-on` matche
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import select
@@ -472,3 +473,20 @@ from scrapeguard import (  # noqa: E402, F401
     cli_traffic,
     cli_watch,
 )
+
+
+def _one_line_summaries(typer_app: typer.Typer) -> None:
+    """Each command's line in a `--help` list: its docstring's first paragraph, joined. The
+    rich help keeps the docstring's own line breaks there, so a summary wrapped in the
+    source broke mid-sentence in `scrapeguard --help` (`… how many people's records, when`
+    then `a rule would …` on a line of its own)."""
+    for info in typer_app.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        if info.short_help is None and doc:
+            info.short_help = " ".join(doc.split("\n\n", 1)[0].split())
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _one_line_summaries(group.typer_instance)
+
+
+_one_line_summaries(app)
