@@ -325,3 +325,23 @@ def test_each_command_is_summed_up_on_one_line_in_the_help_lists() -> None:
     shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80"}).stdout
     assert any("people's records, when a rule would first have acted" in line
                for line in shown.splitlines()), shown
+
+
+def test_serve_warns_at_start_when_its_store_does_not_answer(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A Redis not started (or a wrong port) was silent until the first request, while every
+    decision fell to the fail mode."""
+    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("redis")
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **_options: None)
+    monkeypatch.setenv("SCRAPEGUARD_SECRET_FILE", str(tmp_path / "key"))
+    store = f"redis://127.0.0.1:{_free_port()}/0"
+    done = CliRunner().invoke(app, ["serve", "--store", store, "--port", str(_free_port()),
+                                    "--events-udp", ""])
+    assert done.exit_code == 0, done.output
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("warning: the store does not answer (")
+    assert last.endswith("until it does, every request is let through (fail_open) and "
+                         "/healthz answers 503")
+    memory = CliRunner().invoke(app, ["serve", "--port", str(_free_port()), "--events-udp", ""])
+    assert "warning" not in memory.stderr

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from scrapeguard.cli import _fail, app, err, needs_extra
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import text
+from scrapeguard.textsafe import labelled, text
 
 if TYPE_CHECKING:
     from scrapeguard.service.config import ServiceConfig
@@ -52,6 +52,12 @@ def serve(
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
     err.print(text(_started(settings)), highlight=False, soft_wrap=True)
+    down = _store_down(service_app)
+    if down:
+        mode = "let through" if settings.fail_open else "refused as a block"
+        err.print(labelled("warning:", "yellow", (
+            f"the store does not answer ({down}): until it does, every request is {mode} "
+            f"(fail_open) and /healthz answers 503")), highlight=False, soft_wrap=True)
     # proxy_headers off: the service resolves X-Forwarded-For itself, from trusted peers only.
     # uvicorn picks uvloop and httptools (the serve extra installs both) on its own.
     uvicorn.run(decide_first(service_app), host=settings.host, port=settings.port,
@@ -98,3 +104,13 @@ def _started(settings: ServiceConfig) -> str:
     return (f"scrapeguard serve: http://{host}:{settings.port} (nginx asks "
             f"/v1/decide); store {store}; nginx log lines: {udp}; "
             f"admin endpoints and dashboard: {admin}")
+
+
+def _store_down(service_app: Any) -> str | None:
+    """Why the store did not answer one read, or None: a Redis not started or a wrong port
+    was silent until the first request, while every decision fell to the fail mode."""
+    try:
+        service_app.state.service.engine.store.get_decisions(["health"])
+    except Exception as exc:  # whatever the driver raises: said, and serve starts anyway
+        return str(exc) or type(exc).__name__
+    return None
