@@ -333,11 +333,23 @@ def test_serve_warns_at_start_when_its_store_does_not_answer(
     decision fell to the fail mode."""
     uvicorn = pytest.importorskip("uvicorn")
     pytest.importorskip("redis")
+    from scrapeguard import service
+
     monkeypatch.setattr(uvicorn, "run", lambda _app, **_options: None)
     monkeypatch.setenv("SCRAPEGUARD_SECRET_FILE", str(tmp_path / "key"))
+    # uvicorn does not run, so neither does the lifespan that would stop the record lane's
+    # child (which waits for its parent, and held pytest's exit): the test closes it.
+    built: list[Any] = []
+    real = service.build_app
+    monkeypatch.setattr(service, "build_app", lambda settings: built.append(real(settings))
+                        or built[-1])
     store = f"redis://127.0.0.1:{_free_port()}/0"
-    done = CliRunner().invoke(app, ["serve", "--store", store, "--port", str(_free_port()),
-                                    "--events-udp", ""])
+    try:
+        done = CliRunner().invoke(app, ["serve", "--store", store, "--port",
+                                        str(_free_port()), "--events-udp", ""])
+    finally:
+        for started in built:
+            started.state.service.close()
     assert done.exit_code == 0, done.output
     last = done.stderr.splitlines()[-1]
     assert last.startswith("warning: the store does not answer (")
