@@ -81,6 +81,22 @@ def test_trace_prints_a_table_and_writes_json(tmp_path: Path) -> None:
     assert served[0].phone not in (tmp_path / "out.json").read_text()  # counts, not values
 
 
+def test_trace_in_an_80_column_pipe_keeps_whole_times(tmp_path: Path) -> None:
+    """In a pipe the table is 80 columns wide: the times were cut to `2026-12-…`."""
+    book = new_book(tmp_path, key=None)
+    served = book.for_actor("account:harvester7", 12)
+    book.record("account:harvester7", served)
+    book.close()
+    dump = tmp_path / "dump.txt"
+    dump.write_text("".join(f"{c.name} {c.phone.replace(' ', '-')}\n" for c in served))
+    shown = run("trace", str(dump), "--canaries", str(tmp_path / "canaries.db"), COLUMNS="80")
+    assert shown.exit_code == 0, shown.output
+    assert "…" not in shown.output
+    assert max(len(line) for line in shown.output.splitlines()) <= 80
+    assert len(re.findall(r"\b\d{4}-\d\d-\d\d\b", shown.output)) == 2
+    assert len(re.findall(r"\b\d\d:\d\d:\d\d\b", shown.output)) == 2
+
+
 def test_trace_explains_a_refusal(tmp_path: Path) -> None:
     book = new_book(tmp_path, key=None)
     served = book.for_actor("account:a", 100)

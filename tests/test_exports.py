@@ -281,3 +281,21 @@ def test_crowdsec_unreachable_is_a_clear_error(decisions: Path, tmp_path: Path) 
                                       str(creds)])
     assert result.exit_code == 2
     assert "unreachable" in result.output
+
+
+def test_an_export_of_expired_decisions_only_says_why_it_is_empty(tmp_path: Path) -> None:
+    """The README's log is from March: its decisions expired long ago, and an empty include
+    with no word looked like a broken export."""
+    old = datetime(2026, 3, 2, 1, 17, tzinfo=UTC)
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(_decision(actor, "block", old, ["fast-crawl"])) + "\n"
+                            for actor in ("ip:203.0.113.7", "ip:203.0.113.8")))
+    done = CliRunner().invoke(app, ["export", "nginx", str(path)])
+    assert done.exit_code == 0, done.output
+    assert "0 standing" in done.stdout
+    assert done.stderr.startswith("note: nothing to export: all 2 bans in the decisions "
+                                  "expired, the last at 2026-03-03 01:17 UTC")
+    standing = tmp_path / "now.jsonl"
+    standing.write_text(json.dumps(_decision("ip:203.0.113.9", "block", datetime.now(UTC),
+                                             ["fast-crawl"])) + "\n")
+    assert CliRunner().invoke(app, ["export", "nginx", str(standing)]).stderr == ""

@@ -305,3 +305,29 @@ def test_the_words_nearest_the_id_say_whose_record_it_is() -> None:
         "/{n}/{n}": ("record", "person"),
     }
     assert _route(table, "/{n}/{n}").confidence < _route(table, "/listing/{n}").confidence
+
+
+CUSTOM = '$remote_addr [$time_local] "$request" $status $body_bytes_sent rt=$request_time'
+"""An nginx `log_format` no detector knows: `analyze` reads it with --log-format."""
+
+
+def _custom_log(path: Path) -> Path:
+    path.write_text("".join(
+        f'198.51.100.{n % 7 + 1} [06/Dec/2026:21:{n // 60:02d}:{n % 60:02d} +0000] '
+        f'"GET /user/{1000 + n} HTTP/1.1" 200 812 rt=0.0{n % 10}\n' for n in range(120)))
+    return path
+
+
+def test_routes_reads_a_custom_nginx_log_format_as_analyze_does(tmp_path: Path) -> None:
+    """`routes` is the step a newcomer is told to check first; it had no --log-format and
+    ignored the policy's `log_format`, so a log `analyze` read was unreadable to it."""
+    log = _custom_log(tmp_path / "access.log")
+    given = CliRunner().invoke(app, ["routes", str(log), "--log-format", CUSTOM])
+    assert given.exit_code == 0, given.output
+    assert "120 events, 0 malformed" in given.stderr
+    assert "/user/{n}" in given.stdout
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(f"extends: default\nlog_format: '{CUSTOM}'\n")
+    table, load = learn_routes([str(log)], policy=str(pack))
+    assert load.malformed == 0
+    assert any(route.template == "/user/{n}" for route in table.routes)

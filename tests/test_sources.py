@@ -406,3 +406,14 @@ def test_samples_are_the_first_lines_even_in_a_parallel_scan(con: Any, tmp_path:
     assert [s.line for s in report.recovered_samples] == list(range(2, 22, 2))
     assert [s.line for s in report.samples] == [200_000 + 5000 * k for k in range(1, 11)]
     assert report.samples[0].text == "oops 4999"
+
+
+@pytest.mark.parametrize("suffix", ["", "/"])
+def test_a_directory_is_refused_with_a_pattern_that_works(tmp_path: Path, suffix: str) -> None:
+    """`analyze logs/` (a shell completes a folder with its slash) suggested 'logs//*.log'."""
+    from scrapeguard.sources.inputs import expand
+
+    with pytest.raises(SourceError) as caught:
+        expand([f"{tmp_path}{suffix}"])
+    assert str(caught.value) == (f"{tmp_path}{suffix} is a directory; name the files, e.g. "
+                                 f"'{tmp_path}/*.log'")

@@ -36,8 +36,20 @@ def test_every_acted_on_actor_is_listed_within_the_width(tmp_path: Path,
     assert max(len(line) for line in lines) <= width
     acting = [d for d in decisions if d["action"] != "allow"]
     assert acting
+    why = lines.index("Why, for the first listed:") + 1
+    after = next(i for i in range(why, len(lines)) if not lines[i].startswith("  "))
+    assert " requests, " in lines[after]  # no reason folded back to column 0 before it
+    assert lines[why] == f"  {decisions_by_harm(decisions)[0]}:"
     flat = " ".join(line.strip() for line in lines)
     for d in acting:
         assert str(d["actor"]).split("{", 1)[0] in flat, d["actor"]
         for rule in d["rules"]:  # type: ignore[attr-defined]
             assert rule in flat
+
+
+def decisions_by_harm(decisions: list[dict[str, object]]) -> list[str]:
+    """Actors in the order `analyze` lists them: most records first."""
+    from scrapeguard.decisions import Decision
+    from scrapeguard.report.rank import by_harm
+
+    return [d.actor for d in by_harm([Decision.from_json(r) for r in decisions])]

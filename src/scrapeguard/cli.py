@@ -6,6 +6,7 @@ Exit codes: 0 done, 2 bad input (policy, files, arguments), 3 `--fail-on` matche
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import select
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -54,6 +55,8 @@ EXIT_PIPE_CLOSED = 141
 
 err = Console(stderr=True)
 
+_Out = TypeVar("_Out", bound=Path | str | None)
+
 
 def _fail(exc: Exception) -> typer.Exit:
     """Print a library error (its own line breaks kept, log text in it escaped) and return the
@@ -85,6 +88,24 @@ def main(
     if version:
         typer.echo(__version__)
         raise typer.Exit()
+
+
+def writable(value: _Out) -> _Out:
+    """Typer callback of every option that names a file to write: its directory must exist
+    and take files, checked before any work, so a typo in `--decisions` ends in a usage
+    error at once instead of a traceback after the whole analysis. `-` is standard output."""
+    if value is None or str(value) == "-":
+        return value
+    path = Path(str(value))
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a directory; name a file in it")
+    folder = path.parent
+    if not folder.is_dir():
+        raise typer.BadParameter(f"directory {folder} does not exist: create it "
+                                 f"(mkdir -p {folder}) or name a file elsewhere")
+    if not os.access(folder, os.W_OK):
+        raise typer.BadParameter(f"directory {folder} is not writable by this user")
+    return value
 
 
 PolicyOption = Annotated[Path | None, typer.Option(
@@ -129,9 +150,11 @@ def analyze(
     inputs: Annotated[list[str], typer.Argument(
         help="Log files, globs, .gz, or - for standard input.")],
     decisions: Annotated[Path | None, typer.Option(
-        "--decisions", help="Write one JSON decision per acted-on actor to this file.")] = None,
+        "--decisions", help="Write one JSON decision per acted-on actor to this file.",
+        callback=writable)] = None,
     summary_json: Annotated[Path | None, typer.Option(
-        "--summary-json", help="Write the summary (counts, top actors) as JSON.")] = None,
+        "--summary-json", help="Write the summary (counts, top actors) as JSON.",
+        callback=writable)] = None,
     policy: PolicyOption = None,
     fmt: FormatOption = None,
     log_format: LogFormatOption = None,
@@ -148,10 +171,12 @@ def analyze(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar or table.")] = False,
     report: Annotated[Path | None, typer.Option(
-        "--report", help="Write the breach-impact report as one self-contained HTML file.")]
+        "--report", help="Write the breach-impact report as one self-contained HTML file.",
+        callback=writable)]
     = None,
     report_json: Annotated[Path | None, typer.Option(
-        "--report-json", help="Write the breach-impact report as JSON (see docs/report.md).")]
+        "--report-json", help="Write the breach-impact report as JSON (see docs/report.md).",
+        callback=writable)]
     = None,
     unredacted: Annotated[bool, typer.Option(
         "--unredacted", help="Quote log lines in the report unmasked: contains personal data.")]
@@ -273,7 +298,8 @@ def report_affected(
     decisions: Annotated[Path, typer.Option(
         "--decisions", help="Decisions file from `analyze --decisions`; acting actors listed.")],
     out: Annotated[Path, typer.Option(
-        "--out", help="CSV to write: actor, subject, first_received (UTC), fields.")],
+        "--out", help="CSV to write: actor, subject, first_received (UTC), fields.",
+        callback=writable)],
     policy: Annotated[Path | None, typer.Option(
         "--policy", help="Rule pack the decisions were made with; default: the shipped pack.")]
     = None,
@@ -447,3 +473,20 @@ from scrapeguard import (  # noqa: E402, F401
     cli_traffic,
     cli_watch,
 )
+
+
+def _one_line_summaries(typer_app: typer.Typer) -> None:
+    """Each command's line in a `--help` list: its docstring's first paragraph, joined. The
+    rich help keeps the docstring's own line breaks there, so a summary wrapped in the
+    source broke mid-sentence in `scrapeguard --help` (`… how many people's records, when`
+    then `a rule would …` on a line of its own)."""
+    for info in typer_app.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        if info.short_help is None and doc:
+            info.short_help = " ".join(doc.split("\n\n", 1)[0].split())
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _one_line_summaries(group.typer_instance)
+
+
+_one_line_summaries(app)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scrapeguard.cli import _fail, app
+from scrapeguard.cli import _fail, app, writable
 from scrapeguard.errors import ScrapeGuardError
 
 canary_app = typer.Typer(help="Plant canary records: synthetic people served per actor.",
@@ -162,7 +162,8 @@ def trace_command(
         help="Name an actor only when the chance that an innocent one matches as well "
         "(corrected for the number of actors) is below this.")] = 1e-6,
     json_out: Annotated[str | None, typer.Option(
-        "--json", help="Write the report as JSON to this file ('-' for standard output).")]
+        "--json", help="Write the report as JSON to this file ('-' for standard output).",
+        callback=writable)]
     = None,
 ) -> None:
     """Find canaries in a leaked dump and name the actor they were served to, if the evidence

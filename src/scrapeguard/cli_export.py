@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from scrapeguard.cli import _fail, app, err
+from scrapeguard.cli import _fail, app, err, writable
 from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import text
+from scrapeguard.textsafe import labelled, text
 
 export_app = typer.Typer(help="Decisions as an nginx include, an nftables set, or CrowdSec "
                               "decisions, each with its expiry.", no_args_is_help=True)
@@ -22,7 +22,8 @@ PolicyOption = Annotated[Path | None, typer.Option(
     "--policy", help="Rule pack whose decision_ttl dates decisions without expires_ts.")]
 MinAction = Annotated[str, typer.Option(
     "--min-action", help="Export decisions of at least this action.")]
-Out = Annotated[Path | None, typer.Option("--out", help="File to write; default: stdout.")]
+Out = Annotated[Path | None, typer.Option("--out", help="File to write; default: stdout.",
+                                          callback=writable)]
 
 
 def _bans(inputs: list[Path], policy: Path | None, min_action: str,
@@ -37,10 +38,28 @@ def _bans(inputs: list[Path], policy: Path | None, min_action: str,
     now = datetime.now(UTC)
     try:
         ttl = load_policy(policy).settings.decision_ttl_seconds()
-        return read_bans(inputs, ttl, now=now, min_action=min_action,
-                         include_expired=include_expired), now
+        bans = read_bans(inputs, ttl, now=now, min_action=min_action,
+                         include_expired=include_expired)
+        if not bans and not include_expired:
+            _say_all_expired(read_bans(inputs, ttl, now=now, min_action=min_action,
+                                       include_expired=True))
+        return bans, now
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
+
+
+def _say_all_expired(expired: list[Any]) -> None:
+    """Why an export is empty when the files did hold bans: `analyze` dates a decision in
+    the log's time, so the decisions of last month's log expired long ago, and an empty
+    include with no word looks like a broken export."""
+    if not expired:
+        return
+    last = max(ban.expires for ban in expired)
+    err.print(labelled("note:", "yellow", (
+        f"nothing to export: all {len(expired):,} bans in the decisions expired, the last at "
+        f"{last:%Y-%m-%d %H:%M} UTC (a decision stands for the policy's decision_ttl after "
+        f"its first action, in the log's time; see docs/exports.md)")),
+        highlight=False, soft_wrap=True)
 
 
 def _write(content: str, out: Path | None) -> None:

@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scrapeguard.cli import FormatOption, MaxMalformedOption, _fail, app, err
+from scrapeguard.cli import (
+    FormatOption,
+    LogFormatOption,
+    MaxMalformedOption,
+    NginxConfOption,
+    _chosen_format,
+    _fail,
+    app,
+    err,
+    writable,
+)
 from scrapeguard.errors import ScrapeGuardError
 
 
@@ -19,11 +29,13 @@ def routes(
         help="Log files, globs, .gz, or - for standard input.")],
     write: Annotated[Path | None, typer.Option(
         "--write", help="Write the table as a policy fragment to confirm and edit, loadable "
-                        "by `analyze --policy`.")] = None,
+                        "by `analyze --policy`.", callback=writable)] = None,
     policy: Annotated[Path | None, typer.Option(
         "--policy", help="Rule pack whose declared routes win; default: the shipped pack.")]
     = None,
     fmt: FormatOption = None,
+    log_format: LogFormatOption = None,
+    nginx_conf: NginxConfOption = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Treat any malformed line as an error.")] = False,
     max_malformed: MaxMalformedOption = "5%",
@@ -37,7 +49,8 @@ def routes(
     from scrapeguard.sources.malformed import parse_share
 
     try:
-        table, load = learn_routes(inputs, policy=str(policy) if policy else None, fmt=fmt,
+        table, load = learn_routes(inputs, policy=str(policy) if policy else None,
+                                   fmt=_chosen_format(fmt, log_format, nginx_conf),
                                    strict=strict, max_malformed=parse_share(max_malformed))
     except ScrapeGuardError as exc:
         raise _fail(exc) from None

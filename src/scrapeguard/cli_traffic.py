@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scrapeguard.cli import _fail, app
+from scrapeguard.cli import _fail, app, writable
 from scrapeguard.errors import ScrapeGuardError
 
 
@@ -55,9 +55,10 @@ def evaluate_command(
     tool: Annotated[str, typer.Option(help="Name of the scored tool in the table.")]
     = "scrapeguard",
     json_out: Annotated[Path | None, typer.Option(
-        "--json", help="Write the scorecards as JSON.")] = None,
+        "--json", help="Write the scorecards as JSON.", callback=writable)] = None,
     chart: Annotated[Path | None, typer.Option(
-        "--chart", help="Write an HTML chart of records leaked over time per scenario.")] = None,
+        "--chart", help="Write an HTML chart of records leaked over time per scenario.",
+        callback=writable)] = None,
     no_baselines: Annotated[bool, typer.Option(
         "--no-baselines", help="Score only the decisions file.")] = False,
 ) -> None:
@@ -81,7 +82,8 @@ def evaluate_command(
 @app.command()
 def calibrate(
     inputs: Annotated[list[str], typer.Argument(help="Past logs of the site.")],
-    out: Annotated[Path, typer.Option("--out", help="Calibration JSON to write.")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Calibration JSON to write.", callback=writable)],
     policy: Annotated[Path | None, typer.Option(help="Rule pack; default: shipped.")] = None,
 ) -> None:
     """Measure percentile thresholds and personal-data templates on history for the live engine.

@@ -20,8 +20,9 @@ from scrapeguard.cli import (
     _fail,
     app,
     err,
+    writable,
 )
-from scrapeguard.errors import ScrapeGuardError
+from scrapeguard.errors import ScrapeGuardError, SourceError, StoreError
 from scrapeguard.textsafe import inert, json_text, labelled, text
 
 
@@ -33,7 +34,7 @@ def watch(
         "middleware and `serve`) or memory://.")] = "memory://",
     state_file: Annotated[Path | None, typer.Option(
         "--state", help="Where the position is saved; default: LOG's name + .scrapeguard-"
-        "watch beside it.")] = None,
+        "watch beside it.", callback=writable)] = None,
     policy: PolicyOption = None,
     calibration: Annotated[Path | None, typer.Option(
         "--calibration", help="From `scrapeguard calibrate` over past logs.")] = None,
@@ -45,7 +46,7 @@ def watch(
     nginx_conf: NginxConfOption = None,
     decisions: Annotated[Path | None, typer.Option(
         "--decisions", help="Append each decision as it is made (JSON lines with its "
-        "expires_ts), for `scrapeguard export`.")] = None,
+        "expires_ts), for `scrapeguard export`.", callback=writable)] = None,
     from_end: Annotated[bool, typer.Option(
         "--from-end", help="With no saved position, start at the log's end (default: its "
         "start).")] = False,
@@ -70,6 +71,14 @@ def watch(
                            f"key: give --secret-file (or {SECRET_FILE_ENV})"), highlight=False)
         raise typer.Exit(2)
     state_path = state_file or log.with_name(log.name + ".scrapeguard-watch")
+    if not log.exists() and not state_path.exists():
+        # A typo in the path would otherwise read nothing and report success (`--once`), or
+        # wait without a word: following a log that logrotate or the server creates later
+        # is legitimate, so only `--once` makes it an error.
+        if once:
+            raise _fail(SourceError(f"no such file: {log}"))
+        err.print(labelled("note:", "yellow", f"{log} does not exist yet; waiting for it to "
+                           f"appear (Ctrl-C to stop)"), highlight=False, soft_wrap=True)
     journal = decisions.open("a", encoding="utf-8") if decisions else None
     try:
         loaded = load_policy(policy)
@@ -94,6 +103,10 @@ def watch(
         stats = watcher.run(stop, once=once, status=line.show)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
+    except _unreachable() as exc:
+        raise _fail(StoreError(
+            f"the store (--store) cannot be reached: {exc}\nStart it or correct --store, "
+            f"then run watch again: it resumes where it stopped.")) from None
     finally:
         line.clear()
         watcher.close()
@@ -104,6 +117,18 @@ def watch(
                    f"{stats.malformed:,} malformed, {stats.decisions:,} decisions"
                    + (f", {stats.skipped:,} already counted before a restart"
                       if stats.skipped else "")), highlight=False, soft_wrap=True)
+
+
+def _unreachable() -> tuple[type[Exception], ...]:
+    """The errors of a store that does not answer (Redis stopped, a wrong address, too slow):
+    a message and exit 2, not a traceback. Nothing is lost: the position moves only past
+    what the store counted. Empty without the redis client (a memory store cannot fail)."""
+    try:
+        from redis.exceptions import ConnectionError as Refused
+        from redis.exceptions import TimeoutError as Slow
+    except ImportError:
+        return ()
+    return (Refused, Slow)
 
 
 def _env(name: str) -> str:

@@ -144,8 +144,14 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str]) -> int:
 
 def read_decisions(path: Path) -> Iterator[Decision]:
     """Read a decisions file (ours or another tool's) with located errors; a byte-order mark
-    (as Windows tools write) is skipped, bytes that are not UTF-8 are an error on their line."""
-    with path.open("rb") as handle:
+    (as Windows tools write) is skipped, bytes that are not UTF-8 are an error on their line,
+    and a file that cannot be opened is a SourceError too (`report affected`, `eval`: exit 2,
+    no traceback)."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read decisions: {exc.strerror}") from None
+    with handle:
         for number, raw in enumerate(handle, 1):
             if number == 1:
                 raw = raw.removeprefix(b"\xef\xbb\xbf")

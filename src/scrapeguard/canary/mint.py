@@ -114,7 +114,7 @@ def faker_for(locale: str) -> Any:
     try:
         from faker import Faker
     except ImportError:
-        raise CanaryError("minting canaries needs Faker: pip install 'scrapeguard[simulate]'"
+        raise CanaryError("minting canaries needs Faker: pip install 'scrapeguard[canary]'"
                           ) from None
     try:
         return Faker(locale)

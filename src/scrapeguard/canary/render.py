@@ -80,9 +80,12 @@ def render(report: TraceReport, console: Console) -> None:
     rows = [(s, True) for s in result.named] + [(s, False) for s in result.unnamed[:3]]
     if rows:
         table = Table(show_edge=False)
-        for column in ("", "actor", "matched", "served", "chance if innocent"):
+        for column in ("", "actor", "matched", "served"):
             table.add_column(column, no_wrap=True)
-        table.add_column("served between (UTC)")
+        # The long header may wrap over its short values, and the times fold rather than
+        # end in "…": at 80 columns (a pipe) they were cut to "2026-12-…".
+        table.add_column("chance if innocent", min_width=8)
+        table.add_column("served between (UTC)", overflow="fold", min_width=10)
         for suspect, named in rows:
             table.add_row(text("named", "bold red") if named else "not named", text(suspect.actor),
                           f"{suspect.matched}/{suspect.dump}",

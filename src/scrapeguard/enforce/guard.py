@@ -85,6 +85,7 @@ class Guard:
         clock: Clock | None = None,
         budget: float = DEFAULT_BUDGET,
         tls_header: str = DEFAULT_TLS_HEADER,
+        calibration: str | Path | None = None,
     ) -> None:
         from limits import parse
 
@@ -127,7 +128,7 @@ class Guard:
         self.client_cookies = ClientCookies(key)
         self._owns_engine = engine is None
         self.engine: Engine = engine or _stream_engine(loaded, store, fail_open, state_secret,
-                                                       budget)
+                                                       budget, calibration)
         toolkit = actions.Toolkit(storage=self.storage, clock=self.clock, fail_open=fail_open,
                                   throttle_rate=rate, passes=self.passes,
                                   difficulty=(low, high), has_decoy=has_decoy,
@@ -335,7 +336,7 @@ class Guard:
 
 
 def _stream_engine(policy: Policy, store: str, fail_open: bool, secret: bytes | None,
-                   budget: float) -> Engine:
+                   budget: float, calibration: str | Path | None = None) -> Engine:
     try:
         from scrapeguard.engines.stream import StreamEngine
     except ImportError as exc:  # pragma: no cover - only while the engine is missing
@@ -344,5 +345,7 @@ def _stream_engine(policy: Policy, store: str, fail_open: bool, secret: bytes | 
                                "budget": budget}
     if secret is not None:
         options["secret"] = secret
+    if calibration is not None:  # `scrapeguard calibrate`'s file (docs/live.md)
+        options["calibration"] = calibration
     engine: Engine = StreamEngine(**options)
     return engine

@@ -50,6 +50,11 @@ from scrapeguard.types import ACTOR_KINDS, GROUP_KINDS, Action, ActorKind, actio
 
 log = logging.getLogger("scrapeguard.stream")
 
+NO_CALIBRATION = ("rule %s: no calibration for %s; counting them as 0, so only its absolute "
+                  "floors apply (run `scrapeguard calibrate` on history)")
+"""The warning an engine built without a calibration gives per relative rule; a process
+that builds a second engine from the same settings (serve's record lane) filters it out."""
+
 EVENT_KINDS: tuple[ActorKind, ...] = ("ip", "net", "asn", "prefix", "account", "session", "fp",
                                      "hdr", "tls")
 CAMPAIGN_LINKS = ("enum", "thin")
@@ -210,9 +215,8 @@ class StreamEngine:
             known = calibration.percentiles_for(rule.id)
             missing = condition.percentiles - set(known)
             if missing:
-                log.warning("rule %s: no calibration for %s; counting them as 0, so only its "
-                            "absolute floors apply (run `scrapeguard calibrate` on history)",
-                            rule.id, ", ".join(f"p{p.q:g}({p.feature})" for p in missing))
+                log.warning(NO_CALIBRATION, rule.id,
+                            ", ".join(f"p{p.q:g}({p.feature})" for p in missing))
             values = {**dict.fromkeys(missing, 0.0), **known}
             links = tuple(sorted(rule.links)) if rule.kind == "campaign" else ()
             for offset in rule.phases:  # a sliding window's phases (`Rule.hop`)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -97,7 +98,12 @@ def render(analysis: Analysis, console: Console, *, top: int = 20) -> None:
     if acting:
         console.print("[b]Why, for the first listed:[/b]")
         for d in acting[:min(top, REASONS_SHOWN)]:
-            console.print(text(f"  {d.actor}: " + "; ".join(d.reasons)), highlight=False)
+            # Each actor on its line, its reasons indented below: folded at the terminal's
+            # width they had run on from column 0, where no actor could be told from another.
+            console.print(Padding(text(f"{d.actor}:"), (0, 0, 0, 2), expand=False),
+                          highlight=False)
+            console.print(Padding(text("; ".join(d.reasons)), (0, 0, 0, 4), expand=False),
+                          highlight=False)
     totals = analysis.totals
     console.print(
         f"{plural(totals.get('events', 0), 'request')}, "

@@ -30,6 +30,8 @@ class ServiceConfig(BaseModel):
 
     store: str = "memory://"
     policy: str | None = None
+    calibration: str | None = None
+    """`scrapeguard calibrate`'s file: percentiles and personal-data templates from history."""
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 7480
     events_udp: str = "127.0.0.1:7481"

@@ -22,10 +22,13 @@ import multiprocessing.connection
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapeguard.service.config import ServiceConfig
 from scrapeguard.service.events import Counted, counted
+
+if TYPE_CHECKING:
+    from scrapeguard.enforce.guard import Guard
 
 log = logging.getLogger("scrapeguard.service")
 
@@ -37,6 +40,19 @@ CLOSE_SECONDS = 10.0
 """How long closing waits for the child to count what it holds."""
 
 
+def child_guard(config: ServiceConfig, secret: bytes) -> Guard:
+    """The child's guard: the parent's settings, calibration included, and the parent's
+    state key, not one of the child's own: without a configured secret each process would
+    draw a random one, and the decisions the child writes would sit under hashes the parent
+    never asks for."""
+    from scrapeguard.enforce.guard import Guard
+
+    return Guard(store=config.store, policy=config.policy,
+                 trusted_proxies=config.trusted_proxies, fail_open=config.fail_open,
+                 throttle_rate=config.throttle_rate, budget=config.budget, secret=secret,
+                 calibration=config.calibration)
+
+
 def _child(config: ServiceConfig, secret: bytes,
            conn: multiprocessing.connection.Connection) -> None:
     """The child's main: record what arrives, report what was counted, until the parent
@@ -44,17 +60,17 @@ def _child(config: ServiceConfig, secret: bytes,
     counted what it holds (a signal to the whole group would lose those events)."""
     import signal
 
-    from scrapeguard.enforce.guard import Guard
     from scrapeguard.enforce.recorder import Recorder
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # The parent's state key, not one of the child's own: without a configured secret each
-    # process would draw a random one, and the decisions the child writes would sit under
-    # hashes the parent never asks for.
-    guard = Guard(store=config.store, policy=config.policy,
-                  trusted_proxies=config.trusted_proxies, fail_open=config.fail_open,
-                  throttle_rate=config.throttle_rate, budget=config.budget, secret=secret)
+    # The parent built its engine from the same settings and already said which rules lack
+    # a calibration: said again here, each start printed every such warning twice.
+    from scrapeguard.engines.stream import NO_CALIBRATION
+
+    logging.getLogger("scrapeguard.stream").addFilter(
+        lambda record: record.msg is not NO_CALIBRATION)
+    guard = child_guard(config, secret)
     engine = guard.engine
     cond = threading.Condition()
     done_addresses: list[str] = []

@@ -53,7 +53,7 @@ class Service:
         self.guard = Guard(store=config.store, policy=config.policy,
                            trusted_proxies=config.trusted_proxies, fail_open=config.fail_open,
                            engine=engine, throttle_rate=config.throttle_rate,
-                           budget=config.budget)
+                           budget=config.budget, calibration=config.calibration)
         if not isinstance(self.guard.engine, StreamEngine):
             raise ScrapeGuardError("the service needs the stream engine")
         self.engine: StreamEngine = self.guard.engine

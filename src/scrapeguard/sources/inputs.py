@@ -51,7 +51,8 @@ def expand(inputs: Sequence[str]) -> list[str]:
             out.append(item)
         elif os.path.exists(item):
             if os.path.isdir(item):
-                raise SourceError(f"{item} is a directory; name the files, e.g. '{item}/*.log'")
+                pattern = os.path.join(item, "*.log")  # `logs/` (as a shell completes it) too
+                raise SourceError(f"{item} is a directory; name the files, e.g. '{pattern}'")
             out.append(item)
         elif glob.has_magic(item):
             matches = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
