@@ -142,11 +142,11 @@ def write_decisions(decisions: Iterable[Decision], out: IO[str]) -> int:
     return count
 
 
-def read_decisions(path: Path) -> Iterator[Decision]:
-    """Read a decisions file (ours or another tool's) with located errors; a byte-order mark
-    (as Windows tools write) is skipped, bytes that are not UTF-8 are an error on their line,
-    and a file that cannot be opened is a SourceError too (`report affected`, `eval`: exit 2,
-    no traceback)."""
+def decision_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line of a decisions file (ours or another tool's), JSON-decoded, with
+    its line number; a byte-order mark (as Windows tools write) is skipped. A file that cannot
+    be opened, bytes that are not UTF-8 and text that is not JSON are SourceErrors naming the
+    file and line (`report affected`, `eval`, `export`: exit 2, no traceback)."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -158,6 +158,15 @@ def read_decisions(path: Path) -> Iterator[Decision]:
             if not raw.strip():
                 continue
             try:
-                yield Decision.from_json(json.loads(raw.decode("utf-8")))
-            except (ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+                yield number, json.loads(raw.decode("utf-8"))
+            except ValueError as exc:  # UnicodeDecodeError is a ValueError
                 raise SourceError(f"{path}:{number}: not a decision: {exc}") from None
+
+
+def read_decisions(path: Path) -> Iterator[Decision]:
+    """The decisions of a file, with located errors (`decision_lines`)."""
+    for number, record in decision_lines(path):
+        try:
+            yield Decision.from_json(record)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SourceError(f"{path}:{number}: not a decision: {exc}") from None

@@ -10,13 +10,12 @@ valid address or network is refused with its location, never written into a conf
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scrapeguard.decisions import Decision, parse_ts
+from scrapeguard.decisions import Decision, decision_lines, parse_ts
 from scrapeguard.errors import SourceError
 from scrapeguard.types import Action, action_rank
 
@@ -69,22 +68,12 @@ def read_bans(paths: Iterable[Path], ttl: dict[Action, int], *, now: datetime | 
 
 
 def _records(path: Path) -> Iterable[tuple[Decision, datetime | None]]:
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read decisions: {exc.strerror}") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if number == 1:
-                line = line.removeprefix(b"\xef\xbb\xbf")
-            if not line.strip():
-                continue
-            try:  # bytes that are not UTF-8 are an error on their line (a ValueError)
-                record = json.loads(line.decode("utf-8"))
-                expires = record.get("expires_ts") if isinstance(record, dict) else None
-                yield Decision.from_json(record), parse_ts(expires) if expires else None
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise SourceError(f"{path}:{number}: not a decision: {exc}") from None
+    for number, record in decision_lines(path):
+        try:
+            expires = record.get("expires_ts") if isinstance(record, dict) else None
+            yield Decision.from_json(record), parse_ts(expires) if expires else None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SourceError(f"{path}:{number}: not a decision: {exc}") from None
 
 
 def _addressed(decision: Decision) -> list[tuple[str, datetime]]:
