@@ -34,14 +34,11 @@ def test_the_child_counts_under_the_parents_key_without_a_configured_secret(
     assert not app.state.service.record_process.process.is_alive()
 
 
-def test_a_start_without_calibration_warns_once_not_once_per_process(
-        redis_url: str, tmp_path: Path) -> None:
-    """The record lane's child builds its engine from the same settings; its copy of each
-    warning doubled what a newcomer read at every start."""
+def _started_and_stopped(env: dict[str, str]) -> str:
+    """What `scrapeguard serve` wrote on stderr from its start to its stop."""
     from service_support import ServiceProcess, free_port
 
-    service = ServiceProcess({"SCRAPEGUARD_STORE": redis_url, "SCRAPEGUARD_EVENTS_UDP": "",
-                              "SCRAPEGUARD_SECRET_FILE": str(tmp_path / "key")}, free_port())
+    service = ServiceProcess(env, free_port())
     service.start()
     process = service.process
     assert process is not None
@@ -51,6 +48,15 @@ def test_a_start_without_calibration_warns_once_not_once_per_process(
     said = process.stderr.read().decode()
     process.stderr.close()
     service.process = None
+    return said
+
+
+def test_a_start_without_calibration_warns_once_not_once_per_process(
+        redis_url: str, tmp_path: Path) -> None:
+    """The record lane's child builds its engine from the same settings; its copy of each
+    warning doubled what a newcomer read at every start."""
+    said = _started_and_stopped({"SCRAPEGUARD_STORE": redis_url, "SCRAPEGUARD_EVENTS_UDP": "",
+                                 "SCRAPEGUARD_SECRET_FILE": str(tmp_path / "key")})
     assert said.count("rule exposure-daily-account: no calibration") == 1, said
 
 
@@ -70,8 +76,6 @@ def test_serve_takes_a_calibration_in_both_its_processes(redis_url: str, tmp_pat
     process and the record lane's child, which counts and fires the rules."""
     from scrapeguard.errors import ScrapeGuardError
     from scrapeguard.service.record_process import child_guard
-    from service_support import ServiceProcess, free_port
-
     calibration = tmp_path / "calibration.json"
     calibration.write_text(json.dumps(CALIBRATION))
     app = build_app(load_config(None, env={}, calibration=str(calibration)))
@@ -85,16 +89,7 @@ def test_serve_takes_a_calibration_in_both_its_processes(redis_url: str, tmp_pat
                                     calibration=str(calibration)), b"k" * 32)
     assert child.engine.calibration.percentiles_for("exposure-daily-account")  # type: ignore[attr-defined]
     child.close()
-    service = ServiceProcess({"SCRAPEGUARD_STORE": redis_url, "SCRAPEGUARD_EVENTS_UDP": "",
-                              "SCRAPEGUARD_CALIBRATION": str(calibration),
-                              "SCRAPEGUARD_SECRET_FILE": str(tmp_path / "key")}, free_port())
-    service.start()
-    process = service.process
-    assert process is not None
-    assert process.stderr is not None
-    process.terminate()
-    process.wait(30)
-    said = process.stderr.read().decode()
-    process.stderr.close()
-    service.process = None
+    said = _started_and_stopped({"SCRAPEGUARD_STORE": redis_url, "SCRAPEGUARD_EVENTS_UDP": "",
+                                 "SCRAPEGUARD_CALIBRATION": str(calibration),
+                                 "SCRAPEGUARD_SECRET_FILE": str(tmp_path / "key")})
     assert "no calibration" not in said, said
