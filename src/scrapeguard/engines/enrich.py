@@ -198,9 +198,10 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     refused = t.status >= 400
     item_key = ibis.ifelse(has_list, key(t.json_item),
                            ibis.ifelse(missed | refused, ibis.null(), t.path_item_key))
-    single = ibis.ifelse(has_list, t.subjects.length() == 1, weights == 1) & is_route
-    # One record asked for, found or not: the record the path names (`asked_beyond_day`).
+    # One record asked for, found or not: the record the path names (`asked_beyond_day`);
+    # a lookup (`single`) when it found exactly one person.
     asked = ibis.ifelse(has_list, t.subjects.length() <= 1, weights == 1) & is_route
+    single = asked & (~has_list | (t.subjects.length() == 1))
     is_error = t.status.isin(ERROR_STATUSES)
     # An empty Referer header carried nothing: no referer, as `-` (and as the stream says).
     has_referer = t.referer.notnull() & ~t.referer.isin(("", "-"))

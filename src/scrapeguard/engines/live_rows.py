@@ -367,11 +367,11 @@ class Deriver:
             "one": 1,
         }
         rows = self._rows(subjects, route_index, path_item, status, size)
-        single = bool(rows[0].flags.get("is_subject_route")) and (
-            len(subjects) == 1 if subjects is not None else rows[0].item_weight <= 1)
-        rows[0].flags["is_lookup"] = int(single)
+        # One record asked for, found or not; a lookup when it found exactly one person.
         asked = bool(rows[0].flags.get("is_subject_route")) and (
             len(subjects) <= 1 if subjects is not None else rows[0].item_weight <= 1)
+        single = asked and (subjects is None or len(subjects) == 1)
+        rows[0].flags["is_lookup"] = int(single)
         rows[0].flags["is_walk_step"] = int(
             single and self._referer_template(event.get("referer")) == inferred)
         # A lookup no link of this site led to (`campaigns._thin`).
