@@ -112,7 +112,10 @@ def _evaluate_group(
     scoped: ir.Table, kind: ActorKind, rules: list[Rule], calibration: Calibration,
     offset: int = 0,
 ) -> list[Firing]:
-    keys = ["actor", "bucket"]
+    # The window first: DuckDB 2.0 runs a running window partitioned by (64-bit actor key,
+    # bucket) three to seven times slower than by (bucket, actor) where one actor holds most
+    # rows, the same groups (`bench/running_sums.py`).
+    keys = ["bucket", "actor"]
     conditions = {rule.id: parse(rule.when) for rule in rules}
     percentiles = {p for c in conditions.values() for p in c.percentiles}
     if offset:  # later phases of a sliding window judge by the first phase's percentiles

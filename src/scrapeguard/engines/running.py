@@ -145,6 +145,7 @@ def _beyond_final(rows: ir.Table, keys: list[str], table: ir.Table, name: str,
 
 def running_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table:
     """Each row with the value every named feature had once that row was counted."""
+    wanted = {n for name in names for n in dependencies(name)}  # gap statistics: only these
     names = expand(names)
     gains: dict[str, Any] = {}
     beyond = [n for n in sorted(names) if isinstance(BY_NAME[n].shape, Beyond)]
@@ -172,56 +173,71 @@ def running_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Tab
     # Window results cannot nest, so first-occurrence flags are a column of their own.
     rows = rows.mutate(**gains) if gains else rows
     if beyond:  # each row's day so far, then the busiest day so far: two more columns
-        daily = ibis.cumulative_window(group_by=[*(rows[k] for k in keys), rows._day],
-                                       order_by=[rows[c] for c in ORDER])
-        rows = rows.mutate(**{f"_today_{n}": rows[f"_gain_{n}_d"].sum().over(daily)
-                              for n in beyond})
+        rows = running_sums(rows, [*keys, "_day"],
+                            {f"_today_{n}": rows[f"_gain_{n}_d"] for n in beyond})
         so_far = ibis.cumulative_window(group_by=[rows[k] for k in keys],
                                         order_by=[rows[c] for c in ORDER])
         rows = rows.mutate(**{f"_busiest_{n}": rows[f"_today_{n}"].max().over(so_far)
                               for n in beyond})
-    window = ibis.cumulative_window(group_by=[rows[k] for k in keys],
-                                    order_by=[rows[c] for c in ORDER])
-    values: dict[str, Any] = {}
+    totals: dict[str, Any] = {}
     for name in sorted(names):
         shape = BY_NAME[name].shape
         if isinstance(shape, Sum):
-            values[name] = rows[shape.column].sum().over(window)
-        elif isinstance(shape, Distinct):
-            values[name] = _floored(rows[f"_gain_{name}"].sum().over(window), shape)
+            totals[name] = rows[shape.column]
+        elif isinstance(shape, Distinct | Beyond):
+            totals[f"_total_{name}"] = rows[f"_gain_{name}"]
+    table = running_sums(rows, keys, totals) if totals else rows
+    values: dict[str, Any] = {}
+    for name in sorted(names):
+        shape = BY_NAME[name].shape
+        if isinstance(shape, Distinct):
+            values[name] = _floored(table[f"_total_{name}"], shape)
         elif isinstance(shape, Beyond):
-            values[name] = rows[f"_gain_{name}"].sum().over(window) - rows[f"_busiest_{name}"]
-    table = rows.mutate(**values).drop(*gains)
+            values[name] = table[f"_total_{name}"] - table[f"_busiest_{name}"]
+    table = table.mutate(**values) if values else table
+    table = table.drop(*gains, *(c for c in totals if c.startswith("_total_")))
     if beyond:
         table = table.drop("_day", *(f"_{w}_{n}" for n in beyond for w in ("today", "busiest")))
-    if "gap_cv" in names:
-        table = _with_gaps(table, keys)
+    if names & GAP_FEATURES:
+        table = _with_gaps(table, keys, wanted)
     return _with_ratios(table, names)
+
+
+def running_sums(rows: ir.Table, keys: list[str], columns: dict[str, Any]) -> ir.Table:
+    """`rows` with, under each name, the running total of its column per `keys` group in
+    event order (`ORDER`): one window for all of them."""
+    window = ibis.cumulative_window(group_by=[rows[k] for k in keys],
+                                    order_by=[rows[c] for c in ORDER])
+    return rows.mutate(**{name: value.sum().over(window) for name, value in columns.items()})
 
 
 def _floored(value: Any, shape: Distinct) -> Any:
     return ibis.greatest(value, shape.floor) if shape.floor else value
 
 
-def _with_gaps(table: ir.Table, keys: list[str]) -> ir.Table:
-    order = [table[c] for c in ORDER]
-    group = [table[k] for k in keys]
-    previous = table.ts_ms.lag().over(ibis.window(group_by=group, order_by=order))
-    gap = ibis.ifelse(table.one == 1, (table.ts_ms - previous) / 1000.0, ibis.null())
-    table = table.mutate(_gap=gap)
-    window = ibis.cumulative_window(group_by=[table[k] for k in keys],
-                                    order_by=[table[c] for c in ORDER])
-    count = table._gap.count().over(window)
-    total = table._gap.sum().over(window)
-    squares = (table._gap * table._gap).sum().over(window)
+def _with_gaps(table: ir.Table, keys: list[str], wanted: set[str]) -> ir.Table:
+    """The gap statistics `wanted` names, each running total computed once (`span` alone
+    needs no squares). Gaps are whole milliseconds between a request and the row before it
+    (an event's further records are no request): their count and sum are exact integers."""
+    previous = table.ts_ms.lag().over(ibis.window(group_by=[table[k] for k in keys],
+                                                  order_by=[table[c] for c in ORDER]))
+    table = table.mutate(_gap_ms=ibis.ifelse(table.one == 1, table.ts_ms - previous,
+                                             ibis.null()).cast("int64"))
+    totals = {"_gap_count": table._gap_ms.notnull().cast("int64"), "_gap_total": table._gap_ms}
+    if "gap_cv" in wanted:
+        seconds = table._gap_ms / 1000.0
+        totals["_gap_squares"] = seconds * seconds
+    table = running_sums(table, keys, totals)
+    count, total = table._gap_count, table._gap_total.fill_null(0) / 1000.0
     mean = total / count
-    variance = ibis.greatest(squares / count - mean * mean, 0)
     enough = count >= MIN_GAPS
-    return table.mutate(
-        gap_mean=ibis.ifelse(enough, mean, ibis.null()),
-        gap_cv=ibis.ifelse(enough & (mean > 0), variance.sqrt() / mean, ibis.null()),
-        span=total.fill_null(0.0),
-    ).drop("_gap")
+    out: dict[str, Any] = {"span": total}
+    if wanted & {"gap_mean", "gap_cv"}:
+        out["gap_mean"] = ibis.ifelse(enough, mean, ibis.null())
+    if "gap_cv" in wanted:
+        variance = ibis.greatest(table._gap_squares / count - mean * mean, 0)
+        out["gap_cv"] = ibis.ifelse(enough & (mean > 0), variance.sqrt() / mean, ibis.null())
+    return table.mutate(**out).drop("_gap_ms", *totals)
 
 
 def _with_ratios(table: ir.Table, names: set[str]) -> ir.Table:
