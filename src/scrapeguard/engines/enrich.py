@@ -129,15 +129,22 @@ def enrich(con: Any, table: str, policy: Policy,
     verified = steps.verified_crawlers(table, policy, uas)
 
     t = backend.table(steps.explode_subjects(table))
-    # Joins on 64-bit keys of the strings: cheaper to hash once than to compare strings.
+    # Joins on 64-bit keys of the strings: cheaper to hash once than to compare strings. The
+    # actor keys a small table's text stands for are hashed there, once per distinct value.
     t = t.mutate(_path_key=key(t.path), _ua_key=key(t.ua.fill_null("")), _ip_key=key(t.ip))
     t = t.left_join(path_table.drop("path"), t._path_key == path_table.path_key)
-    agent_table = agent_table.mutate(_ak=key(agent_table.ua_text))
+    agent_table = agent_table.mutate(_ak=key(agent_table.ua_text),
+                                     fp_key=key(agent_table.fp)).drop("fp")
     t = t.left_join(agent_table, t._ua_key == agent_table._ak)
-    address_table = address_table.mutate(_ipk=key(address_table.ip_text))
+    address_table = address_table.mutate(
+        _ipk=key(address_table.ip_text), net_key=key(address_table.net),
+        asn_key=key(address_table.net_asn), prefix_key=key(address_table.net_prefix),
+    ).drop("net", "net_asn", "net_prefix")
     t = t.left_join(address_table, t._ip_key == address_table._ipk)
     t = t.left_join(verified, [t.ip == verified.v_ip, t.ua == verified.v_ua])
     stack_table = lookups.stacks(backend, table)
+    stack_table = stack_table.mutate(hdr_key=key(stack_table.hdr_id),
+                                     tls_key=key(stack_table.tls_id)).drop("hdr_id", "tls_id")
     t = t.left_join(stack_table, [t.ua.fill_null("") == stack_table.s_ua,
                                   t.hdr.fill_null("") == stack_table.s_hdr,
                                   t.tls.fill_null("") == stack_table.s_tls])
@@ -280,14 +287,14 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         ts=t.ts,
         ts_ms=ts_ms,
         ip_key=key(t.ip),
-        net_key=key(t.net),
-        asn_key=key(t.net_asn),
-        prefix_key=key(t.net_prefix),
+        net_key=t.net_key,
+        asn_key=t.asn_key,
+        prefix_key=t.prefix_key,
         account_key=key(t.account),
         session_key=key(t.session),
-        fp_key=key(t.fp),
-        hdr_key=key(t.hdr_id),
-        tls_key=key(t.tls_id),
+        fp_key=t.fp_key,
+        hdr_key=t.hdr_key,
+        tls_key=t.tls_key,
         identity_key=key(identity),
         referral_host=referral_host,
         client_key=key(client),
