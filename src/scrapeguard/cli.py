@@ -29,10 +29,11 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from scrapeguard import __version__
-from scrapeguard.errors import ScrapeGuardError
-from scrapeguard.textsafe import inert, labelled, labelled_lines, text
+from scrapeguard.errors import PolicyError, ScrapeGuardError
+from scrapeguard.textsafe import inert, inert_lines, labelled, labelled_lines, text
 from scrapeguard.types import ACTIONS, Action, action_rank
 from scrapeguard.words import plural
 
@@ -60,8 +61,13 @@ _Out = TypeVar("_Out", bound=Path | str | None)
 
 def _fail(exc: Exception) -> typer.Exit:
     """Print a library error (its own line breaks kept, log text in it escaped) and return the
-    exit for bad input; every command module reports errors through this one function."""
-    err.print(labelled_lines("error:", "bold red", exc), highlight=False, soft_wrap=True)
+    exit for bad input; every command module reports errors through this one function. A
+    policy's issues are already `file:line:column: error: ...`, one a line, as compilers
+    write them: no second label."""
+    if isinstance(exc, PolicyError):
+        err.print(Text(inert_lines(exc)), highlight=False, soft_wrap=True)
+    else:
+        err.print(labelled_lines("error:", "bold red", exc), highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
