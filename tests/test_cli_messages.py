@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from scrapeguard import cli, cli_canary
 from scrapeguard.cli import app
+from scrapeguard.console import TrimmedLines
 from scrapeguard.words import plural
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop-access.log.gz"
@@ -359,3 +360,23 @@ def test_serve_warns_at_start_when_its_store_does_not_answer(
                          "/healthz answers 503")
     memory = CliRunner().invoke(app, ["serve", "--port", str(_free_port()), "--events-udp", ""])
     assert "warning" not in memory.stderr
+
+
+def test_output_to_a_pipe_has_no_trailing_spaces() -> None:
+    """Rich pads each line of the actors' grid to the console's width; in a pipe or a file
+    the lines end where their text does."""
+    done = CliRunner().invoke(app, ["analyze", str(EXAMPLE)])
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert any(line.lstrip().startswith("1. ") for line in lines)  # the grid was printed
+    assert [line for line in lines if line.endswith(" ")] == []
+
+
+def test_trimmed_lines_keep_a_line_written_in_pieces() -> None:
+    target = io.StringIO()
+    stream = TrimmedLines(target)
+    stream.write("a  b   ")
+    stream.write("  \nc \n  ")
+    stream.write("d  \n")
+    stream.flush()
+    assert target.getvalue() == "a  b\nc\n  d\n"

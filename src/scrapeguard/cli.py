@@ -32,6 +32,7 @@ from rich.progress import (
 from rich.text import Text
 
 from scrapeguard import __version__
+from scrapeguard.console import output_console
 from scrapeguard.errors import PolicyError, ScrapeGuardError
 from scrapeguard.textsafe import inert, inert_lines, labelled, labelled_lines, text
 from scrapeguard.types import ACTIONS, Action, action_rank
@@ -209,7 +210,7 @@ def analyze(
     from scrapeguard.timebounds import parse_bound
 
     threshold = _action_option(fail_on)
-    console = Console(stderr=quiet)
+    console = output_console(stderr=quiet)
     wants_report = report is not None or report_json is not None
     try:
         chosen = _chosen_format(fmt, log_format, nginx_conf)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from scrapeguard.cli import _fail, app, writable
+from scrapeguard.console import output_console
 from scrapeguard.errors import ScrapeGuardError
 
 canary_app = typer.Typer(help="Plant canary records: synthetic people served per actor.",
@@ -127,7 +127,7 @@ def drill_command(
         smallest_reliable,
     )
 
-    console = Console()
+    console = output_console()
     with tempfile.TemporaryDirectory() as scratch:
         try:
             book = scratch_book(Path(scratch), count=count, seed=seed)
@@ -181,7 +181,7 @@ def trace_command(
     if json_out == "-":
         sys.stdout.write(json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n")
         return
-    render(report, Console())
+    render(report, output_console())
     if json_out:
         Path(json_out).write_text(json.dumps(to_json(report), indent=2, ensure_ascii=False)
                                   + "\n", encoding="utf-8")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from scrapeguard.cli import (
     FormatOption,
@@ -20,6 +19,7 @@ from scrapeguard.cli import (
     err,
     writable,
 )
+from scrapeguard.console import output_console
 from scrapeguard.errors import ScrapeGuardError
 
 
@@ -54,7 +54,7 @@ def routes(
                                    strict=strict, max_malformed=parse_share(max_malformed))
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
-    console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
+    console = output_console(width=None if sys.stdout.isatty() else 80, highlight=False)
     err.print(load.summary(), highlight=False, markup=False, emoji=False)
     render_routes(table, console, top=top or None)
     if write:

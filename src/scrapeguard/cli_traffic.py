@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from scrapeguard.cli import _fail, app, writable
+from scrapeguard.console import output_console
 from scrapeguard.errors import ScrapeGuardError
 
 
@@ -70,7 +70,7 @@ def evaluate_command(
         cards = evaluate(data, decisions, tool=tool, baselines=not no_baselines)
     except ScrapeGuardError as exc:
         raise _fail(exc) from None
-    render(cards, Console())
+    render(cards, output_console())
     if json_out:
         json_out.write_text(json.dumps(to_json(cards), indent=2, default=str) + "\n")
     if chart:
