@@ -125,8 +125,11 @@ def _evaluate_group(
         resolved = _calibrate(scoped, keys, conditions, percentiles, rules, calibration)
     used = {n for c in resolved.values() for n in c.features}
     step_ms = max(1000, rules[0].window_seconds * 1000 // SUB_STEPS)
-    steps, bounds = interval_bounds(scoped, keys, used, step_ms)
-    possible = any_of([c.possible(bounds) for c in resolved.values()])
+    def possible_in(bounds: dict[str, Any]) -> Any:
+        return any_of([c.possible(bounds) for c in resolved.values()])
+
+    steps, bounds = interval_bounds(scoped, keys, used, step_ms, possible_in)
+    possible = possible_in(bounds)
     if possible is False:
         return []
     candidates = (steps if possible is True else steps.filter(possible)).select(keys).distinct()

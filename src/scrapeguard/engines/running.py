@@ -7,6 +7,7 @@ how the batch engine finds the moment a rule would first have held.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ibis
@@ -43,7 +44,8 @@ def expand(names: set[str]) -> set[str]:
 
 
 def interval_bounds(
-    rows: ir.Table, keys: list[str], names: set[str], step_ms: int
+    rows: ir.Table, keys: list[str], names: set[str], step_ms: int,
+    possible: Callable[[dict[str, tuple[Any, Any]]], Any] | None = None,
 ) -> tuple[ir.Table, dict[str, tuple[Any, Any]]]:
     """Per (key group, sub-window step): bounds every feature keeps at any moment in the step.
 
@@ -53,8 +55,35 @@ def interval_bounds(
     [num_lo / den_hi, min(1, num_hi / den_lo)]: every ratio in the catalogue is a part over
     its whole. Gap statistics are unbounded. One hash aggregation and one window over the
     (far fewer) aggregated rows.
+
+    With `possible` (bounds → True, False or a boolean expression, as `Condition.possible`),
+    the key groups are first judged on bounds that hold over their whole window — each sum
+    between 0 and its total — and only the rows of those that pass are aggregated by step
+    and get the window: most groups are a handful of requests, and the step aggregation and
+    the running window over hundreds of thousands of tiny groups cost far more than totals
+    per group.
     """
     names = expand(names)
+    whole = _sums(rows, names)
+    if possible is not None and whole:
+        totals = rows.group_by(keys).aggregate(**whole)
+        test = possible(_bounds(names, {n: (0, totals[n]) for n in whole}, loose=True))
+        if test is False:
+            rows = rows.filter(ibis.literal(False))
+        elif test is not True:  # DuckDB computes only the totals the test reads
+            rows = rows.semi_join(totals.filter(test).select(keys), keys)
+    sums = _sums(rows, names)
+    stepped = rows.mutate(_step=rows.ts_ms // step_ms).group_by([*keys, "_step"])
+    steps = stepped.aggregate(**sums) if sums else stepped.aggregate(_rows=lambda t: t.count())
+    window = ibis.cumulative_window(group_by=[steps[k] for k in keys], order_by=steps._step)
+    prefixes = {f"_hi_{n}": steps[n].sum().over(window) for n in sums}
+    table = steps.mutate(**prefixes)
+    table = table.mutate(**{f"_lo_{n}": table[f"_hi_{n}"] - table[n] for n in sums})
+    return table, _bounds(names, {n: (table[f"_lo_{n}"], table[f"_hi_{n}"]) for n in sums})
+
+
+def _sums(rows: ir.Table, names: set[str]) -> dict[str, Any]:
+    """The sums the bounds of `names` rest on: a Sum's column, a distinct count's bound."""
     sums: dict[str, Any] = {}
     for name in sorted(names):
         shape = BY_NAME[name].shape
@@ -62,23 +91,24 @@ def interval_bounds(
             sums[name] = rows[shape.column].sum()
         elif isinstance(shape, Distinct | Beyond):
             sums[name] = rows[shape.bound].sum()
-    steps = rows.mutate(_step=rows.ts_ms // step_ms).group_by([*keys, "_step"]).aggregate(
-        **sums) if sums else rows.mutate(_step=rows.ts_ms // step_ms).group_by(
-        [*keys, "_step"]).aggregate(_rows=lambda t: t.count())
-    window = ibis.cumulative_window(group_by=[steps[k] for k in keys], order_by=steps._step)
-    prefixes = {f"_hi_{n}": steps[n].sum().over(window) for n in sums}
-    table = steps.mutate(**prefixes)
-    table = table.mutate(**{f"_lo_{n}": table[f"_hi_{n}"] - table[n] for n in sums})
+    return sums
+
+
+def _bounds(names: set[str], sums: dict[str, tuple[Any, Any]],
+            loose: bool = False) -> dict[str, tuple[Any, Any]]:
+    """Every named feature's bounds from those of the sums they rest on (`interval_bounds`);
+    `loose`: the sums' lower bounds are 0, and a distinct count's is 0 too."""
     bounds: dict[str, tuple[Any, Any]] = {}
     for name in sorted(names):
         shape = BY_NAME[name].shape
         if isinstance(shape, Sum):
-            bounds[name] = (table[f"_lo_{name}"], table[f"_hi_{name}"])
+            bounds[name] = sums[name]
         elif isinstance(shape, Distinct):
-            low = ibis.least(table[f"_lo_{name}"], 1) if shape.present or shape.floor else 0
-            bounds[name] = (low, table[f"_hi_{name}"])
+            lo, hi = sums[name]
+            low = ibis.least(lo, 1) if (shape.present or shape.floor) and not loose else 0
+            bounds[name] = (low, hi)
         elif isinstance(shape, Beyond):  # not monotone: a busier day lowers it
-            bounds[name] = (0, table[f"_hi_{name}"])
+            bounds[name] = (0, sums[name][1])
     for name in sorted(names):
         shape = BY_NAME[name].shape
         if isinstance(shape, Ratio):
@@ -89,7 +119,7 @@ def interval_bounds(
             bounds[name] = (lo, hi)
         elif isinstance(shape, GapStat):
             bounds[name] = (None, None)
-    return table, bounds
+    return bounds
 
 
 def final_features(rows: ir.Table, keys: list[str], names: set[str]) -> ir.Table:
