@@ -56,7 +56,10 @@ def _fields(decision: Any) -> dict[str, Any]:
 # session, on two cores shared with other jobs (load average 13 falling to 5). Spark's time
 # is per query (some sixty per log), so a loaded machine multiplies it: hence the limit.
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("log", [ELASTIC, SHOP], ids=["elastic-apache", "shop"])
+# The shop log in the slow run only (`SCRAPEGUARD_CI_SLOW=1`): a minute of Spark, where the
+# real log already proves the default run.
+@pytest.mark.parametrize("log", [ELASTIC, pytest.param(SHOP, marks=pytest.mark.slow)],
+                         ids=["elastic-apache", "shop"])
 def test_spark_decides_what_duckdb_decides(session: Any, log: Path) -> None:
     from scrapeguard.engines.spark.analysis import analyze_spark
 

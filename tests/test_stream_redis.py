@@ -55,7 +55,9 @@ def simulated_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return simulated_day_in(tmp_path_factory.mktemp("day"))
 
 
-@pytest.mark.parametrize("name", ["events.jsonl", "access.log"])
+# The log form in the slow run: the events form carries subject lists, which the log lacks.
+@pytest.mark.parametrize("name", ["events.jsonl",
+                                  pytest.param("access.log", marks=pytest.mark.slow)])
 def test_redis_stream_agrees_on_a_simulated_day(redis_url: str, simulated_day: Path,
                                                 name: str) -> None:
     """Campaign members and lifetime exposure read back from Redis (`exposure.lua`)."""
@@ -123,6 +125,7 @@ def test_campaign_membership_is_shared_between_engines(redis_url: str, tmp_path:
     assert all(not d.actor.startswith("member:") for d in nodes[2].decisions())
 
 
+@pytest.mark.slow  # 80 s: every sample through Redis one call at a time
 def test_batched_recording_and_checks_match_one_by_one(redis_url: str, tmp_path: Path) -> None:
     """`record_many` (one pipeline) and `check_many` (one MGET) decide exactly as one call
     per event and per request: same actors, same rules, same first-action times."""
