@@ -123,7 +123,9 @@ def test_numbers_that_find_nobody_count_too(batch: object) -> None:
         assert when.startswith((START.replace(day=START.day + 3)).strftime("%Y-%m-%d"))
 
 
-@pytest.mark.parametrize("store", ["memory://", "redis"])
+# Redis in the slow run: 53 s of round trips in CI; the store suite checks its daily buckets
+# against the memory store in the default run (`test_store_suite.py`).
+@pytest.mark.parametrize("store", ["memory://", pytest.param("redis", marks=pytest.mark.slow)])
 def test_both_engines_agree(batch: object, pool_log: Path, store: str) -> None:
     """Exactly on memory://. Redis counts each day's people and the fortnight's in
     HyperLogLogs (0.81% standard error), so there the pool may be caught a few lookups
