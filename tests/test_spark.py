@@ -89,3 +89,34 @@ def test_spark_refuses_what_it_cannot_read_yet(tmp_path: Path) -> None:
     policy.write_text("extends: default\ntrusted_proxies: [10.0.0.0/8]\n")
     with pytest.raises(SourceError, match="X-Forwarded-For"):
         analyze_spark([str(ELASTIC)], policy=str(policy))
+
+
+def test_spark_reads_times_as_duckdb_does(session: Any, tmp_path: Path) -> None:
+    """A time out of range (`events.TS_FIRST`..`TS_END`) or one that does not read makes a
+    line malformed on both engines, with the same reason; the events kept are the same."""
+    import duckdb
+
+    from scrapeguard.engines.spark.parse import load_events_spark
+    from scrapeguard.sources.loader import load_events
+
+    line = ('192.0.2.{n} - - [{ts}] "GET /p/{n} HTTP/1.1" 200 512 "-" "Mozilla/5.0 Firefox/128.0"')
+    times = ["10/Oct/2024:13:55:36 +0200", "01/Jan/9999:00:00:00 +0000",
+             "31/Dec/1969:23:59:59 +0000", "01/Jan/2200:00:00:00 +0000",
+             "10/Oct/2024:13:55:37 +9900", "01/Jan/1970:00:00:00 +0000",
+             "31/Dec/2199:23:59:59 +0000"]
+    log = tmp_path / "times.log"
+    log.write_text("".join(line.format(n=n, ts=ts) + "\n" for n, ts in enumerate(times)))
+    con = duckdb.connect()
+    duck = load_events(con, [str(log)])
+    spark = load_events_spark(session, [str(log)])
+    kept = [0, 5, 6]
+    assert (spark.lines, spark.events, spark.malformed) == (duck.lines, duck.events,
+                                                            duck.malformed) == (7, 3, 4)
+    assert [s.reason for s in spark.samples] == [s.reason for s in duck.samples]
+    assert {s.text for s in spark.samples} == {line.format(n=n, ts=times[n])
+                                              for n in range(7) if n not in kept}
+    rows = session.sql("SELECT ip, CAST(unix_millis(ts) AS BIGINT) AS ms FROM events "
+                       "ORDER BY ms, ip").collect()
+    ours = [(r["ip"], r["ms"]) for r in rows]
+    theirs = con.execute("SELECT ip, epoch_ms(ts) AS ms FROM events ORDER BY ms, ip").fetchall()
+    assert ours == [tuple(r) for r in theirs]

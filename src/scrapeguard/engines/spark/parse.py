@@ -4,7 +4,8 @@ The definition is `sources/clf.py`'s escape-aware patterns (`PAIRED_RE`, then th
 the final quote closed, then `FULL_RE`), its time format and its request split, run by Spark
 on every line. DuckDB's engine reads clean lines on a faster path first; that path is an
 optimisation of these same patterns, and the conformance test holds the two equal. Lines
-are numbered in file order (`eid`), which orders events of the same millisecond.
+are numbered in file order (`eid`), which orders events of the same millisecond. A time
+outside `events.TS_FIRST`..`TS_END` makes the line malformed, as on DuckDB.
 
 Formats: `combined` and `common`. Other formats, `-` (stdin) and X-Forwarded-For resolution
 are refused with a message (`check_supported`), not read differently.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapeguard.errors import SourceError
+from scrapeguard.events import TIME_RANGE_REASON, TS_END, TS_FIRST
 from scrapeguard.sources.base import BAD_OFFSET_RE, LogFormat, get_format
 from scrapeguard.sources.clf import _METHODS, _PROTOCOLS, FIELDS, FULL_RE, PAIRED_RE
 from scrapeguard.sources.inputs import STDIN, expand
@@ -92,9 +94,11 @@ def _events_sql(pairs: bool) -> str:
     paired = "m_pair <> ''" if pairs else "false"
     ok = (f"coalesce(size(_r) = 3 AND {_one_of(_METHODS, '_r[0]')} "
           f"AND {_one_of(_PROTOCOLS, '_r[2]')}, false)")
+    in_range = (f"_ts >= timestamp_seconds({int(TS_FIRST.timestamp())}) "
+                f"AND _ts < timestamp_seconds({int(TS_END.timestamp())})")
     return f"""
-    SELECT _file, _eid, _try, line,
-      _ts AS ts,
+    SELECT _file, _eid, _try, line, m_ts AS _m_ts, _ts AS _read_ts,
+      CASE WHEN {in_range} THEN _ts END AS ts,
       m_ip AS ip,
       CASE WHEN _ok THEN _r[0] ELSE _method END AS method,
       CASE WHEN _ok THEN _r[1]
@@ -194,9 +198,12 @@ def load_events_spark(
 
 
 def _samples(session: Any, index: int, name: str, fmt: str) -> list[Sample]:
+    """The file's first malformed lines, with DuckDB's reasons (`sources/clf.py`,
+    `sources/scan.py`): no log line, a time that does not read, a time out of range."""
     rows = session.sql(
-        f"SELECT line, CASE WHEN _try IS NULL THEN 'not a {fmt} log line' "
-        f"ELSE 'unreadable time' END AS why FROM _sg_lines l LEFT ANTI JOIN "
-        f"(SELECT _eid FROM _sg_parsed WHERE ts IS NOT NULL) p ON l._eid = p._eid "
-        f"WHERE l._file = {index} ORDER BY l._eid LIMIT 5").collect()
+        f"SELECT l.line, CASE WHEN p._eid IS NULL THEN 'not a {fmt} log line' "
+        f"WHEN p._read_ts IS NULL THEN concat('unreadable time ', p._m_ts) "
+        f"ELSE {_sql(TIME_RANGE_REASON)} END AS why FROM _sg_lines l LEFT JOIN "
+        f"_sg_parsed p ON l._eid = p._eid "
+        f"WHERE l._file = {index} AND p.ts IS NULL ORDER BY l._eid LIMIT 5").collect()
     return [Sample.of(name, None, r["why"], r["line"]) for r in rows]
