@@ -120,3 +120,42 @@ def test_spark_reads_times_as_duckdb_does(session: Any, tmp_path: Path) -> None:
     ours = [(r["ip"], r["ms"]) for r in rows]
     theirs = con.execute("SELECT ip, epoch_ms(ts) AS ms FROM events ORDER BY ms, ip").fetchall()
     assert ours == [tuple(r) for r in theirs]
+
+
+def _damaged(tmp_path: Path, kind: str) -> Path:
+    """A log of 200 lines as DuckDB's reader must mend or see through it."""
+    import gzip
+
+    text = "".join(f'192.0.2.{n % 50} - - [10/Oct/2024:13:55:{n % 60:02d} +0200] "GET /p/{n} '
+                   f'HTTP/1.1" 200 512 "-" "Mozilla/5.0 Firefox/128.0"\n' for n in range(200))
+    packed = gzip.compress(text.encode())
+    path, data = {
+        "cut-short": (tmp_path / "cut.log.gz", packed[:len(packed) // 2]),
+        "plain-named-gz": (tmp_path / "plain.log.gz", text.encode()),
+        "gzip-without-suffix": (tmp_path / "packed.log", packed),
+        "cut-without-suffix": (tmp_path / "cut", packed[:len(packed) // 2]),
+    }[kind]
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["cut-short", "plain-named-gz", "gzip-without-suffix",
+                                  "cut-without-suffix"])
+def test_spark_reads_damaged_and_misnamed_files_as_duckdb_does(
+        session: Any, tmp_path: Path, kind: str) -> None:
+    """Hadoop picks gzip by the suffix and stops at a damaged stream; DuckDB's reader looks at
+    the bytes and keeps what comes before the damage. Spark now reads as DuckDB does."""
+    import duckdb
+
+    from scrapeguard.engines.spark.parse import load_events_spark
+    from scrapeguard.sources.loader import load_events
+
+    path = _damaged(tmp_path, kind)
+    duck = load_events(duckdb.connect(), [str(path)])
+    spark = load_events_spark(session, [str(path)])
+    assert (spark.lines, spark.events, spark.malformed) == (
+        duck.lines, duck.events, duck.malformed)
+    assert spark.events >= 70
+    broken = [n for n in duck.notes if "broken gzip" in n]
+    assert [n for n in spark.notes if "broken gzip" in n] == broken
+    assert bool(broken) == kind.startswith("cut")

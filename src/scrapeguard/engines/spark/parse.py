@@ -13,6 +13,8 @@ are refused with a message (`check_supported`), not read differently.
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from scrapeguard.errors import SourceError
 from scrapeguard.events import TIME_RANGE_REASON, TS_END, TS_FIRST
 from scrapeguard.sources.base import BAD_OFFSET_RE, LogFormat, get_format
 from scrapeguard.sources.clf import _METHODS, _PROTOCOLS, FIELDS, FULL_RE, PAIRED_RE
-from scrapeguard.sources.inputs import STDIN, expand
+from scrapeguard.sources.inputs import GZIP_MAGIC, STDIN, expand, gunzip
 from scrapeguard.sources.malformed import check_share
 from scrapeguard.sources.report import FileReport, LoadReport, Sample
 from scrapeguard.words import plural
@@ -143,48 +145,35 @@ def load_events_spark(
 ) -> LoadReport:
     """Register temp view `table` with the events of `inputs`, parsed by Spark; report what
     was read, counted by Spark (the driver sees counts and a few sample lines only)."""
-    from pyspark.sql import functions as F
-
     chosen = check_supported(inputs, fmt, trusted_proxies)
     names = _files(inputs)
-    frames = []
-    for index, name in enumerate(names):
+    if not names:
+        raise SourceError("no input files")
+    for name in names:
         if "://" not in name and not Path(name).is_file():
             raise SourceError(f"{name}: no such file")
-        frame = session.read.text(name, wholetext=False).withColumnRenamed("value", "line")
-        frames.append(frame.select(
-            F.lit(index).alias("_file"),
-            (F.lit(index).cast("bigint") * (1 << LINE_BITS)
-             + F.monotonically_increasing_id()).alias("_eid"),
-            F.regexp_replace("line", "\r$", "").alias("line")))
-    if not frames:
-        raise SourceError("no input files")
-    lines = frames[0]
-    for frame in frames[1:]:
-        lines = lines.unionByName(frame)
-    lines.filter(F.col("line") != "").createOrReplaceTempView("_sg_lines")
-    session.sql(_fields_sql()).createOrReplaceTempView("_sg_fields")
-    parsed = session.sql(_events_sql(chosen.name == "combined"))
-    # One pass: the parsed lines are kept, and the counts come from them.
-    parsed = parsed.localCheckpoint(eager=True)
-    parsed.createOrReplaceTempView("_sg_parsed")
-    counts = {(r["_file"], r["kind"]): r["n"] for r in session.sql(
-        "SELECT _file, CASE WHEN ts IS NULL THEN 2 WHEN _try = 1 THEN 1 ELSE 0 END AS kind, "
-        "count(*) AS n FROM _sg_parsed GROUP BY 1, 2").collect()}
-    unparsed = {r["_file"]: r["n"] for r in session.sql(
-        "SELECT _file, count(*) AS n FROM _sg_lines GROUP BY 1").collect()}
-    files = []
-    for index, name in enumerate(names):
-        good = counts.get((index, 0), 0)
-        recovered = counts.get((index, 1), 0)
-        lines_n = unparsed.get(index, 0)
-        report = FileReport(name, format=chosen.name, lines=lines_n, events=good + recovered,
-                            malformed=lines_n - good - recovered, recovered=recovered)
-        if recovered:
-            report.recovered_reasons["closed an unterminated final quote"] = recovered
-        if report.malformed:
-            report.samples = _samples(session, index, name, chosen.name)
-        files.append(report)
+    with tempfile.TemporaryDirectory(prefix="scrapeguard-spark-") as tmp:
+        sources = [name if "://" in name else _readable(name, index, Path(tmp))
+                   for index, name in enumerate(names)]
+        notes = _parse(session, names, sources, Path(tmp), pairs=chosen.name == "combined")
+        counts = {(r["_file"], r["kind"]): r["n"] for r in session.sql(
+            "SELECT _file, CASE WHEN ts IS NULL THEN 2 WHEN _try = 1 THEN 1 ELSE 0 END AS kind, "
+            "count(*) AS n FROM _sg_parsed GROUP BY 1, 2").collect()}
+        unparsed = {r["_file"]: r["n"] for r in session.sql(
+            "SELECT _file, count(*) AS n FROM _sg_lines GROUP BY 1").collect()}
+        files = []
+        for index, name in enumerate(names):
+            good = counts.get((index, 0), 0)
+            recovered = counts.get((index, 1), 0)
+            lines_n = unparsed.get(index, 0)
+            report = FileReport(name, format=chosen.name, lines=lines_n,
+                                events=good + recovered, malformed=lines_n - good - recovered,
+                                recovered=recovered, notes=notes.get(index, []))
+            if recovered:
+                report.recovered_reasons["closed an unterminated final quote"] = recovered
+            if report.malformed:
+                report.samples = _samples(session, index, name, chosen.name)
+            files.append(report)
     load = LoadReport.build(table, files, [])
     if strict and load.malformed:
         raise SourceError(f"{plural(load.malformed, 'malformed line')} (strict mode)")
@@ -195,6 +184,84 @@ def load_events_spark(
         "session, subjects, fields, hdr, tls FROM _sg_parsed WHERE ts IS NOT NULL"
     ).createOrReplaceTempView(table)
     return load
+
+
+def _readable(name: str, index: int, tmp: Path) -> str:
+    """What Spark reads for a local input. Hadoop picks gzip by a `.gz` suffix where DuckDB's
+    reader (`sources/inputs.py`) looks at the bytes: a link with the suffix the bytes call
+    for makes the two read a file alike."""
+    gzipped = _is_gzip(name)
+    if gzipped == name.endswith(".gz"):
+        return name
+    link = tmp / f"{index}{'.gz' if gzipped else '.log'}"
+    link.symlink_to(Path(name).resolve())
+    return str(link)
+
+
+def _parse(session: Any, names: list[str], sources: list[str], tmp: Path, *,
+           pairs: bool) -> dict[int, list[str]]:
+    """Parse `sources` into the checkpointed view `_sg_parsed`; return notes per file. A local
+    gzip file Spark cannot read to its end (cut short, damaged) is decompressed on the driver
+    as far as it goes, as DuckDB's reader does, and read again; anything else Spark cannot
+    read is an error naming the file and Spark's reason."""
+    notes: dict[int, list[str]] = {}
+    while True:
+        _register_lines(session, sources)
+        session.sql(_fields_sql()).createOrReplaceTempView("_sg_fields")
+        try:
+            # One pass: the parsed lines are kept, and the counts come from them.
+            parsed = session.sql(_events_sql(pairs)).localCheckpoint(eager=True)
+        except Exception as exc:  # Py4J and pyspark.errors wrap Spark's own exceptions
+            index = _failed_file(str(exc), sources)
+            if index is None or "://" in names[index] or index in notes or not _is_gzip(
+                    names[index]):
+                where = names[index] if index is not None else ", ".join(names)
+                raise SourceError(f"{where}: Spark could not read it: {_cause(str(exc))}; "
+                                  "--engine duckdb reads what it can of a damaged file"
+                                  ) from None
+            salvaged = tmp / f"{index}.salvaged"
+            notes[index] = gunzip(names[index], Path(names[index]), salvaged, lambda _: None)
+            sources[index] = str(salvaged)
+            continue
+        parsed.createOrReplaceTempView("_sg_parsed")
+        return notes
+
+
+def _register_lines(session: Any, sources: list[str]) -> None:
+    """The view `_sg_lines`: every non-empty line of `sources`, numbered in file order."""
+    from pyspark.sql import functions as F
+
+    frames = []
+    for index, source in enumerate(sources):
+        frame = session.read.text(source, wholetext=False).withColumnRenamed("value", "line")
+        frames.append(frame.select(
+            F.lit(index).alias("_file"),
+            (F.lit(index).cast("bigint") * (1 << LINE_BITS)
+             + F.monotonically_increasing_id()).alias("_eid"),
+            F.regexp_replace("line", "\r$", "").alias("line")))
+    lines = frames[0]
+    for frame in frames[1:]:
+        lines = lines.unionByName(frame)
+    lines.filter(F.col("line") != "").createOrReplaceTempView("_sg_lines")
+
+
+def _failed_file(message: str, sources: list[str]) -> int | None:
+    """Which source a Spark read failure names (its message carries the file's URI)."""
+    for index, source in enumerate(sources):
+        if source in message or str(Path(source).absolute()) in message:
+            return index
+    return None
+
+
+def _cause(message: str) -> str:
+    """The Java exception under a Spark failure, on one line (`java.io.EOFException: ...`)."""
+    found = re.search(r"(?:java|org)\.[\w.$]+(?:Exception|Error): [^\n]*", message)
+    return (found.group(0) if found else message.strip().splitlines()[0])[:300]
+
+
+def _is_gzip(name: str) -> bool:
+    with Path(name).open("rb") as f:
+        return f.read(2) == GZIP_MAGIC
 
 
 def _samples(session: Any, index: int, name: str, fmt: str) -> list[Sample]:
