@@ -398,11 +398,13 @@ FORM_BOT = "Opera/9.80 (Windows NT 6.1; WOW64) Presto/2.12.388 Version/12.17"
 
 def form_spam(log: Log) -> str:
     """A comment bot: the post, then its comment handler two seconds later, no assets; then a
-    registration bot opening the sign-up form cold."""
+    registration bot opening the sign-up form as on a real blog, claiming the site's front
+    page as its referer, a page it never rendered."""
     log.hit(700, "203.0.113.150", "/2016/02/a-post/", ua=FORM_BOT, size=24_000)
     log.hit(702, "203.0.113.150", "/wp-comments-post.php", method="POST", status=302, size=0,
             referer="http://blog.example/2016/02/a-post/", ua=FORM_BOT)
-    log.hit(710, "203.0.113.151", "/wp-login.php?action=register", status=302, size=0, ua=FORM_BOT)
+    log.hit(710, "203.0.113.151", "/wp-login.php?action=register", status=302, size=0,
+            referer="http://blog.example/", ua=FORM_BOT)
     return "ip:203.0.113.150"
 
 
@@ -873,6 +875,30 @@ def test_form_posted_from_a_rendered_page_is_left_alone(tmp_path: Path) -> None:
     decided = _decided(log, tmp_path, "forms.log")
     assert not any(rule == "form-without-assets" for d in decided.values()
                    for rule in d.rules), decided  # type: ignore[attr-defined]
+
+
+def test_a_visit_that_starts_on_the_sign_up_form_is_no_blind_form(tmp_path: Path) -> None:
+    """The sign-up page is where many visits start: a search result, an advert, an e-mail
+    link, a typed address. The browser asks for the page first and its assets after, so at
+    the page nothing was loaded yet; the evidence of a blind form is a submission, a site
+    link claimed from a page never rendered, or a form the site does not have (4xx)."""
+    log = Log()
+    readers(log)
+    for n, referer in enumerate(("https://www.bing.com/", "-", "https://mail.example.net/")):
+        ip, at = f"198.51.100.{70 + n}", 700.0 + 30 * n
+        log.hit(at, ip, "/register", referer=referer, size=38_000)
+        for k, asset in enumerate(["/wp-content/themes/t/style.css", "/wp-includes/js/jquery.js"]):
+            log.hit(at + 0.4 + 0.1 * k, ip, asset, referer="https://blog.example/register")
+        log.hit(at + 60, ip, "/register", method="POST", status=302, size=0,
+                referer="https://blog.example/register")
+    log.hit(800, "203.0.113.152", "/register", method="POST", status=302, size=0, ua=FORM_BOT)
+    log.hit(810, "203.0.113.153", "/register", referer="http://blog.example/", size=38_000,
+            ua=FORM_BOT)
+    log.hit(820, "203.0.113.154", "/user/register", status=404, size=500, ua=FORM_BOT)
+    decided = _decided(log, tmp_path, "sign-up.log")
+    for bot in ("ip:203.0.113.152", "ip:203.0.113.153", "ip:203.0.113.154"):
+        assert "form-without-assets" in decided[bot].rules, decided  # type: ignore[attr-defined]
+    assert not {f"ip:198.51.100.{70 + n}" for n in range(3)} & set(decided), decided
 
 
 def test_form_spam_signal_switches_off_behind_a_cdn(tmp_path: Path) -> None:

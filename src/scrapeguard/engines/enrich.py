@@ -256,6 +256,13 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # An XML-RPC call that names a page as its referer: apps and other blogs' pingbacks send
     # none; a pingback spammer forges the page it claims to come from.
     forged_rpc = (t.is_xmlrpc & is_post & has_referer).fill_null(False)
+    # A comment or sign-up form submitted, its page reached through a link from the site's
+    # own pages (a browser rendered that page first), or asked for where the site has none
+    # to serve (4xx). A form page the site serves, reached from elsewhere (a search engine,
+    # an advert, a typed address), is where a visit starts, before its assets.
+    form_reached = is_post | site_link | (t.status >= 400).fill_null(False)
+    blind_form = (((_is_form(t) & form_reached) | blind_login_post | forged_rpc)
+                  & assets_expected)
     # A feed under a browser's agent (`feed_agents`).
     feed_agent = (t.is_feed & t.is_browser_ua).fill_null(False)
     # The site answered its staff area to this account: staff by its own authorization.
@@ -349,7 +356,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_library_page=flag(library_page),
         is_library_path=flag(library_path),
         is_headless_page=flag(headless_page),
-        is_blind_form=flag((_is_form(t) | blind_login_post | forged_rpc) & assets_expected),
+        is_blind_form=flag(blind_form),
         is_feed_agent=flag(feed_agent),
         is_arrival_agent=flag(arrival_agent),
         is_login_agent=flag(login_agent),

@@ -349,8 +349,10 @@ class Deriver:
             "is_library_page": int(library_page),
             "is_library_path": int(library_path),
             "is_headless_page": int(headless_page),
-            "is_blind_form": int((info.form or (info.site_form and 0 < status < 400)
-                                  or blind_login_post or forged_rpc) and assets_expected),
+            # Submitted, reached by a site link, or not there (`enrich.blind_form`).
+            "is_blind_form": int((((info.form or (info.site_form and 0 < status < 400))
+                                    and (is_post or site_link or status >= 400))
+                                   or blind_login_post or forged_rpc) and assets_expected),
             "is_feed_agent": int(feed_agent is not None),
             "is_arrival_agent": int(arrival_agent is not None),
             "is_login_agent": int(login_agent is not None),
