@@ -99,6 +99,8 @@ def test_known_clients(ua: str, expected: str) -> None:
     ("", True), ("Feedly/1.0", False), ("WordPress/4.4.2; http://blog.example", False),
     ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", False),
     ("Mozilla/5.0 (Windows NT 6.1; rv:7.0) Gecko/20100101 Firefox/7.0", False),
+    # A bare token naming a bot is a named crawler (X's card fetcher sends exactly this).
+    ("Twitterbot/1.0", False), ("redditbot/1.0", False), ("okhttp/4.12.0", True),
 ])
 def test_library_agents(ua: str | None, library: bool) -> None:
     """A library left at its default string, whether the bot list names it or not."""

@@ -75,6 +75,11 @@ _BARE_PRODUCT = re.compile(r"^[A-Za-z][\w.-]*/[\w.-]+$")
 browser always adds a comment (`(Windows NT 10.0; …)`) and a crawler that wants to be
 recognised adds a name and a URL; a bare token is a library's or runtime's default string."""
 
+_NAMED_BOT = re.compile(r"^[A-Za-z][\w.-]*bot/", re.IGNORECASE)
+"""A bare token that names itself a bot (`Twitterbot/1.0`, X's link-card fetcher, sends
+exactly that; `redditbot/1.0`): someone named a crawler, where a runtime's default names the
+runtime (`okhttp`, `Java`, `Go-http-client`), never a bot. A crawler is judged as one."""
+
 
 def is_library(ua: str | None) -> bool:
     """True for the user agent of an HTTP library or runtime left at its default: the class
@@ -84,7 +89,8 @@ def is_library(ua: str | None) -> bool:
     cls = classify(ua)
     if cls in LIBRARY_CLASSES:
         return True
-    return cls not in TAG_CLASSES and ua is not None and bool(_BARE_PRODUCT.match(ua.strip()))
+    bare = ua is not None and bool(_BARE_PRODUCT.match(ua.strip()))
+    return cls not in TAG_CLASSES and bare and not _NAMED_BOT.match(str(ua).strip())
 
 
 def is_crawler_class(cls: str) -> bool:
