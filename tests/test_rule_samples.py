@@ -877,6 +877,37 @@ def test_form_posted_from_a_rendered_page_is_left_alone(tmp_path: Path) -> None:
                    for rule in d.rules), decided  # type: ignore[attr-defined]
 
 
+BUILD = "575yx8xm5MslfY5ubihey"
+
+
+def test_a_single_page_app_prefetching_its_links_is_no_crawl(tmp_path: Path) -> None:
+    """A Next.js shop in production: `next/link` prefetches the data of every link that
+    scrolls into view (`/_next/data/<build>/<page>.json`; the App Router asks `<page>?_rsc=`),
+    forty and more in a minute from one category page, by the page's own script. Those are
+    software's fetches, not documents read: the shopper is no fast crawl, and with warm
+    caches no browser reading pages without assets. A crawler reading forty product pages in
+    that minute still is one."""
+    log = Log()
+    readers(log)
+    forms = (f"/_next/data/{BUILD}/product/p-{{k}}.json", "/product/p-{k}?_rsc=1ld0r")
+    for n, form in enumerate(forms):
+        ip, at = f"198.51.100.{80 + n}", 700.0 + 100 * n
+        log.hit(at, ip, "/category/knitwear", referer="https://www.google.com/", size=38_000)
+        log.hit(at + 0.3, ip, "/_next/static/css/app.css",
+                referer="https://shop.example/category/knitwear")
+        for k in range(60):
+            log.hit(at + 1 + 0.5 * k, ip, form.format(k=k), size=3000,
+                    referer="https://shop.example/category/knitwear")
+        for k in range(45):  # a returning tab: the assets cached, only the app's fetches
+            log.hit(at + 40 + 0.4 * k, ip, form.format(k=100 + k), size=3000,
+                    referer="https://shop.example/category/knitwear")
+    for k in range(100):
+        log.hit(900 + 0.6 * k, "203.0.113.121", f"/product/p-{k}", size=30_000)
+    decided = _decided(log, tmp_path, "prefetch.log")
+    assert not {"ip:198.51.100.80", "ip:198.51.100.81"} & set(decided), decided
+    assert "fast-crawl" in decided["ip:203.0.113.121"].rules, decided  # type: ignore[attr-defined]
+
+
 def test_a_visit_that_starts_on_the_sign_up_form_is_no_blind_form(tmp_path: Path) -> None:
     """The sign-up page is where many visits start: a search result, an advert, an e-mail
     link, a typed address. The browser asks for the page first and its assets after, so at

@@ -140,7 +140,8 @@ CATALOGUE: tuple[Feature, ...] = (
             "/robots.txt under that agent before: a crawler that reads the site's rules"),
     Feature("paths", Distinct("path_key", "one", present=True), "distinct paths, query included"),
     Feature("pages", Distinct("page_key", "is_page"),
-            "distinct non-static paths (a crawl's breadth)"),
+            "distinct documents: non-static paths, feeds, APIs and app data left out "
+            "(a crawl's breadth)"),
     Feature("library_pages", Distinct("library_page_key", "is_library_page"),
             "distinct pages an HTTP library (or no user agent) asked for, feeds and APIs left "
             "out: a script reading the site page by page"),

@@ -109,8 +109,16 @@ FEED_PATH = r"(?i)(?:/feed/?$|/feed/(?:atom|rss2?|rdf)/?$|\.(?:rss|atom|rdf)$)"
 FEED_OR_API_PATH = (r"(?i)(?:/feed/?$|/feed/(?:atom|rss2?|rdf)/?$|\.(?:rss|atom|rdf|xml|json)$"
                     r"|^/(?:api|wp-json|graphql)(?:/|$)|/xmlrpc\.php$)")
 """Paths that answer software rather than a reader, on the path without its query: feeds,
-sitemaps and JSON/XML APIs. Feed readers and apps call these with HTTP-library user agents
-all day long; walking them is not reading the site page by page."""
+sitemaps and JSON/XML APIs (a single-page app's data for its pages too: Next.js'
+`/_next/data/<build>/<page>.json`, Gatsby's `page-data.json`, SvelteKit's `__data.json`,
+Nuxt's `_payload.json`). Feed readers and apps call these with HTTP-library user agents all
+day long, and an app's script fetches one for every link that scrolls into view; walking
+them is not reading the site page by page."""
+
+APP_DATA_QUERY = r"[?&](?:_rsc|_data)="
+"""A page's address asked for as a single-page app's data, on the path with its query:
+Next.js' App Router fetches `<page>?_rsc=<hash>` (React Server Component payloads, prefetched
+for every link in view), Remix `<page>?_data=<route>`. Software's, like `FEED_OR_API_PATH`."""
 
 
 @cache
@@ -146,6 +154,7 @@ AUTHOR_REGEX = compile_pattern(AUTHOR_ID)
 FORM_REGEX = compile_pattern(FORM_PATH)
 SITE_FORM_REGEX = compile_pattern(SITE_FORM_PATH)
 FEED_OR_API_REGEX = compile_pattern(FEED_OR_API_PATH)
+APP_DATA_REGEX = compile_pattern(APP_DATA_QUERY)
 FEED_REGEX = compile_pattern(FEED_PATH)
 
 

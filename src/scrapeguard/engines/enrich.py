@@ -308,7 +308,9 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         ua_key=key(t.ua),
         template_key=t.template_key,
         path_key=t.path_key,
-        page_key=ibis.ifelse(is_read, t.page_key, ibis.null()),
+        # A crawl's breadth is documents: feeds, APIs and app data left out (`pages`).
+        page_key=ibis.ifelse(is_read & ~t.is_feed_or_api.fill_null(False), t.page_key,
+                             ibis.null()),
         # An author archive reached through a link is a reader's; only asked-for ids count.
         browser_page_key=ibis.ifelse(browser_page, t.page_key, ibis.null()),
         login_agent_key=ibis.ifelse(login_agent, key(t.ua), ibis.null()),

@@ -396,7 +396,8 @@ class Deriver:
             client=clients.client(account, session, since, ts),
             template=template,
             path=path,
-            page=None if static or not is_read else path,
+            # A crawl's breadth is documents: feeds, APIs and app data left out (`pages`).
+            page=None if static or not is_read or info.feed_or_api else path,
             error_path=path if unlinked_error_page else None,
             ua=ua,
             hour=ts.hour,
@@ -486,7 +487,9 @@ class Deriver:
                                  "script": bool(pathfacts.SCRIPT_REGEX.search(path_only)),
                                  "form": bool(pathfacts.FORM_REGEX.search(path)),
                                  "site_form": bool(pathfacts.SITE_FORM_REGEX.search(path_only)),
-                                 "feed_or_api": bool(pathfacts.FEED_OR_API_REGEX.search(path_only)),
+                                 "feed_or_api": bool(
+                                     pathfacts.FEED_OR_API_REGEX.search(path_only)
+                                     or pathfacts.APP_DATA_REGEX.search(path)),
                                  "feed": bool(pathfacts.FEED_REGEX.search(path_only)),
                                  "browser_fetched": bool(
                                      pathfacts.BROWSER_FETCHED_REGEX.search(path_only))}

@@ -254,7 +254,8 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> ir.Table:
         is_script=path_only.re_search(pathfacts.SCRIPT_PATH).fill_null(False),
         is_form=distinct.path.re_search(pathfacts.FORM_PATH).fill_null(False),
         is_site_form=path_only.re_search(pathfacts.SITE_FORM_PATH).fill_null(False),
-        is_feed_or_api=path_only.re_search(pathfacts.FEED_OR_API_PATH).fill_null(False),
+        is_feed_or_api=(path_only.re_search(pathfacts.FEED_OR_API_PATH)
+                        | distinct.path.re_search(pathfacts.APP_DATA_QUERY)).fill_null(False),
         is_feed=path_only.re_search(pathfacts.FEED_PATH).fill_null(False),
         is_browser_fetched=path_only.re_search(pathfacts.BROWSER_FETCHED).fill_null(False),
         author_id=distinct.path.re_extract(pathfacts.AUTHOR_ID, 1),
