@@ -28,7 +28,7 @@ from scrapeguard.routes import live
 from scrapeguard.routes.read import learn_routes
 from scrapeguard.stores.keys import StateHasher
 from test_middleware_support import BROWSER, SECRET, FakeClock, call
-from test_routes import SITE, _app_users, _shoppers
+from test_routes import SITE, _app_users, _shoppers, hover_readers
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "people_app.py"
 SEQ_RULE = 20
@@ -312,18 +312,28 @@ def _live_table(path: Path, policy: Policy | None = None) -> dict[tuple[str, str
     return {(r.template, r.methods): (r.klass, r.kind) for r in engine.routes().routes}
 
 
-def test_the_live_learner_agrees_with_the_batch_step_on_the_shop_log(tmp_path: Path) -> None:
-    """`test_routes`' shop: thumbnails without an extension, resized images, telemetry writes
-    with neighbouring ids, CORS preflights. Both engines must class every route alike."""
-    log = Log()
+def _shop(log: Log) -> None:
     _shoppers(log)
     _app_users(log)
-    path = log.write(tmp_path / "shop.log")
+
+
+@pytest.mark.parametrize(("build", "people"), [(_shop, frozenset()),
+                                               (hover_readers, frozenset({"/users/{n}"}))],
+                         ids=["shop", "hover-prefetch"])
+def test_the_live_learner_agrees_with_the_batch_step(
+        tmp_path: Path, build: Callable[[Log], object], people: frozenset[str]) -> None:
+    """`test_routes`' shop (thumbnails without an extension, resized images, telemetry
+    writes with neighbouring ids, CORS preflights) and its community site (profiles
+    prefetched on hover, fetched the way images are, rendered by the people who open them):
+    both engines class every route alike, and only the profiles carry people."""
+    log = Log()
+    build(log)
+    path = log.write(tmp_path / "site.log")
     batch, _ = learn_routes([str(path)])
     expected = {(r.template, r.methods): (r.klass, r.kind) for r in batch.routes}
     got = _live_table(path)
     assert got == expected
-    assert not any(kind == "person" for _, kind in got.values())
+    assert {template for (template, _), (_, kind) in got.items() if kind == "person"} == people
 
 
 @pytest.mark.parametrize("trick", ["after a page", "image size"])

@@ -121,6 +121,55 @@ def test_a_harvester_imitating_a_subresource_cannot_reclassify_a_person_route(
     assert f"ip:{harvester}" in acted
 
 
+def hover_readers(log: Log, count: int = 30, seed: int = 11) -> list[str]:
+    """People on a community site whose pages prefetch a profile when its link is hovered
+    (Turbo 8's default, instant.page): each profile fetched a second or two after the page,
+    with the page as referer, as an image is; the profiles people then open are rendered, so
+    their avatars are asked for with the profile as referer. Each list page shows avatars
+    from an extension-less thumbnail route, which nobody renders."""
+    rng = random.Random(seed)
+    ips = []
+    for c in range(count):
+        ip, at = f"198.51.100.{10 + c}", c * 41.0
+        ips.append(ip)
+        for _ in range(3):
+            page = f"/topics/{rng.randrange(40)}"
+            log.hit(at, ip, page, referer=SITE + "/", size=rng.randint(9000, 15000))
+            log.hit(at + 0.2, ip, "/assets/app.css", referer=SITE + page)
+            for k in range(8):
+                log.hit(at + 0.3 + 0.05 * k, ip, f"/avatar/{rng.randrange(900)}/64x64",
+                        referer=SITE + page, size=rng.randint(1500, 4000))
+            hovered = [f"/users/{rng.randrange(10_000, 99_999)}" for _ in range(3)]
+            for k, profile in enumerate(hovered):
+                log.hit(at + 1.5 + 0.8 * k, ip, profile, referer=SITE + page, size=12_000)
+            if rng.random() < 0.6:  # the person opens one of them: rendered
+                opened = hovered[-1]
+                log.hit(at + 9, ip, "/assets/profile.js", referer=SITE + opened)
+                log.hit(at + 9.1, ip, f"/avatar/{rng.randrange(900)}/200x200",
+                        referer=SITE + opened, size=9000)
+            at += rng.uniform(20, 60)
+    return ips
+
+
+def test_a_profile_prefetched_on_hover_is_still_the_page_people_render(tmp_path: Path) -> None:
+    """Fetched just after a page, with it as referer, by nearly every client: the behaviour
+    that makes a thumbnail a sub-resource. But people render the profiles they open (their
+    assets name the profile as referer), which no image ever is: still a person route, and
+    the avatars still images. Two addresses asking for assets under a thumbnail's address as
+    referer do not make thumbnails people's records."""
+    log = Log()
+    hover_readers(log)
+    for n, ip in enumerate(("203.0.113.70", "203.0.113.71")):
+        for k in range(5):
+            log.hit(2000 + 10 * n + k, ip, f"/avatar/{k}/64x64", size=2000)
+            log.hit(2000.5 + 10 * n + k, ip, "/assets/app.css", referer=f"{SITE}/avatar/{k}/64x64")
+    table = learn_routes([str(log.write(tmp_path / "hover.log"))])[0]
+    profile = _route(table, "/users/{n}")
+    assert (profile.klass, profile.kind) == ("record", "person"), profile
+    assert any("rendered it" in e for e in profile.evidence), profile.evidence
+    assert _route(table, "/avatar/{n}/64x64").klass == "subresource"
+
+
 def test_a_harvester_adding_an_image_size_to_each_profile_cannot_make_it_an_image(
         tmp_path: Path) -> None:
     """`/user/7?w=200` names an image size; written on 3,000 profiles by one harvester it is

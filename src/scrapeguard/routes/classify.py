@@ -31,6 +31,15 @@ BEHAVIOUR_SHARE = 0.6
 MEDIA_SHARE = 0.5
 """With media words in the path, half of the template's clients fetching it the way a browser
 does is enough; words alone are not (a scanner guesses `/uploads/…` and `/css/…` too)."""
+RENDERED_MIN_CLIENTS = 3
+"""Clients that rendered a template's pages (`rendered_clients`) before it is a document,
+never a sub-resource by behaviour, words or query: a page prefetched when a link is hovered
+or scrolled into view (Turbo, Next.js, instant.page) is fetched just after a page, as an
+image is, but the people who open it render it. Three, as for the site's own hosts
+(`referrals.OWN_HOST_ADDRESSES`)..."""
+RENDERED_SHARE = 0.05
+"""...and a twentieth of its clients, so that a few addresses asking for assets under a
+thumbnail's address as referer cannot make thumbnails people's records again."""
 
 _PERSON = re.compile(word_pattern(PERSON_WORDS).removeprefix("(?i)"), re.IGNORECASE)
 _ITEM = re.compile(word_pattern(ITEM_WORDS).removeprefix("(?i)"), re.IGNORECASE)
@@ -59,6 +68,9 @@ class TemplateStats:
     list_share: float
     names_people: bool | None
     route_index: int | None
+    rendered_clients: int = 0
+    """Clients whose browsers asked for assets with one of the template's pages as referer:
+    they rendered it as a document."""
 
 
 def classify(rows: list[TemplateStats], policy: Policy) -> RouteTable:
@@ -105,23 +117,26 @@ def _decide(
         return "subresource", None, list(BY_EXTENSION), 0.99, False
     share = s.after_page_clients / s.clients if s.clients else 0.0
     # Mostly refused or missing: a scanner's guesses (`/uploads/x.php`), not an asset every
-    # visitor loads; never a sub-resource, so that probing still counts it.
-    loaded = s.error_share < 0.5
-    if (loaded and s.paths and s.asset_paths / s.paths >= 0.5
+    # visitor loads; never a sub-resource, so that probing still counts it. A document
+    # browsers rendered is no sub-resource either, however it is fetched.
+    asset_like = s.error_share < 0.5 and not _rendered(s)
+    if (asset_like and s.paths and s.asset_paths / s.paths >= 0.5
             and s.asset_clients / max(s.clients, 1) >= 0.5):
         return "subresource", None, ["query names an image size or file", behaviour], \
             0.9 + 0.09 * share, False
     api = bool(_API.search(s.template))
     media = bool(_MEDIA.search(s.template.split("?")[0]))
-    if loaded and media and not api and s.after_page_clients >= 2 and share >= MEDIA_SHARE:
+    if asset_like and media and not api and s.after_page_clients >= 2 and share >= MEDIA_SHARE:
         return "subresource", None, ["media words", behaviour], \
             0.7 + 0.29 * share, False
-    if (loaded and not api and s.after_page_clients >= BEHAVIOUR_MIN_CLIENTS
+    if (asset_like and not api and s.after_page_clients >= BEHAVIOUR_MIN_CLIENTS
             and share >= BEHAVIOUR_SHARE):
         return "subresource", None, [behaviour], 0.6 + 0.39 * share, False
     if "{" in s.template and s.ids >= policy.settings.min_template_ids:
         kind, word = _kind(s.template)
         ids = f"{s.ids} ids from {clients}"
+        if _rendered(s) and s.after_page_clients >= BEHAVIOUR_MIN_CLIENTS:
+            ids += f"; prefetched, but {s.rendered_clients} rendered it"
         if kind == "listing":
             return "page", None, [ids, f"word {word!r}: pagination or a listing"], 0.7, False
         if kind is None:
@@ -131,6 +146,11 @@ def _decide(
     if api:
         return "api", None, ["API path", f"{s.ids} ids"], 0.7, False
     return "page", None, [f"{s.ids} ids" if "{" in s.template else "fixed path"], 0.6, False
+
+
+def _rendered(s: TemplateStats) -> bool:
+    return (s.rendered_clients >= RENDERED_MIN_CLIENTS
+            and s.rendered_clients >= RENDERED_SHARE * s.clients)
 
 
 def _kind(template: str) -> tuple[str | None, str]:

@@ -64,6 +64,15 @@ after_page AS (
     WHERE f.ts - p.ts <= INTERVAL {after} SECOND
     GROUP BY f.template_key
 ),
+rendered AS (
+    -- A page's own assets asked for with it as referer: a browser rendered it as a document,
+    -- which no image or script ever is (the tab's icon aside).
+    SELECT d.template_key, count(DISTINCT e.client) AS rendered_clients
+    FROM ev e JOIN (SELECT DISTINCT page_key, template_key FROM paths WHERE NOT is_static) d
+      ON e.ref_page_key = d.page_key
+    WHERE e.mgroup = 0 AND e.is_static AND e.path_key <> hash('/favicon.ico')
+    GROUP BY d.template_key
+),
 totals AS (
     SELECT template_key, mgroup,
            count(*) AS requests,
@@ -86,9 +95,12 @@ names AS (
 SELECT n.template, ['read', 'preflight', 'write'][t.mgroup + 1] AS mgroup,
        t.* EXCLUDE (template_key, mgroup),
        CASE WHEN t.mgroup = 0 THEN coalesce(a.after_page_clients, 0) ELSE 0 END
-           AS after_page_clients
+           AS after_page_clients,
+       CASE WHEN t.mgroup = 0 THEN coalesce(r.rendered_clients, 0) ELSE 0 END
+           AS rendered_clients
 FROM totals t JOIN names n ON t.template_key = n.template_key
 LEFT JOIN after_page a ON t.template_key = a.template_key
+LEFT JOIN rendered r ON t.template_key = r.template_key
 """
 
 

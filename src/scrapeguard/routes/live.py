@@ -4,7 +4,8 @@ The middleware with no declared routes and no `X-Subjects` must still know that 
 serves people's records and `/avatar/{n}` does not. This learner keeps, per (template, method
 group), the same counts `learn.py` computes in SQL over a log — requests, distinct clients,
 distinct ids and paths, shares of static, failed and subject-naming answers, clients that fetch
-it just after a page with that page as referer — and hands them to `classify.judge`, the one
+it just after a page with that page as referer, clients that rendered it (asked for assets
+with it as referer) — and hands them to `classify.judge`, the one
 definition of what a route is. Only the counting is written twice (SQL there, Python here);
 `tests/test_live_routes.py` feeds both the same log and compares their tables.
 
@@ -56,6 +57,8 @@ RECENT_CLIENTS = 10_000
 """Clients whose last pages are remembered, for "fetched just after a page"."""
 RECENT_PAGES = 16
 """Pages remembered per client."""
+PAGE_TEMPLATES = 50_000
+"""Page paths whose template is remembered, for "rendered": an asset names its page by path."""
 _REJUDGE_EVERY = 64
 
 _ASSET_QUERY = compile_pattern(ASSET_QUERY)
@@ -109,6 +112,7 @@ class _Counts:
     paths: array[int] = field(default_factory=_sample)
     asset_paths: int = 0
     asset_clients: array[int] = field(default_factory=_sample)
+    rendered: array[int] = field(default_factory=_sample)
     route: LearnedRoute | None = None
 
     def stats(self, template: str, methods: str) -> TemplateStats:
@@ -121,7 +125,8 @@ class _Counts:
             error_share=self.errors / n,
             after_page_clients=len(self.after_page) if methods == "read" else 0,
             list_share=self.lists / n, names_people=self.names_people,
-            route_index=self.route_index)
+            route_index=self.route_index,
+            rendered_clients=len(self.rendered) if methods == "read" else 0)
 
 
 class RouteLearner:
@@ -140,6 +145,8 @@ class RouteLearner:
         self._templates: OrderedDict[tuple[str, str], _Counts] = OrderedDict()
         self._pages: OrderedDict[int, tuple[array[int], array[int]]] = OrderedDict()
         """Per client (hash): its last pages (hashes) and when it fetched them (ms)."""
+        self._page_templates: OrderedDict[int, tuple[str, str]] = OrderedDict()
+        """Per page path (hash, no query): its (template, method group)."""
         self._lock = threading.Lock()
         self.requests = 0
         self._clients: set[int] = set()
@@ -165,6 +172,7 @@ class RouteLearner:
                 counts.requests += 1  # a declared route is what it says: nothing to learn
                 return republish and self._publish()
             changed = self._count(counts, seen)
+            republish |= self._note_rendered(seen)
             if changed or counts.requests & (counts.requests - 1) == 0 \
                     or counts.requests % _REJUDGE_EVERY == 0:
                 before = self._role(seen.methods, counts)
@@ -248,7 +256,29 @@ class RouteLearner:
                 grew = True
         if seen.methods == "read" and not seen.by_extension:
             grew |= self._after_page(c, client, seen)
+            self._page_templates[self._hash(seen.path.split("?")[0])] = (
+                seen.template, seen.methods)
+            if len(self._page_templates) > PAGE_TEMPLATES:
+                self._page_templates.popitem(last=False)
         return grew
+
+    def _note_rendered(self, seen: Seen) -> bool:
+        """An asset asked for with a page as referer: the client rendered that page
+        (`learn._SQL`'s `rendered`). True when its template's role changed."""
+        if seen.methods != "read" or not seen.by_extension or seen.path == "/favicon.ico":
+            return False
+        found = _REFERER.match(seen.referer or "")
+        key = self._page_templates.get(self._hash(found.group(1))) if found and found.group(
+            1) else None
+        counts = self._templates.get(key) if key is not None else None
+        client = self._hash(seen.client)
+        if (key is None or counts is None or client not in counts.clients
+                or (counts.route is not None and counts.route.declared)
+                or not _add(counts.rendered, client, CLIENT_SAMPLE)):
+            return False
+        before = self._role(key[1], counts)
+        counts.route = judge(counts.stats(*key), self.policy)
+        return self._role(key[1], counts) != before
 
     def _after_page(self, c: _Counts, client: int, seen: Seen) -> bool:
         """Note the page, and whether this fetch followed, within seconds, the client's own
