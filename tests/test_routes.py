@@ -356,6 +356,45 @@ def test_the_words_nearest_the_id_say_whose_record_it_is() -> None:
     assert _route(table, "/{n}/{n}").confidence < _route(table, "/listing/{n}").confidence
 
 
+NAMES = [f"{first}{n}" for n in range(12) for first in ("alice", "bo.b", "carol_", "dan-x",
+                                                          "eve", "frank", "gwen", "hiro")]
+
+
+def test_profiles_by_name_are_one_person_route_in_both_engines(tmp_path: Path) -> None:
+    """Social sites name profiles by user name (`/u/alice`, `/@alice`), not by number: each
+    name is an id of one template where the path says whose, the same in both engines, so
+    a harvest of profiles by name counts people's records."""
+    import ibis
+
+    from scrapeguard.engines.live_rows import infer_template
+    from scrapeguard.engines.lookups import infer_template as infer_template_expr
+
+    paths = {"/u/alice": "/u/{name}", "/users/Bo.b_9/followers": "/users/{name}/followers",
+             "/@carol": "/@{name}", "/@dan@other.social/with_replies": "/@{name}/with_replies",
+             "/api/v1/users/eve": "/api/v1/users/{name}", "/product/blue-shirt":
+             "/product/blue-shirt", "/u/x": "/u/x", "/users/42": "/users/{n}"}
+    assert {p: infer_template(p) for p in paths} == paths
+    table = ibis.memtable({"path": list(paths)})
+    batch = ibis.duckdb.connect().execute(
+        table.mutate(template=infer_template_expr(table.path)))
+    assert dict(zip(batch["path"], batch["template"], strict=True)) == paths
+    log = Log()
+    rng = random.Random(3)
+    for c in range(40):  # people open a few profiles, with their assets
+        ip, at = f"198.51.100.{10 + c}", c * 30.0
+        for name in rng.sample(NAMES, 3):
+            log.hit(at, ip, f"/u/{name}", referer=SITE + "/", size=9000)
+            log.hit(at + 0.3, ip, "/assets/app.css", referer=f"{SITE}/u/{name}")
+            at += rng.uniform(20, 90)
+    for k in range(300):  # a harvester reads every name it finds, within the hour
+        log.hit(100 + 10 * k, "203.0.113.90", f"/u/member{k}", size=9000)
+    result = analyze([str(log.write(tmp_path / "by-name.log"))])
+    assert _route(result.enrich.routes, "/u/{name}").kind == "person"
+    decided = {d.actor: d for d in result.decisions if d.action != "allow"}
+    assert decided["ip:203.0.113.90"].subjects >= 250, decided
+    assert not {a for a in decided if a.startswith("ip:198.51.100.")}, decided
+
+
 CUSTOM = '$remote_addr [$time_local] "$request" $status $body_bytes_sent rt=$request_time'
 """An nginx `log_format` no detector knows: `analyze` reads it with --log-format."""
 

@@ -27,15 +27,26 @@ _HEX = r"[0-9a-fA-F]{8,}"
 TOOL_CLASSES = tuple(sorted(uaclass.TOOL_CLASSES))
 """User-agent classes of tools no person browses with."""
 
+_NAME = r"[A-Za-z][A-Za-z0-9._-]{0,38}[A-Za-z0-9_]"
+"""A user name as sites spell them in paths: a letter first, 2 to 40 letters, digits, `.`, `_`
+and `-` (numbers are `{n}` by then)."""
 TEMPLATE_PASSES: tuple[tuple[str, str], ...] = (
     (f"/(?:{_UUID})(/|$)", r"/{uuid}\1"),
     (r"/\d+(/|$)", r"/{n}\1"),
     (r"/\d+(/|$)", r"/{n}\1"),
     (f"/{_HEX}(/|$)", r"/{hex}\1"),
     (f"/{_HEX}(/|$)", r"/{hex}\1"),
+    (f"(?i)/(u|users?|profiles?|members?|people|authors?)/{_NAME}(/|$)", r"/\1/{name}\2"),
+    (r"^/@[A-Za-z0-9][A-Za-z0-9._@-]{0,62}(/|$)", r"/@{name}\1"),
 )
 """Id segments to placeholders, in order; written once for RE2, run by DuckDB (batch) and
-`google-re2` (stream), both linear in the path however an attacker writes it."""
+`google-re2` (stream), both linear in the path however an attacker writes it. Profiles by
+name are ids too, where a path says whose: the segment after `/u/`, `/users/`, `/profile/`,
+`/members/`, `/people/` or `/author/` (`/u/alice` → `/u/{name}`, `/api/v1/users/alice` →
+`/api/v1/users/{name}`), and a leading
+`@handle` (`/@alice`, `/@alice@other.social`: Mastodon, Medium, YouTube, TikTok). Fixed
+words there (`/users/sign_in`, `/u/preferences`) join the template as one more name each; a
+route needs `settings.min_template_ids` different ones before it is a record route."""
 
 REFERER_PATH = r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)"
 """The path part of an absolute referer URL; written once for RE2 (batch and stream)."""
