@@ -366,8 +366,9 @@ def test_profiles_by_name_are_one_person_route_in_both_engines(tmp_path: Path) -
     a harvest of profiles by name counts people's records."""
     import ibis
 
-    from scrapeguard.engines.live_rows import infer_template
+    from scrapeguard.engines.live_rows import infer_template, owner_name_py
     from scrapeguard.engines.lookups import infer_template as infer_template_expr
+    from scrapeguard.engines.lookups import owner_name
 
     paths = {"/u/alice": "/u/{name}", "/users/Bo.b_9/followers": "/users/{name}/followers",
              "/@carol": "/@{name}", "/@dan@other.social/with_replies": "/@{name}/with_replies",
@@ -378,6 +379,13 @@ def test_profiles_by_name_are_one_person_route_in_both_engines(tmp_path: Path) -
     batch = ibis.duckdb.connect().execute(
         table.mutate(template=infer_template_expr(table.path)))
     assert dict(zip(batch["path"], batch["template"], strict=True)) == paths
+    # Everything under a name is that person's: her posts are not a person each.
+    owners = {"/users/Alice/statuses/1116611594": "alice", "/@alice/1116611594": "alice",
+              "/u/bob/followers": "bob", "/product/blue-shirt": "", "/users/42": ""}
+    table = ibis.memtable({"path": list(owners)})
+    batch = ibis.duckdb.connect().execute(table.mutate(owner=owner_name(table.path)))
+    assert dict(zip(batch["path"], batch["owner"], strict=True)) == owners
+    assert {p: owner_name_py(p) for p in owners} == owners
     log = Log()
     rng = random.Random(3)
     for c in range(40):  # people open a few profiles, with their assets
@@ -388,10 +396,15 @@ def test_profiles_by_name_are_one_person_route_in_both_engines(tmp_path: Path) -
             at += rng.uniform(20, 90)
     for k in range(300):  # a harvester reads every name it finds, within the hour
         log.hit(100 + 10 * k, "203.0.113.90", f"/u/member{k}", size=9000)
+    for k in range(300):  # a reader of five people's posts: five people, not 300
+        post = f"/u/{NAMES[k % 5]}/{70_000 + k}"
+        log.hit(100 + 10 * k, "203.0.113.91", post, size=9000)
+        log.hit(100.3 + 10 * k, "203.0.113.91", "/assets/app.css", referer=SITE + post)
     result = analyze([str(log.write(tmp_path / "by-name.log"))])
     assert _route(result.enrich.routes, "/u/{name}").kind == "person"
     decided = {d.actor: d for d in result.decisions if d.action != "allow"}
     assert decided["ip:203.0.113.90"].subjects >= 250, decided
+    assert "ip:203.0.113.91" not in decided, decided
     assert not {a for a in decided if a.startswith("ip:198.51.100.")}, decided
 
 

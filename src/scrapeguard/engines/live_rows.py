@@ -22,6 +22,7 @@ from scrapeguard.canonical import canonical_ip, canonical_path
 from scrapeguard.engines.enrich import ERROR_STATUSES, REDIRECTS, TARGET_ERRORS
 from scrapeguard.engines.lookups import (
     NUMERIC_ID,
+    OWNER_NAMES,
     REFERER_PAGE,
     REFERER_PATH,
     SLASH_RUNS,
@@ -44,6 +45,7 @@ from scrapeguard.policy.patterns import (
 from scrapeguard.routes.templates import query_key_py, query_value_py, with_query_py
 
 _TEMPLATE_PASSES = tuple((compile_pattern(p), r) for p, r in TEMPLATE_PASSES)
+_OWNER_NAMES = tuple(compile_pattern(p) for p in OWNER_NAMES)
 _REFERER_PATH = compile_pattern(REFERER_PATH)
 _REFERER_PAGE = compile_pattern(REFERER_PAGE)
 _NUMERIC_ID = compile_pattern(NUMERIC_ID)
@@ -495,8 +497,9 @@ class Deriver:
                                      pathfacts.BROWSER_FETCHED_REGEX.search(path_only))}
         bare = infer_template(path_only)
         query_key = query_key_py(path)
-        record = path_only + (f"?{query_key}={query_value_py(path, query_key)}"
-                              if query_key else "")
+        owner = owner_name_py(path_only)
+        record = f"@{owner}" if owner else path_only + (
+            f"?{query_key}={query_value_py(path, query_key)}" if query_key else "")
         facts |= {"by_extension": static, "record": record}
         declared = self._declared(path_only)
         if declared is not None:
@@ -577,6 +580,15 @@ def referer_template(referer: str | None) -> str | None:
     `/user/{n}`); None for no referer or one that is not a URL."""
     found = _REFERER_PATH.match(referer or "")
     return infer_template(found.group(1)) if found else None
+
+
+def owner_name_py(path_only: str) -> str:
+    """The Python twin of `lookups.owner_name`."""
+    for pattern, group in ((_OWNER_NAMES[0], 2), (_OWNER_NAMES[1], 1)):
+        found = pattern.search(path_only)
+        if found:
+            return found.group(group).lower()
+    return ""
 
 
 def infer_template(path: str) -> str:

@@ -30,14 +30,16 @@ TOOL_CLASSES = tuple(sorted(uaclass.TOOL_CLASSES))
 _NAME = r"[A-Za-z][A-Za-z0-9._-]{0,38}[A-Za-z0-9_]"
 """A user name as sites spell them in paths: a letter first, 2 to 40 letters, digits, `.`, `_`
 and `-` (numbers are `{n}` by then)."""
+_OWNED = r"(?i)/(u|users?|profiles?|members?|people|authors?)/"
+_HANDLE = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,62}"
 TEMPLATE_PASSES: tuple[tuple[str, str], ...] = (
     (f"/(?:{_UUID})(/|$)", r"/{uuid}\1"),
     (r"/\d+(/|$)", r"/{n}\1"),
     (r"/\d+(/|$)", r"/{n}\1"),
     (f"/{_HEX}(/|$)", r"/{hex}\1"),
     (f"/{_HEX}(/|$)", r"/{hex}\1"),
-    (f"(?i)/(u|users?|profiles?|members?|people|authors?)/{_NAME}(/|$)", r"/\1/{name}\2"),
-    (r"^/@[A-Za-z0-9][A-Za-z0-9._@-]{0,62}(/|$)", r"/@{name}\1"),
+    (f"{_OWNED}{_NAME}(/|$)", r"/\1/{name}\2"),
+    (f"^/@{_HANDLE}(/|$)", r"/@{name}\1"),
 )
 """Id segments to placeholders, in order; written once for RE2, run by DuckDB (batch) and
 `google-re2` (stream), both linear in the path however an attacker writes it. Profiles by
@@ -47,6 +49,17 @@ name are ids too, where a path says whose: the segment after `/u/`, `/users/`, `
 `@handle` (`/@alice`, `/@alice@other.social`: Mastodon, Medium, YouTube, TikTok). Fixed
 words there (`/users/sign_in`, `/u/preferences`) join the template as one more name each; a
 route needs `settings.min_template_ids` different ones before it is a record route."""
+
+OWNER_NAMES = (f"{_OWNED}({_NAME})(?:/|$)", f"^/@({_HANDLE})(?:/|$)")
+"""The person a path names by user name (the last group), for `record_item`: everything
+under `/users/alice/…` or `/@alice/…` (her posts, her followers) is one person's record, not
+a new person per status id; lower-cased, as sites match names."""
+
+
+def owner_name(path_only: ir.StringValue) -> ir.StringValue:
+    """The user name a path is about (`OWNER_NAMES`), lower-cased; '' for none."""
+    first = path_only.re_extract(OWNER_NAMES[0], 2)
+    return ibis.ifelse(first != "", first, path_only.re_extract(OWNER_NAMES[1], 1)).lower()
 
 REFERER_PATH = r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)"
 """The path part of an absolute referer URL; written once for RE2 (batch and stream)."""
@@ -242,8 +255,9 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> ir.Table:
     is_trap = ibis.literal(False)
     for glob in policy.traps:
         is_trap = is_trap | path_only.re_search(glob_regex(glob))
-    record_item = path_only + ibis.ifelse(
-        query == "", "", "?" + query + "=" + route_templates.query_value(distinct.path, query))
+    owner = owner_name(path_only)
+    record_item = ibis.ifelse(owner != "", "@" + owner, path_only + ibis.ifelse(
+        query == "", "", "?" + query + "=" + route_templates.query_value(distinct.path, query)))
     table = distinct.mutate(
         path_only=path_only,
         is_static=is_static.fill_null(False),
