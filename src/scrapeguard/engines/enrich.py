@@ -246,10 +246,11 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # A headless browser's pages: one is a rendered view (a link preview), more a walk.
     headless_page = is_page & (t.ua_class == uaclass.HEADLESS).fill_null(False)
     identity = clients.identity_expr(t.account, t.ip)
-    # A page read under an agent that claims neither a crawler nor a library, on a site
-    # whose browsers load its assets: a browser's, which loads them too.
-    browser_page = (is_page & assets_expected & ~t.is_bot_ua.fill_null(False)
-                    & ~t.is_library_ua.fill_null(False) & ~t.is_feed_or_api.fill_null(False))
+    # A page read (GET) under a browser's agent, on a site whose browsers load its assets:
+    # a browser's, which loads them too. A server's own agent (`Misskey/…` delivering to
+    # inboxes, an AMP cache) loads none, and claims no browser.
+    browser_page = (is_page & is_get & assets_expected & t.is_browser_ua.fill_null(False)
+                    & ~t.is_feed_or_api.fill_null(False))
     # A password the login form did not take, posted without the form's page as referer.
     blind_login_post = (t.is_login_form & is_post & ~has_referer
                         & ~t.status.isin(REDIRECTS)).fill_null(False)

@@ -312,10 +312,9 @@ class Deriver:
         headless_page = is_page and klass == uaclass.HEADLESS
         hdr, tls = event.get("hdr") or None, event.get("tls") or None
         judged = clientshape.judge(ua, hdr, tls)
-        # A page read under an agent that claims neither a crawler nor a library, on a site
-        # whose browsers load its assets: a browser's, which loads them too.
-        browser_page = (is_page and assets_expected and not uaclass.is_crawler_class(klass)
-                        and not uaclass.is_library(ua) and not info.feed_or_api)
+        # A page read (GET) under a browser's agent (`enrich.browser_page`).
+        browser_page = (is_page and is_get and assets_expected
+                        and uaclass.is_browser_agent(ua) and not info.feed_or_api)
         # A password the login form did not take, posted without the form's page as referer.
         blind_login_post = (info.login_form and is_post and not has_referer and answered
                             and status not in REDIRECTS)
