@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from captured import captured
-from logbuilder import CHROME, FIREFOX, SAFARI, Log
+from logbuilder import CHROME, FIREFOX, SAFARI, START, Log
 from scrapeguard import clientshape
 from scrapeguard.analysis import analyze
 from scrapeguard.policy.load import load_policy
@@ -930,6 +930,23 @@ def test_a_visit_that_starts_on_the_sign_up_form_is_no_blind_form(tmp_path: Path
     for bot in ("ip:203.0.113.152", "ip:203.0.113.153", "ip:203.0.113.154"):
         assert "form-without-assets" in decided[bot].rules, decided  # type: ignore[attr-defined]
     assert not {f"ip:198.51.100.{70 + n}" for n in range(3)} & set(decided), decided
+
+
+def test_a_comment_posted_after_the_hour_turned_is_no_blind_form(tmp_path: Path) -> None:
+    """A reader loads the article with its assets at 12:57 and posts a comment at 13:00:
+    windows are fixed, so in an hour's window the post stood alone, with no asset before it.
+    The rule's window is a day."""
+    log = Log()
+    readers(log)
+    turn = 3600 - START.minute * 60 - START.second  # the next full hour after the log starts
+    ip = "198.51.100.90"
+    log.hit(turn - 180, ip, "/2016/02/a-post/", referer="https://www.google.com/", size=24_000)
+    log.hit(turn - 179.7, ip, "/wp-content/themes/t/style.css",
+            referer="https://blog.example/2016/02/a-post/")
+    log.hit(turn + 1, ip, "/wp-comments-post.php", method="POST", status=302, size=0,
+            referer="https://blog.example/2016/02/a-post/")
+    decided = _decided(log, tmp_path, "turn.log")
+    assert f"ip:{ip}" not in decided, decided
 
 
 def test_form_spam_signal_switches_off_behind_a_cdn(tmp_path: Path) -> None:
