@@ -932,6 +932,29 @@ def test_a_visit_that_starts_on_the_sign_up_form_is_no_blind_form(tmp_path: Path
     assert not {f"ip:198.51.100.{70 + n}" for n in range(3)} & set(decided), decided
 
 
+AHREFS = "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"
+
+
+def test_a_crawler_following_bylines_is_no_author_enumeration(tmp_path: Path) -> None:
+    """On a news site whose bylines link `/?author=N`, readers follow them (with the article
+    as referer), and a crawler, which sends no referer, follows them too: an author archive
+    the site's own pages link is no secret it enumerates. Ids that no page links still
+    count."""
+    log = Log()
+    readers(log)
+    for n in range(1, 6):
+        log.hit(600 + 10 * n, "198.51.100.91", f"/?author={20 + n}", status=301, size=0,
+                referer="https://blog.example/2016/02/a-post/")
+    for n in range(1, 6):
+        log.hit(800 + 30 * n, "203.0.113.98", f"/?author={20 + n}", status=301, size=0,
+                ua=AHREFS)
+    log.hit(900, "203.0.113.97", "/?author=1", status=301, size=0, ua="-")
+    log.hit(902, "203.0.113.97", "/?author=2", status=301, size=0, ua="-")
+    decided = _decided(log, tmp_path, "bylines.log")
+    assert "ip:203.0.113.98" not in decided, decided
+    assert "author-enumeration" in decided["ip:203.0.113.97"].rules, decided  # type: ignore[attr-defined]
+
+
 def test_a_comment_posted_after_the_hour_turned_is_no_blind_form(tmp_path: Path) -> None:
     """A reader loads the article with its assets at 12:57 and posts a comment at 13:00:
     windows are fixed, so in an hour's window the post stood alone, with no asset before it.

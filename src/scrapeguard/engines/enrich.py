@@ -286,6 +286,11 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
     # arrival from outside (`campaigns._thin`).
     direct_lookup = single & assets_expected & ~site_link
 
+    # An author archive reached through a link is a reader's, and one the site's own pages
+    # link (a byline) is no secret a crawler following it enumerates: only ids asked for
+    # that no page of the site links count (`authors`).
+    author_linked = lookups.is_page_link(t.path, t.ref_page) | site_linked
+
     def flag(condition: Any) -> Any:
         return ibis.ifelse(one & condition, 1, 0).cast("int8")
 
@@ -317,8 +322,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         login_agent_key=ibis.ifelse(login_agent, key(t.ua), ibis.null()),
         feed_agent_key=ibis.ifelse(feed_agent, key(t.ua), ibis.null()),
         arrival_agent_key=ibis.ifelse(arrival_agent, key(t.ua), ibis.null()),
-        author_key=ibis.ifelse(lookups.is_page_link(t.path, t.ref_page), ibis.null(),
-                              t.author_key),
+        author_key=ibis.ifelse(author_linked, ibis.null(), t.author_key),
         library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
         headless_page_key=ibis.ifelse(headless_page, t.page_key, ibis.null()),
         library_path_key=ibis.ifelse(library_path, t.path_key, ibis.null()),
@@ -350,7 +354,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
             (t.is_login & t.status.isin(pathfacts.REFUSED_STATUSES)).fill_null(False)),
         is_blind_login_post=flag(blind_login_post),
         is_browser_rpc_post=flag((t.is_xmlrpc & is_post & t.is_browser_ua).fill_null(False)),
-        is_author=flag(t.author_key.notnull() & ~lookups.is_page_link(t.path, t.ref_page)),
+        is_author=flag(t.author_key.notnull() & ~author_linked),
         is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
         is_login_failure=flag(login_failure),
         is_staff_page=flag(staff_page),

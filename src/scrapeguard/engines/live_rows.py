@@ -298,8 +298,9 @@ class Deriver:
         if robots and ua:
             _remember(self._robots, reader, ts_ms)
         is_post = method == "POST"
-        # An author archive reached through a link is a reader's; only asked-for ids count.
-        author = None if is_page_link(path, referer) else info.author
+        # An author archive reached through a link, or one the site's pages link (a byline),
+        # is a reader's; only ids no page links count (`enrich.author_linked`).
+        author = None if is_page_link(path, referer) or site_linked else info.author
         # Judged on the addresses that loaded assets before this event (`sitefacts.py`).
         assets_expected = self._assets.expected_at(ts_ms)
         self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
