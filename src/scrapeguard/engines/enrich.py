@@ -317,7 +317,6 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         # A crawl's breadth is documents: feeds, APIs and app data left out (`pages`).
         page_key=ibis.ifelse(is_read & ~t.is_feed_or_api.fill_null(False), t.page_key,
                              ibis.null()),
-        # An author archive reached through a link is a reader's; only asked-for ids count.
         browser_page_key=ibis.ifelse(browser_page, t.page_key, ibis.null()),
         login_agent_key=ibis.ifelse(login_agent, key(t.ua), ibis.null()),
         feed_agent_key=ibis.ifelse(feed_agent, key(t.ua), ibis.null()),

@@ -45,10 +45,10 @@ TEMPLATE_PASSES: tuple[tuple[str, str], ...] = (
 `google-re2` (stream), both linear in the path however an attacker writes it. Profiles by
 name are ids too, where a path says whose: the segment after `/u/`, `/users/`, `/profile/`,
 `/members/`, `/people/` or `/author/` (`/u/alice` → `/u/{name}`, `/api/v1/users/alice` →
-`/api/v1/users/{name}`), and a leading
-`@handle` (`/@alice`, `/@alice@other.social`: Mastodon, Medium, YouTube, TikTok). Fixed
-words there (`/users/sign_in`, `/u/preferences`) join the template as one more name each; a
-route needs `settings.min_template_ids` different ones before it is a record route."""
+`/api/v1/users/{name}`), and a leading `@handle` (`/@alice`, `/@alice@other.social`:
+Mastodon, Medium, YouTube, TikTok). Fixed words there (`/users/sign_in`, `/u/preferences`)
+join the template as one more name each; a route needs `settings.min_template_ids`
+different ones before it is a record route."""
 
 OWNER_NAMES = (f"{_OWNED}({_NAME})(?:/|$)", f"^/@({_HANDLE})(?:/|$)")
 """The person a path names by user name (the last group), for `record_item`: everything
@@ -60,6 +60,7 @@ def owner_name(path_only: ir.StringValue) -> ir.StringValue:
     """The user name a path is about (`OWNER_NAMES`), lower-cased; '' for none."""
     first = path_only.re_extract(OWNER_NAMES[0], 2)
     return ibis.ifelse(first != "", first, path_only.re_extract(OWNER_NAMES[1], 1)).lower()
+
 
 REFERER_PATH = r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)"
 """The path part of an absolute referer URL; written once for RE2 (batch and stream)."""

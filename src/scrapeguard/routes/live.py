@@ -5,9 +5,9 @@ serves people's records and `/avatar/{n}` does not. This learner keeps, per (tem
 group), the same counts `learn.py` computes in SQL over a log — requests, distinct clients,
 distinct ids and paths, shares of static, failed and subject-naming answers, clients that fetch
 it just after a page with that page as referer, clients that rendered it (asked for assets
-with it as referer) — and hands them to `classify.judge`, the one
-definition of what a route is. Only the counting is written twice (SQL there, Python here);
-`tests/test_live_routes.py` feeds both the same log and compares their tables.
+with it as referer) — and hands them to `classify.judge`, the one definition of what a route
+is. Only the counting is written twice (SQL there, Python here); `tests/test_live_routes.py`
+feeds both the same log and compares their tables.
 
 **Warm-up.** Sub-resources are used as soon as they are learned (an image counted as a page
 only hurts the people loading it). Inferred record routes are used once the node has served
@@ -268,8 +268,8 @@ class RouteLearner:
         if seen.methods != "read" or not seen.by_extension or seen.path == "/favicon.ico":
             return False
         found = _REFERER.match(seen.referer or "")
-        key = self._page_templates.get(self._hash(found.group(1))) if found and found.group(
-            1) else None
+        page = found.group(1) if found else None
+        key = self._page_templates.get(self._hash(page)) if page else None
         counts = self._templates.get(key) if key is not None else None
         client = self._hash(seen.client)
         if (key is None or counts is None or client not in counts.clients
