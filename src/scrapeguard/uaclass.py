@@ -89,8 +89,10 @@ def is_library(ua: str | None) -> bool:
     cls = classify(ua)
     if cls in LIBRARY_CLASSES:
         return True
-    bare = ua is not None and bool(_BARE_PRODUCT.match(ua.strip()))
-    return cls not in TAG_CLASSES and bare and not _NAMED_BOT.match(str(ua).strip())
+    if ua is None or cls in TAG_CLASSES:
+        return False
+    token = ua.strip()
+    return bool(_BARE_PRODUCT.match(token)) and not _NAMED_BOT.match(token)
 
 
 def is_crawler_class(cls: str) -> bool:

@@ -584,10 +584,10 @@ def referer_template(referer: str | None) -> str | None:
 
 def owner_name_py(path_only: str) -> str:
     """The Python twin of `lookups.owner_name`."""
-    for pattern, group in ((_OWNER_NAMES[0], 2), (_OWNER_NAMES[1], 1)):
+    for pattern in _OWNER_NAMES:
         found = pattern.search(path_only)
         if found:
-            return found.group(group).lower()
+            return found.group(1).lower()
     return ""
 
 

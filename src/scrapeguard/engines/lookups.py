@@ -30,7 +30,7 @@ TOOL_CLASSES = tuple(sorted(uaclass.TOOL_CLASSES))
 _NAME = r"[A-Za-z][A-Za-z0-9._-]{0,38}[A-Za-z0-9_]"
 """A user name as sites spell them in paths: a letter first, 2 to 40 letters, digits, `.`, `_`
 and `-` (numbers are `{n}` by then)."""
-_OWNED = r"(?i)/(u|users?|profiles?|members?|people|authors?)/"
+_OWNER_WORDS = r"u|users?|profiles?|members?|people|authors?"
 _HANDLE = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,62}"
 TEMPLATE_PASSES: tuple[tuple[str, str], ...] = (
     (f"/(?:{_UUID})(/|$)", r"/{uuid}\1"),
@@ -38,7 +38,7 @@ TEMPLATE_PASSES: tuple[tuple[str, str], ...] = (
     (r"/\d+(/|$)", r"/{n}\1"),
     (f"/{_HEX}(/|$)", r"/{hex}\1"),
     (f"/{_HEX}(/|$)", r"/{hex}\1"),
-    (f"{_OWNED}{_NAME}(/|$)", r"/\1/{name}\2"),
+    (f"(?i)/({_OWNER_WORDS})/{_NAME}(/|$)", r"/\1/{name}\2"),
     (f"^/@{_HANDLE}(/|$)", r"/@{name}\1"),
 )
 """Id segments to placeholders, in order; written once for RE2, run by DuckDB (batch) and
@@ -50,15 +50,16 @@ Mastodon, Medium, YouTube, TikTok). Fixed words there (`/users/sign_in`, `/u/pre
 join the template as one more name each; a route needs `settings.min_template_ids`
 different ones before it is a record route."""
 
-OWNER_NAMES = (f"{_OWNED}({_NAME})(?:/|$)", f"^/@({_HANDLE})(?:/|$)")
-"""The person a path names by user name (the last group), for `record_item`: everything
+OWNER_NAMES = (f"(?i)/(?:{_OWNER_WORDS})/({_NAME})(?:/|$)", f"^/@({_HANDLE})(?:/|$)")
+"""The person a path names by user name (group 1 of the first that matches), for
+`record_item`: everything
 under `/users/alice/…` or `/@alice/…` (her posts, her followers) is one person's record, not
 a new person per status id; lower-cased, as sites match names."""
 
 
 def owner_name(path_only: ir.StringValue) -> ir.StringValue:
     """The user name a path is about (`OWNER_NAMES`), lower-cased; '' for none."""
-    first = path_only.re_extract(OWNER_NAMES[0], 2)
+    first = path_only.re_extract(OWNER_NAMES[0], 1)
     return ibis.ifelse(first != "", first, path_only.re_extract(OWNER_NAMES[1], 1)).lower()
 
 

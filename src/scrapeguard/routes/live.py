@@ -171,8 +171,9 @@ class RouteLearner:
             if counts.route is not None and counts.route.declared:
                 counts.requests += 1  # a declared route is what it says: nothing to learn
                 return republish and self._publish()
-            changed = self._count(counts, seen)
-            republish |= self._note_rendered(seen)
+            client = self._hash(seen.client)
+            changed = self._count(counts, seen, client)
+            republish |= self._note_rendered(seen, client)
             if changed or counts.requests & (counts.requests - 1) == 0 \
                     or counts.requests % _REJUDGE_EVERY == 0:
                 before = self._role(seen.methods, counts)
@@ -233,15 +234,15 @@ class RouteLearner:
                 return True
         return False
 
-    def _count(self, c: _Counts, seen: Seen) -> bool:
-        """Add the request to its template's counts; True when a sample grew."""
+    def _count(self, c: _Counts, seen: Seen, client: int) -> bool:
+        """Add the request (by `client`, hashed) to its template's counts; True when a
+        sample grew."""
         c.requests += 1
         c.static += seen.by_extension
         c.errors += seen.status >= 400
         if seen.subjects is not None:
             c.lists += 1
             c.names_people = c.names_people or bool(seen.subjects)
-        client = self._hash(seen.client)
         grew = _add(c.clients, client, CLIENT_SAMPLE)
         if seen.methods == "read" and not c.route_index and len(c.ids) < self._id_sample:
             grew |= _add(c.ids, self._hash(seen.record), self._id_sample)
@@ -256,13 +257,9 @@ class RouteLearner:
                 grew = True
         if seen.methods == "read" and not seen.by_extension:
             grew |= self._after_page(c, client, seen)
-            self._page_templates[self._hash(seen.path.split("?")[0])] = (
-                seen.template, seen.methods)
-            if len(self._page_templates) > PAGE_TEMPLATES:
-                self._page_templates.popitem(last=False)
         return grew
 
-    def _note_rendered(self, seen: Seen) -> bool:
+    def _note_rendered(self, seen: Seen, client: int) -> bool:
         """An asset asked for with a page as referer: the client rendered that page
         (`learn._SQL`'s `rendered`). True when its template's role changed."""
         if seen.methods != "read" or not seen.by_extension or seen.path == "/favicon.ico":
@@ -271,7 +268,6 @@ class RouteLearner:
         page = found.group(1) if found else None
         key = self._page_templates.get(self._hash(page)) if page else None
         counts = self._templates.get(key) if key is not None else None
-        client = self._hash(seen.client)
         if (key is None or counts is None or client not in counts.clients
                 or (counts.route is not None and counts.route.declared)
                 or not _add(counts.rendered, client, CLIENT_SAMPLE)):
@@ -281,8 +277,9 @@ class RouteLearner:
         return self._role(key[1], counts) != before
 
     def _after_page(self, c: _Counts, client: int, seen: Seen) -> bool:
-        """Note the page, and whether this fetch followed, within seconds, the client's own
-        fetch of the page its referer names (`learn._SQL`'s `after_page`)."""
+        """Note the page (the client's recent pages; its template, for `_note_rendered`), and
+        whether this fetch followed, within seconds, the client's own fetch of the page its
+        referer names (`learn._SQL`'s `after_page`)."""
         page = seen.path.split("?")[0]
         found = _REFERER.match(seen.referer or "")
         grew = False
@@ -301,6 +298,9 @@ class RouteLearner:
             self._pages.move_to_end(client)
         pages, times = recent
         hashed = self._hash(page)
+        self._page_templates[hashed] = (seen.template, seen.methods)
+        if len(self._page_templates) > PAGE_TEMPLATES:
+            self._page_templates.popitem(last=False)
         if hashed in pages:
             index = pages.index(hashed)
             del pages[index], times[index]

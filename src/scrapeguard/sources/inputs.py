@@ -21,7 +21,7 @@ from typing import BinaryIO
 from scrapeguard.errors import SourceError
 
 STDIN = "-"
-GZIP_MAGIC = b"\x1f\x8b"
+_GZIP = b"\x1f\x8b"
 _OTHER = {rb"BZh[1-9]1AY&SY": "bzip2", rb"\xfd7zXZ\x00": "xz", rb"\x28\xb5\x2f\xfd": "zstd"}
 """Other compressions by their magic bytes (none of which can start a line of UTF-8 text)."""
 _CHUNK = 1 << 16
@@ -66,6 +66,12 @@ def expand(inputs: Sequence[str]) -> list[str]:
     return out
 
 
+def is_gzip(path: Path) -> bool:
+    """Gzip by its bytes, whatever the file's name says."""
+    with path.open("rb") as f:
+        return f.read(len(_GZIP)) == _GZIP
+
+
 def prepare(name: str, tmp: Path, tick: Tick) -> Prepared:
     """Spool stdin, decompress gzip, refuse other compressions with a way forward."""
     if name == STDIN:
@@ -87,7 +93,7 @@ def _plain_or_gzip(name: str, path: Path, tmp: Path, tick: Tick) -> Prepared:
                 f"{name} is {kind}-compressed; only gzip is read directly. "
                 f"Decompress it first, e.g. `{kind} -dc {name} | scrapeguard analyze -`"
             )
-    if not magic.startswith(GZIP_MAGIC):
+    if not magic.startswith(_GZIP):
         return Prepared(name, path, size)
     out = tmp / f"gunzip-{len(list(tmp.iterdir()))}"
     notes = gunzip(name, path, out, tick)
@@ -157,7 +163,7 @@ class _Gunzip:
             chunk = self.d.unused_data
             if not chunk.strip(b"\x00"):
                 break  # zero padding after the last member
-            if not chunk.startswith(GZIP_MAGIC[: len(chunk)]):
+            if not chunk.startswith(_GZIP[: len(chunk)]):
                 raise zlib.error("data after the end of the gzip stream")
             self.d = zlib.decompressobj(31)
         return b"".join(parts)

@@ -23,7 +23,7 @@ from scrapeguard.errors import SourceError
 from scrapeguard.events import TIME_RANGE_REASON, TS_END, TS_FIRST
 from scrapeguard.sources.base import BAD_OFFSET_RE, LogFormat, get_format
 from scrapeguard.sources.clf import _METHODS, _PROTOCOLS, FIELDS, FULL_RE, PAIRED_RE
-from scrapeguard.sources.inputs import GZIP_MAGIC, STDIN, expand, gunzip
+from scrapeguard.sources.inputs import STDIN, expand, gunzip, is_gzip
 from scrapeguard.sources.malformed import check_share
 from scrapeguard.sources.report import FileReport, LoadReport, Sample
 from scrapeguard.words import plural
@@ -190,7 +190,7 @@ def _readable(name: str, index: int, tmp: Path) -> str:
     """What Spark reads for a local input. Hadoop picks gzip by a `.gz` suffix where DuckDB's
     reader (`sources/inputs.py`) looks at the bytes: a link with the suffix the bytes call
     for makes the two read a file alike."""
-    gzipped = _is_gzip(name)
+    gzipped = is_gzip(Path(name))
     if gzipped == name.endswith(".gz"):
         return name
     link = tmp / f"{index}{'.gz' if gzipped else '.log'}"
@@ -213,8 +213,8 @@ def _parse(session: Any, names: list[str], sources: list[str], tmp: Path, *,
             parsed = session.sql(_events_sql(pairs)).localCheckpoint(eager=True)
         except Exception as exc:  # Py4J and pyspark.errors wrap Spark's own exceptions
             index = _failed_file(str(exc), sources)
-            if index is None or "://" in names[index] or index in notes or not _is_gzip(
-                    names[index]):
+            if (index is None or "://" in names[index] or index in notes
+                    or not is_gzip(Path(names[index]))):
                 where = names[index] if index is not None else ", ".join(names)
                 raise SourceError(f"{where}: Spark could not read it: {_cause(str(exc))}; "
                                   "--engine duckdb reads what it can of a damaged file"
@@ -257,11 +257,6 @@ def _cause(message: str) -> str:
     """The Java exception under a Spark failure, on one line (`java.io.EOFException: ...`)."""
     found = re.search(r"(?:java|org)\.[\w.$]+(?:Exception|Error): [^\n]*", message)
     return (found.group(0) if found else message.strip().splitlines()[0])[:300]
-
-
-def _is_gzip(name: str) -> bool:
-    with Path(name).open("rb") as f:
-        return f.read(2) == GZIP_MAGIC
 
 
 def _samples(session: Any, index: int, name: str, fmt: str) -> list[Sample]:
