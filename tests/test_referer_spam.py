@@ -82,3 +82,22 @@ def test_a_forum_thread_sending_a_burst_of_browsers_is_left_alone(tmp_path: Path
     batch = agreed(log.write(tmp_path / "forum.log"), POLICY)
     assert not [a for a in batch if a.startswith("campaign:ref:")], batch
     assert not [a for a in batch if a.startswith("ip:")], batch
+
+
+MONITOR = "Mozilla/5.0 (compatible; Uptimebot/1.0; +http://www.uptime.com/uptimebot)"
+
+
+def test_a_monitor_naming_itself_is_no_referral_campaign(tmp_path: Path) -> None:
+    """An uptime service checks the home page from six networks a minute apart, each check
+    sending the service's own site as referer and loading nothing: the shape of one-page
+    referer spam, but under an agent that names itself, which no statistics would count as a
+    visitor, so no spammer would send it. No campaign; the same visits under a browser's
+    agent still make one (the first test), so the agent is what spares them."""
+    log = Log()
+    readers(log)
+    for n in range(6):
+        log.hit(900 + 60 * n, f"{60 + n}.20.{n}.{9 + n}", "/", referer="http://uptime.example/",
+                ua=MONITOR, size=24_000)
+    batch = agreed(log.write(tmp_path / "monitor.log"), POLICY)
+    assert not [a for a in batch if a.startswith("campaign:ref:")], batch
+    assert not [a for a in batch if a.startswith("ip:")], batch

@@ -109,7 +109,14 @@ class OwnHosts:
 
 
 def arrival_host(host: str | None, is_page: bool, assets_expected: bool,
-                 own: bool) -> str | None:
+                 own: bool, browser: bool) -> str | None:
     """The external host an event arrived from, if it opens or joins a referral campaign: a
-    page (not an asset), on a site whose browsers load assets, from a host not the site's."""
-    return host if host is not None and is_page and assets_expected and not own else None
+    page (not an asset), under a browser's agent, on a site whose browsers load assets, from
+    a host not the site's.
+
+    Only a browser's agent: referer spam pays where a site's statistics count the visit as a
+    person's, and analytics and log reports set named bots and tools apart. An agent that
+    names itself (an uptime monitor sending its own site as referer, a crawler following a
+    link) gains a spammer nothing and is left to the crawler rules."""
+    arrived = host is not None and is_page and assets_expected and not own and browser
+    return host if arrived else None

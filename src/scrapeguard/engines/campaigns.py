@@ -23,11 +23,12 @@ decided from what a client had done *up to* each event, the way a live engine se
 A third link is by where clients came from:
 
 - `ref:<host>` — referer spam. A client (its `clients.identity`) whose first page of the day
-  was reached from an external host (`referrals.py`: on a site whose browsers load assets,
-  from a host not the site's own) joins that host's campaign for the day, with every request
-  it makes from then on. The campaign is judged as a group (`referer-spam` in the default
-  policy): a referral brings browsers, which load the page's assets; a spam host brings bots,
-  which load none. Rules say which links they judge (`Rule.links`).
+  was reached from an external host (`referrals.py`: under a browser's agent, on a site
+  whose browsers load assets, from a host not the site's own) joins that host's campaign
+  for the day, with every request it makes from then on. The campaign is judged as a group
+  (`referer-spam` in the default policy): a referral brings browsers, which load the page's
+  assets; a spam host brings bots, which load none. Rules say which links they judge
+  (`Rule.links`).
 """
 
 from __future__ import annotations

@@ -272,13 +272,12 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
                   & (t.status >= 200) & (t.status < 300)).fill_null(False)
     # A password the login endpoint did not take: anything but the redirect of a success.
     login_failure = (t.is_login & is_post & ~t.status.isin(REDIRECTS)).fill_null(False)
-    # The external host a page was reached from (`referrals.arrival_host`), counted once, on
-    # the event's first row; and whether a browser's agent arrived so (`arrival_agents`), on
-    # each of its rows, as the live side keeps it.
-    arrived = (is_page & assets_expected & t.ref_host.notnull()
+    # The external host a page was reached under a browser's agent from
+    # (`referrals.arrival_host`), counted once, on the event's first row; and whether it was
+    # so reached (`arrival_agents`), on each of its rows, as the live side keeps it.
+    arrived = (is_page & assets_expected & t.is_browser_ua & t.ref_host.notnull()
                & (t.own_since_ms.isnull() | (t.own_since_ms >= ts_ms))).fill_null(False)
     referral_host = ibis.ifelse(one & arrived, t.ref_host, ibis.null()).cast("string")
-    arrival_agent = (arrived & t.is_browser_ua).fill_null(False)
     # The login form under an agent, on a site whose browsers load its assets.
     login_agent = (t.is_login_form.fill_null(False) & assets_expected & t.ua.notnull()
                    & (t.ua != "-") & (t.ua != ""))
@@ -320,7 +319,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         browser_page_key=ibis.ifelse(browser_page, t.page_key, ibis.null()),
         login_agent_key=ibis.ifelse(login_agent, key(t.ua), ibis.null()),
         feed_agent_key=ibis.ifelse(feed_agent, key(t.ua), ibis.null()),
-        arrival_agent_key=ibis.ifelse(arrival_agent, key(t.ua), ibis.null()),
+        arrival_agent_key=ibis.ifelse(arrived, key(t.ua), ibis.null()),
         author_key=ibis.ifelse(author_linked, ibis.null(), t.author_key),
         library_page_key=ibis.ifelse(library_page, t.page_key, ibis.null()),
         headless_page_key=ibis.ifelse(headless_page, t.page_key, ibis.null()),
@@ -364,7 +363,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_headless_page=flag(headless_page),
         is_blind_form=flag(blind_form),
         is_feed_agent=flag(feed_agent),
-        is_arrival_agent=flag(arrival_agent),
+        is_arrival_agent=flag(arrived),
         is_login_agent=flag(login_agent),
         is_browser_page=flag(browser_page),
         is_catalogue=flag(catalogue.notnull()),

@@ -305,8 +305,9 @@ class Deriver:
         assets_expected = self._assets.expected_at(ts_ms)
         self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
         is_page = not static and is_read
-        referral = referrals.arrival_host(host, is_page, assets_expected, own)
-        arrival_agent = ua if referral is not None and uaclass.is_browser_agent(ua) else None
+        referral = referrals.arrival_host(host, is_page, assets_expected, own,
+                                          uaclass.is_browser_agent(ua))
+        arrival_agent = ua if referral is not None else None
         self.own_hosts.saw(host, ip, static and not info.browser_fetched, ts_ms)
         library_path = uaclass.is_library(ua) and not info.feed_or_api
         library_page = is_page and library_path
