@@ -104,6 +104,21 @@ def _exposure_account(log: Log) -> str:
     return "account:reader9"
 
 
+@sample("exposure-daily")
+def _exposure_daily_ip(log: Log) -> str:
+    """An address asking a JSON endpoint for 1,100 people, one every 10 to 30 s, nothing else:
+    under every hourly bar, and no account to hold to the day's."""
+    rng = random.Random(9)
+    for n in range(150):
+        for k in range(5):
+            log.hit(600 * n + 40 * k, f"10.2.{n}.2", f"/user/{rng.randrange(10**5)}")
+    at = 0.0
+    for user_id in rng.sample(range(100_000, 999_999), 1100):
+        at += rng.uniform(10, 30)
+        log.hit(at, "203.0.113.62", f"/api/users/{user_id}", size=1_500)
+    return "ip:203.0.113.62"
+
+
 @sample("exposure-daily-account")
 def _exposure_daily(log: Log) -> str:
     rng = random.Random(8)
