@@ -352,7 +352,7 @@ def test_extends_default_merges(tmp_path: Path) -> None:
     assert (beta.kind, beta.when, beta.action) == ("account", "subjects >= 80", "challenge")
     assert [r.id for r in policy.active_rules()] == ["alpha", "beta", "delta"]
     assert policy.rules[2].when == "misses >= 30 and miss_ratio > 0.5"  # kept, only disabled
-    assert [r.name for r in policy.routes] == ["profile", "orders"]
+    assert [r.name for r in policy.routes] == ["orders", "profile"]  # the site's first
     assert policy.traps == ["/base-trap", "/user-trap"]
     assert policy.trusted_proxies == ["10.0.0.0/8", "172.16.0.0/12"]
     assert policy.allowlist.cidrs == ["192.0.2.0/24", "198.51.100.0/24"]

@@ -9,8 +9,10 @@ rule does not hide the next, and the validators in `validators.py` run on whatev
 `load_policy` is the same walk that raises `PolicyError` with every issue when any is an error.
 
 `extends: default` adds a file to the shipped pack (or the `base` given): rules with the same
-id replace the pack's, `{id, enabled}` alone switches one of the pack's rules on or off, lists
-are concatenated, settings override field by field. Without it the file is the whole policy.
+id replace the pack's, `{id, enabled}` alone switches one of the pack's rules on or off, the
+file's routes come before the pack's and replace those of the same name (routes match in
+order: a path both declare is the site's), other lists are concatenated, settings override
+field by field. Without it the file is the whole policy.
 """
 
 from __future__ import annotations
@@ -583,6 +585,17 @@ def _merge(base: _Pack, user: _Pack) -> tuple[Policy, _Locator, list[PolicyIssue
                 (user.doc, (*loc, lines[1][number] if lines else number))
         return [*first, *second]
 
+    def site_first(pack: list[Route], site: list[Route]) -> list[Route]:
+        """The site's routes before the pack's, a pack route of the same name dropped: a path
+        both declare is the site's (routes match in order), as a rule of the same id is."""
+        named = {route.name for route in site}
+        kept = [(number, route) for number, route in enumerate(pack) if route.name not in named]
+        for number in range(len(site)):
+            origins[("routes", number)] = (user.doc, ("routes", user.route_lines[number]))
+        for position, (number, _) in enumerate(kept, start=len(site)):
+            origins[("routes", position)] = (base.doc, ("routes", base.route_lines[number]))
+        return [*site, *(route for _, route in kept)]
+
     settings = old.settings.model_copy(
         update={name: getattr(new.settings, name) for name in new.settings.model_fields_set}
     )
@@ -603,8 +616,7 @@ def _merge(base: _Pack, user: _Pack) -> tuple[Policy, _Locator, list[PolicyIssue
         "networks": new.networks if "networks" in user.given else old.networks,
         "log_format": new.log_format if new.log_format is not None else old.log_format,
         "traps": concat(("traps",), old.traps, new.traps),
-        "routes": concat(("routes",), old.routes, new.routes,
-                         (base.route_lines, user.route_lines)),
+        "routes": site_first(old.routes, new.routes),
         "route_classes": concat(("route_classes",), old.route_classes, new.route_classes),
         "rules": rules,
     })
