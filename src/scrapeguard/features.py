@@ -118,6 +118,10 @@ CATALOGUE: tuple[Feature, ...] = (
             "requests to the site's staff area (admin, moderation; pathfacts.STAFF_PATH) it "
             "answered 2xx to this account, login pages left out: staff by the site's own "
             "authorization, which a bought account cannot mint"),
+    Feature("peer_deliveries", Sum("is_peer_delivery"),
+            "POSTs to an ActivityPub inbox (pathfacts.INBOX_PATH) the site answered 2xx: "
+            "deliveries whose HTTP signature it verified, a federated server by the site's "
+            "own word"),
     Feature("blind_forms", Sum("is_blind_form"),
             "requests to comment or registration forms, login POSTs without a referer, and "
             "XML-RPC calls naming a page as referer, on a site whose browsers load "

@@ -58,6 +58,15 @@ which a harvester with a bought account cannot mint. WordPress' `/wp-admin/` is 
 answers every registered subscriber (their profile page lives there)."""
 
 XMLRPC_PATH = r"(?i)/xmlrpc\.php$"
+
+INBOX_PATH = (r"(?i)^/(?:(?:users|u|accounts|actor|video-channels|ap/users)/[^/]+/)?"
+              r"(?:inbox|actor/inbox)/?$")
+"""An ActivityPub inbox, shared (`/inbox`) or an actor's (`/users/alice/inbox`: Mastodon,
+Misskey, Pleroma, GoToSocial, Lemmy's `/u/`, PeerTube's `/accounts/`). A server answers a
+delivery there with 2xx only when its HTTP signature verifies against a key the sending
+server publishes under its own domain (401 otherwise), so an accepted delivery
+(`is_peer_delivery`) is the site's own word that the client is a federated server, which a
+harvester cannot mint without running one under a domain the site can block."""
 """WordPress' XML-RPC endpoint, on the path without its query: apps (Jetpack, the WordPress
 mobile apps, blog editors) and other blogs' pingbacks call it; no browser does."""
 
@@ -148,6 +157,7 @@ UA_SHELL_REGEX = compile_pattern(UA_SHELL, ignore_case=True)
 LOGIN_REGEX = compile_pattern(LOGIN_PATH)
 LOGIN_FORM_REGEX = compile_pattern(LOGIN_FORM_PATH)
 XMLRPC_REGEX = compile_pattern(XMLRPC_PATH)
+INBOX_REGEX = compile_pattern(INBOX_PATH)
 STAFF_REGEX = compile_pattern(STAFF_PATH)
 SCRIPT_REGEX = compile_pattern(SCRIPT_PATH)
 AUTHOR_REGEX = compile_pattern(AUTHOR_ID)

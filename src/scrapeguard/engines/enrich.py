@@ -272,6 +272,11 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
                   & (t.status >= 200) & (t.status < 300)).fill_null(False)
     # A password the login endpoint did not take: anything but the redirect of a success.
     login_failure = (t.is_login & is_post & ~t.status.isin(REDIRECTS)).fill_null(False)
+    # A delivery the site's ActivityPub inbox accepted: a federated server by the signature
+    # the site verified (`pathfacts.INBOX_PATH`). Servers deliver under their own agent; a
+    # browser posting to an `/inbox` is a person's messages on a site of another kind.
+    peer_delivery = (t.is_inbox & is_post & ~t.is_browser_ua.fill_null(False)
+                     & (t.status >= 200) & (t.status < 300)).fill_null(False)
     # The external host a page was reached under a browser's agent from
     # (`referrals.arrival_host`), counted once, on the event's first row; and whether it was
     # so reached (`arrival_agents`), on each of its rows, as the live side keeps it.
@@ -356,6 +361,7 @@ def _columns(t: ir.Table, policy: Policy, assets_since_ms: int | None,
         is_login_post=flag((t.is_login & (t.method.upper() == "POST")).fill_null(False)),
         is_login_failure=flag(login_failure),
         is_staff_page=flag(staff_page),
+        is_peer_delivery=flag(peer_delivery),
         is_error=flag(is_error.fill_null(False)),
         is_page=flag(is_page),
         is_library_page=flag(library_page),

@@ -80,6 +80,8 @@ class PathInfo(NamedTuple):
     """WordPress' XML-RPC endpoint (`pathfacts.XMLRPC_PATH`)."""
     staff: bool = False
     """The site's staff area, not its login page (`pathfacts.STAFF_PATH`)."""
+    inbox: bool = False
+    """An ActivityPub inbox (`pathfacts.INBOX_PATH`)."""
     target: bool = False
     """A path scanners ask every site for (`pathfacts.target_pattern`)."""
     script: bool = False
@@ -347,6 +349,9 @@ class Deriver:
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_login_failure": int(login_failure),
             "is_staff_page": int(staff_page),
+            # A delivery the site's inbox accepted, not a browser's (`enrich.peer_delivery`).
+            "is_peer_delivery": int(info.inbox and is_post and 200 <= status < 300
+                                    and not uaclass.is_browser_agent(ua)),
             "is_error": int(is_error),
             "is_page": int(is_page),
             "is_library_page": int(library_page),
@@ -486,6 +491,7 @@ class Deriver:
                                  "xmlrpc": bool(pathfacts.XMLRPC_REGEX.search(path_only)),
                                  "staff": bool(pathfacts.STAFF_REGEX.search(path_only))
                                  and not pathfacts.LOGIN_REGEX.search(path_only),
+                                 "inbox": bool(pathfacts.INBOX_REGEX.search(path_only)),
                                  "target": bool(pathfacts.target_regex().search(path_only)),
                                  "script": bool(pathfacts.SCRIPT_REGEX.search(path_only)),
                                  "form": bool(pathfacts.FORM_REGEX.search(path)),

@@ -275,6 +275,7 @@ def paths(backend: Any, events: ir.Table, policy: Policy) -> ir.Table:
         is_login=path_only.re_search(pathfacts.LOGIN_PATH).fill_null(False),
         is_login_form=path_only.re_search(pathfacts.LOGIN_FORM_PATH).fill_null(False),
         is_xmlrpc=path_only.re_search(pathfacts.XMLRPC_PATH).fill_null(False),
+        is_inbox=path_only.re_search(pathfacts.INBOX_PATH).fill_null(False),
         is_staff=(path_only.re_search(pathfacts.STAFF_PATH)
                   & ~path_only.re_search(pathfacts.LOGIN_PATH)).fill_null(False),
         is_target=path_only.re_search(pathfacts.target_pattern()).fill_null(False),
