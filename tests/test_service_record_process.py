@@ -63,6 +63,7 @@ def test_a_start_without_calibration_warns_once_not_once_per_process(
 CALIBRATION = {
     "percentiles": {rule: [{"feature": feature, "q": 99.0, "value": value}]
                     for rule, feature, value in (
+                        ("exposure-daily", "subjects", 598.8),
                         ("exposure-daily-account", "subjects", 85.91),
                         ("exposure-monthly-account", "subjects", 85.91),
                         ("new-lookups-account", "asked_beyond_day", 0.0))},
