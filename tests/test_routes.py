@@ -344,6 +344,9 @@ def test_the_words_nearest_the_id_say_whose_record_it_is() -> None:
         _stats("/listing/{n}"),
         _stats("/api/contacts/match?phone={phone}"),
         _stats("/{n}/{n}"),  # nothing says: assumed people, at low confidence
+        _stats("/api/v1/threads/{n}"),  # a forum thread is read like an article
+        _stats("/questions/{n}"),
+        _stats("/threads/{n}/comments"),  # but its comments carry their authors
     ], policy)
     got = {r.template: (r.klass, r.kind) for r in table.routes}
     assert got == {
@@ -352,6 +355,9 @@ def test_the_words_nearest_the_id_say_whose_record_it_is() -> None:
         "/listing/{n}": ("record", "item"),
         "/api/contacts/match?phone={phone}": ("record", "person"),
         "/{n}/{n}": ("record", "person"),
+        "/api/v1/threads/{n}": ("record", "item"),
+        "/questions/{n}": ("record", "item"),
+        "/threads/{n}/comments": ("record", "person"),
     }
     assert _route(table, "/{n}/{n}").confidence < _route(table, "/listing/{n}").confidence
 

@@ -34,7 +34,8 @@ ITEM_WORDS = (
     "offer", "offers", "deal", "deals", "book", "books", "hotel", "hotels", "recipe", "recipes",
     "news", "blog", "story", "stories", "video", "videos", "movie", "movies",
     "doc", "docs", "wiki", "job", "jobs", "property", "properties", "ad",
-    "ads", "car", "cars", "pid", "product_id", "item_id",
+    "ads", "car", "cars", "pid", "product_id", "item_id", "thread", "threads", "question",
+    "questions", "discussion", "discussions", "forum", "forums",
 )
 """Path segments and query keys that name catalogue items: things, not people."""
 
