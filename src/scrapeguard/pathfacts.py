@@ -58,6 +58,8 @@ which a harvester with a bought account cannot mint. WordPress' `/wp-admin/` is 
 answers every registered subscriber (their profile page lives there)."""
 
 XMLRPC_PATH = r"(?i)/xmlrpc\.php$"
+"""WordPress' XML-RPC endpoint, on the path without its query: apps (Jetpack, the WordPress
+mobile apps, blog editors) and other blogs' pingbacks call it; no browser does."""
 
 INBOX_PATH = (r"(?i)^/(?:(?:users|u|accounts|actor|video-channels|ap/users)/[^/]+/)?"
               r"(?:inbox|actor/inbox)/?$")
@@ -67,8 +69,6 @@ delivery there with 2xx only when its HTTP signature verifies against a key the 
 server publishes under its own domain (401 otherwise), so an accepted delivery
 (`is_peer_delivery`) is the site's own word that the client is a federated server, which a
 harvester cannot mint without running one under a domain the site can block."""
-"""WordPress' XML-RPC endpoint, on the path without its query: apps (Jetpack, the WordPress
-mobile apps, blog editors) and other blogs' pingbacks call it; no browser does."""
 
 SCRIPT_PATH = r"(?i)\.(?:php[0-9]?|phtml|aspx?|jsp|cgi|pl)$"
 """A server-side script, on the path without its query: what a web shell or an exploitable
