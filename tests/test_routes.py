@@ -13,7 +13,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from logbuilder import CHROME, Log
+from conformance_support import agreed
+from logbuilder import CHROME, FIREFOX, Log
 from scrapeguard.analysis import analyze
 from scrapeguard.cli import app
 from scrapeguard.policy.load import load_policy
@@ -438,3 +439,37 @@ def test_routes_reads_a_custom_nginx_log_format_as_analyze_does(tmp_path: Path) 
     table, load = learn_routes([str(log)], policy=str(pack))
     assert load.malformed == 0
     assert any(route.template == "/user/{n}" for route in table.routes)
+
+
+FEED_READER = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers)"
+
+
+def test_a_feed_reader_polling_peoples_feeds_harvests_no_one(tmp_path: Path) -> None:
+    """A fediverse server's profiles are `/@alice`, and each has its feed at `/@alice.rss`:
+    under the person's name, so the same route. A feed reader polls 600 people's feeds every
+    hour, 600 requests an hour, over `lookup-velocity`'s 250 had they been lookups; they are
+    what the people syndicate, published for software to poll, so no record is counted and
+    the reader is left alone by both engines. A client reading as many profiles is not."""
+    rng = random.Random(4)
+    names = [f"member{n}" for n in range(900)]
+    log = Log()
+    for r in range(120):  # people reading profiles with their assets: the route is learned
+        ip, at = f"198.51.100.{r}", rng.uniform(0, 3 * 3600)
+        for name in rng.sample(names, 3):
+            log.hit(at, ip, f"/@{name}", ua=FIREFOX, referer="https://social.example/home",
+                    size=40_000)
+            log.hit(at + 0.3, ip, "/packs/app.js", ua=FIREFOX,
+                    referer=f"https://social.example/@{name}")
+            at += rng.uniform(20, 200)
+    polled = names[:600]
+    for hour in range(3):
+        at = 600.0 + 3600 * hour
+        for name in polled:
+            log.hit(at, "192.0.2.44", f"/@{name}.rss", ua=FEED_READER, size=9_000,
+                    status=200 if rng.random() < 0.3 else 304)
+            at += rng.uniform(3, 8)
+    for n, name in enumerate(polled):  # the same pace on the profiles themselves
+        log.hit(600.0 + 5.5 * n, "203.0.113.45", f"/@{name}", ua=FEED_READER, size=40_000)
+    decided = agreed(log.write(tmp_path / "feeds.log"))
+    assert "ip:192.0.2.44" not in decided, decided
+    assert "ip:203.0.113.45" in decided, decided

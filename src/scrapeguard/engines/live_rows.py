@@ -519,9 +519,10 @@ class Deriver:
                             declared=index, **facts)
         template = with_query_py(bare, query_key)
         static = static or template in self.asset_templates
-        if template in self.subject_templates and not static:
+        syndicated = static or facts["feed"]  # a feed is polled, never a record (`lookups`)
+        if template in self.subject_templates and not syndicated:
             return PathInfo(static, template, 0, record, robots, trap, bare, **facts)
-        if template in self.catalogue_templates and not static:
+        if template in self.catalogue_templates and not syndicated:
             return PathInfo(static, template, None, None, robots, trap, bare, record, **facts)
         return PathInfo(static, template, None, None, robots, trap, bare, **facts)
 

@@ -305,7 +305,9 @@ def path_lookup(backend: Any, table: ir.Table, policy: Policy, routes: RouteTabl
                               {"r_template": "string", "r_class": "string"})
     table = table.left_join(known, table.template == known.r_template).drop("r_template")
     is_static = table.is_static | (table.r_class == "asset").fill_null(False)
-    undeclared = table.route_index.isnull() & ~is_static
+    # A feed is published for readers' software to poll: no inferred record route counts it
+    # (a person's feed under their name is what they syndicate, not a lookup of them).
+    undeclared = table.route_index.isnull() & ~is_static & ~table.is_feed
     is_inferred = undeclared & (table.r_class == "person").fill_null(False)
     is_thing = undeclared & (table.r_class == "item").fill_null(False)
     item_routes = [i + 1 for i, r in enumerate(policy.routes) if r.kind == "item"]
