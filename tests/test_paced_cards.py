@@ -69,7 +69,7 @@ def _community_day(path: Path) -> Path:
         agent, at = f"Mastodon/4.2.8 (http.rb/5.1.1; +https://{domain}/)", 600.0
         for n, name in enumerate(rng.sample(names, 2_500)):
             log.hit(at, ip, f"/users/{name}", ua=agent, size=4_000)
-            if n % 12 == 0:
+            if n % 25 == 0:
                 log.hit(at + 1, ip, "/inbox", method="POST", status=answer, ua=agent, size=0)
             at += rng.uniform(5, 40)
     at = 1800.0
