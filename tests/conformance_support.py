@@ -139,6 +139,15 @@ def simulated_day_in(out: Path) -> Path:
     return out
 
 
+def blocked_by(decided: dict[str, Decision], actor: str, rule: str) -> Decision:
+    """The decision on `actor` among `decided`, asserted a block that `rule` took part in."""
+    decision = decided.get(actor)
+    assert decision is not None, f"{actor} was not acted on: {sorted(decided)}"
+    assert decision.action == "block", decision
+    assert rule in decision.rules, decision
+    return decision
+
+
 def agreed(log: Path | str, policy: str | None = None,
            forgetful: bool = False) -> dict[str, Decision]:
     """The batch engine's acting decisions by actor, once the stream's (on `memory://`) are

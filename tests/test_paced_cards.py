@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from conformance_support import agreed
+from conformance_support import agreed, blocked_by
 from logbuilder import CHROME, FIREFOX, SAFARI, Log
 
 SITE = "https://community.example"
@@ -83,10 +83,7 @@ def _community_day(path: Path) -> Path:
 
 def test_a_paced_card_harvester_is_refused_on_its_thousandth_person(tmp_path: Path) -> None:
     decided = agreed(_community_day(tmp_path / "community.log"))
-    harvester = decided.get(f"ip:{HARVESTER}")
-    assert harvester is not None, decided
-    assert harvester.action == "block"
-    assert "exposure-daily" in harvester.rules
+    harvester = blocked_by(decided, f"ip:{HARVESTER}", "exposure-daily")
     # Under every hourly bar it read some 220 people an hour: refused at the day's floor.
     assert harvester.subjects_before_action == 999, harvester
     assert not {f"ip:{NAT}", f"ip:{MODERATOR}", f"ip:{PEER}"} & set(decided), decided

@@ -9,7 +9,7 @@ import random
 from importlib.resources import files
 from pathlib import Path
 
-from conformance_support import agreed
+from conformance_support import agreed, blocked_by
 from logbuilder import CHROME, FIREFOX, SAFARI, Log
 from scrapeguard.analysis import analyze
 from scrapeguard.policy.load import load_policy
@@ -63,10 +63,7 @@ def _blog_day(path: Path) -> Path:
 
 def test_a_comment_harvest_through_the_rest_api_is_refused(tmp_path: Path) -> None:
     decided = agreed(_blog_day(tmp_path / "blog.log"))
-    harvester = decided.get(f"ip:{HARVESTER}")
-    assert harvester is not None, decided
-    assert harvester.action == "block"
-    assert "exposure-daily" in harvester.rules, harvester
+    harvester = blocked_by(decided, f"ip:{HARVESTER}", "exposure-daily")
     # Ten records a page (WordPress' default page size): refused at the day's floor.
     assert harvester.subjects_before_action < 1_010, harvester
     assert [actor for actor in decided if actor != f"ip:{HARVESTER}"] == [], decided
