@@ -119,9 +119,9 @@ CATALOGUE: tuple[Feature, ...] = (
             "answered 2xx to this account, login pages left out: staff by the site's own "
             "authorization, which a bought account cannot mint"),
     Feature("peer_deliveries", Sum("is_peer_delivery"),
-            "POSTs to an ActivityPub inbox (pathfacts.INBOX_PATH) the site answered 2xx: "
-            "deliveries whose HTTP signature it verified, a federated server by the site's "
-            "own word"),
+            "POSTs to an ActivityPub inbox (pathfacts.INBOX_PATH), not under a browser's "
+            "agent, that the site answered 2xx: deliveries whose HTTP signature it verified, "
+            "a federated server by the site's own word"),
     Feature("blind_forms", Sum("is_blind_form"),
             "requests to comment or registration forms, login POSTs without a referer, and "
             "XML-RPC calls naming a page as referer, on a site whose browsers load "
