@@ -472,6 +472,7 @@ def test_every_batch_column_is_compared(con: Any) -> None:
     assert {f.name for f in dataclasses.fields(EventRows)} - compared == set(LIVE_ONLY)
 
 
+@pytest.mark.slow  # half a minute; the default run keeps the day's decisions in conformance
 def test_a_simulated_day_agrees_row_by_row(con: Any, tmp_path: Path) -> None:
     """The conformance test's simulated day (people, search engines, three harvesters) on the
     default pack, every column of every event: where the generator's small pools never

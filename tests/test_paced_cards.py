@@ -39,7 +39,7 @@ def _community_day(path: Path) -> Path:
     for r in range(700):
         ip, ua = f"198.51.{r // 200}.{10 + r % 200}", (CHROME, FIREFOX, SAFARI)[r % 3]
         at = rng.uniform(0, 20 * 3600)
-        for _ in range(rng.randint(2, 6)):
+        for _ in range(rng.randint(1, 3)):
             thread = f"/t/topic/{rng.randint(1, 90_000)}"
             log.hit(at, ip, thread, ua=ua, referer=SITE + "/latest", size=30_000)
             for k, asset in enumerate(("/assets/app.js", "/assets/app.css")):
@@ -50,7 +50,7 @@ def _community_day(path: Path) -> Path:
             at += rng.uniform(40, 400)
     for u in range(60):
         ua, at = APP.format(model=f"{12 + u % 4},{u % 5}"), rng.uniform(0, 22 * 3600)
-        for _ in range(rng.randint(10, 40)):
+        for _ in range(rng.randint(8, 25)):
             log.hit(at, NAT, "/latest.json", ua=ua, size=9_000)
             log.hit(at + 2, NAT, f"/t/{rng.randint(1, 90_000)}.json", ua=ua, size=12_000)
             for h in range(rng.randint(0, 3)):

@@ -55,9 +55,10 @@ def simulated_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return simulated_day_in(tmp_path_factory.mktemp("day"))
 
 
-# The log form in the slow run: the events form carries subject lists, which the log lacks.
-@pytest.mark.parametrize("name", ["events.jsonl",
-                                  pytest.param("access.log", marks=pytest.mark.slow)])
+# Both forms in the slow run (half a minute each): the default run checks the day's decisions
+# on memory:// (`test_conformance.py`) and Redis on every rule's sample and a real log here.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["events.jsonl", "access.log"])
 def test_redis_stream_agrees_on_a_simulated_day(redis_url: str, simulated_day: Path,
                                                 name: str) -> None:
     """Campaign members and lifetime exposure read back from Redis (`exposure.lua`)."""
