@@ -307,8 +307,8 @@ class Deriver:
         assets_expected = self._assets.expected_at(ts_ms)
         self._assets.saw(ip, static and not info.browser_fetched, ts_ms)
         is_page = not static and is_read
-        referral = referrals.arrival_host(host, is_page, assets_expected, own,
-                                          uaclass.is_browser_agent(ua))
+        browser = uaclass.is_browser_agent(ua)  # the batch side's `is_browser_ua`
+        referral = referrals.arrival_host(host, is_page, assets_expected, own, browser)
         arrival_agent = ua if referral is not None else None
         self.own_hosts.saw(host, ip, static and not info.browser_fetched, ts_ms)
         library_path = uaclass.is_library(ua) and not info.feed_or_api
@@ -317,8 +317,8 @@ class Deriver:
         hdr, tls = event.get("hdr") or None, event.get("tls") or None
         judged = clientshape.judge(ua, hdr, tls)
         # A page read (GET) under a browser's agent (`enrich.browser_page`).
-        browser_page = (is_page and is_get and assets_expected
-                        and uaclass.is_browser_agent(ua) and not info.feed_or_api)
+        browser_page = (is_page and is_get and assets_expected and browser
+                        and not info.feed_or_api)
         # A password the login form did not take, posted without the form's page as referer.
         blind_login_post = (info.login_form and is_post and not has_referer and answered
                             and status not in REDIRECTS)
@@ -326,7 +326,7 @@ class Deriver:
         # send none; a pingback spammer forges the page it claims to come from.
         forged_rpc = info.xmlrpc and is_post and has_referer
         # A feed under a browser's agent (`feed_agents`).
-        feed_agent = ua if info.feed and uaclass.is_browser_agent(ua) else None
+        feed_agent = ua if info.feed and browser else None
         # The site answered its staff area to this account: staff by its own authorization.
         staff_page = info.staff and bool(account) and not static and 200 <= status < 300
         # A password the login endpoint did not take: anything but the redirect of a success.
@@ -344,14 +344,14 @@ class Deriver:
             "is_target_guess": int(target_guess),
             "is_login_refused": int(info.login and status in pathfacts.REFUSED_STATUSES),
             "is_blind_login_post": int(blind_login_post),
-            "is_browser_rpc_post": int(info.xmlrpc and is_post and uaclass.is_browser_agent(ua)),
+            "is_browser_rpc_post": int(info.xmlrpc and is_post and browser),
             "is_author": int(author is not None),
             "is_login_post": int(info.login and str(event.get("method") or "").upper() == "POST"),
             "is_login_failure": int(login_failure),
             "is_staff_page": int(staff_page),
             # A delivery the site's inbox accepted, not a browser's (`enrich.peer_delivery`).
             "is_peer_delivery": int(info.inbox and is_post and 200 <= status < 300
-                                    and not uaclass.is_browser_agent(ua)),
+                                    and not browser),
             "is_error": int(is_error),
             "is_page": int(is_page),
             "is_library_page": int(library_page),
